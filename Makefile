@@ -1,0 +1,57 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 5000
+MAIL_PORT ?= 8025
+DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
+
+.PHONY: install translations run test lint messages clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy --statistics -d portal/translations
+
+instance/secret_key: | $(STAMP)
+	mkdir -p instance
+	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+
+# The portal with demo data on SQLite and a local SMTP sink; Ctrl-C stops them.
+run: install instance/secret_key
+	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
+	$(DEV_ENV) $(BIN)/flask --app wsgi demo --if-empty
+	@echo "Portal: http://127.0.0.1:$(PORT)/  (mail sink on 127.0.0.1:$(MAIL_PORT), messages in instance/mail/)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python -m portal.devmail --port $(MAIL_PORT) --dir instance/mail & \
+	$(DEV_ENV) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT) & \
+	wait
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Browser tests run where /usr/bin/chromium exists; PostgreSQL tests where PORTAL_TEST_DATABASE_URL is set
+# (the whole suite then runs a second time on PostgreSQL, browser journeys excepted).
+test: install lint
+	$(BIN)/pytest
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL =="; \
+		PORTAL_TEST_BACKEND=postgres $(BIN)/pytest -m "not browser"; \
+	else \
+		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass was skipped."; \
+	fi
+
+# Refresh the message catalogs after changing user-facing text.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,133 @@
+"""The portal's application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal.config import Config
+from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start safely with this configuration."""
+
+
+def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_class)
+    app.config.from_prefixed_env("PORTAL")
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _finish_config(app)
+
+    db.init_app(app)
+    import portal.models  # noqa: F401 - every model on the metadata, for Alembic
+
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from portal import i18n
+
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    i18n.init_app(app)
+
+    from portal import errors, navigation, security
+    from portal.blueprints.auth.services import bind_request_scope, release_request_scope
+
+    app.before_request(bind_request_scope)
+    app.teardown_request(release_request_scope)
+    navigation.init_app(app)
+
+    security.init_security_headers(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+
+    from portal import cli
+
+    cli.init_app(app)
+    logging.getLogger("portal").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.main import bp as main_bp
+    from portal.blueprints.me import bp as me_bp
+    from portal.blueprints.operator import bp as operator_bp
+    from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.tickets import bp as tickets_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(operator_bp, url_prefix="/operator")
+    app.register_blueprint(org_bp, url_prefix="/org")
+    app.register_blueprint(me_bp, url_prefix="/me")
+    app.register_blueprint(tickets_bp, url_prefix="/tickets")
+
+
+def _finish_config(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        key_file = os.path.join(app.instance_path, "secret_key")
+        if app.config["ENV_NAME"] in ("development", "testing") and os.path.exists(key_file):
+            with open(key_file, encoding="ascii") as fh:
+                app.config["SECRET_KEY"] = fh.read().strip()
+        else:
+            raise ConfigurationError(
+                "PORTAL_SECRET_KEY is not set. Set it to a long random value "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))") before starting the portal.'
+            )
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + os.path.join(app.instance_path, "portal.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("postgres://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgres://") :]
+    elif uri.startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    if uri.startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.pop("pool_pre_ping", None)
+        options.setdefault("connect_args", {})["timeout"] = app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Autocommit at the driver level, so that SQLAlchemy's "begin" below decides how a
+    # transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn):
+    if conn.dialect.name != "sqlite":
+        return
+    # BEGIN IMMEDIATE takes the write lock up front and waits (busy timeout) for it, instead of
+    # failing with "database is locked" when a read transaction later tries to write while
+    # another gunicorn worker holds the lock.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

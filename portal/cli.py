@@ -1,0 +1,103 @@
+"""Command-line tools: ``flask --app wsgi create-operator`` and ``flask --app wsgi demo``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from portal import audit
+from portal.extensions import db
+from portal.models import Organization, Role, User
+from portal.passwords import hash_password, password_problems
+from portal.tenancy import unscoped
+
+DEMO_PASSWORD = "demo-Portal-2026!"  # noqa: S105 - printed for the demo, documented in the README
+DEMO_ORG_NAME = "株式会社デモ商事"
+DEMO_DEPARTMENTS = ["総務部", "営業部", "開発部", "経理部"]
+DEMO_LEARNER_NAMES = [
+    "佐藤 翔太", "鈴木 美咲", "高橋 大輔", "田中 結衣", "伊藤 健太", "渡辺 彩", "山本 拓海", "中村 さくら",
+    "小林 蓮", "加藤 葵", "吉田 陽斗", "山田 凛", "佐々木 悠真", "山口 陽菜", "松本 湊", "井上 結菜",
+    "木村 大和", "林 莉子", "斎藤 颯", "清水 芽依",
+]
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_operator)
+    app.cli.add_command(demo)
+
+
+def upsert_user(*, email: str, role: Role, name: str, password: str, organization: Organization | None = None):
+    """Create the user or update its name, role and password; returns (user, created)."""
+    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    created = user is None
+    if created:
+        user = User(email=email.lower(), organization_id=organization.id if organization else None)
+        db.session.add(user)
+    user.role = role
+    user.name = name
+    user.password_hash = hash_password(password)
+    user.is_active_flag = True
+    db.session.flush()
+    return user, created
+
+
+@click.command("create-operator")
+@click.argument("email")
+@click.option("--name", required=True, help="The operator's name as shown in the portal.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_operator(email: str, name: str, password_stdin: bool) -> None:
+    """Create an operator account (or reset its password if it exists)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problems = password_problems(password, (name, email))
+    if problems:
+        raise click.ClickException(" ".join(problems))
+    with unscoped():
+        existing = db.session.scalar(select(User).where(User.email == email.lower()))
+        if existing is not None and existing.role != Role.OPERATOR:
+            raise click.ClickException(f"{email} already belongs to a {existing.role} account.")
+        user, created = upsert_user(email=email, role=Role.OPERATOR, name=name, password=password)
+        audit.record("user.created" if created else "user.password_set_by_cli", target=user, actor=None)
+        db.session.commit()
+    click.echo(f"{'Created' if created else 'Updated'} operator {email}.")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def demo(if_empty: bool) -> None:
+    """Seed demo accounts (safe to run again) and print every login."""
+    with unscoped():
+        if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+            click.echo("The database has users already; demo data not seeded.")
+            return
+        org = db.session.scalar(select(Organization).where(Organization.name == DEMO_ORG_NAME))
+        if org is None:
+            org = Organization(name=DEMO_ORG_NAME, code="demo")
+            db.session.add(org)
+            db.session.flush()
+        logins = [
+            ("operator@example.com", Role.OPERATOR, "運営 太郎", None),
+            ("support@example.com", Role.SUPPORT, "サポート 花子", None),
+            ("admin@demo.example.com", Role.ORG_ADMIN, "管理 一郎", org),
+            ("manager@demo.example.com", Role.MANAGER, "課長 次郎", org),
+        ]
+        for i, name in enumerate(DEMO_LEARNER_NAMES, start=1):
+            logins.append((f"learner{i:02d}@demo.example.com", Role.LEARNER, name, org))
+        for email, role, name, organization in logins:
+            user, created = upsert_user(
+                email=email, role=role, name=name, password=DEMO_PASSWORD, organization=organization
+            )
+            if role == Role.LEARNER and not user.login_id:
+                user.login_id = email.split("@")[0].upper()
+            if created:
+                audit.record("user.created", target=user, actor=None, source="demo")
+        db.session.commit()
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
+    for email, role, _name, _org in logins:
+        click.echo(f"  {role:<10} {email}")
+    click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")

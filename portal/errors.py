@@ -1,0 +1,108 @@
+"""Error pages in the user's language, with a reference id and never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, make_response, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal import audit
+from portal.extensions import db
+from portal.htmx import is_htmx
+
+log = logging.getLogger("portal.errors")
+
+MESSAGES = {
+    400: (_l("リクエストを処理できませんでした"), _l("入力内容を確認して、もう一度お試しください。")),
+    401: (_l("ログインが必要です"), _l("ログインしてから、もう一度お試しください。")),
+    403: (_l("この操作を行う権限がありません"), _l("必要な場合は、組織の管理者にお問い合わせください。")),
+    404: (_l("ページが見つかりません"), _l("URLが正しいか、リンクが古くなっていないかをご確認ください。")),
+    405: (_l("この方法ではアクセスできません"), _l("画面のボタンやリンクから操作してください。")),
+    413: (_l("送信されたデータが大きすぎます"), _l("ファイルを小さくするか、分けて送信してください。")),
+    429: (_l("アクセスが集中しています"), _l("しばらく待ってから、もう一度お試しください。")),
+    500: (
+        _l("システムエラーが発生しました"),
+        _l("時間をおいてもう一度お試しください。続く場合は参照番号をサポートへお知らせください。"),
+    ),
+}
+CSRF_MESSAGE = (
+    _l("ページの有効期限が切れました"),
+    _l("ページを再読み込みしてから、もう一度操作してください。入力中の内容は控えておいてください。"),
+)
+
+
+def render_error(status: int, title=None, detail=None, reference: str | None = None):
+    default_title, default_detail = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    context = {
+        "status": status,
+        "title": title or default_title,
+        "detail": detail or default_detail,
+        "reference": reference or uuid.uuid4().hex[:12],
+    }
+    if is_htmx():
+        response = make_response(render_template("errors/_fragment.html", **context), status)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return make_response(render_template("errors/error.html", **context), status)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        title, detail = CSRF_MESSAGE
+        return render_error(400, title, detail)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if error.code == 403:
+            _audit_denial()
+        if error.code == 429 and getattr(error, "description", None) and request.endpoint == "auth.login":
+            from portal.blueprints.auth.services import LOCKOUT_MESSAGE, audit_lockout
+
+            audit_lockout()
+            return render_error(429, MESSAGES[429][0], LOCKOUT_MESSAGE)
+        if error.code is None or error.code >= 500:
+            return _internal(error)
+        response = render_error(error.code)
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unhandled(error: Exception):
+        return _internal(error)
+
+
+def _internal(error: Exception):
+    reference = uuid.uuid4().hex[:12]
+    original = getattr(error, "original_exception", None) or error
+    if not isinstance(original, HTTPException) or isinstance(original, InternalServerError):
+        log.error("unhandled error, reference %s", reference, exc_info=original)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the error page must render even with a broken session
+        log.exception("rollback failed, reference %s", reference)
+    return render_error(500, reference=reference)
+
+
+def _audit_denial() -> None:
+    try:
+        db.session.rollback()
+        audit.record(
+            "auth.permission_denied",
+            target_type="route",
+            target_id=request.endpoint,
+            path=request.path[:200],
+            method=request.method,
+            role=getattr(current_user, "role", None),
+        )
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - a failed audit write must not turn a 403 into a 500
+        db.session.rollback()
+        log.exception("could not audit a permission denial")

@@ -1,0 +1,40 @@
+"""Form pieces shared by every area."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from portal.passwords import MAX_LENGTH, password_problems
+
+
+class EmptyForm(FlaskForm):
+    """CSRF only, for action buttons (log out, switch language, retry)."""
+
+
+class NewPasswordMixin:
+    """``new_password`` and its confirmation, checked against the password policy.
+
+    The form's owner sets ``policy_inputs`` (the user's name and email) before validation.
+    """
+
+    policy_inputs: tuple[str, ...] = ()
+
+    new_password = PasswordField(
+        _l("新しいパスワード"),
+        validators=[DataRequired(message=_l("新しいパスワードを入力してください。")), Length(max=MAX_LENGTH)],
+        description=_l("12文字以上。長い文や、関係のない単語の組み合わせがおすすめです。記号は必須ではありません。"),
+    )
+    confirm_password = PasswordField(
+        _l("新しいパスワード(確認)"),
+        validators=[DataRequired(message=_l("確認のため、もう一度入力してください。"))],
+    )
+
+    def validate_new_password(self, field):
+        problems = password_problems(field.data or "", self.policy_inputs)
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+    def validate_confirm_password(self, field):
+        if field.data != self.new_password.data:
+            raise ValidationError(_l("確認用のパスワードが一致しません。"))

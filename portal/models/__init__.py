@@ -1,0 +1,29 @@
+"""Every model, imported here so that Alembic and the app see one metadata."""
+
+from portal.models.accounts import (
+    ORG_ROLES,
+    STAFF_ROLES,
+    Organization,
+    OrganizationStatus,
+    Role,
+    User,
+)
+from portal.models.audit import AuditEvent
+from portal.models.base import UTCDateTime, utcnow
+from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.tokens import OneTimeToken
+
+__all__ = [
+    "ORG_ROLES",
+    "STAFF_ROLES",
+    "AuditEvent",
+    "OneTimeToken",
+    "Organization",
+    "OrganizationStatus",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Role",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]

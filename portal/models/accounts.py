@@ -1,0 +1,105 @@
+"""Organizations (the tenants) and the people who sign in."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+from portal.tenancy import TenantScoped
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    SUPPORT = "support"
+    ORG_ADMIN = "org_admin"
+    MANAGER = "manager"
+    LEARNER = "learner"
+
+    @property
+    def is_staff(self) -> bool:
+        return self in (Role.OPERATOR, Role.SUPPORT)
+
+
+STAFF_ROLES = frozenset({Role.OPERATOR, Role.SUPPORT})
+ORG_ROLES = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.LEARNER})
+
+
+class OrganizationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+def new_org_code() -> str:
+    return secrets.token_hex(4)
+
+
+class Organization(db.Model):
+    """A corporate customer. Not itself tenant-scoped: staff list them, members load their own."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Used in the login URL /o/<code> for learners without email.
+    code: Mapped[str] = mapped_column(String(32), unique=True, default=new_org_code)
+    status: Mapped[str] = mapped_column(String(16), default=OrganizationStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.code}>"
+
+
+class User(UserMixin, TenantScoped, db.Model):
+    """Anyone who signs in. Staff (operator, support) have no organization."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("organization_id", "login_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # Stored lower-cased; unique across the service (one person, one organization).
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # 受講者ID for learners who sign in at the organization's URL without email.
+    login_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Part of the Flask-Login id: changing it ends every session of this user.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(24))
+    is_active_flag: Mapped[bool] = mapped_column("active", Boolean, default=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_flag
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def end_all_sessions(self) -> None:
+        self.session_token = secrets.token_urlsafe(24)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"

@@ -1,0 +1,54 @@
+"""The email outbox: a message is a row written in the transaction that caused it."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+from portal.tenancy import TenantScoped
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+    SUPPRESSED = "suppressed"
+
+
+class OutboxMessage(TenantScoped, db.Model):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # One logical email (say, reminder 2 of delivery X to learner Y) is queued once.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    template: Mapped[str] = mapped_column(String(64), index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # SQLite has no SKIP LOCKED: a worker leases a row until this time, then another may take it.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def message_id(self) -> str:
+        """Stable across resends so that a receiving server or person can recognise a duplicate."""
+        return f"<outbox-{self.id}-{self.idempotency_key_digest}@portal>"
+
+    @property
+    def idempotency_key_digest(self) -> str:
+        return hashlib.sha256(self.idempotency_key.encode()).hexdigest()[:16]

@@ -1,0 +1,136 @@
+"""Tenant isolation as a mechanism.
+
+Every ORM statement that touches a :class:`TenantScoped` model is filtered to the organization in
+the current *scope*. The scope is set once per request from the signed-in user (see
+``portal.blueprints.auth.services.bind_request_scope``) and explicitly everywhere else:
+
+* ``with tenant_scope(org_id):`` - one organization (an org admin, a learner, a job for one tenant);
+* ``with unscoped():`` - all organizations, for staff views and the worker; the call site says why.
+
+A statement on a tenant-owned model with no scope at all raises :class:`TenantScopeError` instead of
+silently returning every organization's rows, so a forgotten filter fails loudly in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import ForeignKey, event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+
+
+class TenantScopeError(RuntimeError):
+    """A tenant-owned table was queried or written outside any tenant scope."""
+
+
+class _AllTenants:
+    def __repr__(self) -> str:
+        return "<all tenants>"
+
+
+ALL_TENANTS = _AllTenants()
+_scope: ContextVar[int | _AllTenants | None] = ContextVar("tenant_scope", default=None)
+
+
+class TenantScoped:
+    """Mixin for models owned by an organization.
+
+    The column is nullable for the few tables that also hold staff rows (users, audit events,
+    email); a table whose rows always belong to an organization redeclares it ``nullable=False``.
+    """
+
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+
+
+def current_scope() -> int | _AllTenants | None:
+    return _scope.get()
+
+
+def set_scope(value: int | _AllTenants | None):
+    """Set the scope and return the token for :func:`reset_scope` (request hooks use this pair)."""
+    return _scope.set(value)
+
+
+def reset_scope(token) -> None:
+    _scope.reset(token)
+
+
+@contextmanager
+def tenant_scope(organization_id: int) -> Iterator[None]:
+    token = _scope.set(organization_id)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+@contextmanager
+def unscoped() -> Iterator[None]:
+    """Read and write across organizations (staff screens, the worker, CLI). Use deliberately."""
+    token = _scope.set(ALL_TENANTS)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _touches_tenant_model(state: ORMExecuteState) -> bool:
+    return any(issubclass(m.class_, TenantScoped) for m in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        # Lazy loads inherit the criteria of the statement that loaded their parent.
+        return
+    scope = _scope.get()
+    if scope is ALL_TENANTS:
+        return
+    if scope is None:
+        if _touches_tenant_model(state):
+            raise TenantScopeError(
+                "tenant-owned rows queried without a tenant scope; "
+                "wrap the call in tenant_scope(org_id) or unscoped()"
+            )
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.organization_id == scope,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_cross_tenant_writes(session: Session, flush_context, instances) -> None:
+    scope = _scope.get()
+    if scope is None or scope is ALL_TENANTS:
+        return
+    for obj in session.new:
+        if isinstance(obj, TenantScoped) and obj.organization_id is None:
+            obj.organization_id = scope
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, TenantScoped) and obj.organization_id != scope:
+            raise TenantScopeError(
+                f"refusing to write {type(obj).__name__} of organization {obj.organization_id} "
+                f"inside the scope of organization {scope}"
+            )
+
+
+__all__ = [
+    "ALL_TENANTS",
+    "TenantScopeError",
+    "TenantScoped",
+    "current_scope",
+    "reset_scope",
+    "set_scope",
+    "tenant_scope",
+    "unscoped",
+]

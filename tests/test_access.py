@@ -1,0 +1,69 @@
+"""Every route x every kind of user. A route without an entry here makes the suite fail.
+
+Statuses: 200 ok, 302 sent to the login page (signed out), 303 redirected after an action or to the
+start page, 403 another role, 404 another organization's object (never revealed).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token_from
+
+ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
+STAFF = ("support", "operator")
+
+
+def only(*allowed: str, ok: int = 200) -> dict[str, int]:
+    """``ok`` for the roles named, 302 (to login) for the anonymous, 403 for everyone else."""
+    return {role: ok if role in allowed else (302 if role == "anon" else 403) for role in ROLES}
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+# endpoint -> (method, url or callable(world) -> url, expected status by role)
+ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
+    "main.index": ("GET", "/", {**everyone(302)}),
+    "main.set_language": ("POST", "/lang/en", everyone(303)),
+    "auth.login": ("GET", "/login", {**everyone(303), "anon": 200}),
+    "auth.logout": ("POST", "/logout", {**everyone(303), "anon": 302}),
+    "auth.forgot_password": ("GET", "/password/forgot", everyone(200)),
+    "auth.reset_password": ("GET", "/password/reset/not-a-real-token", everyone(404)),
+    "auth.change_password": ("GET", "/password/change", {**everyone(200), "anon": 302}),
+    "operator.home": ("GET", "/operator/", only("operator")),
+    "operator.audit_log": ("GET", "/operator/audit", only("operator")),
+    "org.home": ("GET", "/org/", only("admin_a", "admin_b", "manager_a")),
+    "org.audit_log": ("GET", "/org/audit", only("admin_a", "admin_b")),
+    "me.home": ("GET", "/me/", only("learner_a")),
+    "tickets.desk": ("GET", "/tickets/desk", only(*STAFF)),
+}
+
+
+def test_every_route_has_an_entry(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    assert endpoints - set(ROUTES) == set(), "add these routes to tests/test_access.py ROUTES"
+    assert set(ROUTES) - endpoints == set(), "these ROUTES entries name routes that no longer exist"
+
+
+@pytest.fixture
+def clients(app, world, login_as):
+    signed_in = {role: login_as(world[role]) for role in ROLES if role != "anon"}
+    signed_in["anon"] = app.test_client()
+    return signed_in
+
+
+@pytest.mark.parametrize("endpoint", sorted(ROUTES))
+def test_route_access_by_role(endpoint, clients, world):
+    method, url, expected = ROUTES[endpoint]
+    if callable(url):
+        url = url(world)
+    for role in ROLES:
+        c = clients[role]
+        if method == "GET":
+            response = c.get(url)
+        else:
+            token = csrf_token_from(c.get("/password/forgot").get_data(as_text=True))
+            response = c.open(url, method=method, data={"csrf_token": token})
+        assert response.status_code == expected[role], f"{role} {method} {url}"
