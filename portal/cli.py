@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from portal import audit
@@ -48,6 +49,7 @@ def upsert_user(*, email: str, role: Role, name: str, password: str, organizatio
 @click.argument("email")
 @click.option("--name", required=True, help="The operator's name as shown in the portal.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
 def create_operator(email: str, name: str, password_stdin: bool) -> None:
     """Create an operator account (or reset its password if it exists)."""
     if password_stdin:
@@ -69,6 +71,7 @@ def create_operator(email: str, name: str, password_stdin: bool) -> None:
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+@with_appcontext
 def demo(if_empty: bool) -> None:
     """Seed demo accounts (safe to run again) and print every login."""
     with unscoped():

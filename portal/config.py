@@ -20,14 +20,15 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "portal_session"
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Idle lifetime (refreshed on each request): a working day plus, so a page left open still submits.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=14)
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
     PREFERRED_URL_SCHEME = "https"
     # The address used in links inside emails (the worker has no request to take it from).
     BASE_URL = "http://127.0.0.1:5000"
 
-    # A learner who leaves a question open over lunch must still be able to answer.
-    WTF_CSRF_TIME_LIMIT = 24 * 3600
+    # At least 12 hours: a learner who leaves a question open over lunch must still be able to answer.
+    WTF_CSRF_TIME_LIMIT = 14 * 3600
     WTF_CSRF_SSL_STRICT = True
 
     HSTS = True

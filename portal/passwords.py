@@ -12,8 +12,9 @@ from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
-# zxcvbn's matching grows fast with length; a password this long is strong on length alone.
-ZXCVBN_MAX_INPUT = 100
+# zxcvbn refuses longer input (its matching grows fast with length); the rest of a longer password
+# only adds strength, so the first 72 characters are what is judged.
+ZXCVBN_MAX_INPUT = 72
 _DUMMY_HASH_CACHE: dict[tuple, str] = {}
 
 

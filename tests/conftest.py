@@ -82,6 +82,8 @@ def run_in_app(app):
     def run(fn):
         with app.app_context(), unscoped():
             result = fn()
+            # Keep what fn returned readable after the context closes.
+            db.session().expire_on_commit = False
             db.session.commit()
             return result
 
