@@ -7,11 +7,19 @@ from flask_login import current_user
 from portal.models import Role
 
 NAV = {
-    Role.OPERATOR: [("operator.home", _l("ホーム")), ("operator.audit_log", _l("監査ログ"))],
-    Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],
-    Role.ORG_ADMIN: [("org.home", _l("ホーム")), ("org.audit_log", _l("監査ログ"))],
-    Role.MANAGER: [("org.home", _l("ホーム"))],
-    Role.LEARNER: [("me.home", _l("ホーム"))],
+    Role.OPERATOR: [
+        ("operator.home", _l("ホーム")),
+        ("operator.audit_log", _l("監査ログ")),
+        ("tickets.desk", _l("サポートデスク")),
+    ],
+    Role.SUPPORT: [("tickets.desk", _l("サポートデスク")), ("tickets.reports", _l("月次レポート"))],
+    Role.ORG_ADMIN: [
+        ("org.home", _l("ホーム")),
+        ("org.audit_log", _l("監査ログ")),
+        ("tickets.index", _l("お問い合わせ")),
+    ],
+    Role.MANAGER: [("org.home", _l("ホーム")), ("tickets.index", _l("お問い合わせ"))],
+    Role.LEARNER: [("me.home", _l("ホーム")), ("tickets.index", _l("質問"))],
 }
 
 
