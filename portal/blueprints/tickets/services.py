@@ -44,6 +44,7 @@ from portal.models import (
     utcnow,
 )
 from portal.outbox import external_url, queue_email
+from portal.tenancy import unscoped
 
 PROMISE_MINUTES = int(PROMISE.total_seconds() // 60)
 
@@ -247,10 +248,9 @@ def customer_reply(
         _start_clock(ticket, now, budget, breaks)
     db.session.flush()
     _log(ticket, "customer_reply", author, now, message_id=message.id)
-    to = ticket.assignee.email if ticket.assignee and ticket.assignee.email else current_app.config["SUPPORT_EMAIL"]
     queue_email(
         "tickets_reply_staff",
-        to,
+        _desk_address(ticket),
         idempotency_key=f"ticket-message-{message.id}-staff",
         organization_id=ticket.organization_id,
         ticket=ticket,
@@ -259,6 +259,17 @@ def customer_reply(
     )
     db.session.flush()
     return message
+
+
+def _desk_address(ticket: Ticket) -> str:
+    """The assignee's address, else the support address. Staff have no organization, so a customer's
+    request (scoped to their organization) cannot see them: look them up across tenants, deliberately."""
+    if ticket.assignee_id is not None:
+        with unscoped():
+            assignee = db.session.get(User, ticket.assignee_id)
+        if assignee is not None and assignee.email and assignee.is_active:
+            return assignee.email
+    return current_app.config["SUPPORT_EMAIL"]
 
 
 def close_by_customer(ticket: Ticket, actor: User, now: datetime | None = None) -> None:
@@ -599,7 +610,7 @@ def send_due_warnings(now: datetime) -> int:
             template, kind = "tickets_due_soon", "due_soon"
         else:
             continue
-        to = ticket.assignee.email if ticket.assignee and ticket.assignee.email else current_app.config["SUPPORT_EMAIL"]
+        to = _desk_address(ticket)
         key = f"ticket-{ticket.id}-{kind}-{due:%Y%m%dT%H%M}"
         queue_email(
             template,
