@@ -481,6 +481,9 @@ def test_the_queue_answers_htmx_with_the_fragment_only(world, make_ticket, login
     root = soup.find(id="queue")
     assert root is not None and root["hx-trigger"] == "every 60s"
     assert soup.select_one("[data-count=new]").text == "1"
+    # The filter form outside the swapped region learns the chosen queue out of band.
+    oob = soup.select_one("#queue-input")
+    assert oob["hx-swap-oob"] == "true" and oob["value"] == "new"
     full = support.get("/tickets/desk?queue=new").get_data(as_text=True)
     assert "<html" in full and 'hx-target="#queue"' in full
 

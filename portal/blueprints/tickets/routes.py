@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -307,7 +306,7 @@ def desk():
         "category_labels": CATEGORY_LABELS,
     }
     if is_htmx():
-        return render_block("tickets/desk.html", "queue", **context)
+        return render_block("tickets/desk.html", "queue", fragment=True, **context)
     return render_template("tickets/desk.html", **context)
 
 
@@ -345,7 +344,7 @@ def breaks():
         flash(_("休業日を追加しました。対応中のお問い合わせの回答期限を再計算しました。"), "success")
         return redirect(url_for("tickets.breaks"), 303)
     items = db.session.scalars(select(DeskBreak).order_by(DeskBreak.first_day.desc())).all()
-    return render_template("tickets/breaks.html", form=form, items=items, today=date.today()), (
+    return render_template("tickets/breaks.html", form=form, items=items), (
         422 if form.is_submitted() else 200
     )
 
