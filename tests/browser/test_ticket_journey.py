@@ -54,3 +54,22 @@ def test_admin_opens_a_ticket_and_support_answers_within_the_promise(live_server
     expect(admin.locator(".status-resolved")).to_have_text(re.compile("解決済み"))
     admin_context.close()
     support_context.close()
+
+
+def test_an_oversized_attachment_is_stopped_before_sending_and_the_text_stays(live_server, world, browser,
+                                                                              browser_context_args):
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_server, world["admin_a"].email)
+    page.goto(f"{live_server}/tickets/new")
+    page.get_by_label("件名").fill("大きなファイル")
+    page.get_by_label("お問い合わせ内容").fill("消えてほしくない本文")
+    page.locator("#attachments").set_input_files(
+        [{"name": "大きい.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * (6 * 1024 * 1024)}]
+    )
+    page.get_by_role("button", name="送信する").click()
+    expect(page).to_have_url(f"{live_server}/tickets/new")
+    expect(page.get_by_label("お問い合わせ内容")).to_have_value("消えてほしくない本文")
+    assert page.locator("#attachments").evaluate("el => el.validationMessage").startswith("ファイルが大きすぎる")
+    context.close()

@@ -29,6 +29,7 @@ KINDS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", {".xlsx"}),
     "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", {".pptx"}),
 }
+ACCEPT = {ext for _type, exts in KINDS.values() for ext in exts}
 _EXTENSIONS = {ext: kind for kind, (_type, exts) in KINDS.items() for ext in exts}
 _OOXML_MARKERS = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
 
@@ -68,7 +69,7 @@ def check_upload(upload: FileStorage) -> CheckedFile:
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         raise AttachmentRefused(
-            _("「%(name)s」は大きすぎます。1ファイル%(mb)sMBまで添付できます。", name=name, mb=_megabytes(limit))
+            _("「%(name)s」は大きすぎます。1ファイル%(mb)sMBまで添付できます。", name=name, mb=megabytes(limit))
         )
     if not data:
         raise AttachmentRefused(_("「%(name)s」は空のファイルです。", name=name))
@@ -148,6 +149,6 @@ def path_of(stored_name: str) -> str:
     return os.path.join(storage_dir(), stored_name)
 
 
-def _megabytes(limit: int) -> str:
+def megabytes(limit: int) -> str:
     value = limit / (1024 * 1024)
     return f"{value:g}"

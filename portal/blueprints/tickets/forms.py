@@ -27,8 +27,24 @@ BODY_MAX = 10_000
 class AttachmentsMixin:
     attachments = MultipleFileField(
         _l("添付ファイル"),
-        description=_l("PDF・画像・テキスト・Word・Excel・PowerPoint、1ファイル2MBまで、3つまで。"),
+        description=_l("PDF・画像(PNG・JPEG・GIF)・テキスト(TXT・CSV)・Word・Excel・PowerPoint。"),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        config = current_app.config
+        # app.js checks sizes before sending, so that a request too large to read loses nothing typed.
+        self.attachments.render_kw = {
+            "accept": ",".join(sorted(files.ACCEPT)),
+            "data-max-bytes": config["TICKET_ATTACHMENT_MAX_BYTES"],
+            "data-max-files": config["TICKET_ATTACHMENTS_PER_MESSAGE"],
+            "data-max-total": (config.get("MAX_CONTENT_LENGTH") or 0) - 256 * 1024,
+            "data-message": _l(
+                "ファイルが大きすぎるか多すぎます(1ファイル%(mb)sMBまで、%(n)d個まで)。選び直してください。",
+                mb=files.megabytes(config["TICKET_ATTACHMENT_MAX_BYTES"]),
+                n=config["TICKET_ATTACHMENTS_PER_MESSAGE"],
+            ),
+        }
 
     def validate_attachments(self, field):
         uploads = [f for f in (field.data or []) if getattr(f, "filename", None)]
