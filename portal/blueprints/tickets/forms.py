@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.blueprints.tickets import files
@@ -22,6 +23,11 @@ from portal.models import TicketCategory, TicketStatus
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 
 BODY_MAX = 10_000
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Choices for a select or radio field from ``(value, label)`` pairs; labels may be lazy."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
 
 
 class AttachmentsMixin:
@@ -90,7 +96,7 @@ class TicketForm(AttachmentsMixin, FlaskForm):
 
     def __init__(self, *args, categories: list[TicketCategory], **kwargs):
         super().__init__(*args, **kwargs)
-        self.category.choices = [(str(c), str(CATEGORY_LABELS[c])) for c in categories]
+        self.category.choices = options((c, CATEGORY_LABELS[c]) for c in categories)
         self.category.description = _l("「緊急」は、サービスが使えないなど急を要する場合に選んでください。")
 
 
@@ -103,11 +109,9 @@ class StaffReplyForm(AttachmentsMixin, FlaskForm):
     internal = BooleanField(_l("社内メモとして保存する(お客様には表示されません)"))
     next_status = SelectField(
         _l("返信後の状態"),
-        choices=[
-            (str(TicketStatus.WAITING), str(STATUS_LABELS[TicketStatus.WAITING])),
-            (str(TicketStatus.OPEN), str(STATUS_LABELS[TicketStatus.OPEN])),
-            (str(TicketStatus.RESOLVED), str(STATUS_LABELS[TicketStatus.RESOLVED])),
-        ],
+        choices=options(
+            (s, STATUS_LABELS[s]) for s in (TicketStatus.WAITING, TicketStatus.OPEN, TicketStatus.RESOLVED)
+        ),
         default=str(TicketStatus.WAITING),
     )
 
@@ -115,7 +119,7 @@ class StaffReplyForm(AttachmentsMixin, FlaskForm):
 class StatusForm(FlaskForm):
     status = SelectField(
         _l("状態"),
-        choices=[(str(s), str(STATUS_LABELS[s])) for s in TicketStatus if s != TicketStatus.NEW],
+        choices=options((s, STATUS_LABELS[s]) for s in TicketStatus if s != TicketStatus.NEW),
     )
 
 
@@ -133,8 +137,15 @@ class MergeForm(FlaskForm):
 class RatingForm(FlaskForm):
     rating = RadioField(
         _l("回答の満足度"),
-        choices=[("5", _l("5 とても満足")), ("4", _l("4 満足")), ("3", _l("3 ふつう")), ("2", _l("2 不満")),
-                 ("1", _l("1 とても不満"))],
+        choices=options(
+            [
+                (5, _l("5 とても満足")),
+                (4, _l("4 満足")),
+                (3, _l("3 ふつう")),
+                (2, _l("2 不満")),
+                (1, _l("1 とても不満")),
+            ]
+        ),
         validators=[InputRequired(message=_l("満足度を選んでください。"))],
     )
     comment = TextAreaField(_l("ご意見(任意)"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})

@@ -25,6 +25,7 @@ from portal.blueprints.tickets.forms import (
     StaffReplyForm,
     StatusForm,
     TicketForm,
+    options,
 )
 from portal.extensions import db
 from portal.htmx import is_htmx
@@ -115,9 +116,9 @@ def _render_ticket(ticket: Ticket, status: int = 200, *, reply_form=None, staff_
                 reply_form.body.data = picked.body
         forms = staff_forms or {}
         assign_form = forms.get("assign") or AssignForm(assignee_id=ticket.assignee_id or 0)
-        assign_form.assignee_id.choices = [(0, _("(未割り当て)"))] + [
-            (u.id, u.name or u.email) for u in services.staff_users()
-        ]
+        assign_form.assignee_id.choices = options(
+            [(0, _("(未割り当て)"))] + [(u.id, u.name or u.email) for u in services.staff_users()]
+        )
         context.update(
             reply_form=reply_form,
             status_form=forms.get("status") or StatusForm(status=ticket.status),
@@ -254,7 +255,7 @@ def change_status(ticket_id: int):
 @role_required(*STAFF)
 def assign(ticket_id: int):
     form = AssignForm()
-    form.assignee_id.choices = [(0, "")] + [(u.id, u.name) for u in services.staff_users()]
+    form.assignee_id.choices = options([(0, "")] + [(u.id, u.name) for u in services.staff_users()])
 
     def act(ticket, form):
         assignee = db.session.get(User, form.assignee_id.data) if form.assignee_id.data else None
@@ -290,9 +291,9 @@ def _queue_filters(form: QueueFilterForm) -> services.QueueFilters:
 @role_required(*STAFF)
 def desk():
     form = QueueFilterForm(request.args)
-    form.queue.choices = [(k, str(v)) for k, v in services.QUEUES.items()]
-    form.category.choices = [("", _("すべて"))] + [(str(c), str(CATEGORY_LABELS[c])) for c in TicketCategory]
-    form.organization_id.choices = [("", _("すべて"))] + [(str(o.id), o.name) for o in services.organizations()]
+    form.queue.choices = options(services.QUEUES.items())
+    form.category.choices = options([("", _("すべて"))] + [(c, CATEGORY_LABELS[c]) for c in TicketCategory])
+    form.organization_id.choices = options([("", _("すべて"))] + [(o.id, o.name) for o in services.organizations()])
     form.validate()
     filters = _queue_filters(form)
     now = utcnow()
