@@ -324,7 +324,8 @@ def test_staff_assign_and_every_change_is_in_the_history(world, make_ticket, log
     assert ticket.assignee_id == world["operator"].id and ticket.status == "open"
     page = support.get(f"/tickets/{record.id}").get_data(as_text=True)
     for kind in ("created", "assigned", "status"):
-        assert f"<code>{kind}</code>" in page
+        assert f'data-kind="{kind}"' in page
+    assert "新規 → 対応中" in page
     refused = post_form(support, f"/tickets/{record.id}/assign", f"/tickets/{record.id}",
                         {"assignee_id": world["admin_a"].id})
     assert refused.status_code == 422

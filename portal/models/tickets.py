@@ -171,6 +171,21 @@ class TicketAttachment(TenantScoped, db.Model):
     ticket: Mapped[Ticket] = relationship()
 
 
+EVENT_LABELS = {
+    "created": _l("受付"),
+    "customer_reply": _l("お客様の返信"),
+    "staff_reply": _l("回答"),
+    "note": _l("社内メモ"),
+    "status": _l("状態の変更"),
+    "reopened": _l("再開"),
+    "assigned": _l("担当者の変更"),
+    "merged_into": _l("統合(このお問い合わせを統合)"),
+    "merged_from": _l("統合(重複を受け入れ)"),
+    "rated": _l("評価"),
+    "oncall_notified": _l("時間外の緊急として当番へ連絡"),
+}
+
+
 class TicketEvent(TenantScoped, db.Model):
     """One change to a ticket (created, replied, status, assigned, merged, rated, ...), for its history."""
 
@@ -186,6 +201,10 @@ class TicketEvent(TenantScoped, db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        return str(EVENT_LABELS.get(self.kind, self.kind))
 
 
 class CannedReply(db.Model):

@@ -40,7 +40,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.models.tickets import CATEGORY_LABELS
+from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 from portal.security import role_required
 
 STAFF = (Role.SUPPORT, Role.OPERATOR)
@@ -105,7 +105,7 @@ def show(ticket_id: int):
 def _render_ticket(ticket: Ticket, status: int = 200, *, reply_form=None, staff_forms=None, rating_form=None):
     staff = current_user.is_staff
     messages = [m for m in ticket.messages if staff or not m.internal]
-    context = {"ticket": ticket, "messages": messages, "staff": staff, "category_labels": CATEGORY_LABELS}
+    context = {"ticket": ticket, "messages": messages, "staff": staff, "status_labels": STATUS_LABELS}
     if staff:
         canned = services.canned_replies()
         if reply_form is None:
