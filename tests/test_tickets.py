@@ -562,3 +562,16 @@ def test_settings_are_the_org_admins_own(world, login_as, run_in_app):
     assert flags == {world["org_a"].id: False, world["org_b"].id: True}
 
 
+
+
+def test_another_organization_cannot_write_to_a_ticket(world, make_ticket, login_as, run_in_app):
+    record = make_ticket(world["admin_a"])
+    admin_b = login_as(world["admin_b"])
+    token = csrf_token_from(admin_b.get("/tickets/").get_data(as_text=True))
+    for action, data in (("reply", {"body": "のぞき見"}), ("close", {}), ("rate", {"rating": "1"})):
+        response = admin_b.post(f"/tickets/{record.id}/{action}", data={"csrf_token": token, **data})
+        assert response.status_code == 404, action
+    ticket = get_ticket(run_in_app, record.id)
+    assert ticket.status == "new" and ticket.rating is None
+    bodies = run_in_app(lambda: db.session.scalars(select(TicketMessage.body)).all())
+    assert bodies == ["教えてください。"]
