@@ -575,3 +575,12 @@ def test_another_organization_cannot_write_to_a_ticket(world, make_ticket, login
     assert ticket.status == "new" and ticket.rating is None
     bodies = run_in_app(lambda: db.session.scalars(select(TicketMessage.body)).all())
     assert bodies == ["教えてください。"]
+
+
+def test_the_warning_job_needs_no_scope_from_the_worker(app, world, make_ticket, run_in_app):
+    record = make_ticket(world["admin_a"], now=jst(2026, 11, 24, 10, 0))
+    with app.app_context():
+        assert services.send_due_warnings(jst(2026, 11, 26, 10, 5)) == 1
+        db.session.commit()
+    [(_to, subject, _body)] = outbox(run_in_app, "tickets_overdue")
+    assert f"#{record.id}" in subject
