@@ -60,6 +60,13 @@ class Config:
     MAIL_DEFAULT_SENDER = "セキュトレ・セキュレジ <no-reply@portal.invalid>"
     MAIL_TIMEOUT = 10
     SUPPORT_EMAIL = "support@portal.invalid"
+    # Emergency (緊急) tickets that arrive out of hours go here at once (terms Art. 10-7).
+    ONCALL_EMAIL = "oncall@portal.invalid"
+    # Ticket attachments: per file, and how many files one message may carry.
+    TICKET_ATTACHMENT_MAX_BYTES = 2 * 1024 * 1024
+    TICKET_ATTACHMENTS_PER_MESSAGE = 3
+    # Staff are warned when this much business time is left before an answer is due.
+    TICKET_WARN_BEFORE_MINUTES = 120
 
 
 class DevConfig(Config):

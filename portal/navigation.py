@@ -7,18 +7,36 @@ from flask_login import current_user
 from portal.models import Role
 
 NAV = {
-    Role.OPERATOR: [("operator.home", _l("ホーム")), ("operator.audit_log", _l("監査ログ"))],
-    Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],
-    Role.ORG_ADMIN: [("org.home", _l("ホーム")), ("org.audit_log", _l("監査ログ"))],
-    Role.MANAGER: [("org.home", _l("ホーム"))],
-    Role.LEARNER: [("me.home", _l("ホーム"))],
+    Role.OPERATOR: [
+        ("operator.home", _l("ホーム")),
+        ("operator.audit_log", _l("監査ログ")),
+        ("tickets.desk", _l("サポートデスク")),
+    ],
+    Role.SUPPORT: [("tickets.desk", _l("サポートデスク")), ("tickets.reports", _l("月次レポート"))],
+    Role.ORG_ADMIN: [
+        ("org.home", _l("ホーム")),
+        ("org.audit_log", _l("監査ログ")),
+        ("tickets.index", _l("お問い合わせ")),
+    ],
+    Role.MANAGER: [("org.home", _l("ホーム")), ("tickets.index", _l("お問い合わせ"))],
+    Role.LEARNER: [("me.home", _l("ホーム")), ("tickets.index", _l("質問"))],
+}
+
+# Entries shown only when a condition on the signed-in user holds.
+CONDITIONS = {
+    (Role.LEARNER, "tickets.index"): lambda user: bool(user.organization and user.organization.learners_may_ask),
 }
 
 
 def nav_items():
     if not current_user.is_authenticated:
         return []
-    return NAV.get(Role(current_user.role), [])
+    role = Role(current_user.role)
+    return [
+        (endpoint, label)
+        for endpoint, label in NAV.get(role, [])
+        if CONDITIONS.get((role, endpoint), lambda user: True)(current_user)
+    ]
 
 
 def init_app(app: Flask) -> None:

@@ -183,3 +183,38 @@ def world(make_org, make_user):
         "admin_b": make_user(Role.ORG_ADMIN, org_b, name="管理 B"),
         "learner_b": make_user(Role.LEARNER, org_b, name="受講 B", login_id="B001"),
     }
+
+
+# --- support desk (tickets) -------------------------------------------------------------------------
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture
+def make_ticket(app):
+    """``make_ticket(requester, ...)`` opens a ticket through the service, as the requester would.
+
+    Returns a small record (``id``, ``message_id``, ``attachment_ids``); ``files`` are
+    ``(name, content_type, bytes)`` and are stored like real uploads.
+    """
+    from types import SimpleNamespace
+
+    from portal.blueprints.tickets import services
+    from portal.blueprints.tickets.files import CheckedFile
+    from portal.tenancy import tenant_scope
+
+    def make(requester: User, *, category="question", subject="ログインできません", body="教えてください。",
+             files=(), now=None):
+        with app.app_context(), tenant_scope(requester.organization_id):
+            user = db.session.get(User, requester.id)
+            ticket = services.open_ticket(
+                user, category, subject, body, [CheckedFile(n, t, d) for n, t, d in files], now=now
+            )
+            message = ticket.messages[0]
+            record = SimpleNamespace(
+                id=ticket.id, message_id=message.id, attachment_ids=[a.id for a in message.attachments]
+            )
+            db.session.commit()
+            return record
+
+    return make

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token_from
+from tests.conftest import PDF_BYTES, csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
 STAFF = ("support", "operator")
@@ -21,6 +21,17 @@ def only(*allowed: str, ok: int = 200) -> dict[str, int]:
 
 def everyone(status: int) -> dict[str, int]:
     return dict.fromkeys(ROLES, status)
+
+
+def staff(status: int) -> dict[str, int]:
+    return dict.fromkeys(STAFF, status)
+
+
+def org_a_ticket(customers: int, staff: int) -> dict[str, int]:
+    """A ticket of org_a: its admin and manager get ``customers``, the learner (not the sender) and
+    another organization's admin 404, staff ``staff``."""
+    return {"anon": 302, "learner_a": 404, "manager_a": customers, "admin_a": customers, "admin_b": 404,
+            "support": staff, "operator": staff}
 
 
 # endpoint -> (method, url or callable(world) -> url, expected status by role)
@@ -37,7 +48,28 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.home": ("GET", "/org/", only("admin_a", "admin_b", "manager_a")),
     "org.audit_log": ("GET", "/org/audit", only("admin_a", "admin_b")),
     "me.home": ("GET", "/me/", only("learner_a")),
+    # --- support desk (tickets): ticket_a belongs to org_a, sent by admin_a with one attachment ---
+    "tickets.index": ("GET", "/tickets/", {**only("learner_a", "manager_a", "admin_a", "admin_b"), **staff(303)}),
+    "tickets.new": ("GET", "/tickets/new", only("manager_a", "admin_a", "admin_b")),
+    "tickets.show": ("GET", lambda w: f"/tickets/{w['ticket_a'].id}", org_a_ticket(customers=200, staff=200)),
+    "tickets.reply": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/reply", org_a_ticket(customers=422, staff=422)),
+    "tickets.close": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/close", org_a_ticket(customers=303, staff=403)),
+    "tickets.rate": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/rate", org_a_ticket(customers=422, staff=403)),
+    "tickets.attachment": (
+        "GET",
+        lambda w: f"/tickets/{w['ticket_a'].id}/files/{w['ticket_a'].attachment_ids[0]}",
+        org_a_ticket(customers=200, staff=200),
+    ),
+    "tickets.change_status": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/status", only(*STAFF, ok=422)),
+    "tickets.assign": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/assign", only(*STAFF, ok=422)),
+    "tickets.merge": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/merge", only(*STAFF, ok=422)),
+    "tickets.settings": ("GET", "/tickets/settings", only("admin_a", "admin_b")),
     "tickets.desk": ("GET", "/tickets/desk", only(*STAFF)),
+    "tickets.canned": ("GET", "/tickets/canned", only(*STAFF)),
+    "tickets.delete_canned": ("POST", "/tickets/canned/999999/delete", only(*STAFF, ok=404)),
+    "tickets.breaks": ("GET", "/tickets/breaks", only("operator")),
+    "tickets.delete_break": ("POST", "/tickets/breaks/999999/delete", only("operator", ok=404)),
+    "tickets.reports": ("GET", "/tickets/reports", only(*STAFF)),
 }
 
 
@@ -45,6 +77,13 @@ def test_every_route_has_an_entry(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     assert endpoints - set(ROUTES) == set(), "add these routes to tests/test_access.py ROUTES"
     assert set(ROUTES) - endpoints == set(), "these ROUTES entries name routes that no longer exist"
+
+
+@pytest.fixture
+def world(world, make_ticket):
+    """The shared world plus a ticket of org_a with an attachment, for the support-desk routes."""
+    world["ticket_a"] = make_ticket(world["admin_a"], files=[("画面.pdf", "application/pdf", PDF_BYTES)])
+    return world
 
 
 @pytest.fixture

@@ -11,9 +11,29 @@ from portal.models.accounts import (
 from portal.models.audit import AuditEvent
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.tickets import (
+    ACTIVE_STATUSES,
+    CannedReply,
+    DeskBreak,
+    Ticket,
+    TicketAttachment,
+    TicketCategory,
+    TicketEvent,
+    TicketMessage,
+    TicketStatus,
+)
 from portal.models.tokens import OneTimeToken
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "CannedReply",
+    "DeskBreak",
+    "Ticket",
+    "TicketAttachment",
+    "TicketCategory",
+    "TicketEvent",
+    "TicketMessage",
+    "TicketStatus",
     "ORG_ROLES",
     "STAFF_ROLES",
     "AuditEvent",

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -52,6 +52,8 @@ class Organization(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True, default=new_org_code)
     status: Mapped[str] = mapped_column(String(16), default=OrganizationStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Whether learners may send questions to the support desk (the org admin decides).
+    learners_may_ask: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.code}>"

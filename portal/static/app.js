@@ -14,3 +14,33 @@
     flash.replaceChildren(p);
   });
 })();
+
+// Ticket attachments: refuse oversized or too many files before sending, so that nothing typed is lost
+// to a request the server cannot read. The server checks everything again.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var maxBytes = parseInt(input.dataset.maxBytes, 10);
+    var maxFiles = parseInt(input.dataset.maxFiles, 10);
+    var maxTotal = parseInt(input.dataset.maxTotal, 10);
+    var total = 0;
+    var tooLarge = false;
+    Array.prototype.forEach.call(input.files, function (file) {
+      total += file.size;
+      if (file.size > maxBytes) tooLarge = true;
+    });
+    var bad = tooLarge || input.files.length > maxFiles || (maxTotal > 0 && total > maxTotal);
+    input.setCustomValidity(bad ? input.dataset.message : "");
+    if (bad) input.reportValidity();
+  });
+  // The forms are novalidate (the server's messages are clearer), so hold the submission here.
+  document.addEventListener("submit", function (event) {
+    var input = event.target.querySelector && event.target.querySelector("input[type=file][data-max-bytes]");
+    if (input && !input.checkValidity()) {
+      event.preventDefault();
+      input.reportValidity();
+    }
+  }, true);
+})();

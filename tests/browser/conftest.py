@@ -70,3 +70,10 @@ def desktop(browser, playwright):
     context = _context(browser, playwright, None)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Contexts that a journey opens itself: desktop-sized, Japanese, Tokyo time."""
+    return {**browser_context_args, "locale": "ja-JP", "timezone_id": "Asia/Tokyo",
+            "viewport": {"width": 1280, "height": 800}}

@@ -1,7 +1,12 @@
-"""The support desk. Staff work the queue; customers' tickets come with the support-desk issue."""
+"""The support desk: customers' tickets and the staff's queues (terms Art. 10 and 11)."""
 
 from flask import Blueprint
 
+from portal.models import Role
+from portal.security import restrict_blueprint
+
 bp = Blueprint("tickets", __name__, template_folder="templates")
+# Every role has a use for the desk; each view narrows it further.
+restrict_blueprint(bp, list(Role))
 
 from portal.blueprints.tickets import routes  # noqa: E402,F401
