@@ -9,9 +9,13 @@ from portal.models import Role
 NAV = {
     Role.OPERATOR: [("operator.home", _l("ホーム")), ("operator.audit_log", _l("監査ログ"))],
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],
-    Role.ORG_ADMIN: [("org.home", _l("ホーム")), ("org.audit_log", _l("監査ログ"))],
-    Role.MANAGER: [("org.home", _l("ホーム"))],
-    Role.LEARNER: [("me.home", _l("ホーム"))],
+    Role.ORG_ADMIN: [
+        ("org.home", _l("ホーム")),
+        ("learners.index", _l("受講者")),
+        ("org.audit_log", _l("監査ログ")),
+    ],
+    Role.MANAGER: [("org.home", _l("ホーム")), ("learners.index", _l("受講者"))],
+    Role.LEARNER: [("me.home", _l("ホーム")), ("me.profile", _l("登録情報"))],
 }
 
 

@@ -10,13 +10,27 @@ from portal.models.accounts import (
 )
 from portal.models.audit import AuditEvent
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.learners import (
+    MAX_DEPARTMENT_DEPTH,
+    Department,
+    EmploymentType,
+    ImportBatch,
+    ImportStatus,
+    ManagerDepartment,
+)
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tokens import OneTimeToken
 
 __all__ = [
     "ORG_ROLES",
     "STAFF_ROLES",
+    "MAX_DEPARTMENT_DEPTH",
     "AuditEvent",
+    "Department",
+    "EmploymentType",
+    "ImportBatch",
+    "ImportStatus",
+    "ManagerDepartment",
     "OneTimeToken",
     "Organization",
     "OrganizationStatus",
