@@ -26,7 +26,7 @@ def upgrade():
     sa.Column('depth', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_departments_organization_id_organizations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['parent_id'], ['departments.id'], name=op.f('fk_departments_parent_id_departments'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['parent_id'], ['departments.id'], name=op.f('fk_departments_parent_id_departments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_departments')),
     sa.UniqueConstraint('organization_id', 'parent_id', 'name', name=op.f('uq_departments_organization_id_parent_id_name'))
     )
@@ -76,7 +76,7 @@ def upgrade():
         batch_op.add_column(sa.Column('third_party_affiliation', sa.String(length=200), nullable=True))
         batch_op.create_index('ix_users_org_department', ['organization_id', 'department_id'], unique=False)
         batch_op.create_index('ix_users_org_role_active', ['organization_id', 'role', 'active'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_users_department_id_departments'), 'departments', ['department_id'], ['id'], ondelete='RESTRICT')
+        batch_op.create_foreign_key(batch_op.f('fk_users_department_id_departments'), 'departments', ['department_id'], ['id'])
 
     # ### end Alembic commands ###
 

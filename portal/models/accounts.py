@@ -91,8 +91,8 @@ class User(UserMixin, TenantScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Learner details (#5). RESTRICT: a department with learners cannot be deleted.
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
+    # Learner details (#5). No ON DELETE action: a department with learners cannot be deleted.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     employment_type: Mapped[str | None] = mapped_column(String(16))
     # A learner from a third party (協力会社 etc.); #4 adds its approvals.
     third_party_affiliation: Mapped[str | None] = mapped_column(String(200))

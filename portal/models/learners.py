@@ -33,8 +33,9 @@ class Department(TenantScoped, db.Model):
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
     )
-    # RESTRICT: a department with sub-departments cannot disappear under them.
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"), index=True)
+    # No ON DELETE action: a department with sub-departments cannot disappear under them (checked at
+    # the end of the statement, so deleting a whole organization's tree at once still works).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     depth: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
