@@ -257,3 +257,21 @@ def test_learners_in_the_database_stay_untouched_by_a_preview(world, login_as, r
     upload(admin, csv_bytes([["受講者ID", "氏名"], ["A001", "改名"]]))
     assert learners(run_in_app, world["org_a"])["A001"].name == world["learner_a"].name
     assert run_in_app(lambda: db.session.scalar(select(func.count(User.id)))) == 7
+
+
+def test_expired_and_finished_batches_are_purged(world, run_in_app):
+    from datetime import timedelta
+
+    from portal.jobs import REGISTRY
+    from portal.models import utcnow
+
+    def seed():
+        now = utcnow()
+        for status, expires in [("pending", now + timedelta(hours=1)), ("pending", now - timedelta(minutes=1)),
+                                ("applied", now + timedelta(hours=1)), ("cancelled", now + timedelta(hours=1))]:
+            db.session.add(ImportBatch(organization_id=world["org_a"].id, status=status, expires_at=expires, rows={}))
+
+    run_in_app(seed)
+    run_in_app(lambda: REGISTRY["learners.purge_import_batches"].func(utcnow()))
+    left = run_in_app(lambda: [(b.status, b.expires_at > utcnow()) for b in db.session.scalars(select(ImportBatch))])
+    assert left == [("pending", True)]

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from portal import audit
 from portal.blueprints.learners.services import (
@@ -30,6 +30,7 @@ from portal.blueprints.learners.services import (
     send_invitation,
 )
 from portal.extensions import db
+from portal.jobs import periodic
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,
     Department,
@@ -562,3 +563,13 @@ def _invite_new_learners(plan: Plan, organization: Organization) -> None:
         learners = db.session.scalars(select(User).where(User.login_id.in_(login_ids[start : start + 500])))
         for learner in learners:
             send_invitation(learner, organization)
+
+
+@periodic("learners.purge_import_batches", every=timedelta(hours=1))
+def purge_import_batches(now) -> None:
+    """Delete batches that were applied, cancelled or left to expire (they may hold password hashes)."""
+    db.session.execute(
+        delete(ImportBatch)
+        .where(or_(ImportBatch.status != ImportStatus.PENDING, ImportBatch.expires_at <= now))
+        .execution_options(synchronize_session=False)
+    )
