@@ -315,3 +315,12 @@ def test_a_manager_cannot_delete_or_import(world, managed, login_as):
 def test_seat_effect_is_the_single_seam_for_seats(app):
     assert services.seat_effect(1, 10) is None
     assert "seat_check" in services.seat_effect.__doc__
+
+
+def test_the_list_pages_through_many_learners(world, login_as, run_in_app):
+    _add_learners(run_in_app, world["org_a"], 120, 0)
+    admin = login_as(world["admin_a"])
+    first = admin.get("/org/learners/").get_data(as_text=True)
+    assert "121 人" in first and "1 / 3 ページ" in first and 'rel="next"' in first
+    second = admin.get("/org/learners/?page=2").get_data(as_text=True)
+    assert "2 / 3 ページ" in second and 'rel="prev"' in second and "L00049" in second
