@@ -49,9 +49,11 @@ def neutralise(value) -> str:
 
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback and the real (Japanese) name per RFC 5987/6266."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "download"
-    if "." in filename and "." not in fallback:
-        fallback += "." + filename.rsplit(".", 1)[-1]
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "download"
+    fallback = f"{ascii_stem}.{extension}" if extension.isascii() and extension.isalnum() else ascii_stem
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

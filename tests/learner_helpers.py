@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ def csv_bytes(lines: list[list[str]], encoding: str = "cp932", bom: bool = False
 
 def upload(client, data: bytes, filename: str = "受講者.csv", **options):
     token = csrf_token_from(client.get("/org/learners/import").get_data(as_text=True))
-    form = {"csrf_token": token, "file": (__import__("io").BytesIO(data), filename)}
+    form = {"csrf_token": token, "file": (io.BytesIO(data), filename)}
     form.update({k: "y" for k, v in options.items() if v})
     return client.post("/org/learners/import", data=form, content_type="multipart/form-data")
 

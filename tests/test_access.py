@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 
+from portal.extensions import db
+from portal.models import Department, ImportBatch, utcnow
 from tests.conftest import csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
@@ -94,8 +96,6 @@ def test_every_route_has_an_entry(app):
 @pytest.fixture
 def world(world, run_in_app):
     """The shared world plus objects of organization A that the learner routes need."""
-    from portal.models import Department, ImportBatch, utcnow
-
     def create():
         department = Department(organization_id=world["org_a"].id, name="営業部", depth=1)
         batch = ImportBatch(
@@ -104,8 +104,6 @@ def world(world, run_in_app):
             rows={"columns": ["login_id"], "rows": [], "errors": []},
             expires_at=utcnow() + timedelta(hours=1),
         )
-        from portal.extensions import db
-
         db.session.add_all([department, batch])
         db.session.flush()
         return department.id, batch.id

@@ -41,8 +41,8 @@ def test_tsv_uses_tabs(app):
 
 def test_japanese_filename_uses_rfc5987():
     header = content_disposition("受講者一覧.csv")
-    assert header.startswith('attachment; filename="')
-    assert '.csv"' in header
+    assert header.startswith('attachment; filename="download.csv"; ')
+    assert content_disposition("results 2026.tsv").startswith('attachment; filename="results_2026.tsv"')
     encoded = header.split("filename*=UTF-8''", 1)[1]
     assert unquote(encoded) == "受講者一覧.csv"
     assert all(ord(c) < 128 for c in header)

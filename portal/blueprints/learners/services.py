@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, false, func, or_, select
 
 from portal import audit
+from portal.blueprints.auth.services import INVITATION_PURPOSE
 from portal.extensions import db
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,
@@ -32,7 +33,6 @@ from portal.passwords import hash_password
 from portal.tenancy import unscoped
 from portal.tokens import issue_token
 
-INVITATION_PURPOSE = "invitation"
 INITIAL_PASSWORD_MIN_LENGTH = 8
 
 EMPLOYMENT_LABELS = {
