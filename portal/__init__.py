@@ -50,9 +50,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     i18n.init_app(app)
 
     from portal import errors, navigation, security
-    from portal.blueprints.auth.services import bind_request_scope, release_request_scope
+    from portal.blueprints.auth.services import bind_request_scope, enforce_password_change, release_request_scope
 
     app.before_request(bind_request_scope)
+    app.before_request(enforce_password_change)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
 
@@ -69,6 +70,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
@@ -79,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(operator_bp, url_prefix="/operator")
     app.register_blueprint(org_bp, url_prefix="/org")
+    app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
 

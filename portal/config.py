@@ -50,6 +50,11 @@ class Config:
 
     PASSWORD_RESET_TTL = timedelta(hours=1)
     INVITATION_TTL = timedelta(days=7)
+    # Sign-in links sent by email to learners (where the organization allows them): short and single-use.
+    MAGIC_LINK_TTL = timedelta(minutes=15)
+    RATELIMIT_MAGIC_LINK = "5 per hour"
+    # CSV import of learners; MAX_CONTENT_LENGTH answers a larger request with a Japanese 413 page.
+    LEARNER_IMPORT_MAX_BYTES = 5 * 1024 * 1024
 
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025

@@ -62,7 +62,8 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         if error.code == 403:
             _audit_denial()
-        if error.code == 429 and getattr(error, "description", None) and request.endpoint == "auth.login":
+        sign_in = request.endpoint in ("auth.login", "auth.org_login")
+        if error.code == 429 and getattr(error, "description", None) and sign_in:
             from portal.blueprints.auth.services import LOCKOUT_MESSAGE, audit_lockout
 
             audit_lockout()

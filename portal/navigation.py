@@ -15,11 +15,16 @@ NAV = {
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク")), ("tickets.reports", _l("月次レポート"))],
     Role.ORG_ADMIN: [
         ("org.home", _l("ホーム")),
+        ("learners.index", _l("受講者")),
         ("org.audit_log", _l("監査ログ")),
         ("tickets.index", _l("お問い合わせ")),
     ],
-    Role.MANAGER: [("org.home", _l("ホーム")), ("tickets.index", _l("お問い合わせ"))],
-    Role.LEARNER: [("me.home", _l("ホーム")), ("tickets.index", _l("質問"))],
+    Role.MANAGER: [
+        ("org.home", _l("ホーム")),
+        ("learners.index", _l("受講者")),
+        ("tickets.index", _l("お問い合わせ")),
+    ],
+    Role.LEARNER: [("me.home", _l("ホーム")), ("me.profile", _l("登録情報")), ("tickets.index", _l("質問"))],
 }
 
 # Entries shown only when a condition on the signed-in user holds.

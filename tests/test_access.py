@@ -6,8 +6,12 @@ start page, 403 another role, 404 another organization's object (never revealed)
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from portal.extensions import db
+from portal.models import Department, ImportBatch, utcnow
 from tests.conftest import PDF_BYTES, csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
@@ -32,6 +36,11 @@ def org_a_ticket(customers: int, staff: int) -> dict[str, int]:
     another organization's admin 404, staff ``staff``."""
     return {"anon": 302, "learner_a": 404, "manager_a": customers, "admin_a": customers, "admin_b": 404,
             "support": staff, "operator": staff}
+
+
+def _in_org_a(ok: int = 200, manager: int = 404) -> dict[str, int]:
+    """An object of organization A: ``ok`` for its admin, 404 for organization B's admin."""
+    return {**only("admin_a", "admin_b", "manager_a", ok=ok), "admin_a": ok, "admin_b": 404, "manager_a": manager}
 
 
 # endpoint -> (method, url or callable(world) -> url, expected status by role)
@@ -70,6 +79,43 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "tickets.breaks": ("GET", "/tickets/breaks", only("operator")),
     "tickets.delete_break": ("POST", "/tickets/breaks/999999/delete", only("operator", ok=404)),
     "tickets.reports": ("GET", "/tickets/reports", only(*STAFF)),
+    # --- learners (#5) -------------------------------------------------------------------------
+    # Another organization's learner, department or import batch is 404. A manager reaching a learner
+    # outside their departments also gets 404 (manager_a has no departments here); pages for org admins
+    # only (import, departments, sign-in settings, delete) are 403 for managers.
+    "auth.org_login": ("GET", lambda w: f"/o/{w['org_a'].code}", {**everyone(303), "anon": 200}),
+    "auth.request_sign_in_link": ("POST", lambda w: f"/o/{w['org_a'].code}/link", everyone(422)),
+    "auth.sign_in_link": ("GET", "/signin/not-a-real-token", everyone(404)),
+    "auth.accept_invitation": ("GET", "/invitation/not-a-real-token", everyone(404)),
+    "me.profile": ("GET", "/me/profile", only("learner_a")),
+    "learners.index": ("GET", "/org/learners/", only("admin_a", "admin_b", "manager_a")),
+    "learners.new": ("GET", "/org/learners/new", only("admin_a", "admin_b", "manager_a")),
+    "learners.export": ("GET", "/org/learners/export.csv", only("admin_a", "admin_b", "manager_a")),
+    "learners.show": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}", _in_org_a()),
+    "learners.edit": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/edit", _in_org_a()),
+    "learners.reset_password": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/password", _in_org_a()),
+    "learners.deactivate": ("POST", lambda w: f"/org/learners/{w['learner_a'].id}/deactivate", _in_org_a(303)),
+    "learners.reactivate": ("POST", lambda w: f"/org/learners/{w['learner_a'].id}/reactivate", _in_org_a(303)),
+    "learners.end_sessions": ("POST", lambda w: f"/org/learners/{w['learner_a'].id}/sessions/end", _in_org_a(303)),
+    "learners.invite": ("POST", lambda w: f"/org/learners/{w['learner_a'].id}/invite", _in_org_a(303)),
+    "learners.delete": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/delete", _in_org_a(manager=403)),
+    "learners.import_upload": ("GET", "/org/learners/import", only("admin_a", "admin_b")),
+    "learners.import_template": ("GET", "/org/learners/import/template.csv", only("admin_a", "admin_b")),
+    "learners.import_preview": ("GET", lambda w: f"/org/learners/import/{w['batch_a']}", _in_org_a(manager=403)),
+    "learners.import_confirm": (
+        "POST", lambda w: f"/org/learners/import/{w['batch_a']}/confirm", _in_org_a(303, manager=403)
+    ),
+    "learners.import_cancel": (
+        "POST", lambda w: f"/org/learners/import/{w['batch_a']}/cancel", _in_org_a(303, manager=403)
+    ),
+    "learners.departments": ("GET", "/org/learners/departments", only("admin_a", "admin_b")),
+    "learners.department_edit": (
+        "GET", lambda w: f"/org/learners/departments/{w['department_a']}", _in_org_a(manager=403)
+    ),
+    "learners.department_delete": (
+        "POST", lambda w: f"/org/learners/departments/{w['department_a']}/delete", _in_org_a(303, manager=403)
+    ),
+    "learners.sign_in_settings": ("GET", "/org/learners/sign-in", only("admin_a", "admin_b")),
 }
 
 
@@ -80,9 +126,23 @@ def test_every_route_has_an_entry(app):
 
 
 @pytest.fixture
-def world(world, make_ticket):
-    """The shared world plus a ticket of org_a with an attachment, for the support-desk routes."""
+def world(world, run_in_app, make_ticket):
+    """The shared world plus objects of organization A that the area routes need."""
     world["ticket_a"] = make_ticket(world["admin_a"], files=[("画面.pdf", "application/pdf", PDF_BYTES)])
+
+    def create():
+        department = Department(organization_id=world["org_a"].id, name="営業部", depth=1)
+        batch = ImportBatch(
+            organization_id=world["org_a"].id,
+            created_by_id=world["admin_a"].id,
+            rows={"columns": ["login_id"], "rows": [], "errors": []},
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        db.session.add_all([department, batch])
+        db.session.flush()
+        return department.id, batch.id
+
+    world["department_a"], world["batch_a"] = run_in_app(create)
     return world
 
 

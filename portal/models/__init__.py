@@ -10,6 +10,14 @@ from portal.models.accounts import (
 )
 from portal.models.audit import AuditEvent
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.learners import (
+    MAX_DEPARTMENT_DEPTH,
+    Department,
+    EmploymentType,
+    ImportBatch,
+    ImportStatus,
+    ManagerDepartment,
+)
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tickets import (
     ACTIVE_STATUSES,
@@ -36,7 +44,13 @@ __all__ = [
     "TicketStatus",
     "ORG_ROLES",
     "STAFF_ROLES",
+    "MAX_DEPARTMENT_DEPTH",
     "AuditEvent",
+    "Department",
+    "EmploymentType",
+    "ImportBatch",
+    "ImportStatus",
+    "ManagerDepartment",
     "OneTimeToken",
     "Organization",
     "OrganizationStatus",

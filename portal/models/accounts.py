@@ -5,14 +5,18 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 from portal.tenancy import TenantScoped
+
+if TYPE_CHECKING:
+    from portal.models.learners import Department
 
 
 class Role(enum.StrEnum):
@@ -54,6 +58,8 @@ class Organization(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Whether learners may send questions to the support desk (the org admin decides).
     learners_may_ask: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The organization lets learners with an email address sign in by a one-time link.
+    magic_link_sign_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.code}>"
@@ -63,7 +69,12 @@ class User(UserMixin, TenantScoped, db.Model):
     """Anyone who signs in. Staff (operator, support) have no organization."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("organization_id", "login_id"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "login_id"),
+        # The learner list filters by role, department and status within one organization.
+        Index("ix_users_org_role_active", "organization_id", "role", "active"),
+        Index("ix_users_org_department", "organization_id", "department_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
@@ -82,8 +93,14 @@ class User(UserMixin, TenantScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Learner details (#5). No ON DELETE action: a department with learners cannot be deleted.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    employment_type: Mapped[str | None] = mapped_column(String(16))
+    # A learner from a third party (協力会社 etc.); #4 adds its approvals.
+    third_party_affiliation: Mapped[str | None] = mapped_column(String(200))
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
+    department: Mapped[Department | None] = relationship()
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"

@@ -3,7 +3,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.blueprints.auth import bp, services
-from portal.blueprints.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
+from portal.blueprints.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    InvitationForm,
+    LoginForm,
+    OrgLoginForm,
+    ResetPasswordForm,
+    SignInLinkRequestForm,
+)
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.passwords import verify_password
@@ -48,10 +56,13 @@ def login():
 @login_required
 def logout():
     form = EmptyForm()
+    user = current_user._get_current_object()
+    target = services.sign_in_page_for(user)
     if form.validate_on_submit():
-        services.end_all_sessions(current_user._get_current_object())
+        services.end_all_sessions(user)
         db.session.commit()
         flash(_("ログアウトしました。"), "success")
+        return redirect(target, 303)
     return redirect(url_for("auth.login"), 303)
 
 
@@ -99,10 +110,20 @@ def change_password():
     form = ChangePasswordForm()
     user = current_user._get_current_object()
     form.policy_inputs = (user.name, user.email or "")
+    first_change = user.must_change_password
     if form.validate_on_submit():
         if not verify_password(user.password_hash, form.current_password.data):
             form.current_password.errors.append(_("現在のパスワードが正しくありません。"))
+        elif first_change:
+            # Replacing an initial password: other sessions end, this one continues on a fresh session.
+            services.change_password(user, form.new_password.data)
+            user.end_all_sessions()
+            services.start_session(user)
+            db.session.commit()
+            flash(_("パスワードを設定しました。"), "success")
+            return redirect(url_for("main.index"), 303)
         else:
+            target = services.sign_in_page_for(user)
             services.change_password(user, form.new_password.data)
             services.end_all_sessions(user, action="auth.sessions_ended_by_password_change")
             db.session.commit()
@@ -110,5 +131,95 @@ def change_password():
                 _("パスワードを変更しました。すべての端末からログアウトしました。新しいパスワードでログインしてください。"),
                 "success",
             )
-            return redirect(url_for("auth.login"), 303)
-    return render_template("auth/change_password.html", form=form)
+            return redirect(target, 303)
+    return render_template("auth/change_password.html", form=form, first_change=first_change)
+
+
+# --- learners: the organization's login URL, sign-in links, invitations ------------------------
+
+
+@bp.route("/o/<code>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_IP"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"],
+    key_func=services.org_login_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+def org_login(code: str):
+    """受講者ID sign-in. An unknown code looks like any organization: no name, the same refusal."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"), 303)
+    organization = services.find_organization(code)
+    form = OrgLoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate_learner(organization, form.login_id.data, form.password.data)
+        if user is not None:
+            services.start_session(user)
+            db.session.commit()
+            return redirect(url_for("main.index"), 303)
+        db.session.commit()
+        form.password.errors.append(_("受講者IDまたはパスワードが正しくありません。"))
+    link_form = SignInLinkRequestForm() if organization is not None and organization.magic_link_sign_in else None
+    return render_template("auth/org_login.html", form=form, link_form=link_form, code=code)
+
+
+@bp.post("/o/<code>/link")
+@limiter.limit(lambda: current_app.config["RATELIMIT_MAGIC_LINK"], deduct_when=lambda r: r.status_code == 303)
+def request_sign_in_link(code: str):
+    organization = services.find_organization(code)
+    form = SignInLinkRequestForm()
+    if form.validate_on_submit():
+        services.request_sign_in_link(organization, form.link_email.data)
+        db.session.commit()
+        flash(
+            _(
+                "入力されたアドレスが登録されている場合、ログイン用のリンクをお送りしました。"
+                "メールが届かない場合は、迷惑メールフォルダもご確認ください。"
+            ),
+            "success",
+        )
+        return redirect(url_for("auth.org_login", code=code), 303)
+    return render_template("auth/org_login.html", form=OrgLoginForm(formdata=None), link_form=form, code=code), 422
+
+
+@bp.route("/signin/<token>", methods=["GET", "POST"])
+def sign_in_link(token: str):
+    """A one-time sign-in link. GET only shows a button, so that mail scanners do not use it up."""
+    try:
+        services.sign_in_link_target(token)
+    except TokenInvalid:
+        return render_template("auth/link_invalid.html"), 404
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            user = services.use_sign_in_link(token)
+        except TokenInvalid:
+            db.session.rollback()
+            return render_template("auth/link_invalid.html"), 404
+        services.start_session(user)
+        db.session.commit()
+        return redirect(url_for("main.index"), 303)
+    return render_template("auth/sign_in_link.html", form=form)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """The invited learner sets their password and is signed in."""
+    try:
+        user = services.invitation_target(token)
+    except TokenInvalid:
+        return render_template("auth/link_invalid.html"), 404
+    form = InvitationForm()
+    form.policy_inputs = (user.name, user.email or "", user.login_id or "")
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(token, form.new_password.data)
+        except TokenInvalid:
+            db.session.rollback()
+            return render_template("auth/link_invalid.html"), 404
+        services.start_session(user)
+        db.session.commit()
+        flash(_("パスワードを設定しました。ようこそ。"), "success")
+        return redirect(url_for("main.index"), 303)
+    return render_template("auth/invitation.html", form=form, user=user)

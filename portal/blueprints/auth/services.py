@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
-from flask import current_app, g, request, session
+from flask import current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db, login_manager
-from portal.models import User, utcnow
+from portal.models import Organization, OrganizationStatus, Role, User, utcnow
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
-from portal.tenancy import ALL_TENANTS, reset_scope, set_scope, unscoped
+from portal.tenancy import ALL_TENANTS, reset_scope, set_scope, tenant_scope, unscoped
 from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
 
 RESET_PURPOSE = "password_reset"
@@ -179,3 +180,160 @@ def reset_password(raw: str, new_password: str) -> User:
         audit.record("auth.password_reset", target=user, actor=user)
         db.session.flush()
     return user
+
+
+# --- learners: the organization's login URL, sign-in links, invitations ------------------------
+
+SIGN_IN_LINK_PURPOSE = "magic_link"
+INVITATION_PURPOSE = "invitation"
+# Endpoints a user who must change their password can still reach.
+_PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "main.set_language", "static"}
+
+
+def normalize_login_id(value: str | None) -> str:
+    return unicodedata.normalize("NFKC", value or "").strip()
+
+
+def find_organization(code: str) -> Organization | None:
+    """The active organization with login code ``code``, or None."""
+    if not code or len(code) > 32:
+        return None
+    org = db.session.scalar(select(Organization).where(Organization.code == code))
+    if org is None or org.status != OrganizationStatus.ACTIVE:
+        return None
+    return org
+
+
+def authenticate_learner(organization: Organization | None, login_id: str, password: str) -> User | None:
+    """The active learner of ``organization`` with this 受講者ID and password, or None.
+
+    An unknown organization costs the same time and is refused and audited like a wrong password.
+    """
+    login_id = normalize_login_id(login_id)
+    user = None
+    if organization is not None and login_id:
+        with tenant_scope(organization.id):
+            user = db.session.scalar(select(User).where(User.login_id == login_id, User.role == Role.LEARNER))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        with unscoped():
+            audit.record(
+                "auth.login_failed",
+                target=user,
+                organization_id=organization.id if organization else None,
+                via="organization_url",
+                reason="inactive" if (ok and user) else "bad_credentials",
+            )
+        return None
+    with unscoped():
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_login_at = utcnow()
+        audit.record("auth.login", target=user, actor=user, via="organization_url")
+        db.session.flush()
+    return user
+
+
+def org_login_account_key() -> str:
+    """Rate-limit key per account at an organization's URL: code and 受講者ID, hashed."""
+    code = (request.view_args or {}).get("code", "")
+    login_id = normalize_login_id(request.form.get("login_id")).lower()
+    digest = hashlib.sha256(f"{code}\x00{login_id}".encode("utf-8", "surrogatepass")).hexdigest()
+    return "org-login:" + digest
+
+
+def request_sign_in_link(organization: Organization | None, email: str) -> None:
+    """Email a one-time sign-in link if the organization allows it and the address is one of its
+    active learners; say nothing either way (the caller shows the same answer)."""
+    user = find_user_by_email(email)
+    with unscoped():
+        if (
+            organization is None
+            or not organization.magic_link_sign_in
+            or user is None
+            or user.organization_id != organization.id
+            or user.role != Role.LEARNER
+            or not user.is_active
+        ):
+            audit.record(
+                "auth.sign_in_link_requested",
+                organization_id=organization.id if organization else None,
+                outcome="not_sent",
+            )
+            return
+        ttl = current_app.config["MAGIC_LINK_TTL"]
+        raw = issue_token(user, SIGN_IN_LINK_PURPOSE, ttl)
+        message = queue_email(
+            "sign_in_link",
+            user.email,
+            idempotency_key=f"sign_in_link:{user.id}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}",
+            organization_id=user.organization_id,
+            user_id=user.id,
+            locale=user.locale,
+            user=user,
+            organization=organization,
+            sign_in_url=external_url("auth.sign_in_link", token=raw),
+            minutes=int(ttl.total_seconds() // 60),
+        )
+        audit.record("auth.sign_in_link_requested", target=user, actor=None, message_id=message.id)
+
+
+def sign_in_link_target(raw: str) -> User:
+    """:raises TokenInvalid:"""
+    with unscoped():
+        return peek_token(raw, SIGN_IN_LINK_PURPOSE).user
+
+
+def use_sign_in_link(raw: str) -> User:
+    """Use a sign-in link once and return its (active) learner. :raises TokenInvalid:"""
+    with unscoped():
+        user = consume_token(raw, SIGN_IN_LINK_PURPOSE)
+        if not user.is_active or user.organization is None or not user.organization.magic_link_sign_in:
+            raise TokenInvalid
+        user.last_login_at = utcnow()
+        audit.record("auth.login", target=user, actor=user, via="sign_in_link")
+        db.session.flush()
+    return user
+
+
+def invitation_target(raw: str) -> User:
+    """:raises TokenInvalid:"""
+    with unscoped():
+        return peek_token(raw, INVITATION_PURPOSE).user
+
+
+def accept_invitation(raw: str, new_password: str) -> User:
+    """Set the invited learner's password through their link, once. :raises TokenInvalid:"""
+    with unscoped():
+        user = consume_token(raw, INVITATION_PURPOSE)
+        if not user.is_active:
+            raise TokenInvalid
+        user.password_hash = hash_password(new_password)
+        user.password_changed_at = utcnow()
+        user.must_change_password = False
+        user.last_login_at = utcnow()
+        user.end_all_sessions()
+        audit.record("auth.invitation_accepted", target=user, actor=user)
+        db.session.flush()
+    return user
+
+
+def enforce_password_change():
+    """Before each request: a user with an initial password reaches only the change-password page."""
+    if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    if request.endpoint in _PASSWORD_CHANGE_ALLOWED:
+        return None
+    target = url_for("auth.change_password")
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303 if request.method != "GET" else 302)
+
+
+def sign_in_page_for(user: User) -> str:
+    """Where ``user`` signs in again: the organization's URL for a learner without email."""
+    if not user.email and user.organization is not None:
+        return url_for("auth.org_login", code=user.organization.code)
+    return url_for("auth.login")

@@ -1,8 +1,22 @@
 from flask import render_template
+from flask_login import current_user
 
+from portal.blueprints.learners.services import EMPLOYMENT_LABELS, DepartmentTree
 from portal.blueprints.me import bp
+from portal.blueprints.me.services import home_items
 
 
 @bp.get("/")
 def home():
-    return render_template("me/home.html")
+    return render_template("me/home.html", sections=home_items(current_user._get_current_object()))
+
+
+@bp.get("/profile")
+def profile():
+    user = current_user._get_current_object()
+    return render_template(
+        "me/profile.html",
+        user=user,
+        department=DepartmentTree.load().path(user.department_id),
+        employment_labels=EMPLOYMENT_LABELS,
+    )

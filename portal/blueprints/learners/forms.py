@@ -1,0 +1,184 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.blueprints.learners import services
+from portal.blueprints.learners.services import EMPLOYMENT_LABELS, INITIAL_PASSWORD_MIN_LENGTH
+from portal.passwords import MAX_LENGTH
+
+LOGIN_ID_PATTERN = r"^[A-Za-z0-9._@-]+$"
+
+
+def _optional_int(value):
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def employment_choices(blank_label):
+    return [("", blank_label)] + [(str(k), str(v)) for k, v in EMPLOYMENT_LABELS.items()]
+
+
+class LearnerForm(FlaskForm):
+    login_id = StringField(
+        _l("受講者ID"),
+        validators=[
+            DataRequired(message=_l("受講者IDを入力してください。")),
+            Length(max=64, message=_l("受講者IDは64文字以内にしてください。")),
+            Regexp(LOGIN_ID_PATTERN, message=_l("受講者IDには半角英数字と . _ @ - だけが使えます。")),
+        ],
+        description=_l("組織の中で重複しない番号や記号。先頭の0もそのまま使えます。"),
+        render_kw={"autocapitalize": "none", "autocomplete": "off"},
+    )
+    name = StringField(
+        _l("氏名"),
+        validators=[Optional(), Length(max=100, message=_l("氏名は100文字以内にしてください。"))],
+        description=_l("任意。個人名を登録せず受講者IDだけで運用することもできます。"),
+    )
+    email = StringField(
+        _l("メールアドレス"),
+        validators=[
+            Optional(),
+            Length(max=254),
+            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
+        ],
+        description=_l("任意。登録すると招待メールやログインリンクを送れます。"),
+        render_kw={"inputmode": "email", "autocapitalize": "none", "autocomplete": "off"},
+    )
+    department_id = SelectField(_l("部署"), coerce=_optional_int, validate_choice=False)
+    employment_type = SelectField(_l("雇用形態"), validate_choice=False)
+    third_party_affiliation = StringField(
+        _l("所属会社(協力会社など)"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("自社の社員でない場合に、所属する会社名を入力します。"),
+    )
+
+    def __init__(self, *args, departments=(), tree=None, learner_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.learner_id = learner_id
+        self.department_id.choices = [(None, str(_l("(部署なし)")))] + [
+            (d.id, tree.path(d.id)) for d in departments
+        ]
+        self._department_ids = {d.id for d in departments}
+        self.employment_type.choices = employment_choices(str(_l("(未設定)")))
+
+    def validate_login_id(self, field):
+        if field.data and services.login_id_taken(field.data.strip(), self.learner_id):
+            raise ValidationError(_l("この受講者IDはすでに使われています。"))
+
+    def validate_email(self, field):
+        email = services.normalize_email(field.data)
+        if email and services.email_taken(email, self.learner_id):
+            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+
+    def validate_department_id(self, field):
+        if field.data is not None and field.data not in self._department_ids:
+            raise ValidationError(_l("この部署は選べません。"))
+
+    def validate_employment_type(self, field):
+        if field.data and field.data not in {str(k) for k in EMPLOYMENT_LABELS}:
+            raise ValidationError(_l("雇用形態を一覧から選んでください。"))
+
+    def data_for_service(self) -> dict:
+        return {
+            "login_id": self.login_id.data.strip(),
+            "name": (self.name.data or "").strip(),
+            "email": self.email.data,
+            "department_id": self.department_id.data,
+            "employment_type": self.employment_type.data or None,
+            "third_party_affiliation": (self.third_party_affiliation.data or "").strip(),
+        }
+
+
+def _initial_password_field(label, required=False):
+    validators = [
+        Length(
+            min=INITIAL_PASSWORD_MIN_LENGTH,
+            max=MAX_LENGTH,
+            message=_l("初期パスワードは%(n)d文字以上にしてください。", n=INITIAL_PASSWORD_MIN_LENGTH),
+        )
+    ]
+    validators.insert(0, DataRequired(message=_l("初期パスワードを入力してください。")) if required else Optional())
+    return PasswordField(
+        label,
+        validators=validators,
+        description=_l("受講者は最初のログインで自分のパスワードに変更します。"),
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class NewLearnerForm(LearnerForm):
+    initial_password = _initial_password_field(_l("初期パスワード"))
+    send_invitation = BooleanField(_l("招待メールを送る(メールアドレスがある場合)"), default=True)
+
+
+class InitialPasswordForm(FlaskForm):
+    initial_password = _initial_password_field(_l("新しい初期パスワード"), required=True)
+
+
+class FilterForm(FlaskForm):
+    q = StringField(_l("検索(受講者ID・氏名・メール)"), validators=[Optional(), Length(max=100)])
+    department = SelectField(_l("部署"), coerce=_optional_int, validate_choice=False)
+    employment_type = SelectField(_l("雇用形態"), validate_choice=False)
+    status = SelectField(_l("状態"), default="active", validate_choice=False)
+
+    def __init__(self, *args, departments=(), tree=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.department.choices = [(None, str(_l("すべての部署")))] + [(d.id, tree.path(d.id)) for d in departments]
+        self.employment_type.choices = employment_choices(str(_l("すべて")))
+        self.status.choices = [("active", str(_l("有効"))), ("inactive", str(_l("無効"))), ("all", str(_l("すべて")))]
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField(
+        _l("部署名"),
+        validators=[
+            DataRequired(message=_l("部署名を入力してください。")),
+            Length(max=100, message=_l("部署名は100文字以内にしてください。")),
+            Regexp(r"^[^/]+$", message=_l("部署名に「/」は使えません(CSVで階層の区切りに使います)。")),
+        ],
+    )
+    parent_id = SelectField(_l("上位の部署"), coerce=_optional_int, validate_choice=False)
+
+
+class DepartmentEditForm(FlaskForm):
+    name = DepartmentForm.name
+    managers = SelectMultipleField(
+        _l("担当マネージャー"),
+        coerce=int,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("マネージャーは担当する部署(下位の部署を含む)の受講者だけを見て操作できます。"),
+    )
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSVファイル"),
+        description=_l("Excelで「CSV(コンマ区切り)」または「CSV UTF-8」で保存したファイル。5MBまで。"),
+    )
+    sync = BooleanField(
+        _l("同期モード:ファイルにない受講者を無効にする"),
+        description=_l("退職者などを一括で無効にするときに使います。無効にした受講者は後から有効に戻せます。"),
+    )
+    invite = BooleanField(_l("新しく登録する受講者に招待メールを送る(メールアドレスがある場合)"))
+
+    def validate_file(self, field):
+        if not field.data or not getattr(field.data, "filename", ""):
+            raise ValidationError(_l("CSVファイルを選んでください。"))
+
+
+class SignInSettingsForm(FlaskForm):
+    magic_link_sign_in = BooleanField(
+        _l("メールのログインリンクでのサインインを許可する"),
+        description=_l(
+            "メールアドレスを登録した受講者が、パスワードの代わりに一度だけ使えるリンクでログインできます。"
+        ),
+    )

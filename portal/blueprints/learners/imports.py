@@ -1,0 +1,575 @@
+"""CSV import of learners, straight from Excel.
+
+Reading (:func:`read_csv`) turns the uploaded bytes into normalised rows and errors by row and
+column without touching the database. Planning (:func:`plan_import`) compares the rows with the
+organization's learners: what will be created, updated, left alone and (in sync mode) deactivated.
+Both run at the preview and again at confirmation, when :func:`apply_import` writes everything in
+the request's single transaction with bulk statements.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, insert, or_, select, update
+
+from portal import audit
+from portal.blueprints.learners.services import (
+    EMPLOYMENT_LABELS,
+    INITIAL_PASSWORD_MIN_LENGTH,
+    DepartmentTree,
+    seat_effect,
+    send_invitation,
+)
+from portal.extensions import db
+from portal.jobs import periodic
+from portal.models import (
+    MAX_DEPARTMENT_DEPTH,
+    Department,
+    EmploymentType,
+    ImportBatch,
+    ImportStatus,
+    Organization,
+    Role,
+    User,
+    utcnow,
+)
+from portal.passwords import hash_password
+from portal.tenancy import unscoped
+
+MAX_ROWS = 20_000
+BATCH_TTL = timedelta(hours=2)
+LOGIN_ID_RE = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+# ="00123" is how our own export (and many Excel users) keep an ID as text; read it as the literal.
+TEXT_LITERAL_RE = re.compile(r'="([A-Za-z0-9._@-]*)"')
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+COLUMNS = {
+    "login_id": _l("受講者ID"),
+    "name": _l("氏名"),
+    "email": _l("メールアドレス"),
+    "department": _l("部署"),
+    "employment_type": _l("雇用形態"),
+    "third_party_affiliation": _l("所属会社"),
+    "initial_password": _l("初期パスワード"),
+}
+_HEADER_ALIASES = {
+    "login_id": ("受講者id", "login_id", "loginid", "受講者番号", "社員番号", "id"),
+    "name": ("氏名", "名前", "name", "受講者名"),
+    "email": ("メールアドレス", "メール", "email", "e-mail", "mail"),
+    "department": ("部署", "所属部署", "department", "dept"),
+    "employment_type": ("雇用形態", "employment_type", "employmenttype"),
+    "third_party_affiliation": ("所属会社", "協力会社", "third_party_affiliation", "affiliation"),
+    "initial_password": ("初期パスワード", "パスワード", "initial_password", "password"),
+}
+HEADER_MAP = {alias: key for key, aliases in _HEADER_ALIASES.items() for alias in aliases}
+EMPLOYMENT_MAP = {
+    **{str(t): t for t in EmploymentType},
+    "正社員": EmploymentType.REGULAR,
+    "契約社員": EmploymentType.CONTRACT,
+    "派遣社員": EmploymentType.DISPATCHED,
+    "派遣": EmploymentType.DISPATCHED,
+    "パート・アルバイト": EmploymentType.PART_TIME,
+    "パート": EmploymentType.PART_TIME,
+    "アルバイト": EmploymentType.PART_TIME,
+    "その他": EmploymentType.OTHER,
+}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read; ``message`` says why, in Japanese."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+@dataclass
+class RowError:
+    line: int
+    column: str
+    message: str
+
+
+@dataclass
+class ReadResult:
+    encoding: str
+    rows: list[dict]
+    errors: list[RowError]
+    columns: list[str]
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """The file's text and the encoding found: UTF-8 with BOM, UTF-8, or Shift_JIS (CP932).
+
+    :raises ImportFileError: binary data, UTF-16/32, an Excel workbook, or bytes that fit no encoding.
+    """
+    if not raw.strip():
+        raise ImportFileError(_l("ファイルが空です。"))
+    if raw.startswith(b"PK\x03\x04") or raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError(
+            _l(
+                "Excelのブック形式(.xlsx/.xls)のままです。"
+                "Excelの「名前を付けて保存」で「CSV」を選んで保存してください。"
+            )
+        )
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw:
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise ImportFileError(
+                _l(
+                    "UTF-16のファイルは読み込めません。"
+                    "Excelで「CSV UTF-8」または「CSV(コンマ区切り)」で保存してください。"
+                )
+            )
+        raise ImportFileError(_l("CSVではないデータ(バイナリ)が含まれています。CSVファイルを選んでください。"))
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw.decode("utf-8-sig"), "UTF-8 (BOM)"
+        except UnicodeDecodeError as err:
+            raise ImportFileError(_l("UTF-8として読めない文字が含まれています。")) from err
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("cp932")
+    except UnicodeDecodeError as err:
+        raise ImportFileError(
+            _l("文字コードを判別できません。Shift_JIS(CP932)かUTF-8のCSVで保存してください。")
+        ) from err
+    return text, "Shift_JIS"
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in text)
+
+
+def normalise(value: str) -> str:
+    """NFKC (全角英数字・全角スペース・半角カナ), trimmed, inner runs of spaces made one."""
+    return " ".join(unicodedata.normalize("NFKC", value).split())
+
+
+def _header_key(cell: str) -> str:
+    return normalise(cell).lower().replace(" ", "")
+
+
+def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
+    """Parse the upload into normalised rows (``line`` is the row number Excel shows).
+
+    :raises ImportFileError: a problem with the file as a whole (size, encoding, header).
+    """
+    if len(raw) > max_bytes:
+        raise ImportFileError(
+            _l(
+                "ファイルが大きすぎます(上限 %(mb)d MB)。ファイルを分けて読み込んでください。",
+                mb=max(1, max_bytes // 1_000_000),
+            )
+        )
+    text, encoding = decode(raw)
+    if _has_control_characters(text):
+        raise ImportFileError(_l("CSVではないデータ(制御文字)が含まれています。CSVファイルを選んでください。"))
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as err:
+        raise ImportFileError(_l("CSVの形式が正しくありません(引用符「\"」の閉じ忘れなど)。")) from err
+    if not records:
+        raise ImportFileError(_l("ファイルが空です。"))
+    header, data = records[0], records[1:]
+    columns: dict[int, str] = {}
+    ignored: list[str] = []
+    for index, cell in enumerate(header):
+        key = HEADER_MAP.get(_header_key(cell))
+        if key is None:
+            if cell.strip():
+                ignored.append(cell.strip())
+            continue
+        if key in columns.values():
+            raise ImportFileError(_l("列「%(name)s」が2回あります。", name=str(COLUMNS[key])))
+        columns[index] = key
+    if "login_id" not in columns.values():
+        raise ImportFileError(
+            _l("1行目に「受講者ID」(または login_id)の列が見つかりません。1行目は見出しにしてください。")
+        )
+    if len(data) > MAX_ROWS:
+        raise ImportFileError(_l("一度に読み込めるのは%(n)d行までです。ファイルを分けてください。", n=MAX_ROWS))
+
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    seen_ids: dict[str, int] = {}
+    seen_emails: dict[str, int] = {}
+    for number, record in enumerate(data, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        row: dict = {"line": number}
+        row_errors: list[RowError] = []
+        for index, key in columns.items():
+            cell = record[index] if index < len(record) else ""
+            value, problem = _read_cell(key, cell)
+            if problem:
+                row_errors.append(RowError(number, str(COLUMNS[key]), str(problem)))
+            row[key] = value
+        login_id = row.get("login_id")
+        if login_id:
+            if login_id in seen_ids:
+                row_errors.append(
+                    RowError(number, str(COLUMNS["login_id"]),
+                             str(_l("受講者ID「%(id)s」が%(line)d行目と重複しています。", id=login_id,
+                                    line=seen_ids[login_id])))
+                )
+            else:
+                seen_ids[login_id] = number
+        email = row.get("email")
+        if email:
+            if email in seen_emails:
+                row_errors.append(
+                    RowError(number, str(COLUMNS["email"]),
+                             str(_l("メールアドレスが%(line)d行目と重複しています。", line=seen_emails[email])))
+                )
+            else:
+                seen_emails[email] = number
+        errors.extend(row_errors)
+        if not row_errors:
+            rows.append(row)
+    if not rows and not errors:
+        raise ImportFileError(_l("見出しの行のほかにデータがありません。"))
+    return ReadResult(encoding, rows, errors, sorted(set(columns.values())), ignored)
+
+
+def _read_cell(key: str, cell: str):
+    """The cell's normalised value and the problem with it, if any."""
+    literal = TEXT_LITERAL_RE.fullmatch(cell.strip())
+    if literal:
+        cell = literal.group(1)
+    elif cell.lstrip(" ").startswith(FORMULA_PREFIXES):
+        return None, _l(
+            "「=」「+」「-」「@」で始まるセルは数式とみなされるため読み込めません。先頭の記号を削除してください。"
+        )
+    if key == "initial_password":
+        value = cell.strip()
+        if value and len(value) < INITIAL_PASSWORD_MIN_LENGTH:
+            return None, _l("初期パスワードは%(n)d文字以上にしてください。", n=INITIAL_PASSWORD_MIN_LENGTH)
+        return value or None, None
+    value = normalise(cell)
+    if key == "login_id":
+        if not value:
+            return None, _l("受講者IDが空です。")
+        if not LOGIN_ID_RE.fullmatch(value):
+            return None, _l("受講者IDには半角英数字と . _ @ - だけが使えます(64文字まで)。")
+        return value, None
+    if key == "name":
+        if len(value) > 100:
+            return None, _l("氏名は100文字以内にしてください。")
+        return value, None
+    if key == "email":
+        if not value:
+            return None, None
+        try:
+            validate_email(value, check_deliverability=False)
+        except EmailNotValidError:
+            return None, _l("メールアドレスの形式が正しくありません。")
+        return value.lower(), None
+    if key == "department":
+        if not value:
+            return None, None
+        parts = [p.strip() for p in value.split("/")]
+        if any(not p for p in parts):
+            return None, _l("部署の書き方が正しくありません(例:営業部/第一課)。")
+        if len(parts) > MAX_DEPARTMENT_DEPTH:
+            return None, _l("部署は%(n)d階層までです。", n=MAX_DEPARTMENT_DEPTH)
+        if any(len(p) > 100 for p in parts):
+            return None, _l("部署名は100文字以内にしてください。")
+        return "/".join(parts), None
+    if key == "employment_type":
+        if not value:
+            return None, None
+        found = EMPLOYMENT_MAP.get(value) or EMPLOYMENT_MAP.get(value.lower())
+        if found is None:
+            labels = "、".join(str(v) for v in EMPLOYMENT_LABELS.values())
+            return None, _l("雇用形態は %(labels)s のいずれかにしてください。", labels=labels)
+        return str(found), None
+    if key == "third_party_affiliation":
+        if len(value) > 200:
+            return None, _l("所属会社は200文字以内にしてください。")
+        return value or None, None
+    return value, None
+
+
+def hash_initial_passwords(rows: list[dict]) -> None:
+    """Replace each initial password by its hash, hashing each distinct password once.
+
+    Administrators often give everyone the same initial password; argon2 at ~50 ms per hash would
+    otherwise dominate a large import. Learners must change it at first sign-in.
+    """
+    cache: dict[str, str] = {}
+    for row in rows:
+        password = row.pop("initial_password", None)
+        if password:
+            if password not in cache:
+                cache[password] = hash_password(password)
+            row["password_hash"] = cache[password]
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    creates: list[dict] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)  # {"id", "login_id", "changes": {...}}
+    unchanged: int = 0
+    deactivations: list[dict] = field(default_factory=list)  # {"id", "login_id", "name"}
+    reactivations: int = 0
+    new_departments: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    seat: object | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.creates or self.updates or self.deactivations or self.new_departments)
+
+
+_UPDATABLE = ("name", "email", "department", "employment_type", "third_party_affiliation")
+
+
+def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organization_id: int) -> Plan:
+    """What importing ``rows`` would do now. Reads only; the caller shows or applies it."""
+    plan = Plan()
+    tree = DepartmentTree.load()
+    path_to_id = tree.by_path()
+    existing = {
+        r.login_id: r
+        for r in db.session.execute(
+            select(User.id, User.login_id, User.role, User.name, User.email, User.department_id,
+                   User.employment_type, User.third_party_affiliation, User.is_active_flag)
+            .where(User.login_id.is_not(None))
+        )
+    }
+    owners = _email_owners([r["email"] for r in rows if r.get("email")])
+    new_paths: set[str] = set()
+    in_file: set[str] = set()
+    for row in rows:
+        login_id = row["login_id"]
+        in_file.add(login_id)
+        current = existing.get(login_id)
+        if current is not None and current.role != Role.LEARNER:
+            plan.errors.append(RowError(row["line"], str(COLUMNS["login_id"]),
+                                        str(_l("この受講者IDは管理者・マネージャーが使っています。"))))
+            continue
+        email = row.get("email")
+        if email and owners.get(email) not in (None, getattr(current, "id", None)):
+            plan.errors.append(RowError(row["line"], str(COLUMNS["email"]),
+                                        str(_l("このメールアドレスはすでに別の利用者が登録しています。"))))
+            continue
+        path = row.get("department")
+        if path and path not in path_to_id:
+            for depth in range(1, path.count("/") + 2):
+                prefix = "/".join(path.split("/")[:depth])
+                if prefix not in path_to_id:
+                    new_paths.add(prefix)
+        if current is None:
+            plan.creates.append(row)
+            continue
+        changes = {}
+        for key in _UPDATABLE:
+            if key not in columns:
+                continue
+            old = (tree.path(current.department_id) or None) if key == "department" else getattr(current, key)
+            new = row.get(key)
+            if key == "name":
+                new, old = new or "", old or ""
+            if old != new:
+                changes[key] = new
+        if not current.is_active_flag:
+            changes["active"] = True
+            plan.reactivations += 1
+        if changes:
+            plan.updates.append({"id": current.id, "login_id": login_id, "line": row["line"], "changes": changes})
+        else:
+            plan.unchanged += 1
+    if sync:
+        plan.deactivations = [
+            {"id": r.id, "login_id": r.login_id, "name": r.name}
+            for r in existing.values()
+            if r.role == Role.LEARNER and r.is_active_flag and r.login_id not in in_file
+        ]
+    plan.new_departments = sorted(new_paths, key=lambda p: (p.count("/"), p))
+    plan.seat = seat_effect(organization_id, len(plan.creates) + plan.reactivations)
+    return plan
+
+
+def _email_owners(emails: list[str]) -> dict[str, int]:
+    owners: dict[str, int] = {}
+    with unscoped():  # addresses are unique across the whole service
+        for start in range(0, len(emails), 500):
+            chunk = emails[start : start + 500]
+            owners.update(db.session.execute(select(User.email, User.id).where(User.email.in_(chunk))).all())
+    return owners
+
+
+# --- batches and applying ---------------------------------------------------------------------
+
+
+def create_batch(result: ReadResult, *, filename: str, sync: bool, invite: bool, by: User) -> ImportBatch:
+    """Keep the parsed rows server-side until the administrator confirms or cancels."""
+    hash_initial_passwords(result.rows)
+    batch = ImportBatch(
+        organization_id=by.organization_id,
+        created_by_id=by.id,
+        filename=filename[:255],
+        encoding=result.encoding,
+        sync=sync,
+        invite=invite,
+        rows={"columns": result.columns, "rows": result.rows,
+              "errors": [e.__dict__ for e in result.errors], "ignored": result.ignored_columns},
+        expires_at=utcnow() + BATCH_TTL,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    audit.record("learners.import_previewed", target=batch, rows=len(result.rows), errors=len(result.errors))
+    return batch
+
+
+def get_pending_batch(batch_id: int, by: User) -> ImportBatch | None:
+    """The caller's own pending, unexpired batch, or None (another organization's id finds nothing)."""
+    batch = db.session.scalar(
+        select(ImportBatch).where(ImportBatch.id == batch_id, ImportBatch.created_by_id == by.id)
+    )
+    if batch is None or batch.status != ImportStatus.PENDING or batch.expires_at <= utcnow():
+        return None
+    return batch
+
+
+def batch_errors(batch: ImportBatch) -> list[RowError]:
+    return [RowError(**e) for e in batch.rows.get("errors", [])]
+
+
+def cancel_batch(batch: ImportBatch) -> None:
+    batch.status = ImportStatus.CANCELLED
+    batch.rows = {}
+    audit.record("learners.import_cancelled", target=batch)
+    db.session.flush()
+
+
+class ImportRefused(Exception):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def apply_import(batch: ImportBatch, organization: Organization) -> Plan:
+    """Write the batch: departments, new learners, updates, deactivations; one transaction, bulk.
+
+    :raises ImportRefused: the file still has errors, or the database changed so that rows now fail.
+    """
+    if batch.rows.get("errors"):
+        raise ImportRefused(_l("エラーのある行が残っています。CSVを修正して、もう一度読み込んでください。"))
+    columns = batch.rows["columns"]
+    plan = plan_import(batch.rows["rows"], columns, sync=batch.sync, organization_id=organization.id)
+    if plan.errors:
+        raise ImportRefused(
+            _l("プレビューの後に登録内容が変わったため、読み込めない行があります。もう一度プレビューしてください。")
+        )
+    if plan.seat is not None and not getattr(plan.seat, "allowed", True):
+        raise ImportRefused(getattr(plan.seat, "message", _l("契約の席数を超えるため、登録できません。")))
+    path_to_id = _create_departments(plan.new_departments)
+    now = utcnow()
+    if plan.creates:
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "organization_id": organization.id,
+                    "role": str(Role.LEARNER),
+                    "login_id": row["login_id"],
+                    "name": row.get("name") or "",
+                    "email": row.get("email"),
+                    "department_id": path_to_id.get(row.get("department")),
+                    "employment_type": row.get("employment_type"),
+                    "third_party_affiliation": row.get("third_party_affiliation"),
+                    "password_hash": row.get("password_hash"),
+                    "must_change_password": bool(row.get("password_hash")),
+                    "created_at": now,
+                }
+                for row in plan.creates
+            ],
+        )
+    if plan.updates:
+        params = []
+        for item in plan.updates:
+            values = {"id": item["id"]}
+            for key, value in item["changes"].items():
+                if key == "department":
+                    values["department_id"] = path_to_id.get(value)
+                elif key == "active":
+                    values["is_active_flag"] = True
+                else:
+                    values[key] = value
+            params.append(values)
+        db.session.execute(update(User), params)
+    if plan.deactivations:
+        ids = [d["id"] for d in plan.deactivations]
+        for start in range(0, len(ids), 500):
+            db.session.execute(
+                update(User).where(User.id.in_(ids[start : start + 500])).values(is_active_flag=False),
+                execution_options={"synchronize_session": False},
+            )
+    if batch.invite:
+        _invite_new_learners(plan, organization)
+    batch.status = ImportStatus.APPLIED
+    batch.rows = {}
+    audit.record(
+        "learners.imported",
+        target=batch,
+        created=len(plan.creates),
+        updated=len(plan.updates),
+        deactivated=len(plan.deactivations),
+        departments_created=len(plan.new_departments),
+    )
+    db.session.flush()
+    return plan
+
+
+def _create_departments(new_paths: list[str]) -> dict[str, int]:
+    tree = DepartmentTree.load()
+    path_to_id = tree.by_path()
+    for path in new_paths:  # parents first: sorted by depth
+        parent_path, _, name = path.rpartition("/")
+        parent_id = path_to_id.get(parent_path) if parent_path else None
+        department = Department(name=name, parent_id=parent_id, depth=path.count("/") + 1)
+        db.session.add(department)
+        db.session.flush()
+        path_to_id[path] = department.id
+        audit.record("departments.created", target=department, name=name, parent_id=parent_id, via="import")
+    return path_to_id
+
+
+def _invite_new_learners(plan: Plan, organization: Organization) -> None:
+    login_ids = [row["login_id"] for row in plan.creates if row.get("email")]
+    for start in range(0, len(login_ids), 500):
+        learners = db.session.scalars(select(User).where(User.login_id.in_(login_ids[start : start + 500])))
+        for learner in learners:
+            send_invitation(learner, organization)
+
+
+@periodic("learners.purge_import_batches", every=timedelta(hours=1))
+def purge_import_batches(now) -> None:
+    """Delete batches that were applied, cancelled or left to expire (they may hold password hashes)."""
+    db.session.execute(
+        delete(ImportBatch)
+        .where(or_(ImportBatch.status != ImportStatus.PENDING, ImportBatch.expires_at <= now))
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,425 @@
+"""Learner and department management. Thin views: the rules are in ``services`` and ``imports``."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.blueprints.learners import bp, imports, services
+from portal.blueprints.learners.forms import (
+    DepartmentEditForm,
+    DepartmentForm,
+    FilterForm,
+    ImportForm,
+    InitialPasswordForm,
+    LearnerForm,
+    NewLearnerForm,
+    SignInSettingsForm,
+)
+from portal.blueprints.learners.services import EMPLOYMENT_LABELS, DepartmentTree, LearnerRuleError
+from portal.exports import TextCell, csv_response, rows_from_database
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.htmx import is_htmx
+from portal.models import Role, User
+from portal.security import role_required
+
+PER_PAGE = 50
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _visible_departments(tree: DepartmentTree):
+    ids = services.visible_department_ids(_me(), tree)
+    return [d for d in tree.ordered() if d.id in ids]
+
+
+def _filtered_query(tree: DepartmentTree):
+    form = FilterForm(request.args, meta={"csrf": False}, departments=_visible_departments(tree), tree=tree)
+    form.validate()
+    stmt = services.learner_list_query(
+        _me(),
+        tree,
+        q=form.q.data or "",
+        department_id=form.department.data if form.department.data and form.department.data > 0 else None,
+        employment_type=form.employment_type.data or None,
+        status=form.status.data or "active",
+    )
+    return form, stmt
+
+
+@bp.get("/")
+def index():
+    tree = DepartmentTree.load()
+    form, stmt = _filtered_query(tree)
+    page = db.paginate(stmt, page=max(request.args.get("page", 1, type=int), 1), per_page=PER_PAGE, error_out=False)
+    context = {"form": form, "page": page, "tree": tree, "employment_labels": EMPLOYMENT_LABELS}
+    if is_htmx():
+        return render_block("learners/index.html", "results", **context)
+    return render_template("learners/index.html", **context)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    tree = DepartmentTree.load()
+    form = NewLearnerForm(departments=_visible_departments(tree), tree=tree)
+    if form.validate_on_submit():
+        data = form.data_for_service()
+        data["initial_password"] = form.initial_password.data or None
+        try:
+            learner = services.create_learner(data, by=_me())
+            if form.send_invitation.data and learner.email:
+                services.send_invitation(learner, _me().organization)
+            db.session.commit()
+        except LearnerRuleError as err:
+            db.session.rollback()
+            _field_error(form, err)
+        except IntegrityError:
+            db.session.rollback()
+            form.login_id.errors.append(_("この受講者IDまたはメールアドレスはすでに使われています。"))
+        else:
+            flash(_("受講者「%(id)s」を登録しました。", id=learner.login_id), "success")
+            return redirect(url_for("learners.show", learner_id=learner.id), 303)
+    return render_template("learners/form.html", form=form, learner=None), 422 if form.errors else 200
+
+
+def _field_error(form, err: LearnerRuleError) -> None:
+    target = getattr(form, err.field, None) if err.field else None
+    if target is not None:
+        target.errors = [*target.errors, str(err.message)]
+    else:
+        flash(str(err.message), "error")
+
+
+@bp.get("/<int:learner_id>")
+def show(learner_id: int):
+    learner = services.get_learner_or_404(learner_id, _me())
+    tree = DepartmentTree.load()
+    return render_template(
+        "learners/show.html",
+        learner=learner,
+        tree=tree,
+        employment_labels=EMPLOYMENT_LABELS,
+        action_form=EmptyForm(),
+        login_url=url_for("auth.org_login", code=_me().organization.code, _external=True),
+    )
+
+
+@bp.route("/<int:learner_id>/edit", methods=["GET", "POST"])
+def edit(learner_id: int):
+    learner = services.get_learner_or_404(learner_id, _me())
+    tree = DepartmentTree.load()
+    form = LearnerForm(obj=learner, departments=_visible_departments(tree), tree=tree, learner_id=learner.id)
+    if form.validate_on_submit():
+        try:
+            services.update_learner(learner, form.data_for_service(), by=_me())
+            db.session.commit()
+        except LearnerRuleError as err:
+            db.session.rollback()
+            _field_error(form, err)
+        except IntegrityError:
+            db.session.rollback()
+            form.login_id.errors.append(_("この受講者IDまたはメールアドレスはすでに使われています。"))
+        else:
+            flash(_("受講者の情報を更新しました。"), "success")
+            return redirect(url_for("learners.show", learner_id=learner.id), 303)
+    return render_template("learners/form.html", form=form, learner=learner), 422 if form.errors else 200
+
+
+def _post_action(learner_id: int, action, message: str):
+    learner = services.get_learner_or_404(learner_id, _me())
+    if EmptyForm().validate_on_submit():
+        try:
+            action(learner)
+            db.session.commit()
+            flash(message, "success")
+        except LearnerRuleError as err:
+            db.session.rollback()
+            flash(str(err.message), "error")
+    return redirect(url_for("learners.show", learner_id=learner.id), 303)
+
+
+@bp.post("/<int:learner_id>/deactivate")
+def deactivate(learner_id: int):
+    return _post_action(learner_id, lambda learner: services.set_active(learner, False), _("受講者を無効にしました。"))
+
+
+@bp.post("/<int:learner_id>/reactivate")
+def reactivate(learner_id: int):
+    return _post_action(learner_id, lambda learner: services.set_active(learner, True), _("受講者を有効に戻しました。"))
+
+
+@bp.post("/<int:learner_id>/sessions/end")
+def end_sessions(learner_id: int):
+    return _post_action(learner_id, services.end_sessions, _("この受講者をすべての端末からログアウトさせました。"))
+
+
+@bp.post("/<int:learner_id>/invite")
+def invite(learner_id: int):
+    return _post_action(
+        learner_id,
+        lambda learner: services.send_invitation(learner, _me().organization),
+        _("招待メールを送信しました(数分以内に届きます)。"),
+    )
+
+
+@bp.route("/<int:learner_id>/password", methods=["GET", "POST"])
+def reset_password(learner_id: int):
+    learner = services.get_learner_or_404(learner_id, _me())
+    form = InitialPasswordForm()
+    if form.validate_on_submit():
+        services.set_initial_password(learner, form.initial_password.data)
+        db.session.commit()
+        flash(
+            _("新しい初期パスワードを設定しました。受講者は次のログインでパスワードを変更します。"), "success"
+        )
+        return redirect(url_for("learners.show", learner_id=learner.id), 303)
+    return render_template("learners/password.html", form=form, learner=learner), 422 if form.errors else 200
+
+
+@bp.route("/<int:learner_id>/delete", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def delete(learner_id: int):
+    learner = services.get_learner_or_404(learner_id, _me())
+    form = EmptyForm()
+    if form.validate_on_submit():
+        login_id = learner.login_id
+        services.delete_learner(learner)
+        db.session.commit()
+        flash(_("受講者「%(id)s」を削除しました。", id=login_id), "success")
+        return redirect(url_for("learners.index"), 303)
+    return render_template("learners/delete.html", form=form, learner=learner)
+
+
+# --- export -----------------------------------------------------------------------------------
+
+EXPORT_HEADER = ("受講者ID", "氏名", "メールアドレス", "部署", "雇用形態", "所属会社", "状態")
+
+
+@bp.get("/export.<any(csv, tsv):fmt>")
+def export(fmt: str):
+    tree = DepartmentTree.load()
+    _form, stmt = _filtered_query(tree)
+    labels = {k: str(v) for k, v in EMPLOYMENT_LABELS.items()}
+    active, inactive = _("有効"), _("無効")
+    paths = {d: tree.path(d) for d in tree.by_id}
+
+    def rows():
+        for learner in db.session.scalars(stmt.execution_options(yield_per=1000)):
+            yield (
+                TextCell(learner.login_id or ""),
+                learner.name,
+                learner.email or "",
+                paths.get(learner.department_id, ""),
+                labels.get(learner.employment_type, ""),
+                learner.third_party_affiliation or "",
+                active if learner.is_active_flag else inactive,
+            )
+
+    return csv_response(f"受講者一覧.{fmt}", EXPORT_HEADER, rows_from_database(rows), dialect=fmt)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def import_upload():
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            result = imports.read_csv(upload.read(), max_bytes=current_app.config["LEARNER_IMPORT_MAX_BYTES"])
+        except imports.ImportFileError as err:
+            form.file.errors = [*form.file.errors, str(err.message)]
+        else:
+            batch = imports.create_batch(
+                result, filename=upload.filename or "", sync=form.sync.data, invite=form.invite.data, by=_me()
+            )
+            db.session.commit()
+            return redirect(url_for("learners.import_preview", batch_id=batch.id), 303)
+    return render_template("learners/import.html", form=form), 422 if form.errors else 200
+
+
+def _batch_or_404(batch_id: int):
+    batch = imports.get_pending_batch(batch_id, _me())
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.get("/import/<int:batch_id>")
+@role_required(Role.ORG_ADMIN)
+def import_preview(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    errors = imports.batch_errors(batch)
+    plan = imports.plan_import(
+        batch.rows["rows"], batch.rows["columns"], sync=batch.sync, organization_id=_me().organization_id
+    )
+    errors = sorted(errors + plan.errors, key=lambda e: (e.line, e.column))
+    return render_template(
+        "learners/import_preview.html",
+        batch=batch,
+        plan=plan,
+        errors=errors,
+        columns=imports.COLUMNS,
+        form=EmptyForm(),
+        limit=200,
+    )
+
+
+@bp.post("/import/<int:batch_id>/confirm")
+@role_required(Role.ORG_ADMIN)
+def import_confirm(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("learners.import_preview", batch_id=batch.id), 303)
+    try:
+        plan = imports.apply_import(batch, _me().organization)
+        db.session.commit()
+    except imports.ImportRefused as err:
+        db.session.rollback()
+        flash(str(err.message), "error")
+        return redirect(url_for("learners.import_preview", batch_id=batch_id), 303)
+    except IntegrityError:
+        db.session.rollback()
+        flash(
+            _("ほかの操作と重なったため読み込めませんでした。何も登録していません。もう一度お試しください。"),
+            "error",
+        )
+        return redirect(url_for("learners.import_upload"), 303)
+    flash(
+        _(
+            "読み込みました。新規 %(c)d 人、更新 %(u)d 人、無効化 %(d)d 人。",
+            c=len(plan.creates),
+            u=len(plan.updates),
+            d=len(plan.deactivations),
+        ),
+        "success",
+    )
+    return redirect(url_for("learners.index"), 303)
+
+
+@bp.post("/import/<int:batch_id>/cancel")
+@role_required(Role.ORG_ADMIN)
+def import_cancel(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    if EmptyForm().validate_on_submit():
+        imports.cancel_batch(batch)
+        db.session.commit()
+        flash(_("読み込みを取り消しました。何も登録していません。"), "success")
+    return redirect(url_for("learners.import_upload"), 303)
+
+
+@bp.get("/import/template.csv")
+@role_required(Role.ORG_ADMIN)
+def import_template():
+    header = ("受講者ID", "氏名", "メールアドレス", "部署", "雇用形態", "初期パスワード")
+    rows = [
+        (TextCell("00123"), "山田 太郎", "yamada@example.co.jp", "営業部/第一課", "正社員", ""),
+        (TextCell("00124"), "", "", "営業部/第二課", "派遣社員", "shokiPass2026"),
+    ]
+    return csv_response("受講者取込テンプレート.csv", header, rows)
+
+
+# --- departments ------------------------------------------------------------------------------
+
+
+@bp.route("/departments", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def departments():
+    tree = DepartmentTree.load()
+    form = DepartmentForm()
+    form.parent_id.choices = [(None, _("(最上位)"))] + [
+        (d.id, tree.path(d.id)) for d in tree.ordered() if d.depth < 3
+    ]
+    if form.validate_on_submit():
+        parent = services.get_department_or_404(form.parent_id.data) if form.parent_id.data else None
+        try:
+            services.create_department(form.name.data, parent)
+            db.session.commit()
+        except LearnerRuleError as err:
+            db.session.rollback()
+            _field_error(form, err)
+        else:
+            flash(_("部署「%(name)s」を作成しました。", name=form.name.data.strip()), "success")
+            return redirect(url_for("learners.departments"), 303)
+    counts = dict(
+        db.session.execute(
+            select(User.department_id, db.func.count(User.id))
+            .where(User.role == Role.LEARNER, User.department_id.is_not(None))
+            .group_by(User.department_id)
+        ).all()
+    )
+    return render_template(
+        "learners/departments.html", form=form, tree=tree, counts=counts, delete_form=EmptyForm()
+    ), 422 if form.errors else 200
+
+
+@bp.route("/departments/<int:department_id>", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def department_edit(department_id: int):
+    department = services.get_department_or_404(department_id)
+    tree = DepartmentTree.load()
+    form = DepartmentEditForm(obj=department)
+    managers = services.organization_managers()
+    form.managers.choices = [(m.id, m.name or m.email or str(m.id)) for m in managers]
+    if request.method == "GET":
+        form.managers.data = sorted(services.department_manager_ids(department))
+    if form.validate_on_submit():
+        try:
+            services.rename_department(department, form.name.data)
+            services.set_department_managers(department, form.managers.data or [])
+            db.session.commit()
+        except LearnerRuleError as err:
+            db.session.rollback()
+            _field_error(form, err)
+        else:
+            flash(_("部署を更新しました。"), "success")
+            return redirect(url_for("learners.departments"), 303)
+    return render_template(
+        "learners/department_edit.html", form=form, department=department, path=tree.path(department.id)
+    ), 422 if form.errors else 200
+
+
+@bp.post("/departments/<int:department_id>/delete")
+@role_required(Role.ORG_ADMIN)
+def department_delete(department_id: int):
+    department = services.get_department_or_404(department_id)
+    if EmptyForm().validate_on_submit():
+        name = department.name
+        try:
+            services.delete_department(department)
+            db.session.commit()
+        except LearnerRuleError as err:
+            db.session.rollback()
+            flash(str(err.message), "error")
+        else:
+            flash(_("部署「%(name)s」を削除しました。", name=name), "success")
+    return redirect(url_for("learners.departments"), 303)
+
+
+# --- how learners sign in ---------------------------------------------------------------------
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def sign_in_settings():
+    organization = _me().organization
+    form = SignInSettingsForm(obj=organization)
+    if form.validate_on_submit():
+        services.set_magic_link_sign_in(organization, form.magic_link_sign_in.data)
+        db.session.commit()
+        flash(_("ログイン方法の設定を保存しました。"), "success")
+        return redirect(url_for("learners.sign_in_settings"), 303)
+    return render_template(
+        "learners/sign_in_settings.html",
+        form=form,
+        login_url=url_for("auth.org_login", code=organization.code, _external=True),
+    )

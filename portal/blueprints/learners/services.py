@@ -1,0 +1,451 @@
+"""Learners and departments: the business rules. Services write, audit, queue email and flush.
+
+Managers see and act on the learners of their departments (and of the sub-departments below them)
+only; :func:`scope_learners` is the one place that narrows a learner query for them. An object
+outside the manager's reach answers 404, exactly like another organization's object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from flask import abort, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, delete, false, func, or_, select
+
+from portal import audit
+from portal.blueprints.auth.services import INVITATION_PURPOSE
+from portal.extensions import db
+from portal.models import (
+    MAX_DEPARTMENT_DEPTH,
+    Department,
+    EmploymentType,
+    ManagerDepartment,
+    Organization,
+    Role,
+    User,
+)
+from portal.outbox import external_url, queue_email
+from portal.passwords import hash_password
+from portal.tenancy import unscoped
+from portal.tokens import issue_token
+
+INITIAL_PASSWORD_MIN_LENGTH = 8
+
+EMPLOYMENT_LABELS = {
+    EmploymentType.REGULAR: _l("正社員"),
+    EmploymentType.CONTRACT: _l("契約社員"),
+    EmploymentType.DISPATCHED: _l("派遣社員"),
+    EmploymentType.PART_TIME: _l("パート・アルバイト"),
+    EmploymentType.OTHER: _l("その他"),
+}
+
+
+class LearnerRuleError(Exception):
+    """A business rule refused the change; ``message`` is for the user, ``field`` the form field."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+# --- seats (#4) -------------------------------------------------------------------------------
+
+
+def seat_effect(org_id: int, adding: int):
+    """What adding ``adding`` learners to organization ``org_id`` does to its seats.
+
+    Returns None for now: seats do not exist on this branch. At merge this delegates to #4's
+    ``seat_check(org_id, adding)``, whose result (with ``allowed`` and a Japanese ``message``) the
+    import preview shows and learner creation obeys.
+    """
+    return None
+
+
+def _refuse_when_no_seats(org_id: int, adding: int):
+    effect = seat_effect(org_id, adding)
+    if effect is not None and not getattr(effect, "allowed", True):
+        raise LearnerRuleError(getattr(effect, "message", _l("契約の席数を超えるため、登録できません。")))
+    return effect
+
+
+# --- departments ------------------------------------------------------------------------------
+
+
+@dataclass
+class DepartmentTree:
+    """The organization's departments, loaded once, with their paths (営業部/第一課)."""
+
+    by_id: dict[int, Department]
+    children: dict[int | None, list[Department]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def load(cls) -> DepartmentTree:
+        departments = db.session.scalars(select(Department).order_by(Department.name, Department.id)).all()
+        tree = cls({d.id: d for d in departments})
+        for d in departments:
+            tree.children[d.parent_id].append(d)
+        return tree
+
+    def path(self, department_id: int | None) -> str:
+        names = []
+        current = self.by_id.get(department_id) if department_id else None
+        while current is not None:
+            names.append(current.name)
+            current = self.by_id.get(current.parent_id) if current.parent_id else None
+        return "/".join(reversed(names))
+
+    def ordered(self) -> list[Department]:
+        """Depth first, parents before their children."""
+        out: list[Department] = []
+
+        def walk(parent_id):
+            for d in self.children.get(parent_id, []):
+                out.append(d)
+                walk(d.id)
+
+        walk(None)
+        return out
+
+    def with_descendants(self, ids: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        stack = [i for i in ids if i in self.by_id]
+        while stack:
+            current = stack.pop()
+            if current in found:
+                continue
+            found.add(current)
+            stack.extend(d.id for d in self.children.get(current, []))
+        return found
+
+    def by_path(self) -> dict[str, int]:
+        return {self.path(d.id): d.id for d in self.by_id.values()}
+
+
+def managed_department_ids(user: User, tree: DepartmentTree | None = None) -> set[int]:
+    """The departments whose learners ``user`` (a manager) looks after, sub-departments included."""
+    direct = db.session.scalars(
+        select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == user.id)
+    ).all()
+    if not direct:
+        return set()
+    return (tree or DepartmentTree.load()).with_descendants(direct)
+
+
+def visible_department_ids(user: User, tree: DepartmentTree) -> set[int]:
+    if user.role == Role.ORG_ADMIN:
+        return set(tree.by_id)
+    if user.role == Role.MANAGER:
+        return managed_department_ids(user, tree)
+    return set()
+
+
+def scope_learners(stmt: Select, user: User, tree: DepartmentTree | None = None) -> Select:
+    """Narrow ``stmt`` (a select over :class:`User`) to the learners ``user`` may see and act on.
+
+    An org admin: every learner of the organization (the tenant scope already limits it). A manager:
+    the learners of their departments and their sub-departments; a manager without departments
+    sees none. Anyone else: none.
+    """
+    stmt = stmt.where(User.role == Role.LEARNER)
+    if user.role == Role.ORG_ADMIN:
+        return stmt
+    if user.role == Role.MANAGER:
+        ids = managed_department_ids(user, tree)
+        return stmt.where(User.department_id.in_(ids)) if ids else stmt.where(false())
+    return stmt.where(false())
+
+
+def get_learner_or_404(learner_id: int, user: User) -> User:
+    """The learner ``learner_id`` if ``user`` may act on them; 404 otherwise (never reveal it exists)."""
+    learner = db.session.scalar(scope_learners(select(User).where(User.id == learner_id), user))
+    if learner is None:
+        abort(404)
+    return learner
+
+
+def get_department_or_404(department_id: int) -> Department:
+    department = db.session.scalar(select(Department).where(Department.id == department_id))
+    if department is None:
+        abort(404)
+    return department
+
+
+def _sibling_exists(name: str, parent_id: int | None, exclude_id: int | None = None) -> bool:
+    stmt = select(Department.id).where(Department.name == name)
+    stmt = stmt.where(Department.parent_id.is_(None) if parent_id is None else Department.parent_id == parent_id)
+    if exclude_id is not None:
+        stmt = stmt.where(Department.id != exclude_id)
+    return db.session.scalar(stmt) is not None
+
+
+def create_department(name: str, parent: Department | None) -> Department:
+    """Add a department under ``parent`` (or at the top).
+
+    :raises LearnerRuleError: deeper than three levels, or a sibling with the same name exists.
+    """
+    name = name.strip()
+    depth = 1 if parent is None else parent.depth + 1
+    if depth > MAX_DEPARTMENT_DEPTH:
+        raise LearnerRuleError(
+            _l("部署は%(n)d階層までです。この部署の下には作成できません。", n=MAX_DEPARTMENT_DEPTH), "parent_id"
+        )
+    if _sibling_exists(name, parent.id if parent else None):
+        raise LearnerRuleError(_l("同じ階層に同じ名前の部署があります。"), "name")
+    department = Department(name=name, parent_id=parent.id if parent else None, depth=depth)
+    db.session.add(department)
+    db.session.flush()
+    audit.record("departments.created", target=department, name=name, parent_id=department.parent_id)
+    return department
+
+
+def rename_department(department: Department, name: str) -> None:
+    """:raises LearnerRuleError: a sibling already has this name."""
+    name = name.strip()
+    if name == department.name:
+        return
+    if _sibling_exists(name, department.parent_id, exclude_id=department.id):
+        raise LearnerRuleError(_l("同じ階層に同じ名前の部署があります。"), "name")
+    audit.record("departments.renamed", target=department, old=department.name, new=name)
+    department.name = name
+    db.session.flush()
+
+
+def delete_department(department: Department) -> None:
+    """:raises LearnerRuleError: the department still has learners or sub-departments."""
+    learners = db.session.scalar(select(func.count(User.id)).where(User.department_id == department.id))
+    if learners:
+        raise LearnerRuleError(
+            _l(
+                "この部署には受講者が%(n)d人所属しているため削除できません。先に受講者の部署を変更してください。",
+                n=learners,
+            )
+        )
+    if db.session.scalar(select(Department.id).where(Department.parent_id == department.id)) is not None:
+        raise LearnerRuleError(_l("下位の部署があるため削除できません。先に下位の部署を削除してください。"))
+    audit.record("departments.deleted", target=department, name=department.name)
+    db.session.execute(delete(ManagerDepartment).where(ManagerDepartment.department_id == department.id))
+    db.session.delete(department)
+    db.session.flush()
+
+
+def organization_managers() -> list[User]:
+    return list(db.session.scalars(select(User).where(User.role == Role.MANAGER).order_by(User.name, User.id)))
+
+
+def department_manager_ids(department: Department) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(ManagerDepartment.user_id).where(ManagerDepartment.department_id == department.id)
+        )
+    )
+
+
+def set_department_managers(department: Department, manager_ids: Iterable[int]) -> None:
+    """Make exactly these managers (of this organization) responsible for ``department``."""
+    wanted = {m.id for m in organization_managers() if m.id in set(manager_ids)}
+    current = department_manager_ids(department)
+    if wanted == current:
+        return
+    db.session.execute(
+        delete(ManagerDepartment).where(
+            ManagerDepartment.department_id == department.id, ManagerDepartment.user_id.in_(current - wanted)
+        )
+    )
+    for user_id in wanted - current:
+        db.session.add(ManagerDepartment(user_id=user_id, department_id=department.id))
+    audit.record("departments.managers_set", target=department, managers=sorted(wanted))
+    db.session.flush()
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+
+def normalize_email(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    return value or None
+
+
+def login_id_taken(login_id: str, exclude_id: int | None = None) -> bool:
+    """Another user of this organization already has ``login_id`` (the tenant scope limits the check)."""
+    stmt = select(User.id).where(User.login_id == login_id)
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    return db.session.scalar(stmt) is not None
+
+
+def email_taken(email: str, exclude_id: int | None = None) -> bool:
+    """Another user anywhere in the service already has ``email`` (addresses are unique service-wide)."""
+    stmt = select(User.id).where(User.email == email)
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    with unscoped():
+        return db.session.scalar(stmt) is not None
+
+
+def _check_unique(login_id: str, email: str | None, exclude_id: int | None = None) -> None:
+    if login_id_taken(login_id, exclude_id):
+        raise LearnerRuleError(_l("この受講者IDはすでに使われています。"), "login_id")
+    if email and email_taken(email, exclude_id):
+        raise LearnerRuleError(_l("このメールアドレスはすでに登録されています。"), "email")
+
+
+def _check_department(department_id: int | None, by: User) -> None:
+    if department_id is None:
+        if by.role == Role.MANAGER:
+            raise LearnerRuleError(_l("担当する部署を選んでください。"), "department_id")
+        return
+    if department_id not in visible_department_ids(by, DepartmentTree.load()):
+        raise LearnerRuleError(_l("この部署は選べません。"), "department_id")
+
+
+LEARNER_FIELDS = ("login_id", "name", "email", "department_id", "employment_type", "third_party_affiliation")
+
+
+def create_learner(data: dict, *, by: User) -> User:
+    """Register a learner from ``data`` (the fields of :data:`LEARNER_FIELDS`, ``initial_password``).
+
+    With an initial password the learner must change it at first sign-in.
+    :raises LearnerRuleError: ID or email already used, a department outside ``by``'s reach, no seat.
+    """
+    login_id = data["login_id"]
+    email = normalize_email(data.get("email"))
+    _check_unique(login_id, email)
+    _check_department(data.get("department_id"), by)
+    _refuse_when_no_seats(by.organization_id, 1)
+    learner = User(
+        role=Role.LEARNER,
+        organization_id=by.organization_id,
+        login_id=login_id,
+        name=data.get("name") or "",
+        email=email,
+        department_id=data.get("department_id"),
+        employment_type=data.get("employment_type") or None,
+        third_party_affiliation=data.get("third_party_affiliation") or None,
+    )
+    if data.get("initial_password"):
+        learner.password_hash = hash_password(data["initial_password"])
+        learner.must_change_password = True
+    db.session.add(learner)
+    db.session.flush()
+    audit.record("learners.created", target=learner, login_id=login_id)
+    return learner
+
+
+def update_learner(learner: User, data: dict, *, by: User) -> None:
+    """:raises LearnerRuleError: as :func:`create_learner`."""
+    email = normalize_email(data.get("email"))
+    _check_unique(data["login_id"], email, exclude_id=learner.id)
+    _check_department(data.get("department_id"), by)
+    changes = {}
+    new_values = {
+        "login_id": data["login_id"],
+        "name": data.get("name") or "",
+        "email": email,
+        "department_id": data.get("department_id"),
+        "employment_type": data.get("employment_type") or None,
+        "third_party_affiliation": data.get("third_party_affiliation") or None,
+    }
+    for key, value in new_values.items():
+        if getattr(learner, key) != value:
+            changes[key] = True
+            setattr(learner, key, value)
+    if changes:
+        audit.record("learners.updated", target=learner, fields=sorted(changes))
+    db.session.flush()
+
+
+def set_active(learner: User, active: bool) -> None:
+    """Deactivate (which also ends their sessions) or reactivate a learner."""
+    if learner.is_active_flag == active:
+        return
+    learner.is_active_flag = active
+    if not active:
+        learner.end_all_sessions()
+    audit.record("learners.reactivated" if active else "learners.deactivated", target=learner)
+    db.session.flush()
+
+
+def delete_learner(learner: User) -> None:
+    audit.record("learners.deleted", target=learner, login_id=learner.login_id)
+    db.session.delete(learner)
+    db.session.flush()
+
+
+def set_initial_password(learner: User, password: str) -> None:
+    """An administrator sets a new initial password: it must be changed at next sign-in; sessions end."""
+    learner.password_hash = hash_password(password)
+    learner.must_change_password = True
+    learner.end_all_sessions()
+    audit.record("learners.password_reset", target=learner)
+    db.session.flush()
+
+
+def end_sessions(learner: User) -> None:
+    learner.end_all_sessions()
+    audit.record("learners.sessions_ended", target=learner)
+    db.session.flush()
+
+
+def send_invitation(learner: User, organization: Organization) -> None:
+    """Email ``learner`` a personal link to set their password.
+
+    :raises LearnerRuleError: the learner has no email address or is inactive.
+    """
+    if not learner.email:
+        raise LearnerRuleError(_l("メールアドレスが登録されていないため、招待メールを送れません。"))
+    if not learner.is_active_flag:
+        raise LearnerRuleError(_l("無効の受講者には招待メールを送れません。"))
+    ttl = current_app.config["INVITATION_TTL"]
+    raw = issue_token(learner, INVITATION_PURPOSE, ttl)
+    message = queue_email(
+        "invitation",
+        learner.email,
+        idempotency_key=f"invitation:{learner.id}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}",
+        organization_id=learner.organization_id,
+        user_id=learner.id,
+        locale=learner.locale,
+        user=learner,
+        organization=organization,
+        invitation_url=external_url("auth.accept_invitation", token=raw),
+        login_url=external_url("auth.org_login", code=organization.code),
+        days=max(1, ttl.days),
+    )
+    audit.record("learners.invited", target=learner, message_id=message.id)
+    db.session.flush()
+
+
+def set_magic_link_sign_in(organization: Organization, enabled: bool) -> None:
+    if organization.magic_link_sign_in == enabled:
+        return
+    organization.magic_link_sign_in = enabled
+    audit.record("organization.magic_link_sign_in", target=organization, enabled=enabled)
+    db.session.flush()
+
+
+def learner_list_query(user: User, tree: DepartmentTree, *, q: str = "", department_id: int | None = None,
+                       employment_type: str | None = None, status: str = "active") -> Select:
+    """The learners ``user`` may see, filtered, in a stable order."""
+    stmt = scope_learners(select(User), user, tree)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(
+            or_(
+                User.login_id.startswith(q, autoescape=True),
+                User.name.contains(q, autoescape=True),
+                User.email.contains(q.lower(), autoescape=True),
+            )
+        )
+    if department_id:
+        stmt = stmt.where(User.department_id.in_(tree.with_descendants([department_id])))
+    if employment_type:
+        stmt = stmt.where(User.employment_type == employment_type)
+    if status == "active":
+        stmt = stmt.where(User.is_active_flag.is_(True))
+    elif status == "inactive":
+        stmt = stmt.where(User.is_active_flag.is_(False))
+    return stmt.order_by(User.login_id, User.id)

@@ -1,0 +1,135 @@
+"""The administrator imports learners from a CP932 CSV (fixing its errors first); an invited learner
+sets a password on a phone and lands on an empty home; learner pages fit a 360 px screen."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import OutboxMessage
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+NEW_PASSWORD = "a quiet river under maple trees"
+HEADER = "受講者ID,氏名,メールアドレス,部署,雇用形態,初期パスワード"
+
+
+def cp932(*lines: str) -> bytes:
+    return ("\r\n".join((HEADER, *lines)) + "\r\n").encode("cp932")
+
+
+def upload(page, data: bytes, invite: bool = False) -> None:
+    page.get_by_label("CSVファイル").set_input_files(
+        files=[{"name": "受講者一覧.csv", "mimeType": "text/csv", "buffer": data}]
+    )
+    if invite:
+        page.get_by_label("新しく登録する受講者に招待メールを送る").check()
+    page.get_by_role("button", name="内容を確認する").click()
+
+
+def test_import_with_errors_then_corrected_then_invitation_on_a_phone(
+    live_server, desktop, phone, world, run_in_app
+):
+    page = desktop
+    page.goto(live_server + "/login")
+    page.get_by_label("メールアドレス").fill(world["admin_a"].email)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("link", name="受講者", exact=True).click()
+    page.get_by_role("link", name="CSVで一括登録").click()
+
+    # A file straight from Excel, with two mistakes.
+    upload(page, cp932(
+        "00101,山田 花子,hanako@example.co.jp,営業部/第一課,正社員,",
+        "00102,,,営業部/第二課,社長,shoki-pass-1",
+        "00101,重複 太郎,,総務部,正社員,shoki-pass-1",
+    ), invite=True)
+    expect(page.get_by_role("heading", name="エラー(2 件)")).to_be_visible()
+    errors = page.locator("#import-errors tbody tr")
+    expect(errors.nth(0)).to_contain_text("3")
+    expect(errors.nth(0)).to_contain_text("雇用形態")
+    expect(errors.nth(1)).to_contain_text("4")
+    expect(errors.nth(1)).to_contain_text("2行目と重複")
+    expect(page.get_by_role("button", name="この内容で読み込む")).to_have_count(0)
+    page.get_by_role("button", name="やり直す").click()
+    expect(page.get_by_text("何も登録していません")).to_be_visible()
+
+    # Corrected and uploaded again.
+    upload(page, cp932(
+        "00101,山田 花子,hanako@example.co.jp,営業部/第一課,正社員,",
+        "00102,,,営業部/第二課,派遣社員,shoki-pass-1",
+        "00103,鈴木 次郎,,総務部,正社員,shoki-pass-1",
+    ), invite=True)
+    expect(page.get_by_text("新しく登録: 3 人")).to_be_visible()
+    expect(page.get_by_text("営業部/第一課").first).to_be_visible()
+    page.get_by_role("button", name="この内容で読み込む").click()
+    expect(page.get_by_text("読み込みました。新規 3 人")).to_be_visible()
+    expect(page.get_by_role("link", name="00101")).to_be_visible()  # leading zeros kept
+
+    # The invitation, as the worker would send it.
+    body = run_in_app(
+        lambda: db.session.scalar(
+            select(OutboxMessage.body_text).where(OutboxMessage.to_address == "hanako@example.co.jp")
+        )
+    )
+    path = re.search(r"http://portal\.test(/invitation/\S+)", body).group(1)
+
+    phone.goto(live_server + path)
+    expect(phone.get_by_role("heading", name="パスワードの設定")).to_be_visible()
+    phone.locator("#new_password").fill(NEW_PASSWORD)
+    phone.locator("#confirm_password").fill(NEW_PASSWORD)
+    phone.get_by_role("button", name="パスワードを設定して始める").click()
+    expect(phone).to_have_url(re.compile(r"/me/$"))
+    expect(phone.get_by_role("heading", name="マイページ")).to_be_visible()
+    expect(phone.get_by_text("いま取り組むものはありません")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= phone.viewport_size["width"]
+
+
+def test_learner_pages_fit_360_px(live_server, browser, world, make_user):
+    make_user("learner", world["org_a"], email=None, login_id="00999", password="shoki-pass-1",
+              must_change_password=True)
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="ja-JP", timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    try:
+        def fits(path: str | None = None) -> None:
+            if path:
+                page.goto(live_server + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{page.url} is {width}px wide"
+
+        fits(f"/o/{world['org_a'].code}")
+        page.get_by_label("受講者ID").fill("00999")
+        page.get_by_label("パスワード").fill("shoki-pass-1")
+        page.get_by_role("button", name="ログイン").click()
+        expect(page).to_have_url(re.compile(r"/password/change$"))
+        fits()
+        page.locator("#current_password").fill("shoki-pass-1")
+        page.locator("#new_password").fill(NEW_PASSWORD)
+        page.locator("#confirm_password").fill(NEW_PASSWORD)
+        page.get_by_role("button", name="変更する").click()
+        expect(page).to_have_url(re.compile(r"/me/$"))
+        fits()
+        fits("/me/profile")
+        fits("/password/change")
+    finally:
+        context.close()
+
+
+def test_the_learner_home_works_with_javascript_off(live_server, browser, world):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    try:
+        page.goto(live_server + "/login")
+        page.get_by_label("メールアドレス").fill(world["learner_a"].email)
+        page.get_by_label("パスワード").fill(PASSWORD)
+        page.get_by_role("button", name="ログイン").click()
+        expect(page.get_by_role("heading", name="マイページ")).to_be_visible()
+        page.get_by_role("link", name="登録情報を見る").click()
+        expect(page.get_by_text("A001")).to_be_visible()
+    finally:
+        context.close()

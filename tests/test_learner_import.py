@@ -1,0 +1,277 @@
+"""CSV import straight from Excel: encodings, headers, normalisation, preview, confirm, cancel."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.blueprints.learners import imports
+from portal.extensions import db
+from portal.models import Department, ImportBatch, ImportStatus, OutboxMessage, User
+from tests.learner_helpers import (
+    actions,
+    batch_id_from,
+    csv_bytes,
+    learners,
+    post_form,
+    upload,
+)
+
+HEADER_JA = ["受講者ID", "氏名", "メールアドレス", "部署", "雇用形態", "初期パスワード"]
+LIMIT = 5 * 1024 * 1024
+
+
+def read(data: bytes) -> imports.ReadResult:
+    return imports.read_csv(data, max_bytes=LIMIT)
+
+
+# --- reading the file -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "found"),
+    [("cp932", False, "Shift_JIS"), ("utf-8", False, "UTF-8"), ("utf-8", True, "UTF-8 (BOM)")],
+)
+def test_excel_encodings_are_detected(encoding, bom, found):
+    result = read(csv_bytes([HEADER_JA, ["00123", "山田 太郎", "", "営業部", "正社員", ""]], encoding, bom))
+    assert result.encoding == found
+    assert result.rows[0]["login_id"] == "00123"  # leading zeros kept
+    assert result.rows[0]["name"] == "山田 太郎"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("受講者ID\r\nA1\r\n".encode("utf-16"), "UTF-16"),
+        (b"login_id\r\nA1\x00\x01\x02\r\n", "バイナリ"),
+        (b"PK\x03\x04" + b"\x00" * 40, "Excelのブック形式"),
+        (b"login_id\r\n\x85\xff\xfe\r\n", "文字コードを判別できません"),
+        (b"login_id\r\nA\x1b[31m\r\n", "制御文字"),
+        (b"", "空"),
+        (csv_bytes([["氏名"], ["山田"]]), "受講者ID"),
+        (csv_bytes([["受講者ID", "login_id"], ["1", "2"]]), "2回"),
+    ],
+)
+def test_bad_files_get_a_clear_message(data, message):
+    with pytest.raises(imports.ImportFileError) as err:
+        read(data)
+    assert message in str(err.value.message)
+
+
+def test_size_limit_is_checked():
+    with pytest.raises(imports.ImportFileError) as err:
+        imports.read_csv(csv_bytes([["login_id"], ["a" * 60]]), max_bytes=10)
+    assert "大きすぎます" in str(err.value.message)
+
+
+def test_english_headers_and_full_width_input_are_normalised():
+    data = csv_bytes(
+        [
+            ["Login_ID", "Name", "E-mail", "Department", "Employment_Type", "Password", "memo"],
+            ["０１２３", "山田\u3000太郎", "ＹＡＭＡＤＡ@Example.co.jp", "営業部／第一課", "ﾊﾟｰﾄ・ｱﾙﾊﾞｲﾄ", "", "x"],
+        ],
+        "utf-8",
+    )
+    result = read(data)
+    assert result.errors == []
+    row = result.rows[0]
+    assert row["login_id"] == "0123"
+    assert row["name"] == "山田 太郎"
+    assert row["email"] == "yamada@example.co.jp"
+    assert row["department"] == "営業部/第一課"
+    assert row["employment_type"] == "part_time"
+    assert result.ignored_columns == ["memo"]
+
+
+def test_text_literal_from_excel_keeps_the_id():
+    result = read(csv_bytes([["受講者ID"], ['"=""00042"""']], "utf-8"))
+    assert result.rows[0]["login_id"] == "00042"
+
+
+def test_errors_are_reported_by_row_and_column():
+    data = csv_bytes(
+        [
+            HEADER_JA,
+            ["A1", '"=HYPERLINK(""http://evil.example"",""x"")"', "", "", "", ""],
+            ["A2", "", "not-an-email", "", "", ""],
+            ["A1", "", "", "", "", ""],
+            ["A4", "", "", "a/b/c/d", "社長", "short"],
+            ["ＡＢ　Ｃ", "", "", "", "", ""],
+            ["", "名無し", "", "", "", ""],
+        ]
+    )
+    result = read(data)
+    found = {(e.line, e.column) for e in result.errors}
+    assert (2, "氏名") in found  # formula injection
+    assert (3, "メールアドレス") in found
+    assert (4, "受講者ID") in found  # duplicate of row 2
+    assert {(5, "部署"), (5, "雇用形態"), (5, "初期パスワード")} <= found
+    assert (6, "受講者ID") in found  # a space inside the ID
+    assert (7, "受講者ID") in found  # empty
+    formula = next(e for e in result.errors if e.line == 2)
+    assert "数式" in formula.message
+    duplicate = next(e for e in result.errors if e.line == 4)
+    assert "2行目" in duplicate.message
+
+
+def test_duplicate_emails_inside_the_file_are_refused():
+    result = read(csv_bytes([["受講者ID", "メール"], ["A1", "a@example.com"], ["A2", "A@example.com"]]))
+    assert [(e.line, e.column) for e in result.errors] == [(3, "メールアドレス")]
+
+
+# --- preview, confirm, cancel over HTTP ---------------------------------------------------------
+
+
+def test_preview_writes_nothing_and_cancel_keeps_it_that_way(world, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    response = upload(admin, csv_bytes([HEADER_JA, ["00001", "佐藤", "", "総務部", "正社員", "initpass01"]]))
+    assert response.status_code == 303
+    batch_id = batch_id_from(response)
+    page = admin.get(f"/org/learners/import/{batch_id}").get_data(as_text=True)
+    assert "新しく登録: 1 人" in page and "00001" in page and "総務部" in page
+    assert "00001" not in learners(run_in_app, world["org_a"])
+    assert post_form(admin, f"/org/learners/import/{batch_id}/cancel",
+                     page=f"/org/learners/import/{batch_id}").status_code == 303
+    assert "00001" not in learners(run_in_app, world["org_a"])
+    assert run_in_app(lambda: db.session.scalar(select(func.count(Department.id)))) == 0
+    assert admin.get(f"/org/learners/import/{batch_id}").status_code == 404  # cancelled batches are gone
+    assert "learners.import_cancelled" in actions(run_in_app)
+
+
+def test_file_with_errors_cannot_be_confirmed(world, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    batch_id = batch_id_from(upload(admin, csv_bytes([HEADER_JA, ["X1", "=1+1", "", "", "", ""],
+                                                      ["X2", "田中", "", "", "", ""]])))
+    page = admin.get(f"/org/learners/import/{batch_id}").get_data(as_text=True)
+    assert "エラー(1 件)" in page and "この内容で読み込む" not in page
+    response = post_form(admin, f"/org/learners/import/{batch_id}/confirm", page=f"/org/learners/import/{batch_id}")
+    assert response.status_code == 303
+    assert "エラーのある行が残っています" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert learners(run_in_app, world["org_a"]).keys() == {"A001"}  # nothing written
+
+
+def test_confirm_creates_updates_and_sync_deactivates(world, make_user, login_as, run_in_app):
+    make_user("learner", world["org_a"], login_id="OLD1", email=None, name="退職 予定")
+    make_user("learner", world["org_a"], login_id="KEEP", email=None, name="旧姓", is_active_flag=False)
+    admin = login_as(world["admin_a"])
+    data = csv_bytes(
+        [
+            HEADER_JA,
+            ["00001", "佐藤 一郎", "sato@example.com", "営業部/第一課", "正社員", ""],
+            ["00002", "", "", "営業部/第二課", "派遣社員", "initpass01"],
+            ["KEEP", "新姓", "", "", "", ""],
+            ["A001", world["learner_a"].name, world["learner_a"].email, "", "", ""],
+        ]
+    )
+    batch_id = batch_id_from(upload(admin, data, sync=True))
+    page = admin.get(f"/org/learners/import/{batch_id}").get_data(as_text=True)
+    assert "新しく登録: 2 人" in page and "更新: 1 人" in page and "無効にする(ファイルにない受講者): 1 人" in page
+    assert "営業部/第一課" in page
+    response = post_form(admin, f"/org/learners/import/{batch_id}/confirm", page=f"/org/learners/import/{batch_id}")
+    assert response.status_code == 303
+    found = learners(run_in_app, world["org_a"])
+    assert found["00001"].email == "sato@example.com" and found["00001"].password_hash is None
+    assert found["00002"].must_change_password and found["00002"].password_hash.startswith("$argon2id$")
+    assert found["00002"].employment_type == "dispatched"
+    assert found["KEEP"].name == "新姓" and found["KEEP"].is_active_flag
+    assert not found["OLD1"].is_active_flag
+    assert found["A001"].is_active_flag
+    paths = run_in_app(lambda: sorted((d.name, d.depth) for d in db.session.scalars(select(Department))))
+    assert paths == [("営業部", 1), ("第一課", 2), ("第二課", 2)]
+    assert found["00001"].department_id != found["00002"].department_id
+    batch = run_in_app(lambda: db.session.get(ImportBatch, batch_id))
+    assert batch.status == ImportStatus.APPLIED and batch.rows == {}
+    assert "learners.imported" in actions(run_in_app)
+    assert admin.get(f"/org/learners/import/{batch_id}").status_code == 404  # cannot be applied twice
+
+
+def test_email_used_elsewhere_is_an_error_in_the_preview(world, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    batch_id = batch_id_from(upload(admin, csv_bytes([["受講者ID", "メールアドレス"],
+                                                      ["N1", world["learner_b"].email]])))
+    page = admin.get(f"/org/learners/import/{batch_id}").get_data(as_text=True)
+    assert "このメールアドレスはすでに別の利用者が登録しています。" in page
+    assert "この内容で読み込む" not in page
+
+
+def test_a_conflict_after_the_preview_writes_nothing(world, make_user, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    batch_id = batch_id_from(upload(admin, csv_bytes([["受講者ID", "メールアドレス", "部署"],
+                                                      ["N1", "n1@example.com", "新部署"],
+                                                      ["N2", "n2@example.com", ""]])))
+    make_user("learner", world["org_b"], login_id="ZZ", email="n2@example.com")  # taken in the meantime
+    response = post_form(admin, f"/org/learners/import/{batch_id}/confirm", page=f"/org/learners/import/{batch_id}")
+    assert "もう一度プレビュー" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "N1" not in learners(run_in_app, world["org_a"])
+    assert run_in_app(lambda: db.session.scalar(select(func.count(Department.id)))) == 0
+
+
+def test_invitations_are_queued_for_new_learners_with_email(world, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    batch_id = batch_id_from(upload(admin, csv_bytes([["受講者ID", "メールアドレス"], ["N1", "n1@example.com"],
+                                                      ["N2", ""]]), invite=True))
+    post_form(admin, f"/org/learners/import/{batch_id}/confirm", page=f"/org/learners/import/{batch_id}")
+    messages = run_in_app(lambda: list(db.session.scalars(select(OutboxMessage))))
+    assert [m.to_address for m in messages] == ["n1@example.com"]
+    assert "http://portal.test/invitation/" in messages[0].body_text
+
+
+def test_another_organization_cannot_see_or_confirm_a_batch(world, login_as, run_in_app):
+    batch_id = batch_id_from(upload(login_as(world["admin_a"]), csv_bytes([["受講者ID"], ["N1"]])))
+    other = login_as(world["admin_b"])
+    assert other.get(f"/org/learners/import/{batch_id}").status_code == 404
+    response = post_form(other, f"/org/learners/import/{batch_id}/confirm", page="/org/learners/import")
+    assert response.status_code == 404
+    assert "N1" not in learners(run_in_app, world["org_a"])
+
+
+def test_bad_upload_shows_the_form_again_with_the_reason(world, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    response = upload(admin, "受講者ID\r\nA1\r\n".encode("utf-16"))
+    assert response.status_code == 422
+    assert "UTF-16のファイルは読み込めません" in response.get_data(as_text=True)
+    assert run_in_app(lambda: db.session.scalar(select(func.count(ImportBatch.id)))) == 0
+
+
+def test_an_upload_over_the_request_limit_gets_a_japanese_413(world, login_as):
+    admin = login_as(world["admin_a"])
+    response = upload(admin, b"login_id\r\n" + b"A" * (LIMIT + 10))
+    assert response.status_code == 413
+    assert "送信されたデータが大きすぎます" in response.get_data(as_text=True)
+
+
+def test_initial_passwords_are_hashed_once_per_distinct_value(app, monkeypatch):
+    calls = []
+    monkeypatch.setattr(imports, "hash_password", lambda p: calls.append(p) or f"hash-of-{p}")
+    rows = [{"initial_password": "same-pass-1"}, {"initial_password": "same-pass-1"},
+            {"initial_password": "other-pass-2"}, {"initial_password": None}]
+    imports.hash_initial_passwords(rows)
+    assert calls == ["same-pass-1", "other-pass-2"]
+    assert [r.get("password_hash") for r in rows] == ["hash-of-same-pass-1", "hash-of-same-pass-1",
+                                                      "hash-of-other-pass-2", None]
+    assert not any("initial_password" in r for r in rows)  # no plain text is kept in the batch
+
+
+def test_learners_in_the_database_stay_untouched_by_a_preview(world, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    upload(admin, csv_bytes([["受講者ID", "氏名"], ["A001", "改名"]]))
+    assert learners(run_in_app, world["org_a"])["A001"].name == world["learner_a"].name
+    assert run_in_app(lambda: db.session.scalar(select(func.count(User.id)))) == 7
+
+
+def test_expired_and_finished_batches_are_purged(world, run_in_app):
+    from datetime import timedelta
+
+    from portal.jobs import REGISTRY
+    from portal.models import utcnow
+
+    def seed():
+        now = utcnow()
+        for status, expires in [("pending", now + timedelta(hours=1)), ("pending", now - timedelta(minutes=1)),
+                                ("applied", now + timedelta(hours=1)), ("cancelled", now + timedelta(hours=1))]:
+            db.session.add(ImportBatch(organization_id=world["org_a"].id, status=status, expires_at=expires, rows={}))
+
+    run_in_app(seed)
+    run_in_app(lambda: REGISTRY["learners.purge_import_batches"].func(utcnow()))
+    left = run_in_app(lambda: [(b.status, b.expires_at > utcnow()) for b in db.session.scalars(select(ImportBatch))])
+    assert left == [("pending", True)]

@@ -1,0 +1,40 @@
+"""The learner's home: empty states, sections that later areas fill, profile; phone and no JavaScript."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bs4 import BeautifulSoup
+
+from portal.blueprints.me import services as home
+
+
+def test_home_shows_empty_sections_without_javascript(world, login_as):
+    page = login_as(world["learner_a"]).get("/me/").get_data(as_text=True)
+    soup = BeautifulSoup(page, "html.parser")
+    assert [s["id"] for s in soup.select("section.home-section[id]")] == ["assigned", "done", "history"]
+    assert "いま取り組むものはありません" in page and "完了したものはまだありません" in page
+    assert soup.find("a", href="/password/change") is not None
+    assert soup.find("a", href="/me/profile") is not None
+    assert not soup.select("script:not([src])")  # nothing inline; the page works without scripts
+
+
+def test_providers_fill_the_sections_in_due_order(world, login_as, monkeypatch):
+    monkeypatch.setattr(home, "_providers", [])
+
+    @home.register_home_provider
+    def provider(learner):
+        return [
+            home.HomeItem("assigned", "training", "後の研修", "/x/2", due_at=datetime(2026, 12, 20, tzinfo=UTC)),
+            home.HomeItem("assigned", "inspection", "先の点検", "/x/1", due_at=datetime(2026, 12, 1, tzinfo=UTC)),
+            home.HomeItem("done", "training", "済んだ研修", "/x/3", finished_at=datetime(2026, 11, 1, tzinfo=UTC)),
+        ]
+
+    page = login_as(world["learner_a"]).get("/me/").get_data(as_text=True)
+    assert page.index("先の点検") < page.index("後の研修")
+    assert "済んだ研修" in page and "いま取り組むものはありません" not in page
+
+
+def test_profile_shows_what_the_organization_registered(world, login_as):
+    page = login_as(world["learner_a"]).get("/me/profile").get_data(as_text=True)
+    assert "A001" in page and "株式会社エー" in page and world["learner_a"].email in page
