@@ -49,10 +49,11 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, navigation, security
+    from portal import errors, navigation, security, suspension
     from portal.blueprints.auth.services import bind_request_scope, release_request_scope
 
     app.before_request(bind_request_scope)
+    suspension.init_app(app)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
 
@@ -69,6 +70,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
@@ -77,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(invitations_bp, url_prefix="/invitation")
     app.register_blueprint(operator_bp, url_prefix="/operator")
     app.register_blueprint(org_bp, url_prefix="/org")
     app.register_blueprint(me_bp, url_prefix="/me")

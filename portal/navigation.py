@@ -7,9 +7,21 @@ from flask_login import current_user
 from portal.models import Role
 
 NAV = {
-    Role.OPERATOR: [("operator.home", _l("ホーム")), ("operator.audit_log", _l("監査ログ"))],
+    Role.OPERATOR: [
+        ("operator.home", _l("ホーム")),
+        ("operator.organizations", _l("組織・契約")),
+        ("operator.invoices", _l("請求書")),
+        ("operator.seat_report", _l("上限超過")),
+        ("operator.audit_log", _l("監査ログ")),
+    ],
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],
-    Role.ORG_ADMIN: [("org.home", _l("ホーム")), ("org.audit_log", _l("監査ログ"))],
+    Role.ORG_ADMIN: [
+        ("org.home", _l("ホーム")),
+        ("org.members", _l("管理者")),
+        ("org.invoices", _l("請求書")),
+        ("org.profile", _l("登録情報")),
+        ("org.audit_log", _l("監査ログ")),
+    ],
     Role.MANAGER: [("org.home", _l("ホーム"))],
     Role.LEARNER: [("me.home", _l("ホーム"))],
 }

@@ -23,6 +23,14 @@ def everyone(status: int) -> dict[str, int]:
     return dict.fromkeys(ROLES, status)
 
 
+def org_a_url(path: str = ""):
+    return lambda w: f"/operator/organizations/{w['org_a'].id}{path}"
+
+
+def invoice_a_url(prefix: str, path: str = ""):
+    return lambda w: f"{prefix}/invoices/{w['invoice_a'].id}{path}"
+
+
 # endpoint -> (method, url or callable(world) -> url, expected status by role)
 ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "main.index": ("GET", "/", {**everyone(302)}),
@@ -38,6 +46,30 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.audit_log": ("GET", "/org/audit", only("admin_a", "admin_b")),
     "me.home": ("GET", "/me/", only("learner_a")),
     "tickets.desk": ("GET", "/tickets/desk", only(*STAFF)),
+    # --- back office (issue #4): operator screens are operator-only; org screens scoped to the tenant ---
+    "invitations.accept": ("GET", "/invitation/not-a-real-token", everyone(404)),
+    "operator.organizations": ("GET", "/operator/organizations", only("operator")),
+    "operator.organization_new": ("GET", "/operator/organizations/new", only("operator")),
+    "operator.organization_detail": ("GET", org_a_url(), only("operator")),
+    "operator.contract_edit": ("GET", org_a_url("/contract"), only("operator")),
+    # Posted with nothing but a CSRF token: the operator gets the form back with its errors.
+    "operator.admin_new": ("POST", org_a_url("/admins"), only("operator", ok=422)),
+    "operator.admin_resend": (
+        "POST",
+        lambda w: org_a_url(f"/admins/{w['admin_a'].id}/resend")(w),
+        only("operator", ok=303),
+    ),
+    "operator.status_change": ("POST", org_a_url("/status"), only("operator", ok=422)),
+    "operator.invoice_new": ("GET", org_a_url("/invoices/new"), only("operator")),
+    "operator.invoices": ("GET", "/operator/invoices", only("operator")),
+    "operator.invoice_detail": ("GET", invoice_a_url("/operator"), only("operator")),
+    "operator.invoice_paid": ("POST", invoice_a_url("/operator", "/paid"), only("operator", ok=303)),
+    "operator.invoice_suspend": ("POST", invoice_a_url("/operator", "/suspend"), only("operator", ok=303)),
+    "operator.seat_report": ("GET", "/operator/seats", only("operator")),
+    "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
+    "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
+    "org.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
+    "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
 }
 
 

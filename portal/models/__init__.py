@@ -9,6 +9,7 @@ from portal.models.accounts import (
     User,
 )
 from portal.models.audit import AuditEvent
+from portal.models.backoffice import Contract, Invoice, OrganizationProfile, OrganizationStatusChange, SeatUsage
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tokens import OneTimeToken
@@ -17,12 +18,17 @@ __all__ = [
     "ORG_ROLES",
     "STAFF_ROLES",
     "AuditEvent",
+    "Contract",
+    "Invoice",
     "OneTimeToken",
     "Organization",
+    "OrganizationProfile",
+    "OrganizationStatusChange",
     "OrganizationStatus",
     "OutboxMessage",
     "OutboxStatus",
     "Role",
+    "SeatUsage",
     "UTCDateTime",
     "User",
     "utcnow",

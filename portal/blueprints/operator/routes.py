@@ -1,12 +1,58 @@
-from flask import render_template, request
+import re
 
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal import seats
 from portal.audit_log import AuditFilterForm, audit_page
-from portal.blueprints.operator import bp
+from portal.blueprints.operator import bp, services
+from portal.blueprints.operator.forms import (
+    AdminForm,
+    ContractForm,
+    InvoiceForm,
+    OrganizationFilterForm,
+    OrganizationForm,
+    StatusForm,
+)
+from portal.blueprints.operator.services import RuleViolation
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.models import Contract, Invoice, Organization, Role, User, utcnow
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def get_org_or_404(org_id: int) -> Organization:
+    return db.get_or_404(Organization, org_id)
+
+
+def get_contract(org: Organization) -> Contract | None:
+    return db.session.scalar(select(Contract).where(Contract.organization_id == org.id))
+
+
+def get_invoice_or_404(invoice_id: int) -> Invoice:
+    return db.get_or_404(Invoice, invoice_id)
+
+
+def _me() -> User:
+    return current_user._get_current_object()
 
 
 @bp.get("/")
 def home():
-    return render_template("operator/home.html")
+    over_limit = db.session.execute(services.organizations_query(over_limit=True).limit(20)).all()
+    overdue = db.session.scalars(services.overdue_invoices_query().limit(20)).all()
+    return render_template(
+        "operator/home.html",
+        counts=services.status_counts(),
+        over_limit=over_limit,
+        overdue=overdue,
+        labels=services.STATUS_LABELS,
+        today=services.today_in_tokyo(),
+        action_form=EmptyForm(),
+    )
 
 
 @bp.get("/audit")
@@ -14,3 +60,254 @@ def audit_log():
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=True)
     page = audit_page(form, request.args.get("page", 1, type=int))
     return render_template("operator/audit.html", form=form, page=page)
+
+
+# --- organizations and contracts ------------------------------------------------------------
+
+
+@bp.get("/organizations")
+def organizations():
+    form = OrganizationFilterForm(request.args, meta={"csrf": False})
+    form.validate()
+    stmt = services.organizations_query(
+        q=form.q.data if not form.q.errors else "",
+        status=form.status.data or "",
+        over_limit=bool(form.over_limit.data),
+    )
+    page = services.paginate_rows(stmt, request.args.get("page", 1, type=int))
+    return render_template("operator/organizations.html", form=form, page=page, labels=services.STATUS_LABELS)
+
+
+@bp.route("/organizations/new", methods=["GET", "POST"])
+def organization_new():
+    form = OrganizationForm()
+    if form.validate_on_submit():
+        try:
+            org = services.create_organization(
+                form.name.data, form.terms(), form.admin_name.data, form.admin_email.data, _me()
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("組織を登録し、管理者に招待メールを送信しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    status = 422 if form.errors or request.method == "POST" else 200
+    return render_template("operator/organization_new.html", form=form), status
+
+
+@bp.get("/organizations/<int:org_id>")
+def organization_detail(org_id: int):
+    org = get_org_or_404(org_id)
+    return _detail(org, StatusForm(status=org.status), AdminForm())
+
+
+def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, code: int = 200):
+    contract = get_contract(org)
+    invoices = db.session.scalars(
+        select(Invoice).where(Invoice.organization_id == org.id).order_by(Invoice.period_start.desc())
+    ).all()
+    return (
+        render_template(
+            "operator/organization_detail.html",
+            org=org,
+            contract=contract,
+            profile=services.get_profile(org),
+            seat=seats.seat_check(org),
+            peaks=seats.monthly_peaks(org.id),
+            staff=services.org_staff(org),
+            activity=services.recent_activity(org),
+            status_history=services.status_history(org),
+            invoices=invoices,
+            status_form=status_form,
+            admin_form=admin_form,
+            action_form=EmptyForm(),
+            labels=services.STATUS_LABELS,
+            today=services.today_in_tokyo(),
+        ),
+        code,
+    )
+
+
+@bp.route("/organizations/<int:org_id>/contract", methods=["GET", "POST"])
+def contract_edit(org_id: int):
+    org = get_org_or_404(org_id)
+    contract = get_contract(org)
+    form = ContractForm(obj=contract)
+    if form.validate_on_submit():
+        try:
+            services.save_contract(org, contract, form.terms(), _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("契約内容を保存しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/contract_edit.html", form=form, org=org), status
+
+
+@bp.post("/organizations/<int:org_id>/admins")
+def admin_new(org_id: int):
+    org = get_org_or_404(org_id)
+    form = AdminForm()
+    if form.validate_on_submit():
+        try:
+            services.issue_admin(org, form.admin_name.data, form.admin_email.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.admin_email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("管理者IDを発行し、招待メールを送信しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return _detail(org, StatusForm(status=org.status), form, 422)
+
+
+@bp.post("/organizations/<int:org_id>/admins/<int:user_id>/resend")
+def admin_resend(org_id: int, user_id: int):
+    org = get_org_or_404(org_id)
+    user = db.session.scalar(
+        select(User).where(User.id == user_id, User.organization_id == org.id, User.role == Role.ORG_ADMIN)
+    )
+    if user is None:
+        abort(404)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            services.resend_invitation(user, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("招待メールを再送しました。以前のリンクは使えなくなりました。"), "success")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.post("/organizations/<int:org_id>/status")
+def status_change(org_id: int):
+    org = get_org_or_404(org_id)
+    form = StatusForm()
+    if form.validate_on_submit():
+        try:
+            services.change_status(org, form.status.data, form.reason.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.status.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("組織の状態を「%(label)s」にしました。", label=services.STATUS_LABELS[org.status]), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return _detail(org, form, AdminForm(), 422)
+
+
+# --- invoices -------------------------------------------------------------------------------
+
+
+@bp.route("/organizations/<int:org_id>/invoices/new", methods=["GET", "POST"])
+def invoice_new(org_id: int):
+    org = get_org_or_404(org_id)
+    contract = get_contract(org)
+    if contract is None:
+        flash(_("契約が登録されていないため、請求書を発行できません。先に契約内容を登録してください。"), "error")
+        return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    form = InvoiceForm()
+    if request.method == "GET":
+        form.period_start.data = contract.starts_on
+        form.period_end.data = contract.ends_on
+        form.due_on.data = services.default_due_on()
+        form.overage_seats.data = services.suggested_overage_seats(contract, contract.starts_on, contract.ends_on)
+    if form.validate_on_submit():
+        try:
+            invoice = services.issue_invoice(
+                org,
+                contract,
+                period_start=form.period_start.data,
+                period_end=form.period_end.data,
+                due_on=form.due_on.data,
+                overage_seats=form.overage_seats.data,
+                by=_me(),
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("請求書 %(number)s を発行し、主管理者にメールで通知しました。", number=invoice.number), "success")
+            return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/invoice_new.html", form=form, org=org, contract=contract), status
+
+
+@bp.get("/invoices")
+def invoices():
+    overdue_only = request.args.get("overdue") == "1"
+    if overdue_only:
+        stmt = services.overdue_invoices_query()
+    else:
+        stmt = select(Invoice).order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    return render_template(
+        "operator/invoices.html",
+        page=page,
+        overdue_only=overdue_only,
+        today=services.today_in_tokyo(),
+        action_form=EmptyForm(),
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>")
+def invoice_detail(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    return render_template(
+        "operator/invoice_detail.html", invoice=invoice, today=services.today_in_tokyo(), action_form=EmptyForm()
+    )
+
+
+@bp.post("/invoices/<int:invoice_id>/paid")
+def invoice_paid(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            services.mark_paid(invoice, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("請求書 %(number)s を入金済みにしました。", number=invoice.number), "success")
+    if request.form.get("next") == "overdue":
+        return redirect(url_for("operator.invoices", overdue=1), 303)
+    return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+
+
+@bp.post("/invoices/<int:invoice_id>/suspend")
+def invoice_suspend(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            services.suspend_for_non_payment(invoice, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(
+                _("%(name)s を利用停止にしました。主管理者にメールで通知しました。", name=invoice.organization.name),
+                "success",
+            )
+    return redirect(url_for("operator.invoices", overdue=1), 303)
+
+
+# --- seats ----------------------------------------------------------------------------------
+
+
+@bp.get("/seats")
+def seat_report():
+    month = request.args.get("month", "")
+    if not MONTH.fullmatch(month):
+        month = seats.month_key(utcnow())
+    return render_template("operator/seats.html", month=month, rows=seats.overage_report(month))

@@ -1,8 +1,14 @@
-from flask import render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
 
 from portal.audit_log import AuditFilterForm, audit_page
-from portal.blueprints.org import bp
-from portal.models import Role
+from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
+from portal.blueprints.org import bp, services
+from portal.blueprints.org.forms import MemberForm, ProfileForm
+from portal.extensions import db
+from portal.models import Invoice, Role
 from portal.security import role_required
 
 
@@ -18,3 +24,85 @@ def audit_log():
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=False)
     page = audit_page(form, request.args.get("page", 1, type=int))
     return render_template("org/audit.html", form=form, page=page)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    """Registration at first login (Art. 12-2) and later changes; managers may only read it."""
+    org = current_user.organization
+    admin = current_user._get_current_object()
+    profile = services.profile_of(org)
+    first = profile is None or profile.registered_at is None
+    can_edit = admin.role == Role.ORG_ADMIN
+    if request.method == "POST" and not can_edit:
+        abort(403)
+    form = ProfileForm()
+    if request.method == "GET":
+        form.organization_name.data = org.name
+        form.admin_name.data = admin.name
+        if profile is not None:
+            form.postal_code.data = profile.postal_code
+            form.prefecture.data = profile.prefecture
+            form.address_line1.data = profile.address_line1
+            form.address_line2.data = profile.address_line2
+            form.phone.data = profile.phone
+    if can_edit and form.validate_on_submit():
+        try:
+            services.save_profile(org, admin, form.data_for_service())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.organization_name.errors.append(str(error))
+        else:
+            db.session.commit()
+            message = _("登録が完了しました。ご利用を開始できます。") if first else _("登録情報を保存しました。")
+            flash(message, "success")
+            return redirect(url_for("org.home") if first else url_for("org.profile"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "org/profile.html", form=form, profile=profile, first=first, can_edit=can_edit
+    ), status
+
+
+@bp.route("/members", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def members():
+    org = current_user.organization
+    me = current_user._get_current_object()
+    is_primary = services.is_primary_admin(me)
+    form = MemberForm()
+    if request.method == "POST":
+        if not is_primary:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                services.invite_member(org, form.name.data, form.email.data, form.role.data, me)
+            except RuleViolation as error:
+                db.session.rollback()
+                form.email.errors.append(str(error))
+            else:
+                db.session.commit()
+                flash(_("招待メールを送信しました。"), "success")
+                return redirect(url_for("org.members"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "org/members.html",
+        form=form,
+        members=services.members(org),
+        is_primary=is_primary,
+        primary_id=services.profile_of(org).primary_admin_id if services.profile_of(org) else None,
+    ), status
+
+
+@bp.get("/invoices")
+@role_required(Role.ORG_ADMIN)
+def invoices():
+    rows = db.session.scalars(select(Invoice).order_by(Invoice.issued_on.desc(), Invoice.id.desc())).all()
+    return render_template("org/invoices.html", invoices=rows, today=today_in_tokyo())
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@role_required(Role.ORG_ADMIN)
+def invoice_detail(invoice_id: int):
+    # Another organization's invoice is outside the tenant scope: 404.
+    invoice = db.get_or_404(Invoice, invoice_id)
+    return render_template("org/invoice_detail.html", invoice=invoice)

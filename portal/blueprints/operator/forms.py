@@ -1,0 +1,131 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from portal.blueprints.operator import services
+from portal.blueprints.operator.services import STATUS_LABELS, ContractTerms
+from portal.models import OrganizationStatus
+
+
+def _yen(label):
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired(message=_l("金額を入力してください(0円の場合は0)。")),
+            NumberRange(min=0, max=2_000_000_000, message=_l("金額は0円以上の整数で入力してください。")),
+        ],
+        description=_l("税抜・円"),
+        render_kw={"inputmode": "numeric"},
+    )
+
+
+class ContractForm(FlaskForm):
+    plan_name = StringField(
+        _l("プラン名"), validators=[DataRequired(message=_l("プラン名を入力してください。")), Length(max=100)]
+    )
+    starts_on = DateField(_l("契約開始日"), validators=[InputRequired(message=_l("契約開始日を入力してください。"))])
+    ends_on = DateField(_l("契約終了日"), validators=[InputRequired(message=_l("契約終了日を入力してください。"))])
+    seat_limit = IntegerField(
+        _l("上限利用者数"),
+        validators=[
+            InputRequired(message=_l("上限利用者数を入力してください。")),
+            NumberRange(min=1, max=1_000_000, message=_l("上限利用者数は1以上の整数で入力してください。")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+    annual_fee = _yen(_l("年間利用料"))
+    overage_unit_price = _yen(_l("超過単価(1名あたり・契約期間)"))
+
+    def validate_ends_on(self, field):
+        if self.starts_on.data and field.data and field.data <= self.starts_on.data:
+            raise ValidationError(_l("契約終了日は契約開始日より後の日付にしてください。"))
+
+    def terms(self) -> ContractTerms:
+        return ContractTerms(
+            plan_name=self.plan_name.data.strip(),
+            starts_on=self.starts_on.data,
+            ends_on=self.ends_on.data,
+            seat_limit=self.seat_limit.data,
+            annual_fee=self.annual_fee.data,
+            overage_unit_price=self.overage_unit_price.data,
+        )
+
+
+class AdminForm(FlaskForm):
+    admin_name = StringField(
+        _l("管理者氏名"), validators=[DataRequired(message=_l("管理者の氏名を入力してください。")), Length(max=100)]
+    )
+    admin_email = EmailField(
+        _l("管理者メールアドレス"),
+        validators=[
+            DataRequired(message=_l("管理者のメールアドレスを入力してください。")),
+            Length(max=254),
+            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
+        ],
+        description=_l("パスワード設定用の招待メールが届きます。"),
+        render_kw={"autocapitalize": "none"},
+    )
+
+    def validate_admin_email(self, field):
+        if services.email_taken(field.data):
+            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+
+
+class OrganizationForm(ContractForm, AdminForm):
+    name = StringField(
+        _l("法人名"),
+        validators=[DataRequired(message=_l("法人名を入力してください。")), Length(max=200)],
+        description=_l("本サービスは法人のみのご契約です(利用規約第2条)。"),
+    )
+
+    def validate_name(self, field):
+        if services.name_taken(field.data):
+            raise ValidationError(_l("同じ法人名の組織がすでに登録されています。"))
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(
+        _l("状態"),
+        choices=[SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    reason = TextAreaField(
+        _l("理由"),
+        validators=[Length(max=500)],
+        description=_l("利用停止・契約終了の場合は必須です。組織の利用者に表示されます。"),
+    )
+
+    def validate_reason(self, field):
+        if self.status.data != OrganizationStatus.ACTIVE and not (field.data or "").strip():
+            raise ValidationError(_l("利用停止・契約終了には理由を入力してください。"))
+
+
+class InvoiceForm(FlaskForm):
+    period_start = DateField(_l("請求期間(開始)"), validators=[InputRequired(message=_l("開始日を入力してください。"))])
+    period_end = DateField(_l("請求期間(終了)"), validators=[InputRequired(message=_l("終了日を入力してください。"))])
+    due_on = DateField(_l("お支払期限"), validators=[InputRequired(message=_l("お支払期限を入力してください。"))])
+    overage_seats = IntegerField(
+        _l("超過人数"),
+        validators=[
+            InputRequired(message=_l("超過人数を入力してください(ない場合は0)。")),
+            NumberRange(min=0, max=1_000_000, message=_l("超過人数は0以上の整数で入力してください。")),
+        ],
+        description=_l("期間中の月間最大利用者数から計算した値を初期表示しています。"),
+        render_kw={"inputmode": "numeric"},
+    )
+
+    def validate_period_end(self, field):
+        if self.period_start.data and field.data and field.data <= self.period_start.data:
+            raise ValidationError(_l("請求期間の終了日は開始日より後の日付にしてください。"))
+
+
+class OrganizationFilterForm(FlaskForm):
+    q = StringField(_l("法人名・コード・プラン"), validators=[Optional(), Length(max=100)])
+    status = SelectField(
+        _l("状態"),
+        choices=[SelectChoice("", _l("すべて"))] + [SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()],
+        validators=[Optional()],
+    )
+    over_limit = BooleanField(_l("上限超過のみ"))
