@@ -49,11 +49,12 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, navigation, security, suspension
+    from portal import errors, navigation, notices, security, suspension
     from portal.blueprints.auth.services import bind_request_scope, release_request_scope
 
     app.before_request(bind_request_scope)
     suspension.init_app(app)
+    notices.init_app(app)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
 
@@ -75,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
 
     app.register_blueprint(main_bp)
@@ -84,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_bp, url_prefix="/org")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
+    app.register_blueprint(status_bp, url_prefix="/status")
 
 
 def _finish_config(app: Flask) -> None:

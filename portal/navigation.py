@@ -12,17 +12,19 @@ NAV = {
         ("operator.organizations", _l("組織・契約")),
         ("operator.invoices", _l("請求書")),
         ("operator.seat_report", _l("上限超過")),
+        ("operator.notices_list", _l("お知らせ")),
         ("operator.audit_log", _l("監査ログ")),
     ],
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],
     Role.ORG_ADMIN: [
         ("org.home", _l("ホーム")),
+        ("org.notices", _l("お知らせ")),
         ("org.members", _l("管理者")),
         ("org.invoices", _l("請求書")),
         ("org.profile", _l("登録情報")),
         ("org.audit_log", _l("監査ログ")),
     ],
-    Role.MANAGER: [("org.home", _l("ホーム"))],
+    Role.MANAGER: [("org.home", _l("ホーム")), ("org.notices", _l("お知らせ"))],
     Role.LEARNER: [("me.home", _l("ホーム"))],
 }
 

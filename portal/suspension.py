@@ -15,9 +15,12 @@ from portal.htmx import is_htmx
 from portal.models import OrganizationStatus, Role
 
 # Signing out, switching language and static files always work.
-ALWAYS_ALLOWED = frozenset({"static", "auth.logout", "auth.login", "main.set_language", "auth.change_password"})
-# Administrators can still read what the operator sends them: their invoices (and notices, when they land).
-ADMIN_ALLOWED = frozenset({"org.invoices", "org.invoice_detail"})
+ALWAYS_ALLOWED = frozenset(
+    {"static", "auth.logout", "auth.login", "main.set_language", "auth.change_password", "status.page"}
+)
+# Administrators can still read what the operator sends them: their invoices and notices (add the
+# ticket endpoints here when tickets land).
+ADMIN_ALLOWED = frozenset({"org.invoices", "org.invoice_detail", "org.notices", "org.notice_detail"})
 
 
 def blocked_status(user) -> str | None:

@@ -166,10 +166,10 @@ def login_as(app):
 
 
 def _backoffice_world(app, org_a, admin_a) -> dict:
-    """org_a's contract, registered profile (admin_a primary) and one invoice."""
+    """org_a's contract, registered profile (admin_a primary), one invoice and a notice to org_a only."""
     from datetime import date
 
-    from portal.models import Contract, Invoice, OrganizationProfile
+    from portal.models import Contract, Invoice, Notice, NoticeTarget, OrganizationProfile
 
     with app.app_context(), unscoped():
         db.session.add(
@@ -193,8 +193,12 @@ def _backoffice_world(app, org_a, admin_a) -> dict:
             due_on=date(2026, 4, 30),
         )
         db.session.add(invoice)
+        notice = Notice(kind="general", title="org_a だけへのお知らせ", body="本文", all_organizations=False)
+        db.session.add(notice)
+        db.session.flush()
+        db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org_a.id))
         db.session.commit()
-        return {"invoice_a": _detach(invoice)}
+        return {"invoice_a": _detach(invoice), "notice_a": _detach(notice)}
 
 
 @pytest.fixture

@@ -69,6 +69,22 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
     "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
     "org.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
+    "operator.notices_list": ("GET", "/operator/notices", only("operator")),
+    "operator.notice_new": ("GET", "/operator/notices/new", only("operator")),
+    "operator.notice_detail": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}", only("operator")),
+    "operator.notice_update": (
+        "POST",
+        lambda w: f"/operator/notices/{w['notice_a'].id}/updates",
+        only("operator", ok=422),
+    ),
+    "operator.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
+    "org.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
+    "org.notice_detail": (
+        "GET",
+        lambda w: f"/org/notices/{w['notice_a'].id}",
+        {**only("admin_a", "manager_a"), "admin_b": 404},
+    ),
+    "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
 }
 

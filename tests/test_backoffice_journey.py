@@ -115,6 +115,20 @@ def test_organization_lifecycle(live_server, browser, world, run_in_app):
     admin.wait_for_url(f"{base}/org/")
     assert "登録が完了しました" in admin.content()
 
+    # The operator publishes a notice; the administrator reads it on the notice board.
+    operator.goto(f"{base}/operator/notices/new")
+    operator.fill("#title", "メンテナンス窓口のご案内")
+    operator.fill("#body", "お問い合わせはサポート窓口まで。")
+    operator.click("main form button[type=submit]")
+    operator.wait_for_url(re.compile(r".*/operator/notices/\d+$"))
+    admin.goto(f"{base}/org/")
+    assert "未読 1件" in admin.content()
+    admin.get_by_role("link", name="お知らせ").first.click()
+    admin.get_by_role("link", name="メンテナンス窓口のご案内").click()
+    assert "お問い合わせはサポート窓口まで。" in admin.content()
+    operator.reload()
+    assert "1 / 3 組織が既読" in operator.content()  # org_a, org_b and the new one
+
     # An unpaid invoice past its due date; the operator suspends from the overdue list.
     def overdue_invoice():
         org = db.session.scalar(select(Organization).where(Organization.name == "株式会社ジャーニー"))

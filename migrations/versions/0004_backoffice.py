@@ -1,8 +1,8 @@
-"""backoffice: contracts, profiles, status changes, invoices, seat usage
+"""backoffice: contracts, profiles, status changes, invoices, seat usage, notices
 
 Revision ID: 0004_backoffice
 Revises: 0001_foundation
-Create Date: 2026-11-25 13:07:06.985027
+Create Date: 2026-11-25 13:20:13.434382
 
 """
 from alembic import op
@@ -90,6 +90,26 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_invoices_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoices_paid_at'), ['paid_at'], unique=False)
 
+    op.create_table('notices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('all_organizations', sa.Boolean(), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('service_ends_on', sa.Date(), nullable=True),
+    sa.Column('incident_status', sa.String(length=20), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_notices_created_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notices'))
+    )
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notices_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notices_published_at'), ['published_at'], unique=False)
+
     op.create_table('organization_profiles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -123,11 +143,68 @@ def upgrade():
     with op.batch_alter_table('organization_status_changes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_organization_status_changes_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('notice_reads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_reads_notice_id_notices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_notice_reads_organization_id_organizations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notice_reads_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_reads')),
+    sa.UniqueConstraint('notice_id', 'user_id', name=op.f('uq_notice_reads_notice_id_user_id'))
+    )
+    with op.batch_alter_table('notice_reads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notice_reads_notice_id'), ['notice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notice_reads_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notice_reads_user_id'), ['user_id'], unique=False)
+
+    op.create_table('notice_targets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_targets_notice_id_notices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_notice_targets_organization_id_organizations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_targets')),
+    sa.UniqueConstraint('notice_id', 'organization_id', name=op.f('uq_notice_targets_notice_id_organization_id'))
+    )
+    with op.batch_alter_table('notice_targets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notice_targets_notice_id'), ['notice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notice_targets_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('notice_updates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_updates_notice_id_notices'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_updates'))
+    )
+    with op.batch_alter_table('notice_updates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notice_updates_notice_id'), ['notice_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('notice_updates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_updates_notice_id'))
+
+    op.drop_table('notice_updates')
+    with op.batch_alter_table('notice_targets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_targets_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_notice_targets_notice_id'))
+
+    op.drop_table('notice_targets')
+    with op.batch_alter_table('notice_reads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_reads_user_id'))
+        batch_op.drop_index(batch_op.f('ix_notice_reads_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_notice_reads_notice_id'))
+
+    op.drop_table('notice_reads')
     with op.batch_alter_table('organization_status_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_organization_status_changes_organization_id'))
 
@@ -137,6 +214,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_organization_profiles_organization_id'))
 
     op.drop_table('organization_profiles')
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notices_published_at'))
+        batch_op.drop_index(batch_op.f('ix_notices_kind'))
+
+    op.drop_table('notices')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoices_paid_at'))
         batch_op.drop_index(batch_op.f('ix_invoices_organization_id'))

@@ -11,6 +11,7 @@ from portal.models.accounts import (
 from portal.models.audit import AuditEvent
 from portal.models.backoffice import Contract, Invoice, OrganizationProfile, OrganizationStatusChange, SeatUsage
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tokens import OneTimeToken
 
@@ -18,6 +19,12 @@ __all__ = [
     "ORG_ROLES",
     "STAFF_ROLES",
     "AuditEvent",
+    "IncidentStatus",
+    "Notice",
+    "NoticeKind",
+    "NoticeRead",
+    "NoticeTarget",
+    "NoticeUpdate",
     "Contract",
     "Invoice",
     "OneTimeToken",

@@ -1,25 +1,31 @@
 import re
+from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
-from portal import seats
+from portal import audit, notices, seats
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
+    AddressExportForm,
     AdminForm,
     ContractForm,
+    IncidentUpdateForm,
     InvoiceForm,
+    NoticeForm,
     OrganizationFilterForm,
     OrganizationForm,
     StatusForm,
+    tokyo_to_utc,
 )
 from portal.blueprints.operator.services import RuleViolation
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Contract, Invoice, Organization, Role, User, utcnow
+from portal.models import Contract, Invoice, Notice, Organization, Role, User, utcnow
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -46,6 +52,8 @@ def home():
     overdue = db.session.scalars(services.overdue_invoices_query().limit(20)).all()
     return render_template(
         "operator/home.html",
+        open_incidents=notices.open_incidents(),
+        dead_emails=services.dead_emails_since(utcnow() - timedelta(hours=24)),
         counts=services.status_counts(),
         over_limit=over_limit,
         overdue=overdue,
@@ -311,3 +319,109 @@ def seat_report():
     if not MONTH.fullmatch(month):
         month = seats.month_key(utcnow())
     return render_template("operator/seats.html", month=month, rows=seats.overage_report(month))
+
+
+# --- notices (Art. 9, 11, 20, 21) -----------------------------------------------------------
+
+
+def get_notice_or_404(notice_id: int) -> Notice:
+    return db.get_or_404(Notice, notice_id)
+
+
+def _organization_choices():
+    rows = db.session.execute(select(Organization.id, Organization.name).order_by(Organization.name)).all()
+    return [SelectChoice(org_id, name) for org_id, name in rows]
+
+
+@bp.get("/notices")
+def notices_list():
+    page = db.paginate(
+        select(Notice).order_by(Notice.published_at.desc(), Notice.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("operator/notices.html", page=page)
+
+
+@bp.route("/notices/new", methods=["GET", "POST"])
+def notice_new():
+    form = NoticeForm()
+    form.organizations.choices = _organization_choices()
+    if form.validate_on_submit():
+        draft = notices.NoticeDraft(
+            kind=form.kind.data,
+            title=form.title.data,
+            body=form.body.data,
+            organization_ids=list(form.organizations.data) if form.audience.data == "chosen" else None,
+            starts_at=tokyo_to_utc(form.starts_at.data),
+            ends_at=tokyo_to_utc(form.ends_at.data),
+            service_ends_on=form.service_ends_on.data,
+        )
+        try:
+            notice = notices.publish_notice(draft, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.kind.errors = [*form.kind.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(_("お知らせを公開し、主管理者にメールで通知しました。"), "success")
+            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/notice_new.html", form=form), status
+
+
+@bp.get("/notices/<int:notice_id>")
+def notice_detail(notice_id: int):
+    notice = get_notice_or_404(notice_id)
+    return _notice_page(notice, IncidentUpdateForm())
+
+
+def _notice_page(notice: Notice, form: IncidentUpdateForm, code: int = 200):
+    reads = notices.readers(notice)
+    return (
+        render_template(
+            "operator/notice_detail.html",
+            notice=notice,
+            form=form,
+            readers=reads,
+            organizations=notices.target_organizations(notice),
+            read_org_ids={r.organization_id for r in reads},
+        ),
+        code,
+    )
+
+
+@bp.post("/notices/<int:notice_id>/updates")
+def notice_update(notice_id: int):
+    notice = get_notice_or_404(notice_id)
+    form = IncidentUpdateForm()
+    if form.validate_on_submit():
+        try:
+            notices.add_incident_update(notice, form.status.data, form.body.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.status.errors = [*form.status.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(_("経過報告を追加し、主管理者にメールで通知しました。"), "success")
+            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
+    return _notice_page(notice, form, 422)
+
+
+@bp.route("/notices/addresses", methods=["GET", "POST"])
+def notice_addresses():
+    """The chosen organizations' registered postal addresses as CSV, for notices by post (Art. 9-3)."""
+    form = AddressExportForm()
+    form.organizations.choices = _organization_choices()
+    if form.validate_on_submit():
+        body = notices.address_csv(list(form.organizations.data))
+        audit.record("notice.addresses_exported", organizations=sorted(form.organizations.data))
+        db.session.commit()
+        response = make_response(body)
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        filename = f"addresses-{services.today_in_tokyo():%Y%m%d}.csv"
+        response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+        return response
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/notice_addresses.html", form=form), status

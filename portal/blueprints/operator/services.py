@@ -27,6 +27,8 @@ from portal.models import (
     OrganizationProfile,
     OrganizationStatus,
     OrganizationStatusChange,
+    OutboxMessage,
+    OutboxStatus,
     Role,
     User,
     utcnow,
@@ -344,6 +346,19 @@ def status_counts() -> dict[str, int]:
     counts = dict.fromkeys((str(s) for s in OrganizationStatus), 0)
     counts.update(dict(rows.tuples().all()))
     return counts
+
+
+def dead_emails_since(since: datetime) -> list[OutboxMessage]:
+    """Emails given up on (status dead) among those queued since ``since``."""
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.DEAD, OutboxMessage.created_at >= since)
+                .order_by(OutboxMessage.created_at.desc())
+                .limit(50)
+            )
+        )
 
 
 def recent_activity(org: Organization, limit: int = 20) -> list[AuditEvent]:

@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import notices as notice_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
 from portal.blueprints.org import bp, services
@@ -14,7 +15,7 @@ from portal.security import role_required
 
 @bp.get("/")
 def home():
-    return render_template("org/home.html")
+    return render_template("org/home.html", unread=notice_rules.unread_count(current_user._get_current_object()))
 
 
 @bp.get("/audit")
@@ -106,3 +107,24 @@ def invoice_detail(invoice_id: int):
     # Another organization's invoice is outside the tenant scope: 404.
     invoice = db.get_or_404(Invoice, invoice_id)
     return render_template("org/invoice_detail.html", invoice=invoice)
+
+
+# --- notices from the operator (Art. 9-2) -----------------------------------------------------
+
+
+@bp.get("/notices")
+def notices():
+    me = current_user._get_current_object()
+    return render_template("org/notices.html", rows=notice_rules.board(me), unread=notice_rules.unread_count(me))
+
+
+@bp.get("/notices/<int:notice_id>")
+def notice_detail(notice_id: int):
+    """Reading a notice records that this user has read it (the operator sees who has)."""
+    me = current_user._get_current_object()
+    notice = notice_rules.get_visible_notice_or_none(notice_id, me.organization_id)
+    if notice is None:
+        abort(404)
+    notice_rules.mark_read(notice, me)
+    db.session.commit()
+    return render_template("org/notice_detail.html", notice=notice)
