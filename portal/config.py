@@ -63,7 +63,6 @@ class Config:
     # The issuer of qualified invoices (適格請求書) and where customers pay by bank transfer (Art. 3-3).
     # INVOICE_REGISTRATION_NUMBER is "T" and 13 digits; invoices cannot be issued until it is set.
     INVOICE_ISSUER_NAME = "株式会社ワークストラスト"
-    INVOICE_ISSUER_ADDRESS = "東京都千代田区神田駿河台3-1-7 烏山お茶の水ビル4F"
     INVOICE_REGISTRATION_NUMBER: str | None = None
     INVOICE_BANK_ACCOUNT = ""
     INVOICE_TAX_RATE = 10
