@@ -67,6 +67,8 @@ class Config:
     INVOICE_BANK_ACCOUNT = ""
     INVOICE_TAX_RATE = 10
     INVOICE_DUE_DAYS = 30
+    # Days an ended organization can still export its data before its personal data is deleted (Art. 15, 19).
+    DATA_RETENTION_DAYS = 90
     # Whom a suspended customer contacts (shown on the suspension page).
     BILLING_CONTACT = "050-3772-1290 / support@portal.invalid"
 

@@ -13,6 +13,7 @@ NAV = {
         ("operator.invoices", _l("請求書")),
         ("operator.seat_report", _l("上限超過")),
         ("operator.notices_list", _l("お知らせ")),
+        ("operator.deletions", _l("削除の記録")),
         ("operator.audit_log", _l("監査ログ")),
     ],
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],

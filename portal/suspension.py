@@ -18,9 +18,11 @@ from portal.models import OrganizationStatus, Role
 ALWAYS_ALLOWED = frozenset(
     {"static", "auth.logout", "auth.login", "main.set_language", "auth.change_password", "status.page"}
 )
-# Administrators can still read what the operator sends them: their invoices and notices (add the
-# ticket endpoints here when tickets land).
-ADMIN_ALLOWED = frozenset({"org.invoices", "org.invoice_detail", "org.notices", "org.notice_detail"})
+# Administrators can still read their invoices and notices, and export their data until it is
+# deleted (Art. 15). Add the ticket endpoints here when tickets land.
+ADMIN_ALLOWED = frozenset(
+    {"org.invoices", "org.invoice_detail", "org.notices", "org.notice_detail", "org.termination", "org.export"}
+)
 
 
 def blocked_status(user) -> str | None:

@@ -84,6 +84,12 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         lambda w: f"/org/notices/{w['notice_a'].id}",
         {**only("admin_a", "manager_a"), "admin_b": 404},
     ),
+    "operator.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
+    "operator.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
+    "operator.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
+    "operator.deletions": ("GET", "/operator/deletions", only("operator")),
+    "org.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
+    "org.export": ("GET", "/org/export", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
 }

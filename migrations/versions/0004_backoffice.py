@@ -1,8 +1,8 @@
-"""backoffice: contracts, profiles, status changes, invoices, seat usage, notices
+"""backoffice: contracts, profiles, status changes, invoices, seat usage, notices, terminations, deletion records
 
 Revision ID: 0004_backoffice
 Revises: 0001_foundation
-Create Date: 2026-11-25 13:20:13.434382
+Create Date: 2026-11-25 13:28:05.087686
 
 """
 from alembic import op
@@ -51,6 +51,21 @@ def upgrade():
     )
     with op.batch_alter_table('seat_usage', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_seat_usage_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('deletion_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('organization_name', sa.String(length=200), nullable=False),
+    sa.Column('scope', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('deleted_by_id', sa.Integer(), nullable=True),
+    sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['deleted_by_id'], ['users.id'], name=op.f('fk_deletion_records_deleted_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deletion_records'))
+    )
+    with op.batch_alter_table('deletion_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deletion_records_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('invoices',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -143,6 +158,24 @@ def upgrade():
     with op.batch_alter_table('organization_status_changes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_organization_status_changes_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('terminations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('end_on', sa.Date(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=True),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_by_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_terminations_organization_id_organizations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['received_by_id'], ['users.id'], name=op.f('fk_terminations_received_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_terminations_requested_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_terminations'))
+    )
+    with op.batch_alter_table('terminations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_terminations_organization_id'), ['organization_id'], unique=True)
+
     op.create_table('notice_reads',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('notice_id', sa.Integer(), nullable=False),
@@ -205,6 +238,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notice_reads_notice_id'))
 
     op.drop_table('notice_reads')
+    with op.batch_alter_table('terminations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_terminations_organization_id'))
+
+    op.drop_table('terminations')
     with op.batch_alter_table('organization_status_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_organization_status_changes_organization_id'))
 
@@ -225,6 +262,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_invoices_due_on'))
 
     op.drop_table('invoices')
+    with op.batch_alter_table('deletion_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deletion_records_organization_id'))
+
+    op.drop_table('deletion_records')
     with op.batch_alter_table('seat_usage', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_seat_usage_organization_id'))
 

@@ -9,7 +9,15 @@ from portal.models.accounts import (
     User,
 )
 from portal.models.audit import AuditEvent
-from portal.models.backoffice import Contract, Invoice, OrganizationProfile, OrganizationStatusChange, SeatUsage
+from portal.models.backoffice import (
+    Contract,
+    DeletionRecord,
+    Invoice,
+    OrganizationProfile,
+    OrganizationStatusChange,
+    SeatUsage,
+    Termination,
+)
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
 from portal.models.outbox import OutboxMessage, OutboxStatus
@@ -26,6 +34,7 @@ __all__ = [
     "NoticeTarget",
     "NoticeUpdate",
     "Contract",
+    "DeletionRecord",
     "Invoice",
     "OneTimeToken",
     "Organization",
@@ -36,6 +45,7 @@ __all__ = [
     "OutboxStatus",
     "Role",
     "SeatUsage",
+    "Termination",
     "UTCDateTime",
     "User",
     "utcnow",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -141,3 +141,44 @@ class SeatUsage(TenantScoped, db.Model):
     month: Mapped[str] = mapped_column(String(7))
     peak: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Termination(TenantScoped, db.Model):
+    """The end of an organization's use: its request (Art. 15) or the operator's cancellation (Art. 16)."""
+
+    __tablename__ = "terminations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    # "customer" (申し入れ, Art. 15) or "operator" (解除, Art. 16)
+    kind: Mapped[str] = mapped_column(String(16))
+    end_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The service ends on end_on only once the operator has received the request (Art. 15).
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+
+
+class DeletionRecord(db.Model):
+    """What was deleted of an organization, by whom and when. Outlives the organization (no foreign key)."""
+
+    __tablename__ = "deletion_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(Integer, index=True)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    # "personal": personal data after the retention period; "all": everything, at the operator's request.
+    scope: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # {"table name": rows deleted}
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    deleted_by: Mapped[User | None] = relationship(lazy="joined")

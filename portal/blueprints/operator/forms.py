@@ -191,7 +191,6 @@ class NoticeForm(FlaskForm):
             raise ValidationError(_l("メンテナンスの終了日時は開始日時より後にしてください。"))
 
 
-
 class IncidentUpdateForm(FlaskForm):
     status = SelectField(
         _l("状況"),
@@ -211,4 +210,27 @@ class IncidentUpdateForm(FlaskForm):
 class AddressExportForm(FlaskForm):
     organizations = SelectMultipleField(
         _l("組織"), coerce=int, validators=[DataRequired(message=_l("組織を1つ以上選んでください。"))]
+    )
+
+
+class CancelContractForm(FlaskForm):
+    ground = SelectField(
+        _l("解除の理由(利用規約)"), validators=[DataRequired(message=_l("解除の理由を選んでください。"))]
+    )
+    note = TextAreaField(_l("補足"), validators=[Optional(), Length(max=300)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from portal.termination import CANCELLATION_GROUNDS
+
+        self.ground.choices = [SelectChoice("", _l("選んでください"))] + [
+            SelectChoice(key, label) for key, label in CANCELLATION_GROUNDS.items()
+        ]
+
+
+class PurgeForm(FlaskForm):
+    confirm_name = StringField(
+        _l("確認のため法人名を入力"),
+        validators=[DataRequired(message=_l("確認のため法人名を入力してください。")), Length(max=200)],
+        description=_l("この組織のすべてのデータ(利用者、受講記録、請求書を含む)を削除します。元に戻せません。"),
     )

@@ -8,24 +8,27 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import audit, notices, seats
+from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
     AddressExportForm,
     AdminForm,
+    CancelContractForm,
     ContractForm,
     IncidentUpdateForm,
     InvoiceForm,
     NoticeForm,
     OrganizationFilterForm,
     OrganizationForm,
+    PurgeForm,
     StatusForm,
     tokyo_to_utc,
 )
 from portal.blueprints.operator.services import RuleViolation
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Contract, Invoice, Notice, Organization, Role, User, utcnow
+from portal.models import Contract, DeletionRecord, Invoice, Notice, Organization, Role, User, utcnow
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -131,6 +134,8 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             status_form=status_form,
             admin_form=admin_form,
             action_form=EmptyForm(),
+            cancel_form=CancelContractForm(),
+            termination=termination_rules.get_termination(org),
             labels=services.STATUS_LABELS,
             today=services.today_in_tokyo(),
         ),
@@ -425,3 +430,71 @@ def notice_addresses():
         return response
     status = 422 if request.method == "POST" else 200
     return render_template("operator/notice_addresses.html", form=form), status
+
+
+# --- termination and deletion (Art. 15, 16, 19) ----------------------------------------------
+
+
+@bp.post("/organizations/<int:org_id>/termination/receive")
+def termination_receive(org_id: int):
+    org = get_org_or_404(org_id)
+    termination = termination_rules.get_termination(org)
+    if termination is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        try:
+            termination_rules.receive_termination(termination, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("利用終了の申し入れを受領しました。主管理者にメールで通知しました。"), "success")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.post("/organizations/<int:org_id>/cancel")
+def contract_cancel(org_id: int):
+    org = get_org_or_404(org_id)
+    form = CancelContractForm()
+    if form.validate_on_submit():
+        try:
+            termination_rules.cancel_contract(org, form.ground.data, form.note.data or "", _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("契約を解除しました。"), "success")
+    else:
+        flash(_("解除の理由を選んでください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.route("/organizations/<int:org_id>/purge", methods=["GET", "POST"])
+def organization_purge(org_id: int):
+    org = get_org_or_404(org_id)
+    form = PurgeForm()
+    if form.validate_on_submit():
+        try:
+            record = termination_rules.purge_organization(org, form.confirm_name.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.confirm_name.errors = [*form.confirm_name.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(_("%(name)s のすべてのデータを削除しました。", name=record.organization_name), "success")
+            return redirect(url_for("operator.deletions"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/purge.html", form=form, org=org), status
+
+
+@bp.get("/deletions")
+def deletions():
+    page = db.paginate(
+        select(DeletionRecord).order_by(DeletionRecord.deleted_at.desc(), DeletionRecord.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("operator/deletions.html", page=page)

@@ -233,7 +233,7 @@ def status_history(org: Organization, limit: int = 10) -> list[OrganizationStatu
         )
 
 
-def change_status(org: Organization, status: str, reason: str, by: User) -> OrganizationStatusChange:
+def change_status(org: Organization, status: str, reason: str, by: User | None) -> OrganizationStatusChange:
     """Suspend (Art. 3-4), resume or terminate; the primary administrator is told by email.
 
     :raises RuleViolation: no change, or no reason for a suspension or termination.
@@ -248,11 +248,13 @@ def change_status(org: Organization, status: str, reason: str, by: User) -> Orga
         previous = org.status
         org.status = status
         change = OrganizationStatusChange(
-            organization_id=org.id, status=status, reason=reason, changed_by_id=by.id
+            organization_id=org.id, status=status, reason=reason, changed_by_id=by.id if by else None
         )
         db.session.add(change)
         db.session.flush()
-        audit.record("org.status_changed", target=org, previous=previous, status=str(status), reason=reason)
+        audit.record(
+            "org.status_changed", target=org, actor=by, previous=previous, status=str(status), reason=reason
+        )
         profile = get_profile(org)
         admin = profile.primary_admin
         if admin is not None and admin.email:
@@ -502,7 +504,7 @@ def issue_invoice(
         db.session.flush()
         invoice.number = f"INV-{issued_on:%Y%m}-{invoice.id:06d}"
         audit.record("invoice.issued", target=invoice, number=invoice.number, total=invoice.total)
-        _mail_primary_admin(
+        mail_primary_admin(
             org,
             "invoice_issued",
             f"invoice_issued:{invoice.id}",
@@ -513,7 +515,7 @@ def issue_invoice(
     return invoice
 
 
-def _mail_primary_admin(org: Organization, template: str, key: str, **context) -> None:
+def mail_primary_admin(org: Organization, template: str, key: str, **context) -> None:
     admin = get_profile(org).primary_admin
     if admin is None or not admin.email:
         return

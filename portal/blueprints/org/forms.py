@@ -3,9 +3,9 @@ import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from portal.blueprints.operator.services import email_taken
 from portal.blueprints.org.services import ProfileData
@@ -149,3 +149,8 @@ class MemberForm(FlaskForm):
     def validate_email(self, field):
         if email_taken(field.data):
             raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+
+
+class TerminationRequestForm(FlaskForm):
+    end_on = DateField(_l("利用終了日"), validators=[InputRequired(message=_l("利用終了日を入力してください。"))])
+    reason = TextAreaField(_l("理由(任意)"), validators=[Optional(), Length(max=500)])

@@ -1,13 +1,15 @@
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import audit
 from portal import notices as notice_rules
+from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
 from portal.blueprints.org import bp, services
-from portal.blueprints.org.forms import MemberForm, ProfileForm
+from portal.blueprints.org.forms import MemberForm, ProfileForm, TerminationRequestForm
 from portal.extensions import db
 from portal.models import Invoice, Role
 from portal.security import role_required
@@ -128,3 +130,47 @@ def notice_detail(notice_id: int):
     notice_rules.mark_read(notice, me)
     db.session.commit()
     return render_template("org/notice_detail.html", notice=notice)
+
+
+# --- termination and export (Art. 15) ---------------------------------------------------------
+
+
+@bp.route("/termination", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def termination():
+    org = current_user.organization
+    current = termination_rules.get_termination(org)
+    form = TerminationRequestForm()
+    if form.validate_on_submit():
+        try:
+            termination_rules.request_termination(
+                org, form.end_on.data, form.reason.data or "", current_user._get_current_object()
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("利用終了の申し入れを送信しました。運営事務局が受領すると確定します。"), "success")
+            return redirect(url_for("org.termination"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "org/termination.html",
+        form=form,
+        current=current,
+        retention_ends_on=termination_rules.retention_ends_on(current) if current else None,
+    ), status
+
+
+@bp.get("/export")
+@role_required(Role.ORG_ADMIN)
+def export():
+    """All of the organization's data as a zip of CSV files; the download is audited."""
+    org = current_user.organization
+    body = termination_rules.export_zip(org)
+    audit.record("org.data_exported", target=org, organization_id=org.id, size=len(body))
+    db.session.commit()
+    response = make_response(body)
+    response.headers["Content-Type"] = "application/zip"
+    response.headers["Content-Disposition"] = f"attachment; filename=export-{org.code}-{today_in_tokyo():%Y%m%d}.zip"
+    return response
