@@ -90,6 +90,11 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.deletions": ("GET", "/operator/deletions", only("operator")),
     "org.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
     "org.export": ("GET", "/org/export", only("admin_a", "admin_b")),
+    "operator.handover_start": ("POST", org_a_url("/handover"), only("operator", ok=303)),
+    "org.handover": ("GET", "/org/handover", only("admin_a", "admin_b")),
+    # Only the named successor of a pending handover may open it; there is none in the fixture.
+    "org.handover_accept": ("GET", "/org/handover/accept", {**only("admin_a", "admin_b", "manager_a", ok=404)}),
+    "org.messages": ("GET", "/org/messages", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
 }

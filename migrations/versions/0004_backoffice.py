@@ -1,8 +1,8 @@
-"""backoffice: contracts, profiles, status changes, invoices, seat usage, notices, terminations, deletion records
+"""backoffice: contracts, profiles, status changes, invoices, seat usage, notices, terminations, deletion records, handovers
 
 Revision ID: 0004_backoffice
 Revises: 0001_foundation
-Create Date: 2026-11-25 13:28:05.087686
+Create Date: 2026-11-25 13:32:34.513243
 
 """
 from alembic import op
@@ -66,6 +66,26 @@ def upgrade():
     )
     with op.batch_alter_table('deletion_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deletion_records_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('handovers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('predecessor_id', sa.Integer(), nullable=True),
+    sa.Column('successor_id', sa.Integer(), nullable=False),
+    sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('predecessor_after', sa.String(length=16), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_handovers_created_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_handovers_organization_id_organizations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['predecessor_id'], ['users.id'], name=op.f('fk_handovers_predecessor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['successor_id'], ['users.id'], name=op.f('fk_handovers_successor_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_handovers'))
+    )
+    with op.batch_alter_table('handovers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_handovers_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handovers_successor_id'), ['successor_id'], unique=False)
 
     op.create_table('invoices',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -262,6 +282,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_invoices_due_on'))
 
     op.drop_table('invoices')
+    with op.batch_alter_table('handovers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_handovers_successor_id'))
+        batch_op.drop_index(batch_op.f('ix_handovers_organization_id'))
+
+    op.drop_table('handovers')
     with op.batch_alter_table('deletion_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deletion_records_organization_id'))
 

@@ -12,6 +12,7 @@ from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
     DeletionRecord,
+    Handover,
     Invoice,
     OrganizationProfile,
     OrganizationStatusChange,
@@ -35,6 +36,7 @@ __all__ = [
     "NoticeUpdate",
     "Contract",
     "DeletionRecord",
+    "Handover",
     "Invoice",
     "OneTimeToken",
     "Organization",

@@ -182,3 +182,23 @@ class DeletionRecord(db.Model):
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
 
     deleted_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Handover(TenantScoped, db.Model):
+    """Passing the primary administrator's role to a successor, with notes (Art. 12-1-2)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    predecessor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    successor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # What the predecessor keeps after acceptance: "end" (no access), "manager" or "org_admin".
+    predecessor_after: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    predecessor: Mapped[User | None] = relationship(foreign_keys=[predecessor_id], lazy="joined")
+    successor: Mapped[User] = relationship(foreign_keys=[successor_id], lazy="joined")

@@ -17,15 +17,20 @@ from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
 PURPOSE = "invitation"
 
 
-def send_invitation(user: User, invited_by: User | None, organization_name: str) -> None:
-    """Queue an invitation with a fresh single-use link; earlier links of ``user`` stop working."""
+def send_invitation(
+    user: User, invited_by: User | None, organization_name: str, template: str = "invitation", **context
+) -> None:
+    """Queue an invitation with a fresh single-use link; earlier links of ``user`` stop working.
+
+    ``template`` and ``context`` let a caller (a handover, say) say more around the same link.
+    """
     with unscoped():
         ttl = current_app.config["INVITATION_TTL"]
         raw = issue_token(user, PURPOSE, ttl)
         queue_email(
-            "invitation",
+            template,
             user.email,
-            idempotency_key=f"invitation:{user.id}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}",
+            idempotency_key=f"{template}:{user.id}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}",
             organization_id=user.organization_id,
             user_id=user.id,
             locale=user.locale,
@@ -34,6 +39,7 @@ def send_invitation(user: User, invited_by: User | None, organization_name: str)
             invited_by=invited_by,
             accept_url=external_url("invitations.accept", token=raw),
             days=max(1, ttl.days),
+            **context,
         )
         audit.record("user.invited", target=user, invited_by=getattr(invited_by, "id", None))
         db.session.flush()

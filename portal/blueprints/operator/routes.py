@@ -26,6 +26,8 @@ from portal.blueprints.operator.forms import (
     tokyo_to_utc,
 )
 from portal.blueprints.operator.services import RuleViolation
+from portal.blueprints.org import services as org_services
+from portal.blueprints.org.forms import HandoverForm
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Contract, DeletionRecord, Invoice, Notice, Organization, Role, User, utcnow
@@ -135,6 +137,8 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             admin_form=admin_form,
             action_form=EmptyForm(),
             cancel_form=CancelContractForm(),
+            handover_form=HandoverForm(predecessor_after="manager"),
+            pending_handover=org_services.pending_handover(org),
             termination=termination_rules.get_termination(org),
             labels=services.STATUS_LABELS,
             today=services.today_in_tokyo(),
@@ -498,3 +502,29 @@ def deletions():
         error_out=False,
     )
     return render_template("operator/deletions.html", page=page)
+
+
+@bp.post("/organizations/<int:org_id>/handover")
+def handover_start(org_id: int):
+    """The operator names a successor to the primary administrator (Art. 12), e.g. when the primary left."""
+    org = get_org_or_404(org_id)
+    form = HandoverForm()
+    if form.validate_on_submit():
+        try:
+            org_services.start_handover(
+                org,
+                form.successor_name.data,
+                form.successor_email.data,
+                form.notes.data or "",
+                form.predecessor_after.data,
+                _me(),
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("後任者に引き継ぎの依頼を送りました。"), "success")
+    else:
+        flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)

@@ -154,3 +154,33 @@ class MemberForm(FlaskForm):
 class TerminationRequestForm(FlaskForm):
     end_on = DateField(_l("利用終了日"), validators=[InputRequired(message=_l("利用終了日を入力してください。"))])
     reason = TextAreaField(_l("理由(任意)"), validators=[Optional(), Length(max=500)])
+
+
+class HandoverForm(FlaskForm):
+    successor_name = StringField(
+        _l("後任者の氏名"), validators=[DataRequired(message=_l("後任者の氏名を入力してください。")), Length(max=100)]
+    )
+    successor_email = EmailField(
+        _l("後任者のメールアドレス"),
+        validators=[
+            DataRequired(message=_l("後任者のメールアドレスを入力してください。")),
+            Length(max=254),
+            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
+        ],
+        description=_l("組織の管理者・マネージャーのアドレスか、新しいアドレスを指定できます。"),
+        render_kw={"autocapitalize": "none"},
+    )
+    notes = TextAreaField(
+        _l("引き継ぎメモ"),
+        validators=[Length(max=10000)],
+        description=_l("運営事務局から受け取った操作に必要な情報などを書いてください(利用規約第12条)。"),
+    )
+    predecessor_after = SelectField(
+        _l("引き継ぎ後の前任者"),
+        choices=[
+            SelectChoice("end", _l("利用を終了する(ログインできなくなります)")),
+            SelectChoice("manager", _l("マネージャーになる")),
+            SelectChoice("org_admin", _l("管理者のまま残る")),
+        ],
+        validators=[DataRequired()],
+    )

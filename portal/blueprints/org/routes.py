@@ -9,15 +9,22 @@ from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
 from portal.blueprints.org import bp, services
-from portal.blueprints.org.forms import MemberForm, ProfileForm, TerminationRequestForm
+from portal.blueprints.org.forms import HandoverForm, MemberForm, ProfileForm, TerminationRequestForm
 from portal.extensions import db
+from portal.forms import EmptyForm
 from portal.models import Invoice, Role
 from portal.security import role_required
 
 
 @bp.get("/")
 def home():
-    return render_template("org/home.html", unread=notice_rules.unread_count(current_user._get_current_object()))
+    me = current_user._get_current_object()
+    pending = services.pending_handover(me.organization)
+    return render_template(
+        "org/home.html",
+        unread=notice_rules.unread_count(me),
+        handover_to_accept=pending if pending and pending.successor_id == me.id else None,
+    )
 
 
 @bp.get("/audit")
@@ -174,3 +181,75 @@ def export():
     response.headers["Content-Type"] = "application/zip"
     response.headers["Content-Disposition"] = f"attachment; filename=export-{org.code}-{today_in_tokyo():%Y%m%d}.zip"
     return response
+
+
+# --- handover of the primary administrator (Art. 12) ------------------------------------------
+
+
+@bp.route("/handover", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def handover():
+    org = current_user.organization
+    me = current_user._get_current_object()
+    form = HandoverForm()
+    if request.method == "POST" and not services.is_primary_admin(me):
+        abort(403)
+    if form.validate_on_submit():
+        try:
+            services.start_handover(
+                org,
+                form.successor_name.data,
+                form.successor_email.data,
+                form.notes.data or "",
+                form.predecessor_after.data,
+                me,
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("後任者に引き継ぎの依頼を送りました。受諾されると主管理者が交代します。"), "success")
+            return redirect(url_for("org.handover"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "org/handover.html",
+        form=form,
+        pending=services.pending_handover(org),
+        is_primary=services.is_primary_admin(me),
+    ), status
+
+
+@bp.route("/handover/accept", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN, Role.MANAGER)
+def handover_accept():
+    """The successor reads the notes and what the operator sent before, then accepts."""
+    me = current_user._get_current_object()
+    pending = services.pending_handover(me.organization)
+    if pending is None or pending.successor_id != me.id:
+        abort(404)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            services.accept_handover(pending, me)
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("引き継ぎを受諾しました。あなたが主管理者になりました。"), "success")
+            return redirect(url_for("org.home"), 303)
+    return render_template(
+        "org/handover_accept.html",
+        handover=pending,
+        form=form,
+        messages=services.operator_messages(me.organization),
+        notices=notice_rules.board(me),
+    )
+
+
+@bp.get("/messages")
+@role_required(Role.ORG_ADMIN)
+def messages():
+    """Every email the operator sent the organization (Art. 12: nothing is lost at a handover)."""
+    return render_template("org/messages.html", messages=services.operator_messages(current_user.organization))

@@ -11,7 +11,9 @@ from portal import audit
 from portal.blueprints.invitations.services import send_invitation
 from portal.blueprints.operator.services import RuleViolation, email_taken, name_taken
 from portal.extensions import db
-from portal.models import Organization, OrganizationProfile, Role, User, utcnow
+from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User, utcnow
+from portal.outbox import external_url, queue_email
+from portal.tenancy import unscoped
 
 MEMBER_ROLES = (Role.ORG_ADMIN, Role.MANAGER)
 
@@ -114,3 +116,132 @@ def invite_member(org: Organization, name: str, email: str, role: str, by: User)
     audit.record("org.member_invited", target=user, role=role)
     send_invitation(user, by, org.name)
     return user
+
+
+# --- handover of the primary administrator (Art. 12-1-2) -------------------------------------
+
+PREDECESSOR_CHOICES = ("end", "manager", "org_admin")
+# Emails from the operator that a successor must be able to read again (never invitations: they carry links).
+OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termination_received")
+
+
+def pending_handover(org: Organization) -> Handover | None:
+    with unscoped():
+        return db.session.scalar(
+            select(Handover).where(Handover.organization_id == org.id, Handover.accepted_at.is_(None))
+        )
+
+
+def start_handover(
+    org: Organization, successor_name: str, successor_email: str, notes: str, predecessor_after: str, by: User
+) -> Handover:
+    """Name a successor to the primary administrator, with notes; the successor is invited.
+
+    :raises RuleViolation: not the primary administrator (nor the operator), a handover already
+        pending, a successor from another organization or staff, or the predecessor themself.
+    """
+    if not by.is_staff and not is_primary_admin(by):
+        raise RuleViolation(_l("引き継ぎを始められるのは主管理者か運営事務局だけです。"))
+    if predecessor_after not in PREDECESSOR_CHOICES:
+        raise RuleViolation(_l("前任者の引き継ぎ後の扱いを選んでください。"))
+    if pending_handover(org) is not None:
+        raise RuleViolation(_l("進行中の引き継ぎがあります。後任者の受諾をお待ちください。"))
+    email = successor_email.strip().lower()
+    with unscoped():
+        profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
+        predecessor = profile.primary_admin if profile else None
+        successor = db.session.scalar(select(User).where(User.email == email))
+        if successor is not None and successor.organization_id != org.id:
+            raise RuleViolation(
+                _l("このメールアドレスは他の組織(または運営事務局)で使われているため、後任者に指定できません。")
+            )
+        if successor is not None and predecessor is not None and successor.id == predecessor.id:
+            raise RuleViolation(_l("現在の主管理者を後任者に指定することはできません。"))
+        if successor is not None and (successor.role == Role.LEARNER or not successor.is_active):
+            raise RuleViolation(
+                _l("後任者には、有効な管理者・マネージャー、または新しいメールアドレスを指定してください。")
+            )
+        new_user = successor is None
+        if new_user:
+            successor = User(
+                organization_id=org.id,
+                role=Role.ORG_ADMIN,
+                email=email,
+                name=successor_name.strip(),
+                password_hash=None,
+            )
+            db.session.add(successor)
+            db.session.flush()
+        handover = Handover(
+            organization_id=org.id,
+            predecessor_id=predecessor.id if predecessor else None,
+            successor_id=successor.id,
+            notes=notes.strip(),
+            predecessor_after=predecessor_after,
+            created_by_id=by.id,
+        )
+        db.session.add(handover)
+        db.session.flush()
+        audit.record(
+            "org.handover_started", target=handover, successor=successor.id, predecessor_after=predecessor_after
+        )
+        if new_user:
+            send_invitation(successor, by, org.name, template="handover", handover=handover)
+        else:
+            queue_email(
+                "handover",
+                successor.email,
+                idempotency_key=f"handover:{handover.id}",
+                organization_id=org.id,
+                user_id=successor.id,
+                locale=successor.locale,
+                user=successor,
+                organization_name=org.name,
+                invited_by=by,
+                handover=handover,
+                accept_url=external_url("org.handover_accept"),
+                days=0,
+            )
+        db.session.flush()
+    return handover
+
+
+def accept_handover(handover: Handover, user: User) -> None:
+    """The successor takes the primary role; the predecessor keeps what was chosen. :raises RuleViolation:"""
+    if handover.accepted_at is not None or handover.successor_id != user.id:
+        raise RuleViolation(_l("この引き継ぎは受諾できません。"))
+    profile = db.session.scalar(
+        select(OrganizationProfile).where(OrganizationProfile.organization_id == handover.organization_id)
+    )
+    if profile is None:
+        profile = OrganizationProfile(organization_id=handover.organization_id)
+        db.session.add(profile)
+    profile.primary_admin_id = user.id
+    user.role = Role.ORG_ADMIN
+    predecessor = handover.predecessor
+    if predecessor is not None and predecessor.id != user.id:
+        if handover.predecessor_after == "end":
+            predecessor.is_active_flag = False
+            predecessor.end_all_sessions()
+        elif handover.predecessor_after == "manager":
+            predecessor.role = Role.MANAGER
+    handover.accepted_at = utcnow()
+    audit.record(
+        "org.handover_accepted",
+        target=handover,
+        predecessor=handover.predecessor_id,
+        predecessor_after=handover.predecessor_after,
+    )
+    db.session.flush()
+
+
+def operator_messages(org: Organization) -> list[OutboxMessage]:
+    """What the operator emailed this organization, so that a successor reads what came before."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.organization_id == org.id, OutboxMessage.template.in_(OPERATOR_TEMPLATES))
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(200)
+        )
+    )
