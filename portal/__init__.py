@@ -49,12 +49,13 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, navigation, notices, security, suspension
+    from portal import errors, legal, navigation, notices, security, suspension
     from portal.blueprints.auth.services import bind_request_scope, release_request_scope
 
     app.before_request(bind_request_scope)
     suspension.init_app(app)
     notices.init_app(app)
+    legal.init_app(app)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
 
@@ -72,6 +73,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
     from portal.blueprints.invitations import bp as invitations_bp
+    from portal.blueprints.legal import bp as legal_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
@@ -87,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
     app.register_blueprint(status_bp, url_prefix="/status")
+    app.register_blueprint(legal_bp, url_prefix="/legal")
 
 
 def _finish_config(app: Flask) -> None:

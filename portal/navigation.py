@@ -13,6 +13,7 @@ NAV = {
         ("operator.invoices", _l("請求書")),
         ("operator.seat_report", _l("上限超過")),
         ("operator.notices_list", _l("お知らせ")),
+        ("operator.legal_list", _l("規約・公開文書")),
         ("operator.deletions", _l("削除の記録")),
         ("operator.audit_log", _l("監査ログ")),
     ],

@@ -20,6 +20,7 @@ from portal.models.backoffice import (
     Termination,
 )
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
 from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tokens import OneTimeToken
@@ -29,6 +30,7 @@ __all__ = [
     "STAFF_ROLES",
     "AuditEvent",
     "IncidentStatus",
+    "LegalDocument",
     "Notice",
     "NoticeKind",
     "NoticeRead",
@@ -36,6 +38,7 @@ __all__ = [
     "NoticeUpdate",
     "Contract",
     "DeletionRecord",
+    "DocumentKind",
     "Handover",
     "Invoice",
     "OneTimeToken",
@@ -47,6 +50,7 @@ __all__ = [
     "OutboxStatus",
     "Role",
     "SeatUsage",
+    "TermsAcceptance",
     "Termination",
     "UTCDateTime",
     "User",

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, notices, seats
+from portal import audit, legal, notices, seats
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator import bp, services
@@ -18,6 +18,7 @@ from portal.blueprints.operator.forms import (
     ContractForm,
     IncidentUpdateForm,
     InvoiceForm,
+    LegalDocumentForm,
     NoticeForm,
     OrganizationFilterForm,
     OrganizationForm,
@@ -30,7 +31,17 @@ from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Contract, DeletionRecord, Invoice, Notice, Organization, Role, User, utcnow
+from portal.models import (
+    Contract,
+    DeletionRecord,
+    Invoice,
+    LegalDocument,
+    Notice,
+    Organization,
+    Role,
+    User,
+    utcnow,
+)
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -528,3 +539,43 @@ def handover_start(org_id: int):
     else:
         flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+# --- terms and public texts (Art. 5, 25) -----------------------------------------------------
+
+
+@bp.get("/legal")
+def legal_list():
+    documents = db.session.scalars(
+        select(LegalDocument).order_by(LegalDocument.kind, LegalDocument.effective_on.desc(), LegalDocument.id.desc())
+    ).all()
+    current_terms = legal.current_document("terms")
+    return render_template(
+        "operator/legal.html",
+        documents=documents,
+        current_terms=current_terms,
+        accepted=legal.acceptances(current_terms) if current_terms else [],
+        today=services.today_in_tokyo(),
+    )
+
+
+@bp.route("/legal/new", methods=["GET", "POST"])
+def legal_new():
+    form = LegalDocumentForm()
+    if request.method == "GET" and request.args.get("kind") in {"terms", "privacy", "security"}:
+        form.kind.data = request.args["kind"]
+        latest = legal.current_document(form.kind.data)
+        if latest is not None:
+            form.body.data = latest.body
+    if form.validate_on_submit():
+        try:
+            legal.publish_document(form.kind.data, form.version.data, form.body.data, form.effective_on.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
+            return redirect(url_for("operator.legal_list"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/legal_new.html", form=form), status
