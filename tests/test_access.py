@@ -100,6 +100,10 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     # No version of the terms exists in the fixture: the public page is 404, acceptance sends home.
     "legal.page": ("GET", "/legal/terms", everyone(404)),
     "legal.accept": ("GET", "/legal/accept", only("admin_a", "admin_b", ok=303)),
+    "operator.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
+    # No third party in the fixture: nothing to revoke.
+    "operator.third_party_revoke": ("POST", "/operator/third-parties/999/revoke", only("operator", ok=404)),
+    "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
 }

@@ -18,6 +18,8 @@ from portal.models.backoffice import (
     OrganizationStatusChange,
     SeatUsage,
     Termination,
+    ThirdParty,
+    ThirdPartyMember,
 )
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
@@ -52,6 +54,8 @@ __all__ = [
     "SeatUsage",
     "TermsAcceptance",
     "Termination",
+    "ThirdParty",
+    "ThirdPartyMember",
     "UTCDateTime",
     "User",
     "utcnow",

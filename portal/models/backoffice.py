@@ -202,3 +202,34 @@ class Handover(TenantScoped, db.Model):
 
     predecessor: Mapped[User | None] = relationship(foreign_keys=[predecessor_id], lazy="joined")
     successor: Mapped[User] = relationship(foreign_keys=[successor_id], lazy="joined")
+
+
+class ThirdParty(TenantScoped, db.Model):
+    """A third party the operator has approved to use the service under the customer (Art. 14-1)."""
+
+    __tablename__ = "third_parties"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    approved_on: Mapped[date] = mapped_column(Date)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ThirdPartyMember(TenantScoped, db.Model):
+    """A learner who belongs to an approved third party (the customer answers for them, Art. 14-2)."""
+
+    __tablename__ = "third_party_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    third_party_id: Mapped[int] = mapped_column(ForeignKey("third_parties.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    third_party: Mapped[ThirdParty] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")

@@ -254,3 +254,10 @@ class LegalDocumentForm(FlaskForm):
     body = TextAreaField(
         _l("本文"), validators=[DataRequired(message=_l("本文を入力してください。")), Length(max=200000)]
     )
+
+
+class ThirdPartyForm(FlaskForm):
+    name = StringField(
+        _l("第三者の名称"), validators=[DataRequired(message=_l("第三者の名称を入力してください。")), Length(max=200)]
+    )
+    note = StringField(_l("承諾の内容(書面の日付・範囲など)"), validators=[Optional(), Length(max=500)])

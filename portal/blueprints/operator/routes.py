@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, legal, notices, seats
+from portal import audit, legal, notices, seats, third_parties
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator import bp, services
@@ -24,6 +24,7 @@ from portal.blueprints.operator.forms import (
     OrganizationForm,
     PurgeForm,
     StatusForm,
+    ThirdPartyForm,
     tokyo_to_utc,
 )
 from portal.blueprints.operator.services import RuleViolation
@@ -39,6 +40,7 @@ from portal.models import (
     Notice,
     Organization,
     Role,
+    ThirdParty,
     User,
     utcnow,
 )
@@ -150,6 +152,8 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             cancel_form=CancelContractForm(),
             handover_form=HandoverForm(predecessor_after="manager"),
             pending_handover=org_services.pending_handover(org),
+            third_party_form=ThirdPartyForm(),
+            third_parties=third_parties.all_for(org),
             termination=termination_rules.get_termination(org),
             labels=services.STATUS_LABELS,
             today=services.today_in_tokyo(),
@@ -579,3 +583,39 @@ def legal_new():
             return redirect(url_for("operator.legal_list"), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("operator/legal_new.html", form=form), status
+
+
+# --- third parties (Art. 14) ------------------------------------------------------------------
+
+
+@bp.post("/organizations/<int:org_id>/third-parties")
+def third_party_approve(org_id: int):
+    org = get_org_or_404(org_id)
+    form = ThirdPartyForm()
+    if form.validate_on_submit():
+        try:
+            third_parties.approve(org, form.name.data, form.note.data or "", _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("第三者の利用を承諾しました。"), "success")
+    else:
+        flash(_("第三者の名称を入力してください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.post("/third-parties/<int:party_id>/revoke")
+def third_party_revoke(party_id: int):
+    party = db.get_or_404(ThirdParty, party_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            unmarked = third_parties.revoke(party, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
+    return redirect(url_for("operator.organization_detail", org_id=party.organization_id), 303)

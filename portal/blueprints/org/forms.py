@@ -184,3 +184,8 @@ class HandoverForm(FlaskForm):
         ],
         validators=[DataRequired()],
     )
+
+
+class ThirdPartyMemberForm(FlaskForm):
+    learner = SelectField(_l("受講者"), coerce=int, validators=[DataRequired(message=_l("受講者を選んでください。"))])
+    third_party = SelectField(_l("所属する第三者"), coerce=int, validators=[Optional()])

@@ -2,17 +2,24 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
-from portal import audit
+from portal import audit, third_parties
 from portal import notices as notice_rules
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
 from portal.blueprints.org import bp, services
-from portal.blueprints.org.forms import HandoverForm, MemberForm, ProfileForm, TerminationRequestForm
+from portal.blueprints.org.forms import (
+    HandoverForm,
+    MemberForm,
+    ProfileForm,
+    TerminationRequestForm,
+    ThirdPartyMemberForm,
+)
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Invoice, Role
+from portal.models import Invoice, Role, User
 from portal.security import role_required
 
 
@@ -253,3 +260,39 @@ def handover_accept():
 def messages():
     """Every email the operator sent the organization (Art. 12: nothing is lost at a handover)."""
     return render_template("org/messages.html", messages=services.operator_messages(current_user.organization))
+
+
+# --- third parties (Art. 14) ------------------------------------------------------------------
+
+
+@bp.route("/third-parties", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def third_party_members():
+    org = current_user.organization
+    approved = third_parties.approved(org)
+    form = ThirdPartyMemberForm()
+    learners = db.session.scalars(
+        select(User).where(User.role == Role.LEARNER, User.is_active_flag.is_(True)).order_by(User.name)
+    ).all()
+    form.learner.choices = [SelectChoice(u.id, f"{u.name} ({u.login_id or u.email or ''})") for u in learners]
+    form.third_party.choices = [SelectChoice(0, _("所属なし"))] + [SelectChoice(p.id, p.name) for p in approved]
+    if request.method == "POST":
+        # An id outside the list (an unapproved or revoked third party) reaches the service, which refuses it.
+        form.third_party.validate_choice = False
+    if form.validate_on_submit():
+        learner = db.session.get(User, form.learner.data)
+        if learner is None:
+            abort(404)
+        try:
+            third_parties.mark_learner(learner, form.third_party.data or None, current_user._get_current_object())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("受講者の所属を保存しました。"), "success")
+            return redirect(url_for("org.third_party_members"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "org/third_parties.html", form=form, approved=approved, members=third_parties.members(org)
+    ), status
