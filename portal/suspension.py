@@ -16,7 +16,18 @@ from portal.models import OrganizationStatus, Role
 
 # Signing out, switching language and static files always work.
 ALWAYS_ALLOWED = frozenset(
-    {"static", "auth.logout", "auth.login", "main.set_language", "auth.change_password", "status.page"}
+    {
+        "static",
+        "auth.logout",
+        "auth.login",
+        "main.set_language",
+        "auth.change_password",
+        "status.page",
+        # The terms stay readable, and acceptance reachable, or a suspended administrator who owes an
+        # acceptance could not even reach the invoices.
+        "legal.page",
+        "legal.accept",
+    }
 )
 # Administrators can still read their invoices and notices, and export their data until it is
 # deleted (Art. 15). Add the ticket endpoints here when tickets land.

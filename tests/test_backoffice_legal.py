@@ -116,3 +116,23 @@ def test_public_privacy_and_security_pages(operator_client, client):
     assert "個人情報は適切に管理します。" in client.get("/legal/privacy").get_data(as_text=True)
     assert "ISO/IEC 27017" in client.get("/legal/security").get_data(as_text=True)
     assert client.get("/legal/nope").status_code == 404
+
+
+def test_suspended_administrator_owing_an_acceptance_can_still_reach_the_invoices(
+    operator_client, world, login_as, run_in_app
+):
+    from portal.models import Organization
+
+    assert publish(operator_client).status_code == 303
+    run_in_app(
+        lambda: db.session.execute(
+            Organization.__table__.update().where(Organization.id == world["org_a"].id).values(status="suspended")
+        )
+    )
+    admin = login_as(world["admin_a"])
+    response = admin.get("/org/invoices")
+    assert response.status_code == 302 and "/legal/accept" in response.headers["Location"]
+    _page, response = accept(admin)
+    assert response.status_code == 303
+    assert admin.get("/org/invoices").status_code == 200
+    assert admin.get("/org/").status_code == 403

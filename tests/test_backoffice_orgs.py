@@ -425,3 +425,9 @@ def test_password_is_required_to_sign_in_before_acceptance(app, new_org):
     response = login(c, "hanako@sample.example.com", PASSWORD)
     assert response.status_code == 200
     assert "メールアドレスまたはパスワードが正しくありません。" in response.get_data(as_text=True)
+
+
+def test_search_treats_wildcards_literally(operator_client, make_org):
+    make_org("百%商事株式会社")
+    html = operator_client.get("/operator/organizations?q=%25").get_data(as_text=True)
+    assert "百%商事株式会社" in html and "株式会社エー" not in html

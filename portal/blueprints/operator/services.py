@@ -328,7 +328,8 @@ def organizations_query(q: str = "", status: str = "", over_limit: bool = False)
     )
     q = (q or "").strip()
     if q:
-        pattern = f"%{q}%"
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         stmt = stmt.where(
             or_(
                 Organization.name.ilike(pattern, escape="\\"),
