@@ -292,3 +292,13 @@ def test_periodic_job_records_every_active_organization(world, run_in_app):
     assert peaks == {world["org_a"].id: 1, world["org_b"].id: 1}
     run_in_app(lambda: job.func(now))
     assert run_in_app(lambda: db.session.scalar(select(func.count()).select_from(SeatUsage))) == 2
+
+
+def test_administrator_sees_seats_and_the_overage_on_the_home_page(world, login_as, make_user, run_in_app):
+    admin = login_as(world["admin_a"])
+    assert "利用者数(有効な受講者): 1 / 上限 100名" in admin.get("/org/").get_data(as_text=True)
+    run_in_app(lambda: db.session.execute(db.text("UPDATE contracts SET seat_limit = 1")))
+    make_user(Role.LEARNER, world["org_a"], login_id="A002")
+    html = admin.get("/org/").get_data(as_text=True)
+    assert "上限を1名超えています" in html and "3,000円" in html
+    assert "利用者数" not in login_as(world["manager_a"]).get("/org/").get_data(as_text=True)

@@ -20,6 +20,7 @@ from portal.blueprints.org.forms import (
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User
+from portal.seats import seat_check
 from portal.security import role_required
 
 
@@ -30,6 +31,7 @@ def home():
     return render_template(
         "org/home.html",
         unread=notice_rules.unread_count(me),
+        seat=seat_check(me.organization) if me.role == Role.ORG_ADMIN else None,
         handover_to_accept=pending if pending and pending.successor_id == me.id else None,
     )
 
