@@ -49,10 +49,13 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, navigation, security
+    from portal import errors, legal, navigation, notices, security, suspension
     from portal.blueprints.auth.services import bind_request_scope, enforce_password_change, release_request_scope
 
     app.before_request(bind_request_scope)
+    suspension.init_app(app)
+    notices.init_app(app)
+    legal.init_app(app)
     app.before_request(enforce_password_change)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
@@ -70,20 +73,26 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
+    from portal.blueprints.legal import bp as legal_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(invitations_bp, url_prefix="/invitation")
     app.register_blueprint(operator_bp, url_prefix="/operator")
     app.register_blueprint(org_bp, url_prefix="/org")
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
+    app.register_blueprint(status_bp, url_prefix="/status")
+    app.register_blueprint(legal_bp, url_prefix="/legal")
 
 
 def _finish_config(app: Flask) -> None:

@@ -73,6 +73,18 @@ class Config:
     # Staff are warned when this much business time is left before an answer is due.
     TICKET_WARN_BEFORE_MINUTES = 120
 
+    # The issuer of qualified invoices (適格請求書) and where customers pay by bank transfer (Art. 3-3).
+    # INVOICE_REGISTRATION_NUMBER is "T" and 13 digits; invoices cannot be issued until it is set.
+    INVOICE_ISSUER_NAME = "株式会社ワークストラスト"
+    INVOICE_REGISTRATION_NUMBER: str | None = None
+    INVOICE_BANK_ACCOUNT = ""
+    INVOICE_TAX_RATE = 10
+    INVOICE_DUE_DAYS = 30
+    # Days an ended organization can still export its data before its personal data is deleted (Art. 15, 19).
+    DATA_RETENTION_DAYS = 90
+    # Whom a suspended customer contacts (shown on the suspension page).
+    BILLING_CONTACT = "050-3772-1290 / support@portal.invalid"
+
 
 class DevConfig(Config):
     ENV_NAME = "development"
@@ -90,3 +102,5 @@ class TestConfig(DevConfig):
     ARGON2_TIME_COST = 2
     ARGON2_MEMORY_COST = 19456
     ARGON2_PARALLELISM = 1
+    INVOICE_REGISTRATION_NUMBER = "T1234567890123"
+    INVOICE_BANK_ACCOUNT = "テスト銀行 本店営業部 普通 1234567 カ)ワークストラスト"

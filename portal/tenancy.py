@@ -7,6 +7,9 @@ the current *scope*. The scope is set once per request from the signed-in user (
 * ``with tenant_scope(org_id):`` - one organization (an org admin, a learner, a job for one tenant);
 * ``with unscoped():`` - all organizations, for staff views and the worker; the call site says why.
 
+A model with an ``organization_id`` that must stay outside the guard (a staff-only record that outlives
+its organization) says why in ``__tenant_exempt__``; tests fail for any other such model.
+
 A statement on a tenant-owned model with no scope at all raises :class:`TenantScopeError` instead of
 silently returning every organization's rows, so a forgotten filter fails loudly in tests.
 """

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db, limiter
-from portal.models import Organization, Role, User
+from portal.models import Organization, Role, User, utcnow
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
 
@@ -167,12 +167,48 @@ def login_as(app):
     return sign_in
 
 
+def _backoffice_world(app, org_a, admin_a) -> dict:
+    """org_a's contract, registered profile (admin_a primary), one invoice and a notice to org_a only."""
+    from datetime import date
+
+    from portal.models import Contract, Invoice, Notice, NoticeTarget, OrganizationProfile
+
+    with app.app_context(), unscoped():
+        db.session.add(
+            Contract(
+                organization_id=org_a.id, plan_name="スタンダード", starts_on=date(2026, 4, 1),
+                ends_on=date(2027, 3, 31), seat_limit=100, annual_fee=300_000, overage_unit_price=3_000,
+            )
+        )
+        db.session.add(
+            OrganizationProfile(
+                organization_id=org_a.id, primary_admin_id=admin_a.id, postal_code="101-0062", prefecture="東京都",
+                address_line1="千代田区神田駿河台1-1", phone="03-1234-5678", registered_at=utcnow(),
+            )
+        )
+        invoice = Invoice(
+            organization_id=org_a.id, number="INV-202604-000001", recipient_name=org_a.name, plan_name="スタンダード",
+            period_start=date(2026, 4, 1), period_end=date(2027, 3, 31), base_amount=300_000, seat_limit=100,
+            overage_seats=0, overage_unit_price=3_000, overage_amount=0, subtotal=300_000, tax_rate=10,
+            tax_amount=30_000, total=330_000, issuer_name="株式会社ワークストラスト",
+            registration_number="T1234567890123", bank_account="テスト銀行", issued_on=date(2026, 4, 1),
+            due_on=date(2026, 4, 30),
+        )
+        db.session.add(invoice)
+        notice = Notice(kind="general", title="org_a だけへのお知らせ", body="本文", all_organizations=False)
+        db.session.add(notice)
+        db.session.flush()
+        db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org_a.id))
+        db.session.commit()
+        return {"invoice_a": _detach(invoice), "notice_a": _detach(notice)}
+
+
 @pytest.fixture
-def world(make_org, make_user):
+def world(app, make_org, make_user):
     """Two organizations with their people, and the staff: enough for every access rule."""
     org_a = make_org("株式会社エー")
     org_b = make_org("株式会社ビー")
-    return {
+    people = {
         "org_a": org_a,
         "org_b": org_b,
         "operator": make_user(Role.OPERATOR, name="運営 太郎"),
@@ -183,6 +219,8 @@ def world(make_org, make_user):
         "admin_b": make_user(Role.ORG_ADMIN, org_b, name="管理 B"),
         "learner_b": make_user(Role.LEARNER, org_b, name="受講 B", login_id="B001"),
     }
+    people.update(_backoffice_world(app, org_a, people["admin_a"]))
+    return people
 
 
 # --- support desk (tickets) -------------------------------------------------------------------------

@@ -41,6 +41,12 @@ def org_a_ticket(customers: int, staff: int) -> dict[str, int]:
 def _in_org_a(ok: int = 200, manager: int = 404) -> dict[str, int]:
     """An object of organization A: ``ok`` for its admin, 404 for organization B's admin."""
     return {**only("admin_a", "admin_b", "manager_a", ok=ok), "admin_a": ok, "admin_b": 404, "manager_a": manager}
+def org_a_url(path: str = ""):
+    return lambda w: f"/operator/organizations/{w['org_a'].id}{path}"
+
+
+def invoice_a_url(prefix: str, path: str = ""):
+    return lambda w: f"{prefix}/invoices/{w['invoice_a'].id}{path}"
 
 
 # endpoint -> (method, url or callable(world) -> url, expected status by role)
@@ -86,7 +92,6 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "auth.org_login": ("GET", lambda w: f"/o/{w['org_a'].code}", {**everyone(303), "anon": 200}),
     "auth.request_sign_in_link": ("POST", lambda w: f"/o/{w['org_a'].code}/link", everyone(422)),
     "auth.sign_in_link": ("GET", "/signin/not-a-real-token", everyone(404)),
-    "auth.accept_invitation": ("GET", "/invitation/not-a-real-token", everyone(404)),
     "me.profile": ("GET", "/me/profile", only("learner_a")),
     "learners.index": ("GET", "/org/learners/", only("admin_a", "admin_b", "manager_a")),
     "learners.new": ("GET", "/org/learners/new", only("admin_a", "admin_b", "manager_a")),
@@ -116,6 +121,66 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         "POST", lambda w: f"/org/learners/departments/{w['department_a']}/delete", _in_org_a(303, manager=403)
     ),
     "learners.sign_in_settings": ("GET", "/org/learners/sign-in", only("admin_a", "admin_b")),
+    # --- back office (issue #4): operator screens are operator-only; org screens scoped to the tenant ---
+    "invitations.accept": ("GET", "/invitation/not-a-real-token", everyone(404)),
+    "operator.organizations": ("GET", "/operator/organizations", only("operator")),
+    "operator.organization_new": ("GET", "/operator/organizations/new", only("operator")),
+    "operator.organization_detail": ("GET", org_a_url(), only("operator")),
+    "operator.contract_edit": ("GET", org_a_url("/contract"), only("operator")),
+    # Posted with nothing but a CSRF token: the operator gets the form back with its errors.
+    "operator.admin_new": ("POST", org_a_url("/admins"), only("operator", ok=422)),
+    "operator.admin_resend": (
+        "POST",
+        lambda w: org_a_url(f"/admins/{w['admin_a'].id}/resend")(w),
+        only("operator", ok=303),
+    ),
+    "operator.status_change": ("POST", org_a_url("/status"), only("operator", ok=422)),
+    "operator.invoice_new": ("GET", org_a_url("/invoices/new"), only("operator")),
+    "operator.invoices": ("GET", "/operator/invoices", only("operator")),
+    "operator.invoice_detail": ("GET", invoice_a_url("/operator"), only("operator")),
+    "operator.invoice_paid": ("POST", invoice_a_url("/operator", "/paid"), only("operator", ok=303)),
+    "operator.invoice_suspend": ("POST", invoice_a_url("/operator", "/suspend"), only("operator", ok=303)),
+    "operator.seat_report": ("GET", "/operator/seats", only("operator")),
+    "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
+    "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
+    "org.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
+    "operator.notices_list": ("GET", "/operator/notices", only("operator")),
+    "operator.notice_new": ("GET", "/operator/notices/new", only("operator")),
+    "operator.notice_detail": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}", only("operator")),
+    "operator.notice_update": (
+        "POST",
+        lambda w: f"/operator/notices/{w['notice_a'].id}/updates",
+        only("operator", ok=422),
+    ),
+    "operator.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
+    "org.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
+    "org.notice_detail": (
+        "GET",
+        lambda w: f"/org/notices/{w['notice_a'].id}",
+        {**only("admin_a", "manager_a"), "admin_b": 404},
+    ),
+    "operator.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
+    "operator.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
+    "operator.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
+    "operator.deletions": ("GET", "/operator/deletions", only("operator")),
+    "org.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
+    "org.export": ("GET", "/org/export", only("admin_a", "admin_b")),
+    "operator.handover_start": ("POST", org_a_url("/handover"), only("operator", ok=303)),
+    "org.handover": ("GET", "/org/handover", only("admin_a", "admin_b")),
+    # Only the named successor of a pending handover may open it; there is none in the fixture.
+    "org.handover_accept": ("GET", "/org/handover/accept", {**only("admin_a", "admin_b", "manager_a", ok=404)}),
+    "org.messages": ("GET", "/org/messages", only("admin_a", "admin_b")),
+    "operator.legal_list": ("GET", "/operator/legal", only("operator")),
+    "operator.legal_new": ("GET", "/operator/legal/new", only("operator")),
+    # No version of the terms exists in the fixture: the public page is 404, acceptance sends home.
+    "legal.page": ("GET", "/legal/terms", everyone(404)),
+    "legal.accept": ("GET", "/legal/accept", only("admin_a", "admin_b", ok=303)),
+    "operator.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
+    # No third party in the fixture: nothing to revoke.
+    "operator.third_party_revoke": ("POST", "/operator/third-parties/999/revoke", only("operator", ok=404)),
+    "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
+    "status.page": ("GET", "/status/", everyone(200)),
+    "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
 }
 
 

@@ -102,7 +102,8 @@ def test_logout_sends_a_learner_without_email_back_to_their_url(client, world, m
 
 
 def invitation_link(run_in_app) -> str:
-    message = run_in_app(lambda: db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "invitation")))
+    query = select(OutboxMessage).where(OutboxMessage.template == "invitation_learner")
+    message = run_in_app(lambda: db.session.scalar(query))
     return re.search(r"http://portal\.test(/invitation/\S+)", message.body_text).group(1)
 
 
@@ -121,7 +122,7 @@ def test_invitation_link_sets_the_password_once_and_signs_in(client, world, logi
     assert response.status_code == 303
     assert client.get("/me/").status_code == 200
     assert client.get(link).status_code == 404  # single use
-    assert "auth.invitation_accepted" in actions(run_in_app)
+    assert "user.invitation_accepted" in actions(run_in_app)
 
 
 # --- sign-in links ----------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def test_invitation_from_the_learner_page(world, login_as, run_in_app):
     lid = world["learner_a"].id
     assert post_form(admin, f"/org/learners/{lid}/invite", page=f"/org/learners/{lid}").status_code == 303
     message = run_in_app(lambda: db.session.scalar(select(OutboxMessage)))
-    assert message.to_address == world["learner_a"].email and message.template == "invitation"
+    assert message.to_address == world["learner_a"].email and message.template == "invitation_learner"
     assert "http://portal.test/invitation/" in message.body_text
     assert "株式会社エー" in message.subject
 

@@ -9,6 +9,18 @@ from portal.models.accounts import (
     User,
 )
 from portal.models.audit import AuditEvent
+from portal.models.backoffice import (
+    Contract,
+    DeletionRecord,
+    Handover,
+    Invoice,
+    OrganizationProfile,
+    OrganizationStatusChange,
+    SeatUsage,
+    Termination,
+    ThirdParty,
+    ThirdPartyMember,
+)
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.learners import (
     MAX_DEPARTMENT_DEPTH,
@@ -18,6 +30,8 @@ from portal.models.learners import (
     ImportStatus,
     ManagerDepartment,
 )
+from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
+from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.tickets import (
     ACTIVE_STATUSES,
@@ -51,12 +65,31 @@ __all__ = [
     "ImportBatch",
     "ImportStatus",
     "ManagerDepartment",
+    "IncidentStatus",
+    "LegalDocument",
+    "Notice",
+    "NoticeKind",
+    "NoticeRead",
+    "NoticeTarget",
+    "NoticeUpdate",
+    "Contract",
+    "DeletionRecord",
+    "DocumentKind",
+    "Handover",
+    "Invoice",
     "OneTimeToken",
     "Organization",
+    "OrganizationProfile",
+    "OrganizationStatusChange",
     "OrganizationStatus",
     "OutboxMessage",
     "OutboxStatus",
     "Role",
+    "SeatUsage",
+    "TermsAcceptance",
+    "Termination",
+    "ThirdParty",
+    "ThirdPartyMember",
     "UTCDateTime",
     "User",
     "utcnow",

@@ -44,3 +44,11 @@
     }
   }, true);
 })();
+// Print buttons exist only when scripts run; without scripts the page says how to print.
+document.addEventListener("DOMContentLoaded", function () {
+  "use strict";
+  document.querySelectorAll(".js-print").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+});

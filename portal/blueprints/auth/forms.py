@@ -68,7 +68,3 @@ class SignInLinkRequestForm(FlaskForm):
         ],
         render_kw={"autocomplete": "email", "autocapitalize": "none"},
     )
-
-
-class InvitationForm(NewPasswordMixin, FlaskForm):
-    pass

@@ -6,7 +6,6 @@ from portal.blueprints.auth import bp, services
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
-    InvitationForm,
     LoginForm,
     OrgLoginForm,
     ResetPasswordForm,
@@ -201,25 +200,3 @@ def sign_in_link(token: str):
         db.session.commit()
         return redirect(url_for("main.index"), 303)
     return render_template("auth/sign_in_link.html", form=form)
-
-
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str):
-    """The invited learner sets their password and is signed in."""
-    try:
-        user = services.invitation_target(token)
-    except TokenInvalid:
-        return render_template("auth/link_invalid.html"), 404
-    form = InvitationForm()
-    form.policy_inputs = (user.name, user.email or "", user.login_id or "")
-    if form.validate_on_submit():
-        try:
-            user = services.accept_invitation(token, form.new_password.data)
-        except TokenInvalid:
-            db.session.rollback()
-            return render_template("auth/link_invalid.html"), 404
-        services.start_session(user)
-        db.session.commit()
-        flash(_("パスワードを設定しました。ようこそ。"), "success")
-        return redirect(url_for("main.index"), 303)
-    return render_template("auth/invitation.html", form=form, user=user)

@@ -185,7 +185,6 @@ def reset_password(raw: str, new_password: str) -> User:
 # --- learners: the organization's login URL, sign-in links, invitations ------------------------
 
 SIGN_IN_LINK_PURPOSE = "magic_link"
-INVITATION_PURPOSE = "invitation"
 # Endpoints a user who must change their password can still reach.
 _PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "main.set_language", "static"}
 
@@ -292,28 +291,6 @@ def use_sign_in_link(raw: str) -> User:
             raise TokenInvalid
         user.last_login_at = utcnow()
         audit.record("auth.login", target=user, actor=user, via="sign_in_link")
-        db.session.flush()
-    return user
-
-
-def invitation_target(raw: str) -> User:
-    """:raises TokenInvalid:"""
-    with unscoped():
-        return peek_token(raw, INVITATION_PURPOSE).user
-
-
-def accept_invitation(raw: str, new_password: str) -> User:
-    """Set the invited learner's password through their link, once. :raises TokenInvalid:"""
-    with unscoped():
-        user = consume_token(raw, INVITATION_PURPOSE)
-        if not user.is_active:
-            raise TokenInvalid
-        user.password_hash = hash_password(new_password)
-        user.password_changed_at = utcnow()
-        user.must_change_password = False
-        user.last_login_at = utcnow()
-        user.end_all_sessions()
-        audit.record("auth.invitation_accepted", target=user, actor=user)
         db.session.flush()
     return user
 

@@ -7,17 +7,17 @@ outside the manager's reach answers 404, exactly like another organization's obj
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flask import abort, current_app
+from flask import abort
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import Select, delete, false, func, or_, select
 
 from portal import audit
-from portal.blueprints.auth.services import INVITATION_PURPOSE
+from portal.blueprints.invitations import services as invitations
 from portal.extensions import db
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,
@@ -28,10 +28,9 @@ from portal.models import (
     Role,
     User,
 )
-from portal.outbox import external_url, queue_email
+from portal.outbox import external_url
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
-from portal.tokens import issue_token
 
 INITIAL_PASSWORD_MIN_LENGTH = 8
 
@@ -400,23 +399,14 @@ def send_invitation(learner: User, organization: Organization) -> None:
         raise LearnerRuleError(_l("メールアドレスが登録されていないため、招待メールを送れません。"))
     if not learner.is_active_flag:
         raise LearnerRuleError(_l("無効の受講者には招待メールを送れません。"))
-    ttl = current_app.config["INVITATION_TTL"]
-    raw = issue_token(learner, INVITATION_PURPOSE, ttl)
-    message = queue_email(
-        "invitation",
-        learner.email,
-        idempotency_key=f"invitation:{learner.id}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}",
-        organization_id=learner.organization_id,
-        user_id=learner.id,
-        locale=learner.locale,
-        user=learner,
+    invitations.send_invitation(
+        learner,
+        invited_by=current_user if current_user and current_user.is_authenticated else None,
+        organization_name=organization.name,
+        template="invitation_learner",
         organization=organization,
-        invitation_url=external_url("auth.accept_invitation", token=raw),
         login_url=external_url("auth.org_login", code=organization.code),
-        days=max(1, ttl.days),
     )
-    audit.record("learners.invited", target=learner, message_id=message.id)
-    db.session.flush()
 
 
 def set_magic_link_sign_in(organization: Organization, enabled: bool) -> None:

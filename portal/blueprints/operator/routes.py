@@ -1,12 +1,84 @@
-from flask import render_template, request
+import re
+from datetime import timedelta
 
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from portal import audit, legal, notices, seats, third_parties
+from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
-from portal.blueprints.operator import bp
+from portal.blueprints.operator import bp, services
+from portal.blueprints.operator.forms import (
+    AddressExportForm,
+    AdminForm,
+    CancelContractForm,
+    ContractForm,
+    IncidentUpdateForm,
+    InvoiceForm,
+    LegalDocumentForm,
+    NoticeForm,
+    OrganizationFilterForm,
+    OrganizationForm,
+    PurgeForm,
+    StatusForm,
+    ThirdPartyForm,
+    tokyo_to_utc,
+)
+from portal.blueprints.operator.services import RuleViolation
+from portal.blueprints.org import services as org_services
+from portal.blueprints.org.forms import HandoverForm
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.models import (
+    Contract,
+    DeletionRecord,
+    Invoice,
+    LegalDocument,
+    Notice,
+    Organization,
+    Role,
+    ThirdParty,
+    User,
+    utcnow,
+)
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def get_org_or_404(org_id: int) -> Organization:
+    return db.get_or_404(Organization, org_id)
+
+
+def get_contract(org: Organization) -> Contract | None:
+    return db.session.scalar(select(Contract).where(Contract.organization_id == org.id))
+
+
+def get_invoice_or_404(invoice_id: int) -> Invoice:
+    return db.get_or_404(Invoice, invoice_id)
+
+
+def _me() -> User:
+    return current_user._get_current_object()
 
 
 @bp.get("/")
 def home():
-    return render_template("operator/home.html")
+    over_limit = db.session.execute(services.organizations_query(over_limit=True).limit(20)).all()
+    overdue = db.session.scalars(services.overdue_invoices_query().limit(20)).all()
+    return render_template(
+        "operator/home.html",
+        open_incidents=notices.open_incidents(),
+        dead_emails=services.dead_emails_since(utcnow() - timedelta(hours=24)),
+        counts=services.status_counts(),
+        over_limit=over_limit,
+        overdue=overdue,
+        labels=services.STATUS_LABELS,
+        today=services.today_in_tokyo(),
+        action_form=EmptyForm(),
+    )
 
 
 @bp.get("/audit")
@@ -14,3 +86,536 @@ def audit_log():
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=True)
     page = audit_page(form, request.args.get("page", 1, type=int))
     return render_template("operator/audit.html", form=form, page=page)
+
+
+# --- organizations and contracts ------------------------------------------------------------
+
+
+@bp.get("/organizations")
+def organizations():
+    form = OrganizationFilterForm(request.args, meta={"csrf": False})
+    form.validate()
+    stmt = services.organizations_query(
+        q=form.q.data if not form.q.errors else "",
+        status=form.status.data or "",
+        over_limit=bool(form.over_limit.data),
+    )
+    page = services.paginate_rows(stmt, request.args.get("page", 1, type=int))
+    return render_template("operator/organizations.html", form=form, page=page, labels=services.STATUS_LABELS)
+
+
+@bp.route("/organizations/new", methods=["GET", "POST"])
+def organization_new():
+    form = OrganizationForm()
+    if form.validate_on_submit():
+        try:
+            org = services.create_organization(
+                form.name.data, form.terms(), form.admin_name.data, form.admin_email.data, _me()
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("組織を登録し、管理者に招待メールを送信しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    status = 422 if form.errors or request.method == "POST" else 200
+    return render_template("operator/organization_new.html", form=form), status
+
+
+@bp.get("/organizations/<int:org_id>")
+def organization_detail(org_id: int):
+    org = get_org_or_404(org_id)
+    return _detail(org, StatusForm(status=org.status), AdminForm())
+
+
+def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, code: int = 200):
+    contract = get_contract(org)
+    invoices = db.session.scalars(
+        select(Invoice).where(Invoice.organization_id == org.id).order_by(Invoice.period_start.desc())
+    ).all()
+    return (
+        render_template(
+            "operator/organization_detail.html",
+            org=org,
+            contract=contract,
+            profile=services.get_profile(org),
+            seat=seats.seat_check(org),
+            peaks=seats.monthly_peaks(org.id),
+            staff=services.org_staff(org),
+            activity=services.recent_activity(org),
+            status_history=services.status_history(org),
+            invoices=invoices,
+            status_form=status_form,
+            admin_form=admin_form,
+            action_form=EmptyForm(),
+            cancel_form=CancelContractForm(),
+            handover_form=HandoverForm(predecessor_after="manager"),
+            pending_handover=org_services.pending_handover(org),
+            third_party_form=ThirdPartyForm(),
+            third_parties=third_parties.all_for(org),
+            termination=termination_rules.get_termination(org),
+            labels=services.STATUS_LABELS,
+            today=services.today_in_tokyo(),
+        ),
+        code,
+    )
+
+
+@bp.route("/organizations/<int:org_id>/contract", methods=["GET", "POST"])
+def contract_edit(org_id: int):
+    org = get_org_or_404(org_id)
+    contract = get_contract(org)
+    form = ContractForm(obj=contract)
+    if form.validate_on_submit():
+        try:
+            services.save_contract(org, contract, form.terms(), _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("契約内容を保存しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/contract_edit.html", form=form, org=org), status
+
+
+@bp.post("/organizations/<int:org_id>/admins")
+def admin_new(org_id: int):
+    org = get_org_or_404(org_id)
+    form = AdminForm()
+    if form.validate_on_submit():
+        try:
+            services.issue_admin(org, form.admin_name.data, form.admin_email.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.admin_email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("管理者IDを発行し、招待メールを送信しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return _detail(org, StatusForm(status=org.status), form, 422)
+
+
+@bp.post("/organizations/<int:org_id>/admins/<int:user_id>/resend")
+def admin_resend(org_id: int, user_id: int):
+    org = get_org_or_404(org_id)
+    user = db.session.scalar(
+        select(User).where(User.id == user_id, User.organization_id == org.id, User.role == Role.ORG_ADMIN)
+    )
+    if user is None:
+        abort(404)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            services.resend_invitation(user, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("招待メールを再送しました。以前のリンクは使えなくなりました。"), "success")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.post("/organizations/<int:org_id>/status")
+def status_change(org_id: int):
+    org = get_org_or_404(org_id)
+    form = StatusForm()
+    if form.validate_on_submit():
+        try:
+            services.change_status(org, form.status.data, form.reason.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.status.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("組織の状態を「%(label)s」にしました。", label=services.STATUS_LABELS[org.status]), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return _detail(org, form, AdminForm(), 422)
+
+
+# --- invoices -------------------------------------------------------------------------------
+
+
+@bp.route("/organizations/<int:org_id>/invoices/new", methods=["GET", "POST"])
+def invoice_new(org_id: int):
+    org = get_org_or_404(org_id)
+    contract = get_contract(org)
+    if contract is None:
+        flash(_("契約が登録されていないため、請求書を発行できません。先に契約内容を登録してください。"), "error")
+        return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    form = InvoiceForm()
+    if request.method == "GET":
+        form.period_start.data = contract.starts_on
+        form.period_end.data = contract.ends_on
+        form.due_on.data = services.default_due_on()
+        form.overage_seats.data = services.suggested_overage_seats(contract, contract.starts_on, contract.ends_on)
+    if form.validate_on_submit():
+        try:
+            invoice = services.issue_invoice(
+                org,
+                contract,
+                period_start=form.period_start.data,
+                period_end=form.period_end.data,
+                due_on=form.due_on.data,
+                overage_seats=form.overage_seats.data,
+                by=_me(),
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("請求書 %(number)s を発行し、主管理者にメールで通知しました。", number=invoice.number), "success")
+            return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/invoice_new.html", form=form, org=org, contract=contract), status
+
+
+@bp.get("/invoices")
+def invoices():
+    overdue_only = request.args.get("overdue") == "1"
+    if overdue_only:
+        stmt = services.overdue_invoices_query()
+    else:
+        stmt = select(Invoice).order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    return render_template(
+        "operator/invoices.html",
+        page=page,
+        overdue_only=overdue_only,
+        today=services.today_in_tokyo(),
+        action_form=EmptyForm(),
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>")
+def invoice_detail(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    return render_template(
+        "operator/invoice_detail.html", invoice=invoice, today=services.today_in_tokyo(), action_form=EmptyForm()
+    )
+
+
+@bp.post("/invoices/<int:invoice_id>/paid")
+def invoice_paid(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            services.mark_paid(invoice, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("請求書 %(number)s を入金済みにしました。", number=invoice.number), "success")
+    if request.form.get("next") == "overdue":
+        return redirect(url_for("operator.invoices", overdue=1), 303)
+    return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+
+
+@bp.post("/invoices/<int:invoice_id>/suspend")
+def invoice_suspend(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            services.suspend_for_non_payment(invoice, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(
+                _("%(name)s を利用停止にしました。主管理者にメールで通知しました。", name=invoice.organization.name),
+                "success",
+            )
+    return redirect(url_for("operator.invoices", overdue=1), 303)
+
+
+# --- seats ----------------------------------------------------------------------------------
+
+
+@bp.get("/seats")
+def seat_report():
+    month = request.args.get("month", "")
+    if not MONTH.fullmatch(month):
+        month = seats.month_key(utcnow())
+    return render_template("operator/seats.html", month=month, rows=seats.overage_report(month))
+
+
+# --- notices (Art. 9, 11, 20, 21) -----------------------------------------------------------
+
+
+def get_notice_or_404(notice_id: int) -> Notice:
+    return db.get_or_404(Notice, notice_id)
+
+
+def _organization_choices():
+    rows = db.session.execute(select(Organization.id, Organization.name).order_by(Organization.name)).all()
+    return [SelectChoice(org_id, name) for org_id, name in rows]
+
+
+@bp.get("/notices")
+def notices_list():
+    page = db.paginate(
+        select(Notice).order_by(Notice.published_at.desc(), Notice.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("operator/notices.html", page=page)
+
+
+@bp.route("/notices/new", methods=["GET", "POST"])
+def notice_new():
+    form = NoticeForm()
+    form.organizations.choices = _organization_choices()
+    if form.validate_on_submit():
+        draft = notices.NoticeDraft(
+            kind=form.kind.data,
+            title=form.title.data,
+            body=form.body.data,
+            organization_ids=list(form.organizations.data) if form.audience.data == "chosen" else None,
+            starts_at=tokyo_to_utc(form.starts_at.data),
+            ends_at=tokyo_to_utc(form.ends_at.data),
+            service_ends_on=form.service_ends_on.data,
+        )
+        try:
+            notice = notices.publish_notice(draft, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.kind.errors = [*form.kind.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(_("お知らせを公開し、主管理者にメールで通知しました。"), "success")
+            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/notice_new.html", form=form), status
+
+
+@bp.get("/notices/<int:notice_id>")
+def notice_detail(notice_id: int):
+    notice = get_notice_or_404(notice_id)
+    return _notice_page(notice, IncidentUpdateForm())
+
+
+def _notice_page(notice: Notice, form: IncidentUpdateForm, code: int = 200):
+    reads = notices.readers(notice)
+    return (
+        render_template(
+            "operator/notice_detail.html",
+            notice=notice,
+            form=form,
+            readers=reads,
+            organizations=notices.target_organizations(notice),
+            read_org_ids={r.organization_id for r in reads},
+        ),
+        code,
+    )
+
+
+@bp.post("/notices/<int:notice_id>/updates")
+def notice_update(notice_id: int):
+    notice = get_notice_or_404(notice_id)
+    form = IncidentUpdateForm()
+    if form.validate_on_submit():
+        try:
+            notices.add_incident_update(notice, form.status.data, form.body.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.status.errors = [*form.status.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(_("経過報告を追加し、主管理者にメールで通知しました。"), "success")
+            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
+    return _notice_page(notice, form, 422)
+
+
+@bp.route("/notices/addresses", methods=["GET", "POST"])
+def notice_addresses():
+    """The chosen organizations' registered postal addresses as CSV, for notices by post (Art. 9-3)."""
+    form = AddressExportForm()
+    form.organizations.choices = _organization_choices()
+    if form.validate_on_submit():
+        body = notices.address_csv(list(form.organizations.data))
+        audit.record("notice.addresses_exported", organizations=sorted(form.organizations.data))
+        db.session.commit()
+        response = make_response(body)
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        filename = f"addresses-{services.today_in_tokyo():%Y%m%d}.csv"
+        response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+        return response
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/notice_addresses.html", form=form), status
+
+
+# --- termination and deletion (Art. 15, 16, 19) ----------------------------------------------
+
+
+@bp.post("/organizations/<int:org_id>/termination/receive")
+def termination_receive(org_id: int):
+    org = get_org_or_404(org_id)
+    termination = termination_rules.get_termination(org)
+    if termination is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        try:
+            termination_rules.receive_termination(termination, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("利用終了の申し入れを受領しました。主管理者にメールで通知しました。"), "success")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.post("/organizations/<int:org_id>/cancel")
+def contract_cancel(org_id: int):
+    org = get_org_or_404(org_id)
+    form = CancelContractForm()
+    if form.validate_on_submit():
+        try:
+            termination_rules.cancel_contract(org, form.ground.data, form.note.data or "", _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("契約を解除しました。"), "success")
+    else:
+        flash(_("解除の理由を選んでください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.route("/organizations/<int:org_id>/purge", methods=["GET", "POST"])
+def organization_purge(org_id: int):
+    org = get_org_or_404(org_id)
+    form = PurgeForm()
+    if form.validate_on_submit():
+        try:
+            record = termination_rules.purge_organization(org, form.confirm_name.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.confirm_name.errors = [*form.confirm_name.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(_("%(name)s のすべてのデータを削除しました。", name=record.organization_name), "success")
+            return redirect(url_for("operator.deletions"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/purge.html", form=form, org=org), status
+
+
+@bp.get("/deletions")
+def deletions():
+    page = db.paginate(
+        select(DeletionRecord).order_by(DeletionRecord.deleted_at.desc(), DeletionRecord.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("operator/deletions.html", page=page)
+
+
+@bp.post("/organizations/<int:org_id>/handover")
+def handover_start(org_id: int):
+    """The operator names a successor to the primary administrator (Art. 12), e.g. when the primary left."""
+    org = get_org_or_404(org_id)
+    form = HandoverForm()
+    if form.validate_on_submit():
+        try:
+            org_services.start_handover(
+                org,
+                form.successor_name.data,
+                form.successor_email.data,
+                form.notes.data or "",
+                form.predecessor_after.data,
+                _me(),
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("後任者に引き継ぎの依頼を送りました。"), "success")
+    else:
+        flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+# --- terms and public texts (Art. 5, 25) -----------------------------------------------------
+
+
+@bp.get("/legal")
+def legal_list():
+    documents = db.session.scalars(
+        select(LegalDocument).order_by(LegalDocument.kind, LegalDocument.effective_on.desc(), LegalDocument.id.desc())
+    ).all()
+    current_terms = legal.current_document("terms")
+    return render_template(
+        "operator/legal.html",
+        documents=documents,
+        current_terms=current_terms,
+        accepted=legal.acceptances(current_terms) if current_terms else [],
+        today=services.today_in_tokyo(),
+    )
+
+
+@bp.route("/legal/new", methods=["GET", "POST"])
+def legal_new():
+    form = LegalDocumentForm()
+    if request.method == "GET" and request.args.get("kind") in {"terms", "privacy", "security"}:
+        form.kind.data = request.args["kind"]
+        latest = legal.current_document(form.kind.data)
+        if latest is not None:
+            form.body.data = latest.body
+    if form.validate_on_submit():
+        try:
+            legal.publish_document(form.kind.data, form.version.data, form.body.data, form.effective_on.data, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
+            return redirect(url_for("operator.legal_list"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("operator/legal_new.html", form=form), status
+
+
+# --- third parties (Art. 14) ------------------------------------------------------------------
+
+
+@bp.post("/organizations/<int:org_id>/third-parties")
+def third_party_approve(org_id: int):
+    org = get_org_or_404(org_id)
+    form = ThirdPartyForm()
+    if form.validate_on_submit():
+        try:
+            third_parties.approve(org, form.name.data, form.note.data or "", _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("第三者の利用を承諾しました。"), "success")
+    else:
+        flash(_("第三者の名称を入力してください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+@bp.post("/third-parties/<int:party_id>/revoke")
+def third_party_revoke(party_id: int):
+    party = db.get_or_404(ThirdParty, party_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            unmarked = third_parties.revoke(party, _me())
+        except RuleViolation as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
+    return redirect(url_for("operator.organization_detail", org_id=party.organization_id), 303)

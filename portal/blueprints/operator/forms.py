@@ -1,0 +1,263 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from portal.blueprints.operator import services
+from portal.blueprints.operator.services import STATUS_LABELS, ContractTerms
+from portal.models import OrganizationStatus
+
+
+def _yen(label):
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired(message=_l("金額を入力してください(0円の場合は0)。")),
+            NumberRange(min=0, max=2_000_000_000, message=_l("金額は0円以上の整数で入力してください。")),
+        ],
+        description=_l("税抜・円"),
+        render_kw={"inputmode": "numeric"},
+    )
+
+
+class ContractForm(FlaskForm):
+    plan_name = StringField(
+        _l("プラン名"), validators=[DataRequired(message=_l("プラン名を入力してください。")), Length(max=100)]
+    )
+    starts_on = DateField(_l("契約開始日"), validators=[InputRequired(message=_l("契約開始日を入力してください。"))])
+    ends_on = DateField(_l("契約終了日"), validators=[InputRequired(message=_l("契約終了日を入力してください。"))])
+    seat_limit = IntegerField(
+        _l("上限利用者数"),
+        validators=[
+            InputRequired(message=_l("上限利用者数を入力してください。")),
+            NumberRange(min=1, max=1_000_000, message=_l("上限利用者数は1以上の整数で入力してください。")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+    annual_fee = _yen(_l("年間利用料"))
+    overage_unit_price = _yen(_l("超過単価(1名あたり・契約期間)"))
+
+    def validate_ends_on(self, field):
+        if self.starts_on.data and field.data and field.data <= self.starts_on.data:
+            raise ValidationError(_l("契約終了日は契約開始日より後の日付にしてください。"))
+
+    def terms(self) -> ContractTerms:
+        return ContractTerms(
+            plan_name=self.plan_name.data.strip(),
+            starts_on=self.starts_on.data,
+            ends_on=self.ends_on.data,
+            seat_limit=self.seat_limit.data,
+            annual_fee=self.annual_fee.data,
+            overage_unit_price=self.overage_unit_price.data,
+        )
+
+
+class AdminForm(FlaskForm):
+    admin_name = StringField(
+        _l("管理者氏名"), validators=[DataRequired(message=_l("管理者の氏名を入力してください。")), Length(max=100)]
+    )
+    admin_email = EmailField(
+        _l("管理者メールアドレス"),
+        validators=[
+            DataRequired(message=_l("管理者のメールアドレスを入力してください。")),
+            Length(max=254),
+            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
+        ],
+        description=_l("パスワード設定用の招待メールが届きます。"),
+        render_kw={"autocapitalize": "none"},
+    )
+
+    def validate_admin_email(self, field):
+        if services.email_taken(field.data):
+            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+
+
+class OrganizationForm(ContractForm, AdminForm):
+    name = StringField(
+        _l("法人名"),
+        validators=[DataRequired(message=_l("法人名を入力してください。")), Length(max=200)],
+        description=_l("本サービスは法人のみのご契約です(利用規約第2条)。"),
+    )
+
+    def validate_name(self, field):
+        if services.name_taken(field.data):
+            raise ValidationError(_l("同じ法人名の組織がすでに登録されています。"))
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(
+        _l("状態"),
+        choices=[SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    reason = TextAreaField(
+        _l("理由"),
+        validators=[Length(max=500)],
+        description=_l("利用停止・契約終了の場合は必須です。組織の利用者に表示されます。"),
+    )
+
+    def validate_reason(self, field):
+        if self.status.data != OrganizationStatus.ACTIVE and not (field.data or "").strip():
+            raise ValidationError(_l("利用停止・契約終了には理由を入力してください。"))
+
+
+class InvoiceForm(FlaskForm):
+    period_start = DateField(_l("請求期間(開始)"), validators=[InputRequired(message=_l("開始日を入力してください。"))])
+    period_end = DateField(_l("請求期間(終了)"), validators=[InputRequired(message=_l("終了日を入力してください。"))])
+    due_on = DateField(_l("お支払期限"), validators=[InputRequired(message=_l("お支払期限を入力してください。"))])
+    overage_seats = IntegerField(
+        _l("超過人数"),
+        validators=[
+            InputRequired(message=_l("超過人数を入力してください(ない場合は0)。")),
+            NumberRange(min=0, max=1_000_000, message=_l("超過人数は0以上の整数で入力してください。")),
+        ],
+        description=_l("期間中の月間最大利用者数から計算した値を初期表示しています。"),
+        render_kw={"inputmode": "numeric"},
+    )
+
+    def validate_period_end(self, field):
+        if self.period_start.data and field.data and field.data <= self.period_start.data:
+            raise ValidationError(_l("請求期間の終了日は開始日より後の日付にしてください。"))
+
+
+class OrganizationFilterForm(FlaskForm):
+    q = StringField(_l("法人名・コード・プラン"), validators=[Optional(), Length(max=100)])
+    status = SelectField(
+        _l("状態"),
+        choices=[SelectChoice("", _l("すべて"))] + [SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()],
+        validators=[Optional()],
+    )
+    over_limit = BooleanField(_l("上限超過のみ"))
+
+
+def tokyo_to_utc(value):
+    """A naive datetime typed in Tokyo time (datetime-local input) as an aware UTC datetime."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
+
+
+class NoticeForm(FlaskForm):
+    kind = SelectField(
+        _l("種類"),
+        choices=[
+            SelectChoice("general", _l("お知らせ")),
+            SelectChoice("maintenance", _l("メンテナンス")),
+            SelectChoice("incident", _l("障害")),
+            SelectChoice("service_end", _l("サービス提供の終了")),
+            SelectChoice("terms_revision", _l("利用規約の改定")),
+        ],
+        validators=[DataRequired(message=_l("種類を選んでください。"))],
+    )
+    title = StringField(_l("件名"), validators=[DataRequired(message=_l("件名を入力してください。")), Length(max=200)])
+    body = TextAreaField(
+        _l("本文"), validators=[DataRequired(message=_l("本文を入力してください。")), Length(max=20000)]
+    )
+    audience = SelectField(
+        _l("送信先"),
+        choices=[SelectChoice("all", _l("すべての組織")), SelectChoice("chosen", _l("選んだ組織"))],
+        validators=[DataRequired()],
+    )
+    organizations = SelectMultipleField(_l("組織(選んだ組織に送る場合)"), coerce=int, validators=[Optional()])
+    starts_at = DateTimeLocalField(_l("メンテナンス開始(日本時間)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    ends_at = DateTimeLocalField(_l("メンテナンス終了(日本時間)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    service_ends_on = DateField(
+        _l("サービス提供の終了日"),
+        validators=[Optional()],
+        description=_l("通知から3か月以上先の日付(利用規約第21条)"),
+    )
+
+    def validate_organizations(self, field):
+        if self.audience.data == "chosen" and not field.data:
+            raise ValidationError(_l("送信先の組織を1つ以上選んでください。"))
+
+    def validate_ends_at(self, field):
+        # Empty dates stop at Optional(); the service refuses a maintenance notice without its window.
+        if self.kind.data == "maintenance" and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("メンテナンスの終了日時は開始日時より後にしてください。"))
+
+
+class IncidentUpdateForm(FlaskForm):
+    status = SelectField(
+        _l("状況"),
+        choices=[
+            SelectChoice("investigating", _l("調査中")),
+            SelectChoice("identified", _l("原因特定")),
+            SelectChoice("monitoring", _l("経過観察中")),
+            SelectChoice("resolved", _l("解決済み")),
+        ],
+        validators=[DataRequired()],
+    )
+    body = TextAreaField(
+        _l("内容"), validators=[DataRequired(message=_l("経過の内容を入力してください。")), Length(max=20000)]
+    )
+
+
+class AddressExportForm(FlaskForm):
+    organizations = SelectMultipleField(
+        _l("組織"), coerce=int, validators=[DataRequired(message=_l("組織を1つ以上選んでください。"))]
+    )
+
+
+class CancelContractForm(FlaskForm):
+    ground = SelectField(
+        _l("解除の理由(利用規約)"), validators=[DataRequired(message=_l("解除の理由を選んでください。"))]
+    )
+    note = TextAreaField(_l("補足"), validators=[Optional(), Length(max=300)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from portal.termination import CANCELLATION_GROUNDS
+
+        self.ground.choices = [SelectChoice("", _l("選んでください"))] + [
+            SelectChoice(key, label) for key, label in CANCELLATION_GROUNDS.items()
+        ]
+
+
+class PurgeForm(FlaskForm):
+    confirm_name = StringField(
+        _l("確認のため法人名を入力"),
+        validators=[DataRequired(message=_l("確認のため法人名を入力してください。")), Length(max=200)],
+        description=_l("この組織のすべてのデータ(利用者、受講記録、請求書を含む)を削除します。元に戻せません。"),
+    )
+
+
+class LegalDocumentForm(FlaskForm):
+    kind = SelectField(
+        _l("文書"),
+        choices=[
+            SelectChoice("terms", _l("利用規約")),
+            SelectChoice("privacy", _l("個人情報の取扱について")),
+            SelectChoice("security", _l("セキュリティホワイトペーパー")),
+        ],
+        validators=[DataRequired()],
+    )
+    version = StringField(
+        _l("版"),
+        validators=[DataRequired(message=_l("版の名前を入力してください(例: 2027年4月1日改定)。")), Length(max=40)],
+    )
+    effective_on = DateField(_l("施行日"), validators=[InputRequired(message=_l("施行日を入力してください。"))])
+    body = TextAreaField(
+        _l("本文"), validators=[DataRequired(message=_l("本文を入力してください。")), Length(max=200000)]
+    )
+
+
+class ThirdPartyForm(FlaskForm):
+    name = StringField(
+        _l("第三者の名称"), validators=[DataRequired(message=_l("第三者の名称を入力してください。")), Length(max=200)]
+    )
+    note = StringField(_l("承諾の内容(書面の日付・範囲など)"), validators=[Optional(), Length(max=500)])

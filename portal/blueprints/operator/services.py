@@ -1,0 +1,567 @@
+"""The operator's back office: organizations and contracts, administrators, status, invoices.
+
+Every function validates its business rule, writes, audits, queues email and flushes; the view
+commits once. A broken rule raises :class:`RuleViolation` with a Japanese message for the user.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, or_, select
+
+from portal import audit
+from portal.blueprints.invitations.services import send_invitation
+from portal.extensions import db
+from portal.models import (
+    AuditEvent,
+    Contract,
+    Invoice,
+    Organization,
+    OrganizationProfile,
+    OrganizationStatus,
+    OrganizationStatusChange,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    User,
+    utcnow,
+)
+from portal.outbox import external_url, queue_email
+from portal.seats import TOKYO, active_learners_query, month_key, peak_between
+from portal.tenancy import unscoped
+
+REGISTRATION_NUMBER = re.compile(r"T\d{13}")
+STATUS_LABELS = {
+    OrganizationStatus.ACTIVE: _l("利用中"),
+    OrganizationStatus.SUSPENDED: _l("利用停止中"),
+    OrganizationStatus.TERMINATED: _l("契約終了"),
+}
+NON_PAYMENT_REASON = _l("利用料金のお支払いが確認できないため(利用規約第3条第4項)")
+
+
+class RuleViolation(Exception):
+    """A business rule refused the change; ``str(error)`` is the message for the user."""
+
+
+def today_in_tokyo(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(TOKYO).date()
+
+
+# --- organizations and contracts ------------------------------------------------------------
+
+
+def normalize_org_name(name: str) -> str:
+    """The form used to detect duplicates: width-folded (NFKC), spaces removed, case-folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or "")).casefold()
+
+
+def name_taken(name: str, exclude_id: int | None = None) -> bool:
+    wanted = normalize_org_name(name)
+    stmt = select(Organization.id, Organization.name)
+    return any(
+        normalize_org_name(other) == wanted and org_id != exclude_id
+        for org_id, other in db.session.execute(stmt)
+    )
+
+
+def email_taken(email: str) -> bool:
+    with unscoped():
+        return db.session.scalar(select(User.id).where(User.email == email.strip().lower())) is not None
+
+
+@dataclass
+class ContractTerms:
+    plan_name: str
+    starts_on: date
+    ends_on: date
+    seat_limit: int
+    annual_fee: int
+    overage_unit_price: int
+
+    def check(self) -> None:
+        """:raises RuleViolation: impossible dates, a limit below one, negative amounts."""
+        if self.ends_on <= self.starts_on:
+            raise RuleViolation(_l("契約終了日は契約開始日より後の日付にしてください。"))
+        if self.seat_limit <= 0:
+            raise RuleViolation(_l("上限利用者数は1以上にしてください。"))
+        if self.annual_fee < 0 or self.overage_unit_price < 0:
+            raise RuleViolation(_l("金額は0円以上にしてください。"))
+
+
+def create_organization(name: str, terms: ContractTerms, admin_name: str, admin_email: str, by: User) -> Organization:
+    """A corporate customer (Art. 2-1) with its contract and primary administrator, who is invited.
+
+    :raises RuleViolation: a duplicate name or administrator email, or bad contract terms.
+    """
+    name = name.strip()
+    if not name:
+        raise RuleViolation(_l("法人名を入力してください。"))
+    if name_taken(name):
+        raise RuleViolation(_l("同じ法人名の組織がすでに登録されています。"))
+    terms.check()
+    if email_taken(admin_email):
+        raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
+    with unscoped():
+        org = Organization(name=name, status=OrganizationStatus.ACTIVE)
+        db.session.add(org)
+        db.session.flush()
+        contract = Contract(organization_id=org.id, **terms.__dict__)
+        profile = OrganizationProfile(organization_id=org.id)
+        db.session.add_all([contract, profile])
+        db.session.add(
+            OrganizationStatusChange(
+                organization_id=org.id, status=OrganizationStatus.ACTIVE, reason="", changed_by_id=by.id
+            )
+        )
+        db.session.flush()
+        audit.record("org.created", target=org, name=org.name)
+        audit.record("contract.created", target=contract, **_terms_for_audit(terms))
+        issue_admin(org, admin_name, admin_email, by)
+    return org
+
+
+def _terms_for_audit(terms: ContractTerms) -> dict:
+    values = dict(terms.__dict__)
+    values["starts_on"] = terms.starts_on.isoformat()
+    values["ends_on"] = terms.ends_on.isoformat()
+    return values
+
+
+def update_contract(contract: Contract, terms: ContractTerms, by: User) -> Contract:
+    """:raises RuleViolation: impossible dates, a limit below one, negative amounts."""
+    terms.check()
+    before = _terms_for_audit(
+        ContractTerms(
+            contract.plan_name,
+            contract.starts_on,
+            contract.ends_on,
+            contract.seat_limit,
+            contract.annual_fee,
+            contract.overage_unit_price,
+        )
+    )
+    with unscoped():
+        for key, value in terms.__dict__.items():
+            setattr(contract, key, value)
+        after = _terms_for_audit(terms)
+        changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        audit.record("contract.updated", target=contract, changes=changed)
+        db.session.flush()
+    return contract
+
+
+def save_contract(org: Organization, contract: Contract | None, terms: ContractTerms, by: User) -> Contract:
+    """Create the contract of an organization that has none, or update it. :raises RuleViolation:"""
+    if contract is not None:
+        return update_contract(contract, terms, by)
+    terms.check()
+    with unscoped():
+        contract = Contract(organization_id=org.id, **terms.__dict__)
+        db.session.add(contract)
+        db.session.flush()
+        audit.record("contract.created", target=contract, **_terms_for_audit(terms))
+    return contract
+
+
+def get_profile(org: Organization) -> OrganizationProfile:
+    """The org's profile row, created on first need (organizations made before the back office)."""
+    with unscoped():
+        profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
+        if profile is None:
+            profile = OrganizationProfile(organization_id=org.id, registered_at=None)
+            db.session.add(profile)
+            db.session.flush()
+    return profile
+
+
+def issue_admin(org: Organization, name: str, email: str, by: User) -> User:
+    """An administrator ID (Art. 1, 2-2) without password; invited by email. The first becomes primary.
+
+    :raises RuleViolation: the email is already registered.
+    """
+    email = email.strip().lower()
+    if email_taken(email):
+        raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
+    with unscoped():
+        user = User(organization_id=org.id, role=Role.ORG_ADMIN, email=email, name=name.strip(), password_hash=None)
+        db.session.add(user)
+        db.session.flush()
+        profile = get_profile(org)
+        if profile.primary_admin_id is None:
+            profile.primary_admin_id = user.id
+        audit.record("org.admin_issued", target=user, primary=profile.primary_admin_id == user.id)
+        send_invitation(user, by, org.name)
+    return user
+
+
+def resend_invitation(user: User, by: User) -> None:
+    """:raises RuleViolation: the user has set a password already."""
+    if user.password_hash:
+        raise RuleViolation(_l("この管理者はすでにパスワードを設定済みです。"))
+    send_invitation(user, by, user.organization.name)
+
+
+# --- status: suspension, resumption, termination ---------------------------------------------
+
+
+def latest_status_change(org: Organization) -> OrganizationStatusChange | None:
+    with unscoped():
+        return db.session.scalar(
+            select(OrganizationStatusChange)
+            .where(OrganizationStatusChange.organization_id == org.id)
+            .order_by(OrganizationStatusChange.created_at.desc(), OrganizationStatusChange.id.desc())
+            .limit(1)
+        )
+
+
+def status_history(org: Organization, limit: int = 10) -> list[OrganizationStatusChange]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(OrganizationStatusChange)
+                .where(OrganizationStatusChange.organization_id == org.id)
+                .order_by(OrganizationStatusChange.created_at.desc(), OrganizationStatusChange.id.desc())
+                .limit(limit)
+            )
+        )
+
+
+def change_status(org: Organization, status: str, reason: str, by: User | None) -> OrganizationStatusChange:
+    """Suspend (Art. 3-4), resume or terminate; the primary administrator is told by email.
+
+    :raises RuleViolation: no change, or no reason for a suspension or termination.
+    """
+    status = OrganizationStatus(status)
+    reason = (reason or "").strip()
+    if status == org.status:
+        raise RuleViolation(_l("組織はすでにその状態です。"))
+    if status != OrganizationStatus.ACTIVE and not reason:
+        raise RuleViolation(_l("利用停止・契約終了には理由を入力してください。"))
+    with unscoped():
+        previous = org.status
+        org.status = status
+        change = OrganizationStatusChange(
+            organization_id=org.id, status=status, reason=reason, changed_by_id=by.id if by else None
+        )
+        db.session.add(change)
+        db.session.flush()
+        audit.record(
+            "org.status_changed", target=org, actor=by, previous=previous, status=str(status), reason=reason
+        )
+        profile = get_profile(org)
+        admin = profile.primary_admin
+        if admin is not None and admin.email:
+            queue_email(
+                "org_status_changed",
+                admin.email,
+                idempotency_key=f"org_status_changed:{change.id}",
+                organization_id=org.id,
+                user_id=admin.id,
+                locale=admin.locale,
+                user=admin,
+                organization=org,
+                status=str(status),
+                reason=reason,
+                contact=current_app.config["BILLING_CONTACT"],
+                portal_url=external_url("main.index"),
+            )
+        db.session.flush()
+    return change
+
+
+# --- lists for the operator -----------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """What the ``pager`` macro needs, for a select of several columns."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def paginate_rows(stmt: Select, page: int, per_page: int = 25) -> Page:
+    page = max(page, 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=list(rows), page=page, per_page=per_page, total=total)
+
+
+def organizations_query(q: str = "", status: str = "", over_limit: bool = False) -> Select:
+    """Rows of (Organization, Contract or None, active learners), in one query."""
+    used = active_learners_query().subquery()
+    used_count = func.coalesce(used.c.used, 0)
+    stmt = (
+        select(Organization, Contract, used_count.label("used"))
+        .outerjoin(Contract, Contract.organization_id == Organization.id)
+        .outerjoin(used, used.c.organization_id == Organization.id)
+        .order_by(Organization.name, Organization.id)
+    )
+    q = (q or "").strip()
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                Organization.name.ilike(pattern, escape="\\"),
+                Organization.code.ilike(pattern, escape="\\"),
+                Contract.plan_name.ilike(pattern, escape="\\"),
+            )
+        )
+    if status in set(OrganizationStatus):
+        stmt = stmt.where(Organization.status == status)
+    if over_limit:
+        stmt = stmt.where(Contract.id.is_not(None), used_count > Contract.seat_limit)
+    return stmt
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Organization.status, func.count(Organization.id)).group_by(Organization.status))
+    counts = dict.fromkeys((str(s) for s in OrganizationStatus), 0)
+    counts.update(dict(rows.tuples().all()))
+    return counts
+
+
+def dead_emails_since(since: datetime) -> list[OutboxMessage]:
+    """Emails given up on (status dead) among those queued since ``since``."""
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.DEAD, OutboxMessage.created_at >= since)
+                .order_by(OutboxMessage.created_at.desc())
+                .limit(50)
+            )
+        )
+
+
+def recent_activity(org: Organization, limit: int = 20) -> list[AuditEvent]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.organization_id == org.id)
+                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                .limit(limit)
+            )
+        )
+
+
+def org_staff(org: Organization) -> list[User]:
+    """Administrators and managers of ``org``."""
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(User)
+                .where(User.organization_id == org.id, User.role.in_([Role.ORG_ADMIN, Role.MANAGER]))
+                .order_by(User.role.desc(), User.id)
+            )
+        )
+
+
+# --- invoices (Art. 3) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceAmounts:
+    base_amount: int
+    overage_seats: int
+    overage_unit_price: int
+    tax_rate: int
+
+    @property
+    def overage_amount(self) -> int:
+        return self.overage_seats * self.overage_unit_price
+
+    @property
+    def subtotal(self) -> int:
+        return self.base_amount + self.overage_amount
+
+    @property
+    def tax_amount(self) -> int:
+        # A qualified invoice rounds the tax once per rate per invoice; fractions of a yen are dropped.
+        return self.subtotal * self.tax_rate // 100
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.tax_amount
+
+
+def suggested_overage_seats(contract: Contract, period_start: date, period_end: date) -> int:
+    """Learners over the limit at the highest monthly peak within the period."""
+    first = month_key(datetime.combine(period_start, datetime.min.time(), tzinfo=TOKYO))
+    last = month_key(datetime.combine(period_end, datetime.min.time(), tzinfo=TOKYO))
+    return max(0, peak_between(contract.organization_id, first, last) - contract.seat_limit)
+
+
+def issuer_settings() -> tuple[str, str, str]:
+    """(issuer name, registration number, bank account) from the configuration.
+
+    :raises RuleViolation: the registration number or bank account is not configured properly.
+    """
+    cfg = current_app.config
+    number = (cfg.get("INVOICE_REGISTRATION_NUMBER") or "").strip()
+    bank = (cfg.get("INVOICE_BANK_ACCOUNT") or "").strip()
+    if not REGISTRATION_NUMBER.fullmatch(number):
+        raise RuleViolation(
+            _l(
+                "適格請求書発行事業者の登録番号(T+13桁)が設定されていません。"
+                "PORTAL_INVOICE_REGISTRATION_NUMBER を設定してください。"
+            )
+        )
+    if not bank:
+        raise RuleViolation(_l("振込先口座が設定されていません。PORTAL_INVOICE_BANK_ACCOUNT を設定してください。"))
+    return cfg["INVOICE_ISSUER_NAME"], number, bank
+
+
+def issue_invoice(
+    org: Organization,
+    contract: Contract,
+    *,
+    period_start: date,
+    period_end: date,
+    due_on: date,
+    overage_seats: int,
+    by: User,
+) -> Invoice:
+    """Issue the invoice for one contract period and email the primary administrator.
+
+    :raises RuleViolation: impossible dates, negative seats, an invoice for this period already
+        issued, or the issuer not configured.
+    """
+    issued_on = today_in_tokyo()
+    if period_end <= period_start:
+        raise RuleViolation(_l("請求期間の終了日は開始日より後の日付にしてください。"))
+    if due_on < issued_on:
+        raise RuleViolation(_l("お支払期限は発行日以降の日付にしてください。"))
+    if overage_seats < 0:
+        raise RuleViolation(_l("超過人数は0以上にしてください。"))
+    issuer_name, number, bank = issuer_settings()
+    with unscoped():
+        exists = db.session.scalar(
+            select(Invoice.id).where(Invoice.organization_id == org.id, Invoice.period_start == period_start)
+        )
+        if exists is not None:
+            raise RuleViolation(_l("この期間の請求書はすでに発行されています。"))
+        amounts = InvoiceAmounts(
+            base_amount=contract.annual_fee,
+            overage_seats=overage_seats,
+            overage_unit_price=contract.overage_unit_price,
+            tax_rate=int(current_app.config["INVOICE_TAX_RATE"]),
+        )
+        invoice = Invoice(
+            organization_id=org.id,
+            number=f"TMP-{utcnow().timestamp()}",
+            recipient_name=org.name,
+            plan_name=contract.plan_name,
+            period_start=period_start,
+            period_end=period_end,
+            base_amount=amounts.base_amount,
+            seat_limit=contract.seat_limit,
+            overage_seats=amounts.overage_seats,
+            overage_unit_price=amounts.overage_unit_price,
+            overage_amount=amounts.overage_amount,
+            subtotal=amounts.subtotal,
+            tax_rate=amounts.tax_rate,
+            tax_amount=amounts.tax_amount,
+            total=amounts.total,
+            issuer_name=issuer_name,
+            registration_number=number,
+            bank_account=bank,
+            issued_on=issued_on,
+            due_on=due_on,
+            created_by_id=by.id,
+        )
+        db.session.add(invoice)
+        db.session.flush()
+        invoice.number = f"INV-{issued_on:%Y%m}-{invoice.id:06d}"
+        audit.record("invoice.issued", target=invoice, number=invoice.number, total=invoice.total)
+        mail_primary_admin(
+            org,
+            "invoice_issued",
+            f"invoice_issued:{invoice.id}",
+            invoice=invoice,
+            invoice_url=external_url("org.invoice_detail", invoice_id=invoice.id),
+        )
+        db.session.flush()
+    return invoice
+
+
+def mail_primary_admin(org: Organization, template: str, key: str, **context) -> None:
+    admin = get_profile(org).primary_admin
+    if admin is None or not admin.email:
+        return
+    queue_email(
+        template,
+        admin.email,
+        idempotency_key=key,
+        organization_id=org.id,
+        user_id=admin.id,
+        locale=admin.locale,
+        user=admin,
+        organization=org,
+        **context,
+    )
+
+
+def mark_paid(invoice: Invoice, by: User) -> Invoice:
+    """:raises RuleViolation: already paid."""
+    if invoice.paid_at is not None:
+        raise RuleViolation(_l("この請求書はすでに入金済みです。"))
+    with unscoped():
+        invoice.paid_at = utcnow()
+        audit.record("invoice.paid", target=invoice, number=invoice.number)
+        db.session.flush()
+    return invoice
+
+
+def overdue_invoices_query(today: date | None = None) -> Select:
+    today = today or today_in_tokyo()
+    return (
+        select(Invoice)
+        .where(Invoice.paid_at.is_(None), Invoice.due_on < today)
+        .order_by(Invoice.due_on, Invoice.id)
+    )
+
+
+def suspend_for_non_payment(invoice: Invoice, by: User) -> OrganizationStatusChange:
+    """Suspend the invoice's organization (Art. 3-4). :raises RuleViolation: not overdue, or suspended."""
+    if not invoice.is_overdue(today_in_tokyo()):
+        raise RuleViolation(_l("お支払期限を過ぎていない請求書では利用停止にできません。"))
+    reason = f"{NON_PAYMENT_REASON} {invoice.number}"
+    return change_status(invoice.organization, OrganizationStatus.SUSPENDED, reason, by)
+
+
+def default_due_on() -> date:
+    return today_in_tokyo() + timedelta(days=int(current_app.config["INVOICE_DUE_DAYS"]))
+
+

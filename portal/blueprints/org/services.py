@@ -1,0 +1,247 @@
+"""The organization's registration (Art. 12), its administrators and managers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal import audit
+from portal.blueprints.invitations.services import send_invitation
+from portal.blueprints.operator.services import RuleViolation, email_taken, name_taken
+from portal.extensions import db
+from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User, utcnow
+from portal.outbox import external_url, queue_email
+from portal.tenancy import unscoped
+
+MEMBER_ROLES = (Role.ORG_ADMIN, Role.MANAGER)
+
+
+def profile_of(org: Organization | None) -> OrganizationProfile | None:
+    """The org's profile in the current tenant scope (None for organizations made before the back office)."""
+    if org is None:
+        return None
+    return db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
+
+
+def registration_due(org: Organization | None) -> bool:
+    profile = profile_of(org)
+    return profile is not None and profile.registered_at is None
+
+
+def is_primary_admin(user: User) -> bool:
+    profile = profile_of(user.organization)
+    return profile is not None and profile.primary_admin_id == user.id
+
+
+@dataclass
+class ProfileData:
+    organization_name: str
+    postal_code: str
+    prefecture: str
+    address_line1: str
+    address_line2: str
+    phone: str
+    admin_name: str
+
+
+def save_profile(org: Organization, admin: User, data: ProfileData) -> OrganizationProfile:
+    """Register (first time) or change the organization's name, address, phone and the admin's name.
+
+    :raises RuleViolation: the name belongs to another organization already.
+    """
+    if name_taken(data.organization_name, exclude_id=org.id):
+        raise RuleViolation(_l("同じ法人名の組織がすでに登録されています。運営事務局にお問い合わせください。"))
+    profile = profile_of(org)
+    if profile is None:
+        profile = OrganizationProfile(organization_id=org.id)
+        db.session.add(profile)
+    first = profile.registered_at is None
+    before = {
+        "organization_name": org.name,
+        "postal_code": profile.postal_code,
+        "prefecture": profile.prefecture,
+        "address_line1": profile.address_line1,
+        "address_line2": profile.address_line2,
+        "phone": profile.phone,
+        "admin_name": admin.name,
+    }
+    org.name = data.organization_name
+    profile.postal_code = data.postal_code
+    profile.prefecture = data.prefecture
+    profile.address_line1 = data.address_line1
+    profile.address_line2 = data.address_line2
+    profile.phone = data.phone
+    admin.name = data.admin_name
+    if first:
+        profile.registered_at = utcnow()
+    if profile.primary_admin_id is None and admin.role == Role.ORG_ADMIN:
+        profile.primary_admin_id = admin.id
+    after = dict(data.__dict__)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    audit.record(
+        "org.profile_registered" if first else "org.profile_updated",
+        target=org,
+        organization_id=org.id,
+        changes=changes,
+    )
+    db.session.flush()
+    return profile
+
+
+def members(org: Organization) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(User.role.in_([str(r) for r in MEMBER_ROLES])).order_by(User.role.desc(), User.id)
+        )
+    )
+
+
+def invite_member(org: Organization, name: str, email: str, role: str, by: User) -> User:
+    """Another administrator or a manager, invited by email; only the primary administrator may.
+
+    :raises RuleViolation: not the primary administrator, an unknown role, or the email is taken.
+    """
+    if not is_primary_admin(by):
+        raise RuleViolation(_l("管理者・マネージャーを追加できるのは主管理者だけです。"))
+    if role not in {str(r) for r in MEMBER_ROLES}:
+        raise RuleViolation(_l("権限を選んでください。"))
+    email = email.strip().lower()
+    if email_taken(email):
+        raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
+    user = User(organization_id=org.id, role=role, email=email, name=name.strip(), password_hash=None)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("org.member_invited", target=user, role=role)
+    send_invitation(user, by, org.name)
+    return user
+
+
+# --- handover of the primary administrator (Art. 12-1-2) -------------------------------------
+
+PREDECESSOR_CHOICES = ("end", "manager", "org_admin")
+# Emails from the operator that a successor must be able to read again (never invitations: they carry links).
+OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termination_received")
+
+
+def pending_handover(org: Organization) -> Handover | None:
+    with unscoped():
+        return db.session.scalar(
+            select(Handover).where(Handover.organization_id == org.id, Handover.accepted_at.is_(None))
+        )
+
+
+def start_handover(
+    org: Organization, successor_name: str, successor_email: str, notes: str, predecessor_after: str, by: User
+) -> Handover:
+    """Name a successor to the primary administrator, with notes; the successor is invited.
+
+    :raises RuleViolation: not the primary administrator (nor the operator), a handover already
+        pending, a successor from another organization or staff, or the predecessor themself.
+    """
+    if not by.is_staff and not is_primary_admin(by):
+        raise RuleViolation(_l("引き継ぎを始められるのは主管理者か運営事務局だけです。"))
+    if predecessor_after not in PREDECESSOR_CHOICES:
+        raise RuleViolation(_l("前任者の引き継ぎ後の扱いを選んでください。"))
+    if pending_handover(org) is not None:
+        raise RuleViolation(_l("進行中の引き継ぎがあります。後任者の受諾をお待ちください。"))
+    email = successor_email.strip().lower()
+    with unscoped():
+        profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
+        predecessor = profile.primary_admin if profile else None
+        successor = db.session.scalar(select(User).where(User.email == email))
+        if successor is not None and successor.organization_id != org.id:
+            raise RuleViolation(
+                _l("このメールアドレスは他の組織(または運営事務局)で使われているため、後任者に指定できません。")
+            )
+        if successor is not None and predecessor is not None and successor.id == predecessor.id:
+            raise RuleViolation(_l("現在の主管理者を後任者に指定することはできません。"))
+        if successor is not None and (successor.role == Role.LEARNER or not successor.is_active):
+            raise RuleViolation(
+                _l("後任者には、有効な管理者・マネージャー、または新しいメールアドレスを指定してください。")
+            )
+        new_user = successor is None
+        if new_user:
+            successor = User(
+                organization_id=org.id,
+                role=Role.ORG_ADMIN,
+                email=email,
+                name=successor_name.strip(),
+                password_hash=None,
+            )
+            db.session.add(successor)
+            db.session.flush()
+        handover = Handover(
+            organization_id=org.id,
+            predecessor_id=predecessor.id if predecessor else None,
+            successor_id=successor.id,
+            notes=notes.strip(),
+            predecessor_after=predecessor_after,
+            created_by_id=by.id,
+        )
+        db.session.add(handover)
+        db.session.flush()
+        audit.record(
+            "org.handover_started", target=handover, successor=successor.id, predecessor_after=predecessor_after
+        )
+        if new_user:
+            send_invitation(successor, by, org.name, template="handover", handover=handover)
+        else:
+            queue_email(
+                "handover",
+                successor.email,
+                idempotency_key=f"handover:{handover.id}",
+                organization_id=org.id,
+                user_id=successor.id,
+                locale=successor.locale,
+                user=successor,
+                organization_name=org.name,
+                invited_by=by,
+                handover=handover,
+                accept_url=external_url("org.handover_accept"),
+                days=0,
+            )
+        db.session.flush()
+    return handover
+
+
+def accept_handover(handover: Handover, user: User) -> None:
+    """The successor takes the primary role; the predecessor keeps what was chosen. :raises RuleViolation:"""
+    if handover.accepted_at is not None or handover.successor_id != user.id:
+        raise RuleViolation(_l("この引き継ぎは受諾できません。"))
+    profile = db.session.scalar(
+        select(OrganizationProfile).where(OrganizationProfile.organization_id == handover.organization_id)
+    )
+    if profile is None:
+        profile = OrganizationProfile(organization_id=handover.organization_id)
+        db.session.add(profile)
+    profile.primary_admin_id = user.id
+    user.role = Role.ORG_ADMIN
+    predecessor = handover.predecessor
+    if predecessor is not None and predecessor.id != user.id:
+        if handover.predecessor_after == "end":
+            predecessor.is_active_flag = False
+            predecessor.end_all_sessions()
+        elif handover.predecessor_after == "manager":
+            predecessor.role = Role.MANAGER
+    handover.accepted_at = utcnow()
+    audit.record(
+        "org.handover_accepted",
+        target=handover,
+        predecessor=handover.predecessor_id,
+        predecessor_after=handover.predecessor_after,
+    )
+    db.session.flush()
+
+
+def operator_messages(org: Organization) -> list[OutboxMessage]:
+    """What the operator emailed this organization, so that a successor reads what came before."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.organization_id == org.id, OutboxMessage.template.in_(OPERATOR_TEMPLATES))
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(200)
+        )
+    )

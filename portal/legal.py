@@ -1,0 +1,190 @@
+"""Versions of the terms and the other public texts (Art. 5, 25), and acceptance by administrators.
+
+After a version of the terms takes effect, each organization administrator is shown it once, with
+its differences from the previous version; continuing records the acceptance (who, when, IP). One
+app-level ``before_request`` sends an administrator who has not accepted the current version to
+that page; learners only see a short notice in the page header.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date, timedelta
+
+from flask import Flask, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal import audit
+from portal.audit import client_ip
+from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
+from portal.extensions import db
+from portal.models import DocumentKind, LegalDocument, Role, TermsAcceptance, User
+from portal.tenancy import unscoped
+
+KIND_LABELS = {
+    DocumentKind.TERMS: _l("利用規約"),
+    DocumentKind.PRIVACY: _l("個人情報の取扱について"),
+    DocumentKind.SECURITY: _l("セキュリティホワイトペーパー"),
+}
+ACCEPTANCE_ALLOWED = frozenset(
+    {
+        "static",
+        "auth.login",
+        "auth.logout",
+        "auth.change_password",
+        "main.set_language",
+        "status.page",
+        "legal.page",
+        "legal.accept",
+    }
+)
+# How long learners see "the terms were revised" after a revision takes effect.
+LEARNER_NOTICE_DAYS = 30
+
+
+def current_document(kind: str, today: date | None = None) -> LegalDocument | None:
+    today = today or today_in_tokyo()
+    return db.session.scalar(
+        select(LegalDocument)
+        .where(LegalDocument.kind == kind, LegalDocument.effective_on <= today)
+        .order_by(LegalDocument.effective_on.desc(), LegalDocument.id.desc())
+        .limit(1)
+    )
+
+
+def previous_document(document: LegalDocument) -> LegalDocument | None:
+    return db.session.scalar(
+        select(LegalDocument)
+        .where(
+            LegalDocument.kind == document.kind,
+            (LegalDocument.effective_on < document.effective_on)
+            | ((LegalDocument.effective_on == document.effective_on) & (LegalDocument.id < document.id)),
+        )
+        .order_by(LegalDocument.effective_on.desc(), LegalDocument.id.desc())
+        .limit(1)
+    )
+
+
+def publish_document(kind: str, version: str, body: str, effective_on: date, by: User) -> LegalDocument:
+    """A new version; for the terms, every organization is told through a notice (Art. 25).
+
+    :raises RuleViolation: unknown kind, a version label already used, an effective date in the past.
+    """
+    if kind not in set(DocumentKind):
+        raise RuleViolation(_l("文書の種類を選んでください。"))
+    if not version.strip() or not body.strip():
+        raise RuleViolation(_l("版と本文を入力してください。"))
+    if effective_on < today_in_tokyo():
+        raise RuleViolation(_l("施行日は今日以降の日付にしてください。"))
+    exists = db.session.scalar(
+        select(LegalDocument.id).where(LegalDocument.kind == kind, LegalDocument.version == version.strip())
+    )
+    if exists is not None:
+        raise RuleViolation(_l("この版はすでに登録されています。別の版の名前を付けてください。"))
+    document = LegalDocument(
+        kind=kind, version=version.strip(), body=body.strip(), effective_on=effective_on, created_by_id=by.id
+    )
+    db.session.add(document)
+    db.session.flush()
+    audit.record("legal.published", target=document, kind=kind, version=document.version)
+    if kind == DocumentKind.TERMS:
+        from portal.notices import NoticeDraft, publish_notice
+
+        publish_notice(
+            NoticeDraft(
+                kind="terms_revision",
+                title=str(_l("利用規約の改定(%(version)s)", version=document.version)),
+                body=str(
+                    _l(
+                        "利用規約を改定します。施行日: %(day)s。施行日以降に本サービスを利用された場合、"
+                        "改定内容に同意したものとみなされます(利用規約第25条)。",
+                        day=effective_on.strftime("%Y/%m/%d"),
+                    )
+                ),
+                organization_ids=None,
+            ),
+            by,
+        )
+    return document
+
+
+def needs_acceptance(user) -> LegalDocument | None:
+    """The current terms if ``user`` is an administrator who has not accepted them yet."""
+    if not user.is_authenticated or user.role != Role.ORG_ADMIN:
+        return None
+    with unscoped():
+        document = current_document(DocumentKind.TERMS)
+        if document is None:
+            return None
+        accepted = db.session.scalar(
+            select(TermsAcceptance.id).where(
+                TermsAcceptance.document_id == document.id, TermsAcceptance.user_id == user.id
+            )
+        )
+    return None if accepted else document
+
+
+def accept(document: LegalDocument, user: User) -> TermsAcceptance:
+    acceptance = TermsAcceptance(
+        document_id=document.id, user_id=user.id, organization_id=user.organization_id, ip=client_ip()
+    )
+    db.session.add(acceptance)
+    db.session.flush()
+    audit.record("legal.terms_accepted", target=document, version=document.version, ip=acceptance.ip)
+    return acceptance
+
+
+def differences(previous: LegalDocument | None, current: LegalDocument) -> list[tuple[str, str]]:
+    """Lines tagged "added", "removed" or "same", for showing what changed."""
+    if previous is None:
+        return []
+    lines = []
+    for line in difflib.ndiff(previous.body.splitlines(), current.body.splitlines()):
+        tag, text = line[:2], line[2:]
+        if tag == "+ ":
+            lines.append(("added", text))
+        elif tag == "- ":
+            lines.append(("removed", text))
+        elif tag == "  ":
+            lines.append(("same", text))
+    return lines
+
+
+def acceptances(document: LegalDocument) -> list[TermsAcceptance]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(TermsAcceptance)
+                .where(TermsAcceptance.document_id == document.id)
+                .order_by(TermsAcceptance.accepted_at)
+            )
+        )
+
+
+def learner_terms_notice() -> LegalDocument | None:
+    """A recently revised version of the terms, for the short notice learners see."""
+    if not current_user.is_authenticated or current_user.role != Role.LEARNER:
+        return None
+    today = today_in_tokyo()
+    with unscoped():
+        document = current_document(DocumentKind.TERMS, today)
+        if document is None or document.effective_on < today - timedelta(days=LEARNER_NOTICE_DAYS):
+            return None
+        return document if previous_document(document) is not None else None
+
+
+def check_terms_acceptance():
+    if request.endpoint in ACCEPTANCE_ALLOWED:
+        return None
+    if needs_acceptance(current_user) is None:
+        return None
+    return redirect(url_for("legal.accept", next=request.path if request.method == "GET" else None))
+
+
+def init_app(app: Flask) -> None:
+    """Register after the suspension and maintenance checks."""
+    app.before_request(check_terms_acceptance)
+    app.jinja_env.globals["learner_terms_notice"] = learner_terms_notice
+    app.jinja_env.globals["legal_kind_labels"] = KIND_LABELS

@@ -1,0 +1,237 @@
+"""The operator's side of a customer: contract, registered profile, status history, invoices, seat usage."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.accounts import Organization, User
+from portal.models.base import UTCDateTime, utcnow
+from portal.tenancy import TenantScoped
+
+
+class Contract(TenantScoped, db.Model):
+    """The organization's current contract (Art. 3). Amounts are integer yen, tax excluded."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (
+        CheckConstraint("ends_on > starts_on", name="ends_after_start"),
+        CheckConstraint("seat_limit > 0", name="seat_limit_positive"),
+        CheckConstraint("annual_fee >= 0", name="annual_fee_not_negative"),
+        CheckConstraint("overage_unit_price >= 0", name="overage_unit_price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    plan_name: Mapped[str] = mapped_column(String(100))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    # 上限利用者数: active learners beyond this are charged per seat (Art. 3-2).
+    seat_limit: Mapped[int] = mapped_column(Integer)
+    annual_fee: Mapped[int] = mapped_column(Integer)
+    # Per learner over the limit, for the contract period.
+    overage_unit_price: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class OrganizationProfile(TenantScoped, db.Model):
+    """What the customer registers itself (Art. 12-2) and who its primary administrator is (Art. 12-1).
+
+    ``registered_at`` is empty until the first administrator has registered; until then the org
+    screens send that administrator to the registration form.
+    """
+
+    __tablename__ = "organization_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    # The one administrator who receives the operator's email; a column, so there is exactly one.
+    primary_admin_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    postal_code: Mapped[str] = mapped_column(String(8), default="")
+    prefecture: Mapped[str] = mapped_column(String(8), default="")
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    primary_admin: Mapped[User | None] = relationship(lazy="joined")
+
+
+class OrganizationStatusChange(TenantScoped, db.Model):
+    """Each change of ``Organization.status`` with its reason; the latest one explains the current status."""
+
+    __tablename__ = "organization_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    changed_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Invoice(TenantScoped, db.Model):
+    """A qualified invoice (適格請求書) for one contract period, paid by bank transfer (Art. 3-3).
+
+    Issuer, registration number, bank account and amounts are copied at issue, so a later change of
+    configuration or contract never alters an invoice already sent.
+    """
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "period_start"),
+        CheckConstraint("period_end > period_start", name="period_ends_after_start"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    plan_name: Mapped[str] = mapped_column(String(100))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    base_amount: Mapped[int] = mapped_column(Integer)
+    seat_limit: Mapped[int] = mapped_column(Integer)
+    overage_seats: Mapped[int] = mapped_column(Integer)
+    overage_unit_price: Mapped[int] = mapped_column(Integer)
+    overage_amount: Mapped[int] = mapped_column(Integer)
+    subtotal: Mapped[int] = mapped_column(Integer)
+    tax_rate: Mapped[int] = mapped_column(Integer)
+    tax_amount: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    issuer_name: Mapped[str] = mapped_column(String(200))
+    registration_number: Mapped[str] = mapped_column(String(14))
+    bank_account: Mapped[str] = mapped_column(Text)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+    def is_overdue(self, today: date) -> bool:
+        return self.paid_at is None and self.due_on < today
+
+
+class SeatUsage(TenantScoped, db.Model):
+    """The highest number of active learners seen in one month (Tokyo time), for overage (Art. 3-2)."""
+
+    __tablename__ = "seat_usage"
+    __table_args__ = (UniqueConstraint("organization_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # "YYYY-MM"
+    month: Mapped[str] = mapped_column(String(7))
+    peak: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Termination(TenantScoped, db.Model):
+    """The end of an organization's use: its request (Art. 15) or the operator's cancellation (Art. 16)."""
+
+    __tablename__ = "terminations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    # "customer" (申し入れ, Art. 15) or "operator" (解除, Art. 16)
+    kind: Mapped[str] = mapped_column(String(16))
+    end_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The service ends on end_on only once the operator has received the request (Art. 15).
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+
+
+class DeletionRecord(db.Model):
+    """What was deleted of an organization, by whom and when. Outlives the organization (no foreign key)."""
+
+    __tablename__ = "deletion_records"
+    # Staff-only, and it must outlive the organization, so the tenant guard does not apply.
+    __tenant_exempt__ = "operator-only record that outlives the deleted organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(Integer, index=True)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    # "personal": personal data after the retention period; "all": everything, at the operator's request.
+    scope: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # {"table name": rows deleted}
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    deleted_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Handover(TenantScoped, db.Model):
+    """Passing the primary administrator's role to a successor, with notes (Art. 12-1-2)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    predecessor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    successor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # What the predecessor keeps after acceptance: "end" (no access), "manager" or "org_admin".
+    predecessor_after: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    predecessor: Mapped[User | None] = relationship(foreign_keys=[predecessor_id], lazy="joined")
+    successor: Mapped[User] = relationship(foreign_keys=[successor_id], lazy="joined")
+
+
+class ThirdParty(TenantScoped, db.Model):
+    """A third party the operator has approved to use the service under the customer (Art. 14-1)."""
+
+    __tablename__ = "third_parties"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    approved_on: Mapped[date] = mapped_column(Date)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ThirdPartyMember(TenantScoped, db.Model):
+    """A learner who belongs to an approved third party (the customer answers for them, Art. 14-2)."""
+
+    __tablename__ = "third_party_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    third_party_id: Mapped[int] = mapped_column(ForeignKey("third_parties.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    third_party: Mapped[ThirdParty] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")

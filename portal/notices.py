@@ -1,0 +1,403 @@
+"""Notices from the operator (Art. 9, 11, 20, 21): publishing, incident updates, reading, maintenance.
+
+Services validate, write, audit and queue email to the primary administrators, then flush. The
+maintenance check is one app-level ``before_request``: during a maintenance window, members of the
+organizations it concerns see the maintenance page; staff keep working.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import Flask, make_response, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import Select, and_, func, or_, select
+
+from portal import audit
+from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
+from portal.extensions import db
+from portal.htmx import is_htmx
+from portal.models import (
+    IncidentStatus,
+    Notice,
+    NoticeKind,
+    NoticeRead,
+    NoticeTarget,
+    NoticeUpdate,
+    Organization,
+    OrganizationProfile,
+    OrganizationStatus,
+    User,
+    utcnow,
+)
+from portal.outbox import external_url, queue_email
+from portal.tenancy import unscoped
+
+KIND_LABELS = {
+    NoticeKind.MAINTENANCE: _l("メンテナンス"),
+    NoticeKind.INCIDENT: _l("障害"),
+    NoticeKind.SERVICE_END: _l("サービス提供の終了"),
+    NoticeKind.TERMS_REVISION: _l("利用規約の改定"),
+    NoticeKind.GENERAL: _l("お知らせ"),
+}
+INCIDENT_LABELS = {
+    IncidentStatus.INVESTIGATING: _l("調査中"),
+    IncidentStatus.IDENTIFIED: _l("原因特定"),
+    IncidentStatus.MONITORING: _l("経過観察中"),
+    IncidentStatus.RESOLVED: _l("解決済み"),
+}
+SERVICE_END_MONTHS = 3
+# During maintenance these still work: sign in and out (staff must get in), language, the status page.
+MAINTENANCE_ALLOWED = frozenset({"static", "auth.login", "auth.logout", "main.set_language", "status.page"})
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or the month's last day when it has no such day (31 Jan + 1 = 28 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class NoticeDraft:
+    kind: str
+    title: str
+    body: str
+    organization_ids: list[int] | None  # None: every organization
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    service_ends_on: date | None = None
+
+
+def check_draft(draft: NoticeDraft, now: datetime) -> None:
+    """:raises RuleViolation: a missing window, a service end sooner than 3 months, no organization."""
+    if draft.kind not in set(NoticeKind):
+        raise RuleViolation(_l("お知らせの種類を選んでください。"))
+    if not draft.title.strip() or not draft.body.strip():
+        raise RuleViolation(_l("件名と本文を入力してください。"))
+    if draft.organization_ids is not None and not draft.organization_ids:
+        raise RuleViolation(_l("送信先の組織を1つ以上選んでください。"))
+    if draft.kind == NoticeKind.MAINTENANCE:
+        if not draft.starts_at or not draft.ends_at:
+            raise RuleViolation(_l("メンテナンスの開始日時と終了日時を入力してください。"))
+        if draft.ends_at <= draft.starts_at:
+            raise RuleViolation(_l("メンテナンスの終了日時は開始日時より後にしてください。"))
+    if draft.kind == NoticeKind.SERVICE_END:
+        earliest = add_months(today_in_tokyo(now), SERVICE_END_MONTHS)
+        if draft.service_ends_on is None:
+            raise RuleViolation(_l("サービス提供の終了日を入力してください。"))
+        if draft.service_ends_on < earliest:
+            raise RuleViolation(
+                _l(
+                    "サービス提供の終了は、終了日の3か月前までに通知する必要があります(利用規約第21条)。"
+                    "終了日は %(day)s 以降にしてください。",
+                    day=earliest.strftime("%Y/%m/%d"),
+                )
+            )
+
+
+def publish_notice(draft: NoticeDraft, by: User) -> Notice:
+    """Publish to every or the chosen organizations and email their primary administrators.
+
+    :raises RuleViolation: see :func:`check_draft`; an unknown organization id.
+    """
+    now = utcnow()
+    check_draft(draft, now)
+    with unscoped():
+        if draft.organization_ids is not None:
+            known = set(db.session.scalars(select(Organization.id).where(Organization.id.in_(draft.organization_ids))))
+            if known != set(draft.organization_ids):
+                raise RuleViolation(_l("選んだ組織が見つかりません。画面を再読み込みしてください。"))
+        notice = Notice(
+            kind=draft.kind,
+            title=draft.title.strip(),
+            body=draft.body.strip(),
+            all_organizations=draft.organization_ids is None,
+            starts_at=draft.starts_at if draft.kind == NoticeKind.MAINTENANCE else None,
+            ends_at=draft.ends_at if draft.kind == NoticeKind.MAINTENANCE else None,
+            service_ends_on=draft.service_ends_on if draft.kind == NoticeKind.SERVICE_END else None,
+            incident_status=IncidentStatus.INVESTIGATING if draft.kind == NoticeKind.INCIDENT else None,
+            published_at=now,
+            created_by_id=by.id,
+        )
+        db.session.add(notice)
+        db.session.flush()
+        for org_id in sorted(draft.organization_ids or []):
+            db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org_id))
+        db.session.flush()
+        audit.record(
+            "notice.published",
+            target=notice,
+            kind=notice.kind,
+            title=notice.title,
+            organizations="all" if notice.all_organizations else sorted(draft.organization_ids),
+        )
+        _email_primary_admins(notice, key=f"notice:{notice.id}", update=None)
+        db.session.flush()
+    return notice
+
+
+def add_incident_update(notice: Notice, status: str, body: str, by: User) -> NoticeUpdate:
+    """A status update of an open incident; ``resolved`` closes it. :raises RuleViolation:"""
+    if notice.kind != NoticeKind.INCIDENT:
+        raise RuleViolation(_l("経過報告は障害のお知らせにだけ追加できます。"))
+    if notice.resolved_at is not None:
+        raise RuleViolation(_l("この障害はすでに解決済みです。"))
+    if status not in set(IncidentStatus) or not body.strip():
+        raise RuleViolation(_l("状況と内容を入力してください。"))
+    with unscoped():
+        update = NoticeUpdate(notice_id=notice.id, status=status, body=body.strip())
+        db.session.add(update)
+        notice.incident_status = status
+        if status == IncidentStatus.RESOLVED:
+            notice.resolved_at = utcnow()
+        db.session.flush()
+        audit.record("notice.incident_updated", target=notice, status=status)
+        _email_primary_admins(notice, key=f"notice:{notice.id}:update:{update.id}", update=update)
+        db.session.flush()
+    return update
+
+
+def _target_org_ids(notice: Notice) -> Select:
+    stmt = select(Organization.id).where(Organization.status != OrganizationStatus.TERMINATED)
+    if not notice.all_organizations:
+        stmt = stmt.where(
+            Organization.id.in_(select(NoticeTarget.organization_id).where(NoticeTarget.notice_id == notice.id))
+        )
+    return stmt
+
+
+def _email_primary_admins(notice: Notice, key: str, update: NoticeUpdate | None) -> None:
+    profiles = db.session.scalars(
+        select(OrganizationProfile).where(
+            OrganizationProfile.organization_id.in_(_target_org_ids(notice)),
+            OrganizationProfile.primary_admin_id.is_not(None),
+        )
+    ).all()
+    for profile in profiles:
+        admin = profile.primary_admin
+        if not admin.email or not admin.is_active:
+            continue
+        queue_email(
+            "notice",
+            admin.email,
+            idempotency_key=f"{key}:{profile.organization_id}",
+            organization_id=profile.organization_id,
+            user_id=admin.id,
+            locale=admin.locale,
+            user=admin,
+            organization=profile.organization,
+            notice=notice,
+            update=update,
+            kind_label=KIND_LABELS[notice.kind],
+            status_label=INCIDENT_LABELS.get(update.status) if update else None,
+            notice_url=external_url("org.notice_detail", notice_id=notice.id),
+        )
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def visible_to(org_id: int):
+    """The condition for the notices that organization ``org_id`` receives."""
+    return or_(
+        Notice.all_organizations.is_(True),
+        Notice.id.in_(select(NoticeTarget.notice_id).where(NoticeTarget.organization_id == org_id)),
+    )
+
+
+def board(user: User) -> list[tuple[Notice, bool]]:
+    """The organization's notices, newest first, each with whether ``user`` has read it."""
+    read = select(NoticeRead.notice_id).where(NoticeRead.user_id == user.id)
+    rows = db.session.execute(
+        select(Notice, Notice.id.in_(read))
+        .where(visible_to(user.organization_id))
+        .order_by(Notice.published_at.desc(), Notice.id.desc())
+    ).all()
+    return [(notice, bool(is_read)) for notice, is_read in rows]
+
+
+def unread_count(user: User) -> int:
+    read = select(NoticeRead.notice_id).where(NoticeRead.user_id == user.id)
+    return (
+        db.session.scalar(select(func.count(Notice.id)).where(visible_to(user.organization_id), Notice.id.not_in(read)))
+        or 0
+    )
+
+
+def get_visible_notice_or_none(notice_id: int, org_id: int) -> Notice | None:
+    return db.session.scalar(select(Notice).where(Notice.id == notice_id, visible_to(org_id)))
+
+
+def mark_read(notice: Notice, user: User) -> None:
+    """Record the first reading; later readings change nothing."""
+    exists = db.session.scalar(
+        select(NoticeRead.id).where(NoticeRead.notice_id == notice.id, NoticeRead.user_id == user.id)
+    )
+    if exists is None:
+        db.session.add(NoticeRead(notice_id=notice.id, user_id=user.id, organization_id=user.organization_id))
+        audit.record("notice.read", target=notice, organization_id=user.organization_id)
+        db.session.flush()
+
+
+def readers(notice: Notice) -> list[NoticeRead]:
+    with unscoped():
+        return list(
+            db.session.scalars(select(NoticeRead).where(NoticeRead.notice_id == notice.id).order_by(NoticeRead.read_at))
+        )
+
+
+def target_organizations(notice: Notice) -> list[Organization]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(Organization).where(Organization.id.in_(_target_org_ids(notice))).order_by(Organization.name)
+            )
+        )
+
+
+# --- maintenance and the status page ---------------------------------------------------------
+
+
+def _concerns(org_id: int | None):
+    if org_id is None:
+        return Notice.all_organizations.is_(True)
+    return visible_to(org_id)
+
+
+def current_maintenance(org_id: int | None, now: datetime | None = None) -> Notice | None:
+    now = now or utcnow()
+    with unscoped():
+        return db.session.scalar(
+            select(Notice)
+            .where(
+                Notice.kind == NoticeKind.MAINTENANCE,
+                Notice.starts_at <= now,
+                Notice.ends_at > now,
+                _concerns(org_id),
+            )
+            .order_by(Notice.ends_at.desc())
+            .limit(1)
+        )
+
+
+def upcoming_maintenance(org_id: int | None, now: datetime | None = None) -> list[Notice]:
+    now = now or utcnow()
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(Notice)
+                .where(Notice.kind == NoticeKind.MAINTENANCE, Notice.starts_at > now, _concerns(org_id))
+                .order_by(Notice.starts_at)
+            )
+        )
+
+
+def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notice]]:
+    """(open incidents, current and upcoming maintenance) among the notices to every organization."""
+    now = now or utcnow()
+    with unscoped():
+        incidents = db.session.scalars(
+            select(Notice)
+            .where(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None), Notice.all_organizations.is_(True))
+            .order_by(Notice.published_at.desc())
+        ).all()
+        maintenance = db.session.scalars(
+            select(Notice)
+            .where(
+                Notice.kind == NoticeKind.MAINTENANCE,
+                Notice.ends_at > now,
+                Notice.all_organizations.is_(True),
+            )
+            .order_by(Notice.starts_at)
+        ).all()
+    return list(incidents), list(maintenance)
+
+
+def open_incidents() -> list[Notice]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(Notice)
+                .where(and_(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None)))
+                .order_by(Notice.published_at.desc())
+            )
+        )
+
+
+def check_maintenance():
+    """Before each request: the maintenance page for members of the organizations concerned."""
+    if not current_user.is_authenticated or current_user.is_staff or request.endpoint in MAINTENANCE_ALLOWED:
+        return None
+    notice = current_maintenance(current_user.organization_id)
+    if notice is None:
+        return None
+    template = "notices/_maintenance_body.html" if is_htmx() else "notices/maintenance.html"
+    response = make_response(render_template(template, notice=notice), 503)
+    response.headers["Retry-After"] = str(max(60, int((notice.ends_at - utcnow()).total_seconds())))
+    if is_htmx():
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def maintenance_banner() -> list[Notice]:
+    """Upcoming maintenance for the signed-in member's organization (staff see none)."""
+    if not current_user.is_authenticated or current_user.is_staff:
+        return []
+    return upcoming_maintenance(current_user.organization_id)
+
+
+# --- addresses for notices by post (Art. 9-3) -------------------------------------------------
+
+
+def _cell(value: str) -> str:
+    # A cell that starts like a formula would run in a spreadsheet; a leading quote keeps it text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+ADDRESS_HEADER = ["法人名", "郵便番号", "都道府県", "住所1", "住所2", "電話番号", "主管理者"]
+
+
+def address_csv(org_ids: list[int]) -> str:
+    """A CSV (UTF-8 with BOM, for Excel) of the chosen organizations' registered postal addresses."""
+    with unscoped():
+        rows = db.session.execute(
+            select(Organization, OrganizationProfile)
+            .outerjoin(OrganizationProfile, OrganizationProfile.organization_id == Organization.id)
+            .where(Organization.id.in_(org_ids))
+            .order_by(Organization.name)
+        ).all()
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ADDRESS_HEADER)
+    for org, profile in rows:
+        if profile is None:
+            writer.writerow([_cell(org.name), "", "", "", "", "", ""])
+            continue
+        admin = profile.primary_admin
+        values = [
+            org.name,
+            profile.postal_code,
+            profile.prefecture,
+            profile.address_line1,
+            profile.address_line2,
+            profile.phone,
+            admin.name if admin else "",
+        ]
+        writer.writerow([_cell(v) for v in values])
+    return out.getvalue()
+
+
+def init_app(app: Flask) -> None:
+    """Register after the tenant scope is bound (and after the suspension check)."""
+    app.before_request(check_maintenance)
+    app.jinja_env.globals["maintenance_banner"] = maintenance_banner
+    app.jinja_env.globals["notice_kind_labels"] = KIND_LABELS
+    app.jinja_env.globals["incident_labels"] = INCIDENT_LABELS

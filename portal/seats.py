@@ -1,0 +1,168 @@
+"""Seats (Art. 3-2): active learners count against the contract's 上限利用者数.
+
+Going over the limit is allowed but charged per learner over it. Whoever adds learners calls
+:func:`seat_check` first (to tell the administrator the number over and the estimated charge) and
+:func:`record_seat_usage` after the change, so that the month's peak is kept; a periodic job also
+records every organization's count hourly, so a change made elsewhere is not missed for long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.jobs import periodic
+from portal.models import Contract, Organization, OrganizationStatus, Role, SeatUsage, User, utcnow
+from portal.tenancy import unscoped
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+@dataclass(frozen=True)
+class SeatCheck:
+    used: int
+    adding: int
+    limit: int | None
+    unit_price: int
+
+    @property
+    def after(self) -> int:
+        return self.used + self.adding
+
+    @property
+    def over(self) -> int:
+        """Learners over the limit once ``adding`` more are active (0 without a contract)."""
+        if self.limit is None:
+            return 0
+        return max(0, self.after - self.limit)
+
+    @property
+    def newly_over(self) -> int:
+        """How many of the ``adding`` learners go over the limit."""
+        if self.limit is None:
+            return 0
+        return max(0, self.after - max(self.limit, self.used))
+
+    @property
+    def estimated_charge(self) -> int:
+        """Overage charge, tax excluded, if the count stays this high (yen)."""
+        return self.over * self.unit_price
+
+
+def active_learners_query():
+    return (
+        select(User.organization_id, func.count(User.id).label("used"))
+        .where(User.role == Role.LEARNER, User.is_active_flag.is_(True))
+        .group_by(User.organization_id)
+    )
+
+
+def active_learner_count(organization_id: int) -> int:
+    with unscoped():
+        return db.session.scalar(
+            select(func.count(User.id)).where(
+                User.organization_id == organization_id,
+                User.role == Role.LEARNER,
+                User.is_active_flag.is_(True),
+            )
+        ) or 0
+
+
+def seat_check(org: Organization, adding: int = 0) -> SeatCheck:
+    """Seats used, the limit, and what adding ``adding`` active learners would cost over the limit."""
+    with unscoped():
+        contract = db.session.scalar(select(Contract).where(Contract.organization_id == org.id))
+    return SeatCheck(
+        used=active_learner_count(org.id),
+        adding=max(0, adding),
+        limit=contract.seat_limit if contract else None,
+        unit_price=contract.overage_unit_price if contract else 0,
+    )
+
+
+def month_key(moment: datetime) -> str:
+    return moment.astimezone(TOKYO).strftime("%Y-%m")
+
+
+def record_seat_usage(organization_id: int, now: datetime | None = None) -> SeatUsage:
+    """Raise this month's peak to the current count if it is higher; flushes, never commits."""
+    now = now or utcnow()
+    key = month_key(now)
+    used = active_learner_count(organization_id)
+    with unscoped():
+        row = db.session.scalar(
+            select(SeatUsage).where(SeatUsage.organization_id == organization_id, SeatUsage.month == key)
+        )
+        if row is None:
+            row = SeatUsage(organization_id=organization_id, month=key, peak=used)
+            db.session.add(row)
+        elif used > row.peak:
+            row.peak = used
+        db.session.flush()
+    return row
+
+
+@periodic("seats.record_usage", every=timedelta(hours=1))
+def record_all_seat_usage(now: datetime) -> None:
+    with unscoped():
+        org_ids = db.session.scalars(
+            select(Organization.id).where(Organization.status != OrganizationStatus.TERMINATED)
+        ).all()
+    for org_id in org_ids:
+        record_seat_usage(org_id, now)
+
+
+@dataclass(frozen=True)
+class OverageRow:
+    organization: Organization
+    contract: Contract
+    peak: int
+
+    @property
+    def over(self) -> int:
+        return max(0, self.peak - self.contract.seat_limit)
+
+    @property
+    def charge(self) -> int:
+        return self.over * self.contract.overage_unit_price
+
+
+def overage_report(month: str) -> list[OverageRow]:
+    """Organizations whose peak in ``month`` ("YYYY-MM") went over their seat limit, largest first."""
+    with unscoped():
+        rows = db.session.execute(
+            select(Organization, Contract, SeatUsage.peak)
+            .join(Contract, Contract.organization_id == Organization.id)
+            .join(SeatUsage, SeatUsage.organization_id == Organization.id)
+            .where(SeatUsage.month == month, SeatUsage.peak > Contract.seat_limit)
+            .order_by((SeatUsage.peak - Contract.seat_limit).desc(), Organization.name)
+        ).all()
+    return [OverageRow(org, contract, peak) for org, contract, peak in rows]
+
+
+def peak_between(organization_id: int, first_month: str, last_month: str) -> int:
+    """The highest monthly peak recorded from ``first_month`` to ``last_month`` inclusive."""
+    with unscoped():
+        return db.session.scalar(
+            select(func.max(SeatUsage.peak)).where(
+                SeatUsage.organization_id == organization_id,
+                SeatUsage.month >= first_month,
+                SeatUsage.month <= last_month,
+            )
+        ) or 0
+
+
+def monthly_peaks(organization_id: int, limit: int = 12) -> list[SeatUsage]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(SeatUsage)
+                .where(SeatUsage.organization_id == organization_id)
+                .order_by(SeatUsage.month.desc())
+                .limit(limit)
+            )
+        )

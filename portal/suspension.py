@@ -1,0 +1,76 @@
+"""Suspended and terminated organizations (Art. 3-4, 15, 16): ONE check for every route.
+
+An app-level ``before_request`` that runs after the tenant scope is bound. A member of an
+organization that is not active sees the suspension page, with the reason and whom to contact,
+on every route except the allow-list below; staff are never affected. Resuming the organization
+restores everything, since nothing else was changed.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, make_response, render_template, request
+from flask_login import current_user
+
+from portal.htmx import is_htmx
+from portal.models import OrganizationStatus, Role
+
+# Signing out, switching language and static files always work.
+ALWAYS_ALLOWED = frozenset(
+    {
+        "static",
+        "auth.logout",
+        "auth.login",
+        "main.set_language",
+        "auth.change_password",
+        "status.page",
+        # The terms stay readable, and acceptance reachable, or a suspended administrator who owes an
+        # acceptance could not even reach the invoices.
+        "legal.page",
+        "legal.accept",
+    }
+)
+# Administrators can still read their invoices and notices, and export their data until it is
+# deleted (Art. 15). Add the ticket endpoints here when tickets land.
+ADMIN_ALLOWED = frozenset(
+    {"org.invoices", "org.invoice_detail", "org.notices", "org.notice_detail", "org.termination", "org.export"}
+)
+
+
+def blocked_status(user) -> str | None:
+    """The organization's status if ``user`` must see the suspension page, else None."""
+    if not user.is_authenticated or user.is_staff:
+        return None
+    org = user.organization
+    if org is None or org.status == OrganizationStatus.ACTIVE:
+        return None
+    if request.endpoint in ALWAYS_ALLOWED:
+        return None
+    if user.role == Role.ORG_ADMIN and request.endpoint in ADMIN_ALLOWED:
+        return None
+    return org.status
+
+
+def check_suspension():
+    status = blocked_status(current_user)
+    if status is None:
+        return None
+    from portal.blueprints.operator.services import latest_status_change
+
+    change = latest_status_change(current_user.organization)
+    context = {
+        "status": status,
+        "reason": change.reason if change else "",
+        "contact": current_app.config["BILLING_CONTACT"],
+        "is_admin": current_user.role == Role.ORG_ADMIN,
+    }
+    if is_htmx():
+        response = make_response(render_template("_suspended_body.html", **context), 403)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return make_response(render_template("suspended.html", **context), 403)
+
+
+def init_app(app: Flask) -> None:
+    """Register after ``bind_request_scope`` so that the check runs inside the user's tenant scope."""
+    app.before_request(check_suspension)
