@@ -69,6 +69,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.mail import bp as mail_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
@@ -81,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_bp, url_prefix="/org")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
+    app.register_blueprint(mail_bp, url_prefix="/mail")
 
 
 def _finish_config(app: Flask) -> None:

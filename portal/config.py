@@ -58,11 +58,22 @@ class Config:
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER = "セキュトレ・セキュレジ <no-reply@portal.invalid>"
     MAIL_TIMEOUT = 10
+    # The worker (``flask worker``): see docs/notes/mail.md.
+    MAIL_BATCH_SIZE = 100
+    MAIL_MAX_ATTEMPTS = 12
+    MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_RETRY_MAX_SECONDS = 3600
+    MAIL_LEASE_SECONDS = 120
+    MAIL_HARD_FAILURES_TO_SUPPRESS = 3
+    WORKER_POLL_SECONDS = 2.0
+    WORKER_HEARTBEAT_SECONDS = 10
+    JOB_LEASE_SECONDS = 600
     SUPPORT_EMAIL = "support@portal.invalid"
 
 
 class DevConfig(Config):
     ENV_NAME = "development"
+    WORKER_POLL_SECONDS = 1.0
     SESSION_COOKIE_SECURE = False
     PREFERRED_URL_SCHEME = "http"
     WTF_CSRF_SSL_STRICT = False

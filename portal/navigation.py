@@ -7,9 +7,17 @@ from flask_login import current_user
 from portal.models import Role
 
 NAV = {
-    Role.OPERATOR: [("operator.home", _l("ホーム")), ("operator.audit_log", _l("監査ログ"))],
+    Role.OPERATOR: [
+        ("operator.home", _l("ホーム")),
+        ("operator.audit_log", _l("監査ログ")),
+        ("mail.messages", _l("メール配信ログ")),
+    ],
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク"))],
-    Role.ORG_ADMIN: [("org.home", _l("ホーム")), ("org.audit_log", _l("監査ログ"))],
+    Role.ORG_ADMIN: [
+        ("org.home", _l("ホーム")),
+        ("org.audit_log", _l("監査ログ")),
+        ("mail.messages", _l("メール配信ログ")),
+    ],
     Role.MANAGER: [("org.home", _l("ホーム"))],
     Role.LEARNER: [("me.home", _l("ホーム"))],
 }

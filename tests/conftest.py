@@ -181,3 +181,16 @@ def world(make_org, make_user):
         "admin_b": make_user(Role.ORG_ADMIN, org_b, name="管理 B"),
         "learner_b": make_user(Role.LEARNER, org_b, name="受講 B", login_id="B001"),
     }
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on a free port; the app's MAIL_SERVER/MAIL_PORT point at it during the test."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    saved = {key: app.config[key] for key in ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5)
+    yield server
+    server.stop()
+    app.config.update(saved)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.extensions import db
 from tests.conftest import csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
@@ -38,6 +39,16 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.audit_log": ("GET", "/org/audit", only("admin_a", "admin_b")),
     "me.home": ("GET", "/me/", only("learner_a")),
     "tickets.desk": ("GET", "/tickets/desk", only(*STAFF)),
+    # --- mail: the delivery log (operators: everything; org admins: their people's messages) ---
+    "mail.messages": ("GET", "/mail/", only("operator", "admin_a", "admin_b")),
+    "mail.message": ("GET", lambda w: f"/mail/{w['outbox_a']}", {**only("operator", "admin_a"), "admin_b": 404}),
+    "mail.retry": ("POST", lambda w: f"/mail/{w['outbox_a']}/retry", only("operator", ok=303)),
+    "mail.suppressions": ("GET", "/mail/suppressions", only("operator")),
+    "mail.lift_suppression": (
+        "POST",
+        lambda w: f"/mail/suppressions/{w['suppression']}/lift",
+        only("operator", ok=303),
+    ),
 }
 
 
@@ -48,6 +59,30 @@ def test_every_route_has_an_entry(app):
 
 
 @pytest.fixture
+def area_objects(world, run_in_app):
+    """Objects that the URLs above point at, added to ``world`` (one block per area)."""
+    from portal.models import MailSuppression, OutboxMessage
+
+    def mail_objects():
+        message = OutboxMessage(
+            idempotency_key="access:outbox_a",
+            template="password_reset",
+            to_address="a@example.com",
+            subject="件名",
+            body_text="本文",
+            organization_id=world["org_a"].id,
+            status="dead",
+        )
+        suppression = MailSuppression(address="stopped@example.com")
+        db.session.add_all([message, suppression])
+        db.session.flush()
+        return message.id, suppression.id
+
+    world["outbox_a"], world["suppression"] = run_in_app(mail_objects)
+    return world
+
+
+@pytest.fixture
 def clients(app, world, login_as):
     signed_in = {role: login_as(world[role]) for role in ROLES if role != "anon"}
     signed_in["anon"] = app.test_client()
@@ -55,7 +90,7 @@ def clients(app, world, login_as):
 
 
 @pytest.mark.parametrize("endpoint", sorted(ROUTES))
-def test_route_access_by_role(endpoint, clients, world):
+def test_route_access_by_role(endpoint, clients, world, area_objects):
     method, url, expected = ROUTES[endpoint]
     if callable(url):
         url = url(world)
