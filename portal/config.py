@@ -74,6 +74,8 @@ class Config:
 class DevConfig(Config):
     ENV_NAME = "development"
     WORKER_POLL_SECONDS = 1.0
+    # The local sink may start a moment after the worker: retry soon rather than in a minute.
+    MAIL_RETRY_BASE_SECONDS = 5
     SESSION_COOKIE_SECURE = False
     PREFERRED_URL_SCHEME = "http"
     WTF_CSRF_SSL_STRICT = False

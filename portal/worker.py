@@ -20,6 +20,9 @@ Promises:
 
 from __future__ import annotations
 
+import email.charset
+import email.policy
+import functools
 import logging
 import os
 import random
@@ -31,11 +34,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
 
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask_mail import BadHeaderError, Connection, Message
+from flask_mail import BadHeaderError, Connection, Message, sanitize_address, sanitize_addresses
 from sqlalchemy import delete, or_, select, update
 
 from portal import audit
@@ -55,6 +63,7 @@ from portal.models import (
 from portal.tenancy import unscoped
 
 log = logging.getLogger("portal.worker")
+OUTBOX = OutboxMessage.__table__
 
 Clock = Callable[[], datetime]
 
@@ -156,17 +165,58 @@ class SmtpConnection(Connection):
             host.close()
 
 
+# Flask-Mail renders with email.policy.SMTP, whose header folding costs several ms a message; the
+# compat32 generator with the same CRLF line ends is ~10x faster and folds encoded words correctly.
+_SMTP_COMPAT32 = email.policy.compat32.clone(linesep="\r\n")
+
+
+_UTF8_BASE64 = email.charset.Charset("utf-8")
+_UTF8_BASE64.body_encoding = email.charset.BASE64
+
+
+@functools.lru_cache(maxsize=16)
+def _encoded_address(address: str) -> str:
+    return sanitize_address(address)
+
+
+class OutboxEmail(Message):
+    """Flask-Mail's message, assembled leaner: multipart/alternative (text + HTML) without the
+    multipart/mixed wrapper Flask-Mail adds for attachments we never send, the sender encoded once
+    per worker, and a subject that folds between encoded words."""
+
+    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
+        text = text or ""
+        # 8bit (Flask-Mail's choice for UTF-8) keeps the source readable, but SMTP forbids lines over
+        # 998 octets and a Japanese paragraph reaches that at ~330 characters: such bodies go base64.
+        if any(len(line.encode()) > 900 for line in text.splitlines()):
+            return MIMEText(text, subtype, _charset=_UTF8_BASE64)
+        return MIMEText(text, subtype, _charset="utf-8")
+
+    def _message(self) -> MIMEBase:
+        text = self._mimetext(self.body, "plain")
+        mime = MIMEMultipart("alternative", _subparts=[text, self._mimetext(self.html, "html")]) if self.html else text
+        mime.policy = _SMTP_COMPAT32
+        mime["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
+        mime["From"] = _encoded_address(self.sender)
+        mime["To"] = ", ".join(sanitize_addresses(self.recipients))
+        mime["Date"] = formatdate(self.date, localtime=True)
+        mime["Message-ID"] = self.msgId
+        for name, value in (self.extra_headers or {}).items():
+            mime[name] = value
+        return mime
+
+
 def build_message(message: Claimed, recipient: str) -> Message:
     """The email for one outbox row, with the row's stable Message-ID."""
-    email = Message(
+    outgoing = OutboxEmail(
         subject=message.subject,
         recipients=[recipient],
         body=message.body_text,
         html=message.body_html,
         extra_headers={"Auto-Submitted": "auto-generated"},
     )
-    email.msgId = message.message_id
-    return email
+    outgoing.msgId = message.message_id
+    return outgoing
 
 
 def _smtp_answer(code: int, text: bytes | str) -> str:
@@ -177,8 +227,11 @@ def _smtp_answer(code: int, text: bytes | str) -> str:
 
 def send_one(connection: SmtpConnection, message: Claimed, recipient: str) -> Failure | None:
     """Hand one message to the SMTP server. None when it was accepted."""
+    outgoing = build_message(message, recipient)
+    if connection.host is not None and connection.host.has_extn("8bitmime"):
+        outgoing.mail_options = ["BODY=8BITMIME"]
     try:
-        connection.send(build_message(message, recipient))
+        connection.send(outgoing)
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         answer = _smtp_answer(code, text)
@@ -222,6 +275,8 @@ class Worker:
         self.job_lease = timedelta(seconds=cfg["JOB_LEASE_SECONDS"])
         self.poll_seconds = cfg["WORKER_POLL_SECONDS"]
         self.heartbeat_every = timedelta(seconds=cfg["WORKER_HEARTBEAT_SECONDS"])
+        self.postgres = db.engine.dialect.name == "postgresql"
+        self._autocommit = None
         self.stop_event = threading.Event()
         self._last_beat: datetime | None = None
         self._sent_total = 0
@@ -307,34 +362,65 @@ class Worker:
 
     # --- outcomes -----------------------------------------------------------------------------
 
-    def _finish(self, message: Claimed, now: datetime, **values) -> bool:
-        """Write an outcome for a row this worker still leases; False if the lease was lost."""
-        result = db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message.id, OutboxMessage.leased_by == self.worker_id)
+    def _finish(self, message: Claimed, *, alone: bool = False, **values) -> bool:
+        """Write an outcome for a row this worker still leases; False if the lease was lost.
+
+        ``alone``: the outcome is this one statement, committed on its own (no session commit needed).
+        Otherwise it joins the session's transaction, which the caller commits.
+        """
+        # Core (table-level) UPDATEs in the hot path: the ORM bulk-update machinery costs ~1 ms each.
+        stmt = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id == message.id, OUTBOX.c.leased_by == self.worker_id)
             .values(lease_until=None, leased_by=None, **values)
-            .execution_options(synchronize_session=False)
         )
+        if alone and self._autocommit is not None:
+            result = self._autocommit.execute(stmt)
+        else:
+            result = db.session.execute(stmt)
+            if alone:
+                db.session.commit()
         if result.rowcount != 1:
             log.warning("outbox %s: lease lost before its outcome was written", message.id)
             return False
         return True
 
+    def _open_outcome_connection(self) -> None:
+        """PostgreSQL: a connection in autocommit mode for one-statement outcomes (one round trip
+        instead of BEGIN/UPDATE/COMMIT) that does not wait for the WAL flush. If PostgreSQL itself
+        crashes in the few hundred ms before the flush, a "sent" mark can be lost: the row is pending
+        again and goes out a second time with the same Message-ID. A worker crash loses nothing."""
+        if not self.postgres:
+            return
+        conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("SET synchronous_commit TO OFF")
+        self._autocommit = conn
+
+    def _close_outcome_connection(self) -> None:
+        conn, self._autocommit = self._autocommit, None
+        if conn is None:
+            return
+        try:
+            conn.exec_driver_sql("RESET synchronous_commit")
+        finally:
+            conn.close()
+
     def _record_sent(self, message: Claimed, now: datetime, failing: set[str]) -> None:
+        address = message.to_address.strip().lower()
+        recovered = address in failing
         self._finish(
             message,
-            now,
+            alone=not recovered,
             status=OutboxStatus.SENT,
             sent_at=now,
             last_attempt_at=now,
             attempts=message.attempts + 1,
             last_error=None,
         )
-        address = message.to_address.strip().lower()
-        if address in failing:
+        if recovered:
             db.session.execute(delete(MailAddressFailures).where(MailAddressFailures.address == address))
+            db.session.commit()
             failing.discard(address)
-        db.session.commit()
 
     def _record_failure(
         self, message: Claimed, now: datetime, failure: Failure, failing: set[str], suppressed: set[str]
@@ -346,7 +432,7 @@ class Worker:
         else:
             status = OutboxStatus.PENDING
             values = {"next_attempt_at": now + retry_delay(attempts, self.retry_base, self.retry_cap)}
-        self._finish(message, now, attempts=attempts, last_attempt_at=now, last_error=failure.error[:2000], **values)
+        self._finish(message, attempts=attempts, last_attempt_at=now, last_error=failure.error[:2000], **values)
         if failure.hard_bounce:
             address = message.to_address.strip().lower()
             if self._count_hard_failure(address, now, failure.error, failing):
@@ -393,10 +479,9 @@ class Worker:
 
     def _extend_leases(self, ids: list[int], now: datetime) -> datetime:
         db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.leased_by == self.worker_id)
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), OUTBOX.c.leased_by == self.worker_id)
             .values(lease_until=now + self.lease)
-            .execution_options(synchronize_session=False)
         )
         db.session.commit()
         return now + self.lease
@@ -405,10 +490,9 @@ class Worker:
         if not ids:
             return 0
         result = db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.leased_by == self.worker_id)
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), OUTBOX.c.leased_by == self.worker_id)
             .values(lease_until=None, leased_by=None)
-            .execution_options(synchronize_session=False)
         )
         db.session.commit()
         return result.rowcount
@@ -424,6 +508,7 @@ class Worker:
         lease_until = self.clock() + self.lease
         connection: SmtpConnection | None = None
         connect_failure: Failure | None = None
+        self._open_outcome_connection()
         try:
             for index, message in enumerate(batch):
                 if self.stopping:
@@ -435,8 +520,7 @@ class Worker:
                 address = message.to_address.strip().lower()
                 if address in suppressed_addresses or message.organization_id in suppressed_orgs:
                     why = "address" if address in suppressed_addresses else "organization"
-                    self._finish(message, now, status=OutboxStatus.SUPPRESSED, last_error=f"suppressed: {why}")
-                    db.session.commit()
+                    self._finish(message, alone=True, status=OutboxStatus.SUPPRESSED, last_error=f"suppressed: {why}")
                     result.suppressed += 1
                     continue
                 try:
@@ -474,6 +558,7 @@ class Worker:
         finally:
             if connection is not None:
                 connection.close()
+            self._close_outcome_connection()
         return result
 
     def deliver_due(self) -> BatchResult:

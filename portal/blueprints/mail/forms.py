@@ -43,23 +43,27 @@ class SuppressionForm(FlaskForm):
 
     address = StringField(
         _l("メールアドレス"),
-        validators=[Optional(), Length(max=254)],
+        validators=[Optional(), Length(max=254, message=_l("254文字以内で入力してください。"))],
         description=_l("このアドレスへのメールを止めます。組織全体を止める場合は空欄にしてください。"),
     )
     organization_id = SelectField(_l("組織"), validators=[Optional()], validate_choice=False)
-    note = TextAreaField(_l("理由・メモ"), validators=[Length(max=500)])
+    note = TextAreaField(_l("理由・メモ"), validators=[Length(max=500, message=_l("500文字以内で入力してください。"))])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization_id.choices = _organization_choices(_l("(組織を止めない)"))
 
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not self.address.data and not self.organization_id.data:
+            self.address.errors.append(_l("メールアドレスか組織のどちらかを指定してください。"))
+            return False
+        if self.address.data and self.organization_id.data:
+            self.address.errors.append(_l("メールアドレスと組織は、どちらか一方だけを指定してください。"))
+            return False
+        return valid
+
     def validate_address(self, field):
-        if not field.data:
-            if not self.organization_id.data:
-                raise ValidationError(_l("メールアドレスか組織のどちらかを指定してください。"))
-            return
-        if self.organization_id.data:
-            raise ValidationError(_l("メールアドレスと組織は、どちらか一方だけを指定してください。"))
         address = normalize_address(field.data)
         if address is None:
             raise ValidationError(_l("メールアドレスの形式が正しくありません。"))
