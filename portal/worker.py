@@ -30,6 +30,7 @@ import signal
 import smtplib
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ class SmtpConnection(Connection):
                 host.starttls()
             if state.username and state.password:
                 host.login(state.username, state.password)
+            # Learn the server's extensions now, so that the first message can use 8BITMIME too.
+            host.ehlo_or_helo_if_needed()
         except BaseException:
             host.close()
             raise
@@ -277,7 +280,8 @@ class Worker:
         self.heartbeat_every = timedelta(seconds=cfg["WORKER_HEARTBEAT_SECONDS"])
         self.postgres = db.engine.dialect.name == "postgresql"
         self._autocommit = None
-        self.stop_event = threading.Event()
+        # A plain flag: a signal handler must not take the lock inside threading.Event.
+        self._stop_requested = False
         self._last_beat: datetime | None = None
         self._sent_total = 0
 
@@ -285,11 +289,16 @@ class Worker:
 
     @property
     def stopping(self) -> bool:
-        return self.stop_event.is_set()
+        return self._stop_requested
 
     def stop(self, *_args) -> None:
         """Finish the message in hand, hand the rest back, exit. Safe to call from a signal handler."""
-        self.stop_event.set()
+        self._stop_requested = True
+
+    def _idle(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, seconds))
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -600,9 +609,20 @@ class Worker:
     def run_due_jobs(self) -> list[str]:
         """Run every registered job whose time has come and that no other worker is running."""
         ran = []
+        now = self.clock()
+        # One read decides which jobs may be due; only those are claimed (a write), so an idle worker
+        # does not write to the database on every poll.
+        known = {r.name: r for r in db.session.execute(select(JobRun.name, JobRun.last_started_at, JobRun.lease_until))}
+        db.session.rollback()
         for job in sorted(REGISTRY.values(), key=lambda j: j.name):
             if self.stopping:
                 break
+            row = known.get(job.name)
+            if row is not None and (
+                (row.lease_until is not None and row.lease_until > now)
+                or (row.last_started_at is not None and row.last_started_at > now - job.every)
+            ):
+                continue
             now = self.clock()
             if not self._claim_job(job, now):
                 continue
@@ -673,7 +693,7 @@ class Worker:
                     log.exception("worker loop failed; retrying")
                     result = BatchResult()
                 if not result.handled:
-                    self.stop_event.wait(self.poll_seconds)
+                    self._idle(self.poll_seconds)
             self.heartbeat("stopped", force=True)
 
 
