@@ -24,6 +24,7 @@ class ScriptedHandler:
 
     ``rcpt_once[address]``: answers given to RCPT TO for that address, one per try, then 250.
     ``rcpt_always[address]``: the answer every time (a mailbox that does not exist).
+    ``data_always``: the answer to every DATA (content refused).
     ``data_delay``: seconds to wait before accepting DATA (lets a test kill a worker mid-batch).
     """
 
@@ -32,6 +33,7 @@ class ScriptedHandler:
         self.messages: list[email.message.EmailMessage] = []
         self.rcpt_once: dict[str, list[str]] = {}
         self.rcpt_always: dict[str, str] = {}
+        self.data_always: str | None = None
         self.data_delay = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -47,6 +49,8 @@ class ScriptedHandler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        if self.data_always:
+            return self.data_always
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(parsed)

@@ -131,6 +131,7 @@ def test_a_4xx_answer_is_retried_later(app, smtp):
     assert run_worker(app, at=utcnow() + timedelta(hours=2)).sent == 1
     [row] = rows(app)
     assert row.status == OutboxStatus.SENT and row.attempts == 2 and row.last_error is None
+    assert [m["Message-ID"] for m in smtp.received()] == [row.message_id]
 
 
 def test_4xx_until_the_last_attempt_ends_dead(app, smtp, monkeypatch):
@@ -157,6 +158,38 @@ def test_a_5xx_answer_ends_dead_with_the_servers_answer(app, smtp):
     assert row.status == OutboxStatus.DEAD and row.attempts == 1
     assert row.last_error == "550 5.1.1 <nobody@example.com>: Recipient address rejected"
     assert smtp.received() == []
+
+
+def test_content_refused_with_5xx_ends_dead(app, smtp):
+    smtp.handler.data_always = "554 5.7.1 Message rejected as spam"
+    queue(app)
+    assert run_worker(app).dead == 1
+    [row] = rows(app)
+    assert row.status == OutboxStatus.DEAD and row.last_error == "554 5.7.1 Message rejected as spam"
+
+
+def test_a_long_batch_renews_its_lease(app, smtp, monkeypatch):
+    queue(app, 4)
+    lease = app.config["MAIL_LEASE_SECONDS"]
+    start = utcnow()
+    ticks = iter(range(0, 10_000, lease // 3))
+    renewals = []
+    original = Worker._extend_leases
+
+    def spy(self, ids, now):
+        renewals.append(list(ids))
+        return original(self, ids, now)
+
+    monkeypatch.setattr(Worker, "_extend_leases", spy)
+    with app.app_context():
+        worker = Worker(clock=lambda: start + timedelta(seconds=next(ticks)))
+        with unscoped():
+            batch = worker.claim()
+            result = worker.deliver(batch)
+    assert result.sent == 4
+    assert renewals, "the lease should have been renewed while the batch ran"
+    # Only the rows still to be sent are renewed.
+    assert all(len(ids) < 4 for ids in renewals)
 
 
 def test_repeated_hard_failures_suppress_the_address(app, smtp):
@@ -234,6 +267,7 @@ def test_two_workers_in_parallel_send_each_row_once(app, smtp):
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SKIP LOCKED concurrency runs on PostgreSQL; SQLite is covered by the lease takeover test")
     ids = queue(app, 200)
+    smtp.handler.data_delay = 0.002  # keep both workers busy at the same time
     results, errors = [], []
 
     def work():
