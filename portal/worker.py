@@ -694,7 +694,11 @@ class Worker:
                     result = BatchResult()
                 if not result.handled:
                     self._idle(self.poll_seconds)
-            self.heartbeat("stopped", force=True)
+            try:
+                self.heartbeat("stopped", force=True)
+            except Exception:
+                db.session.rollback()
+                log.exception("could not record the worker's stop")
 
 
 def last_heartbeat() -> datetime | None:
