@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
+from portal.models import MailSuppression, OutboxMessage
 from tests.conftest import csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
@@ -58,27 +59,26 @@ def test_every_route_has_an_entry(app):
     assert set(ROUTES) - endpoints == set(), "these ROUTES entries name routes that no longer exist"
 
 
+def _mail_objects(world) -> tuple[int, int]:
+    message = OutboxMessage(
+        idempotency_key="access:outbox_a",
+        template="password_reset",
+        to_address="a@example.com",
+        subject="件名",
+        body_text="本文",
+        organization_id=world["org_a"].id,
+        status="dead",
+    )
+    suppression = MailSuppression(address="stopped@example.com")
+    db.session.add_all([message, suppression])
+    db.session.flush()
+    return message.id, suppression.id
+
+
 @pytest.fixture
-def area_objects(world, run_in_app):
-    """Objects that the URLs above point at, added to ``world`` (one block per area)."""
-    from portal.models import MailSuppression, OutboxMessage
-
-    def mail_objects():
-        message = OutboxMessage(
-            idempotency_key="access:outbox_a",
-            template="password_reset",
-            to_address="a@example.com",
-            subject="件名",
-            body_text="本文",
-            organization_id=world["org_a"].id,
-            status="dead",
-        )
-        suppression = MailSuppression(address="stopped@example.com")
-        db.session.add_all([message, suppression])
-        db.session.flush()
-        return message.id, suppression.id
-
-    world["outbox_a"], world["suppression"] = run_in_app(mail_objects)
+def world(world, run_in_app):
+    """The shared world plus what the mail routes point at: a dead message of org_a and a suppression."""
+    world["outbox_a"], world["suppression"] = run_in_app(lambda: _mail_objects(world))
     return world
 
 
@@ -90,7 +90,7 @@ def clients(app, world, login_as):
 
 
 @pytest.mark.parametrize("endpoint", sorted(ROUTES))
-def test_route_access_by_role(endpoint, clients, world, area_objects):
+def test_route_access_by_role(endpoint, clients, world):
     method, url, expected = ROUTES[endpoint]
     if callable(url):
         url = url(world)
