@@ -165,7 +165,7 @@ def test_operator_suppresses_an_address_and_lifts_it(app, world, login_as):
     c = login_as(world["operator"])
     response = suppress(c, address=" Someone@Example.com ", note="本人から停止の依頼")
     assert response.status_code == 303
-    with app.app_context():
+    with app.app_context(), unscoped():
         suppression = db.session.scalar(select(MailSuppression))
         assert suppression.address == "someone@example.com"
         assert suppression.reason == SuppressionReason.OPERATOR and suppression.created_by_id == world["operator"].id
@@ -214,7 +214,7 @@ def test_bad_suppression_input_is_refused_with_a_message(app, world, login_as, d
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert message in html
-    with app.app_context():
+    with app.app_context(), unscoped():
         assert db.session.scalar(select(MailSuppression.id)) is None
 
 

@@ -146,7 +146,7 @@ def test_4xx_until_the_last_attempt_ends_dead(app, smtp, monkeypatch):
     assert row.status == OutboxStatus.DEAD and row.attempts == 3
     assert row.last_error == "452 4.2.2 Mailbox full"
     # A 4xx is not a hard failure: the address is not suppressed.
-    with app.app_context():
+    with app.app_context(), unscoped():
         assert db.session.scalar(select(func.count(MailSuppression.id))) == 0
 
 
@@ -215,7 +215,7 @@ def test_a_delivery_resets_the_hard_failure_count(app, smtp):
         queue(app, to="flaky@example.com", key_prefix=f"m{n}")
     run_worker(app)
     assert [r.status for r in rows(app)] == [OutboxStatus.DEAD, OutboxStatus.DEAD, OutboxStatus.SENT]
-    with app.app_context():
+    with app.app_context(), unscoped():
         assert db.session.get(MailAddressFailures, "flaky@example.com") is None
         assert db.session.scalar(select(func.count(MailSuppression.id))) == 0
 
@@ -231,7 +231,7 @@ def test_an_invalid_address_ends_dead_without_contacting_the_server(app, smtp):
 
 def test_suppressed_messages_are_kept_and_not_sent(app, smtp, make_org):
     org = make_org()
-    with app.app_context():
+    with app.app_context(), unscoped():
         db.session.add(MailSuppression(address="stop@example.com", reason=SuppressionReason.OPERATOR))
         db.session.add(MailSuppression(organization_id=org.id, reason=SuppressionReason.OPERATOR))
         db.session.commit()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.accounts import Organization, User
 from portal.models.base import UTCDateTime, utcnow
+from portal.tenancy import TenantScoped
 
 
 class SuppressionReason:
@@ -17,11 +18,12 @@ class SuppressionReason:
     HARD_FAILURES = "hard_failures"
 
 
-class MailSuppression(db.Model):
+class MailSuppression(TenantScoped, db.Model):
     """Email to one address, or to everyone in one organization, is held back while this row exists.
 
-    Staff-only, so not tenant-scoped. Lifting deletes the row; the audit trail keeps its history,
-    and the messages it held back stay in the outbox with status ``suppressed``.
+    Operators manage these (across tenants); an address suppression belongs to no organization.
+    Lifting deletes the row; the audit trail keeps its history, and the messages it held back stay in
+    the outbox with status ``suppressed``.
     """
 
     __tablename__ = "mail_suppressions"
@@ -30,6 +32,7 @@ class MailSuppression(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Lower-cased, like User.email.
     address: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # Redeclared from TenantScoped: one suppression per organization.
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
     )
