@@ -230,3 +230,23 @@ def test_lifting_an_unknown_suppression_is_404(world, login_as):
     c = login_as(world["operator"])
     token = csrf_token_from(c.get("/mail/suppressions").get_data(as_text=True))
     assert c.post("/mail/suppressions/999999/lift", data={"csrf_token": token}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("GET", "/mail/99999999999999999999", 404),
+        ("GET", "/mail/2147483648", 404),
+        ("GET", "/mail/?organization_id=99999999999999999999", 200),
+        ("GET", "/mail/?page=99999999999999999999999", 200),
+        ("POST", "/mail/99999999999999999999/retry", 404),
+        ("POST", "/mail/suppressions/99999999999999999999/lift", 404),
+    ],
+)
+def test_out_of_range_numbers_in_urls_are_not_errors(world, login_as, method, url, status):
+    c = login_as(world["operator"])
+    if method == "GET":
+        assert c.get(url).status_code == status
+    else:
+        token = csrf_token_from(c.get("/mail/suppressions").get_data(as_text=True))
+        assert c.post(url, data={"csrf_token": token}).status_code == status

@@ -8,7 +8,7 @@ from portal.blueprints.mail.forms import MessageFilterForm, SuppressionForm
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
-from portal.models import MailSuppression, Organization, Role
+from portal.models import Organization, Role
 from portal.security import role_required
 
 
@@ -98,7 +98,7 @@ def suppressions():
 @bp.post("/suppressions/<int:suppression_id>/lift")
 @role_required(Role.OPERATOR)
 def lift_suppression(suppression_id: int):
-    suppression = db.session.get(MailSuppression, suppression_id)
+    suppression = services.get_suppression(suppression_id)
     if suppression is None:
         abort(404)
     if EmptyForm().validate_on_submit():

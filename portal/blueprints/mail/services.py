@@ -28,6 +28,9 @@ from portal.models import (
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 50
+# Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 100_000
 STATUS_LABELS = {
     OutboxStatus.PENDING: _l("送信待ち"),
     OutboxStatus.SENT: _l("送信済み"),
@@ -81,7 +84,7 @@ def message_page(
         )
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     )
-    if organization_id:
+    if organization_id and organization_id <= MAX_ID:
         stmt = stmt.where(OutboxMessage.organization_id == organization_id)
     if status in STATUS_LABELS:
         stmt = stmt.where(OutboxMessage.status == status)
@@ -91,11 +94,13 @@ def message_page(
         stmt = stmt.where(OutboxMessage.created_at >= _tokyo_midnight_utc(date_from))
     if date_to:
         stmt = stmt.where(OutboxMessage.created_at < _tokyo_midnight_utc(date_to + timedelta(days=1)))
-    return db.paginate(stmt, page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    return db.paginate(stmt, page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
 
 
 def get_message(message_id: int) -> OutboxMessage | None:
     """The message if it is in the current tenant scope (another organization's: None)."""
+    if not 0 < message_id <= MAX_ID:
+        return None
     return db.session.scalar(
         select(OutboxMessage)
         .options(joinedload(OutboxMessage.organization), joinedload(OutboxMessage.user))
@@ -115,6 +120,12 @@ def retry_message(message: OutboxMessage, by: User) -> None:
     message.leased_by = None
     audit.record("mail.retried", target=message, actor=by, **previous)
     db.session.flush()
+
+
+def get_suppression(suppression_id: int) -> MailSuppression | None:
+    if not 0 < suppression_id <= MAX_ID:
+        return None
+    return db.session.get(MailSuppression, suppression_id)
 
 
 def suppressions() -> list[MailSuppression]:
