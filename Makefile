@@ -7,7 +7,7 @@ PORT ?= 5000
 MAIL_PORT ?= 8025
 DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: install translations run test lint messages clean
+.PHONY: install translations run test lint messages bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,14 @@ instance/secret_key: | $(STAMP)
 	mkdir -p instance
 	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
-# The portal with demo data on SQLite and a local SMTP sink; Ctrl-C stops them.
+# The portal with demo data on SQLite, a local SMTP sink and the mail worker; Ctrl-C stops them all.
 run: install instance/secret_key
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(DEV_ENV) $(BIN)/flask --app wsgi demo --if-empty
-	@echo "Portal: http://127.0.0.1:$(PORT)/  (mail sink on 127.0.0.1:$(MAIL_PORT), messages in instance/mail/)"
+	@echo "Portal: http://127.0.0.1:$(PORT)/  (mail sink on 127.0.0.1:$(MAIL_PORT), messages in instance/mail/ and in the delivery log /mail/)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python -m portal.devmail --port $(MAIL_PORT) --dir instance/mail & \
+	$(DEV_ENV) $(BIN)/flask --app wsgi worker & \
 	$(DEV_ENV) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT) & \
 	wait
 
@@ -52,6 +53,11 @@ test: install lint
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+# Mail throughput (not a test): 10,000 messages through one worker to a local aiosmtpd, SQLite and,
+# when PORTAL_TEST_DATABASE_URL is set, PostgreSQL (its schema is dropped: use a scratch database).
+bench: $(STAMP)
+	$(BIN)/python bench/mail_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

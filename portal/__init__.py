@@ -76,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
+    from portal.blueprints.mail import bp as mail_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
@@ -93,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
     app.register_blueprint(status_bp, url_prefix="/status")
     app.register_blueprint(legal_bp, url_prefix="/legal")
+    app.register_blueprint(mail_bp, url_prefix="/mail")
 
 
 def _finish_config(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Command-line tools: ``flask --app wsgi create-operator`` and ``flask --app wsgi demo``."""
+"""Command-line tools: ``flask --app wsgi create-operator``, ``demo`` and ``worker`` (in portal.worker)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ DEMO_LEARNER_NAMES = [
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_operator)
     app.cli.add_command(demo)
+
+    from portal.worker import worker_command
+
+    app.cli.add_command(worker_command)
 
 
 def upsert_user(*, email: str, role: Role, name: str, password: str, organization: Organization | None = None):

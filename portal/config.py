@@ -64,6 +64,16 @@ class Config:
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER = "セキュトレ・セキュレジ <no-reply@portal.invalid>"
     MAIL_TIMEOUT = 10
+    # The worker (``flask worker``): see docs/notes/mail.md.
+    MAIL_BATCH_SIZE = 100
+    MAIL_MAX_ATTEMPTS = 12
+    MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_RETRY_MAX_SECONDS = 3600
+    MAIL_LEASE_SECONDS = 120
+    MAIL_HARD_FAILURES_TO_SUPPRESS = 3
+    WORKER_POLL_SECONDS = 2.0
+    WORKER_HEARTBEAT_SECONDS = 10
+    JOB_LEASE_SECONDS = 600
     SUPPORT_EMAIL = "support@portal.invalid"
     # Emergency (緊急) tickets that arrive out of hours go here at once (terms Art. 10-7).
     ONCALL_EMAIL = "oncall@portal.invalid"
@@ -88,6 +98,9 @@ class Config:
 
 class DevConfig(Config):
     ENV_NAME = "development"
+    WORKER_POLL_SECONDS = 1.0
+    # The local sink may start a moment after the worker: retry soon rather than in a minute.
+    MAIL_RETRY_BASE_SECONDS = 5
     SESSION_COOKIE_SECURE = False
     PREFERRED_URL_SCHEME = "http"
     WTF_CSRF_SSL_STRICT = False

@@ -16,6 +16,7 @@ NAV = {
         ("operator.legal_list", _l("規約・公開文書")),
         ("operator.deletions", _l("削除の記録")),
         ("tickets.desk", _l("サポートデスク")),
+        ("mail.messages", _l("メール配信ログ")),
         ("operator.audit_log", _l("監査ログ")),
     ],
     Role.SUPPORT: [("tickets.desk", _l("サポートデスク")), ("tickets.reports", _l("月次レポート"))],
@@ -27,6 +28,7 @@ NAV = {
         ("org.members", _l("管理者")),
         ("org.invoices", _l("請求書")),
         ("org.profile", _l("登録情報")),
+        ("mail.messages", _l("メール配信ログ")),
         ("org.audit_log", _l("監査ログ")),
     ],
     Role.MANAGER: [

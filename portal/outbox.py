@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import OutboxMessage
@@ -52,13 +53,20 @@ def queue_email(
     message = OutboxMessage(
         idempotency_key=idempotency_key,
         template=template,
-        to_address=to,
+        to_address=to.strip(),
         subject=subject,
         body_text=text,
         body_html=html,
         organization_id=organization_id,
         user_id=user_id,
     )
-    db.session.add(message)
-    db.session.flush()
+    try:
+        # A concurrent request may queue the same key first; the savepoint keeps our transaction.
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return existing
     return message

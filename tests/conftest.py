@@ -256,3 +256,16 @@ def make_ticket(app):
             return record
 
     return make
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on a free port; the app's MAIL_SERVER/MAIL_PORT point at it during the test."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    saved = {key: app.config[key] for key in ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5)
+    yield server
+    server.stop()
+    app.config.update(saved)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from portal.extensions import db
-from portal.models import Department, ImportBatch, utcnow
+from portal.models import Department, ImportBatch, MailSuppression, OutboxMessage, utcnow
 from tests.conftest import PDF_BYTES, csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
@@ -181,6 +181,16 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
+    # --- mail: the delivery log (operators: everything; org admins: their people's messages) ---
+    "mail.messages": ("GET", "/mail/", only("operator", "admin_a", "admin_b")),
+    "mail.message": ("GET", lambda w: f"/mail/{w['outbox_a']}", {**only("operator", "admin_a"), "admin_b": 404}),
+    "mail.retry": ("POST", lambda w: f"/mail/{w['outbox_a']}/retry", only("operator", ok=303)),
+    "mail.suppressions": ("GET", "/mail/suppressions", only("operator")),
+    "mail.lift_suppression": (
+        "POST",
+        lambda w: f"/mail/suppressions/{w['suppression']}/lift",
+        only("operator", ok=303),
+    ),
 }
 
 
@@ -190,9 +200,26 @@ def test_every_route_has_an_entry(app):
     assert set(ROUTES) - endpoints == set(), "these ROUTES entries name routes that no longer exist"
 
 
+def _mail_objects(world) -> tuple[int, int]:
+    message = OutboxMessage(
+        idempotency_key="access:outbox_a",
+        template="password_reset",
+        to_address="a@example.com",
+        subject="件名",
+        body_text="本文",
+        organization_id=world["org_a"].id,
+        status="dead",
+    )
+    suppression = MailSuppression(address="stopped@example.com")
+    db.session.add_all([message, suppression])
+    db.session.flush()
+    return message.id, suppression.id
+
+
 @pytest.fixture
 def world(world, run_in_app, make_ticket):
     """The shared world plus objects of organization A that the area routes need."""
+    world["outbox_a"], world["suppression"] = run_in_app(lambda: _mail_objects(world))
     world["ticket_a"] = make_ticket(world["admin_a"], files=[("画面.pdf", "application/pdf", PDF_BYTES)])
 
     def create():

@@ -1,7 +1,7 @@
 """backoffice: contracts, profiles, status, invoices, seats, notices, terminations, deletions, handovers, legal texts, third parties
 
 Revision ID: 0004_backoffice
-Revises: 0005_learners
+Revises: 0003_learners
 Create Date: 2026-11-25 13:40:29.040455
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_backoffice'
-down_revision = '0005_learners'
+down_revision = '0003_learners'
 branch_labels = None
 depends_on = None
 

@@ -31,8 +31,9 @@ from portal.models.learners import (
     ManagerDepartment,
 )
 from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
+from portal.models.mail import MailAddressFailures, MailSuppression, SuppressionReason
 from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
-from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.outbox import OutboxMessage, OutboxStatus, outbox_message_id
 from portal.models.tickets import (
     ACTIVE_STATUSES,
     CannedReply,
@@ -45,6 +46,7 @@ from portal.models.tickets import (
     TicketStatus,
 )
 from portal.models.tokens import OneTimeToken
+from portal.models.worker import JobRun, WorkerHeartbeat
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -77,6 +79,9 @@ __all__ = [
     "DocumentKind",
     "Handover",
     "Invoice",
+    "JobRun",
+    "MailAddressFailures",
+    "MailSuppression",
     "OneTimeToken",
     "Organization",
     "OrganizationProfile",
@@ -90,7 +95,10 @@ __all__ = [
     "Termination",
     "ThirdParty",
     "ThirdPartyMember",
+    "SuppressionReason",
     "UTCDateTime",
     "User",
+    "WorkerHeartbeat",
+    "outbox_message_id",
     "utcnow",
 ]

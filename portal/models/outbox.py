@@ -7,9 +7,10 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.accounts import Organization, User
 from portal.models.base import UTCDateTime, utcnow
 from portal.tenancy import TenantScoped
 
@@ -41,14 +42,25 @@ class OutboxMessage(TenantScoped, db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     leased_by: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # Lists load these with joinedload; a lazy load per row would be an N+1.
+    organization: Mapped[Organization | None] = relationship(lazy="raise_on_sql")
+    user: Mapped[User | None] = relationship(lazy="raise_on_sql")
 
     @property
     def message_id(self) -> str:
         """Stable across resends so that a receiving server or person can recognise a duplicate."""
-        return f"<outbox-{self.id}-{self.idempotency_key_digest}@portal>"
+        return outbox_message_id(self.id, self.idempotency_key)
 
     @property
     def idempotency_key_digest(self) -> str:
         return hashlib.sha256(self.idempotency_key.encode()).hexdigest()[:16]
+
+
+def outbox_message_id(message_id: int, idempotency_key: str) -> str:
+    """The Message-ID header of outbox row ``message_id``: the same on every (re)send of that row."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
+    return f"<outbox-{message_id}-{digest}@portal>"

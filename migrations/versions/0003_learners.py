@@ -1,7 +1,7 @@
 """learners: departments, learner details, import batches
 
-Revision ID: 0005_learners
-Revises: 0003_tickets
+Revision ID: 0003_learners
+Revises: 0002_tickets
 Create Date: 2026-11-25 13:12:02.467064
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0005_learners'
-down_revision = '0003_tickets'
+revision = '0003_learners'
+down_revision = '0002_tickets'
 branch_labels = None
 depends_on = None
 

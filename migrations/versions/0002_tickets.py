@@ -1,6 +1,6 @@
 """support desk tickets
 
-Revision ID: 0003_tickets
+Revision ID: 0002_tickets
 Revises: 0001_foundation
 Create Date: 2026-11-25 13:08:22.646134
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_tickets'
+revision = '0002_tickets'
 down_revision = '0001_foundation'
 branch_labels = None
 depends_on = None
