@@ -13,6 +13,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from portal.extensions import db
 from portal.models import AuditEvent
+from portal.pagination import clamp_page
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 50
@@ -47,4 +48,4 @@ def audit_page(form: AuditFilterForm, page: int):
         stmt = stmt.where(AuditEvent.created_at >= _tokyo_midnight_utc(form.date_from.data))
     if form.date_to.data and not form.date_to.errors:
         stmt = stmt.where(AuditEvent.created_at < _tokyo_midnight_utc(form.date_to.data + timedelta(days=1)))
-    return db.paginate(stmt, page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    return db.paginate(stmt, page=clamp_page(page), per_page=PER_PAGE, error_out=False)

@@ -31,8 +31,24 @@ ALWAYS_ALLOWED = frozenset(
 )
 # Administrators can still read their invoices and notices, and export their data until it is
 # deleted (Art. 15). Add the ticket endpoints here when tickets land.
+# A suspended organization's administrators still read notices and invoices, export their data and
+# reach the support desk (to ask why, or to say the payment is on its way).
 ADMIN_ALLOWED = frozenset(
-    {"org.invoices", "org.invoice_detail", "org.notices", "org.notice_detail", "org.termination", "org.export"}
+    {
+        "org.invoices",
+        "org.invoice_detail",
+        "org.notices",
+        "org.notice_detail",
+        "org.termination",
+        "org.export",
+        "tickets.index",
+        "tickets.new",
+        "tickets.show",
+        "tickets.reply",
+        "tickets.attachment",
+        "tickets.close",
+        "tickets.rate",
+    }
 )
 
 

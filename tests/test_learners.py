@@ -312,9 +312,16 @@ def test_a_manager_cannot_delete_or_import(world, managed, login_as):
     assert manager.get("/org/learners/departments").status_code == 403
 
 
-def test_seat_effect_is_the_single_seam_for_seats(app):
-    assert services.seat_effect(1, 10) is None
-    assert "seat_check" in services.seat_effect.__doc__
+def test_seat_effect_is_the_single_seam_for_seats(app, world):
+    from portal.tenancy import tenant_scope
+
+    with app.app_context():
+        with tenant_scope(world["org_b"].id):
+            assert services.seat_effect(world["org_b"].id, 500) is None  # no contract, nothing to tell
+        with tenant_scope(world["org_a"].id):
+            assert services.seat_effect(world["org_a"].id, 10) is None  # within the limit of 100
+            effect = services.seat_effect(world["org_a"].id, 100)
+            assert effect.allowed and "1名超えます" in effect.message
 
 
 def test_the_list_pages_through_many_learners(world, login_as, run_in_app):

@@ -43,6 +43,7 @@ from portal.models import (
     utcnow,
 )
 from portal.passwords import hash_password
+from portal.seats import record_seat_usage
 from portal.tenancy import unscoped
 
 MAX_ROWS = 20_000
@@ -540,6 +541,7 @@ def apply_import(batch: ImportBatch, organization: Organization) -> Plan:
         departments_created=len(plan.new_departments),
     )
     db.session.flush()
+    record_seat_usage(organization.id)
     return plan
 
 

@@ -26,6 +26,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.models import Role, User
+from portal.pagination import requested_page
 from portal.security import role_required
 
 PER_PAGE = 50
@@ -58,7 +59,7 @@ def _filtered_query(tree: DepartmentTree):
 def index():
     tree = DepartmentTree.load()
     form, stmt = _filtered_query(tree)
-    page = db.paginate(stmt, page=max(request.args.get("page", 1, type=int), 1), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(stmt, page=requested_page(), per_page=PER_PAGE, error_out=False)
     context = {"form": form, "page": page, "tree": tree, "employment_labels": EMPLOYMENT_LABELS}
     if is_htmx():
         return render_block("learners/index.html", "results", **context)
@@ -86,7 +87,8 @@ def new():
         else:
             flash(_("受講者「%(id)s」を登録しました。", id=learner.login_id), "success")
             return redirect(url_for("learners.show", learner_id=learner.id), 303)
-    return render_template("learners/form.html", form=form, learner=None), 422 if form.errors else 200
+    seat = services.seat_effect(_me().organization_id, 1)
+    return render_template("learners/form.html", form=form, learner=None, seat=seat), 422 if form.errors else 200
 
 
 def _field_error(form, err: LearnerRuleError) -> None:

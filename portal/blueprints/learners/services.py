@@ -30,6 +30,7 @@ from portal.models import (
 )
 from portal.outbox import external_url
 from portal.passwords import hash_password
+from portal.seats import SeatCheck, record_seat_usage, seat_check
 from portal.tenancy import unscoped
 
 INITIAL_PASSWORD_MIN_LENGTH = 8
@@ -55,14 +56,40 @@ class LearnerRuleError(Exception):
 # --- seats (#4) -------------------------------------------------------------------------------
 
 
-def seat_effect(org_id: int, adding: int):
-    """What adding ``adding`` learners to organization ``org_id`` does to its seats.
+@dataclass(frozen=True)
+class SeatEffect:
+    """What adding learners does to the contract's seats. Going over is allowed (Art. 3-2): the
+    administrator is told beforehand how many seats over and the estimated overage charge."""
 
-    Returns None for now: seats do not exist on this branch. At merge this delegates to #4's
-    ``seat_check(org_id, adding)``, whose result (with ``allowed`` and a Japanese ``message``) the
-    import preview shows and learner creation obeys.
-    """
-    return None
+    check: SeatCheck
+    allowed: bool = True
+
+    @property
+    def message(self) -> str | None:
+        check = self.check
+        if check.limit is None or check.newly_over == 0:
+            return None
+        return str(
+            _l(
+                "この登録で上限利用者数(%(limit)d名)を%(over)d名超えます(登録後 %(after)d名)。"
+                "超過分は利用料金の差額として、1名あたり%(price)s円(税抜)、概算 %(charge)s円(税抜)のご請求になります。",
+                limit=check.limit,
+                over=check.over,
+                after=check.after,
+                price=f"{check.unit_price:,}",
+                charge=f"{check.estimated_charge:,}",
+            )
+        )
+
+
+def seat_effect(org_id: int, adding: int) -> SeatEffect | None:
+    """What adding ``adding`` learners to organization ``org_id`` does to its seats; None when there
+    is nothing to tell (no contract, or still within the limit)."""
+    organization = db.session.get(Organization, org_id)
+    if organization is None or adding <= 0:
+        return None
+    effect = SeatEffect(seat_check(organization, adding))
+    return effect if effect.message else None
 
 
 def _refuse_when_no_seats(org_id: int, adding: int):
@@ -332,6 +359,7 @@ def create_learner(data: dict, *, by: User) -> User:
     db.session.add(learner)
     db.session.flush()
     audit.record("learners.created", target=learner, login_id=login_id)
+    record_seat_usage(learner.organization_id)
     return learner
 
 
@@ -367,6 +395,8 @@ def set_active(learner: User, active: bool) -> None:
         learner.end_all_sessions()
     audit.record("learners.reactivated" if active else "learners.deactivated", target=learner)
     db.session.flush()
+    if active:
+        record_seat_usage(learner.organization_id)
 
 
 def delete_learner(learner: User) -> None:

@@ -25,12 +25,12 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.pagination import clamp_page
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 50
 # Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
 MAX_ID = 2**31 - 1
-MAX_PAGE = 100_000
 STATUS_LABELS = {
     OutboxStatus.PENDING: _l("送信待ち"),
     OutboxStatus.SENT: _l("送信済み"),
@@ -94,7 +94,7 @@ def message_page(
         stmt = stmt.where(OutboxMessage.created_at >= _tokyo_midnight_utc(date_from))
     if date_to:
         stmt = stmt.where(OutboxMessage.created_at < _tokyo_midnight_utc(date_to + timedelta(days=1)))
-    return db.paginate(stmt, page=min(max(page, 1), MAX_PAGE), per_page=PER_PAGE, error_out=False)
+    return db.paginate(stmt, page=clamp_page(page), per_page=PER_PAGE, error_out=False)
 
 
 def get_message(message_id: int) -> OutboxMessage | None:

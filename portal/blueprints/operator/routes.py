@@ -44,6 +44,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.pagination import requested_page
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -281,7 +282,7 @@ def invoices():
         stmt = services.overdue_invoices_query()
     else:
         stmt = select(Invoice).order_by(Invoice.issued_on.desc(), Invoice.id.desc())
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    page = db.paginate(stmt, page=requested_page(), per_page=50, error_out=False)
     return render_template(
         "operator/invoices.html",
         page=page,
@@ -361,7 +362,7 @@ def _organization_choices():
 def notices_list():
     page = db.paginate(
         select(Notice).order_by(Notice.published_at.desc(), Notice.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         per_page=50,
         error_out=False,
     )
@@ -512,7 +513,7 @@ def organization_purge(org_id: int):
 def deletions():
     page = db.paginate(
         select(DeletionRecord).order_by(DeletionRecord.deleted_at.desc(), DeletionRecord.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         per_page=50,
         error_out=False,
     )

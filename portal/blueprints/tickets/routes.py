@@ -41,6 +41,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
+from portal.pagination import requested_page
 from portal.security import role_required
 
 STAFF = (Role.SUPPORT, Role.OPERATOR)
@@ -284,7 +285,7 @@ def _queue_filters(form: QueueFilterForm) -> services.QueueFilters:
     org_id = int(form.organization_id.data) if (form.organization_id.data or "").isdigit() else None
     text = form.q.data.strip() if form.q.data and not form.q.errors else None
     return services.QueueFilters(queue=queue, category=category, organization_id=org_id, text=text,
-                                 page=request.args.get("page", 1, type=int))
+                                 page=requested_page())
 
 
 @bp.get("/desk")

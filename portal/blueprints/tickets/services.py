@@ -44,6 +44,7 @@ from portal.models import (
     utcnow,
 )
 from portal.outbox import external_url, queue_email
+from portal.pagination import clamp_page
 from portal.tenancy import unscoped
 
 PROMISE_MINUTES = int(PROMISE.total_seconds() // 60)
@@ -539,7 +540,7 @@ def queue_page(filters: QueueFilters, user: User, now: datetime, per_page: int =
         .where(_queue_condition(filters.queue, user, now), *_filter_conditions(filters))
         .order_by(urgent, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.created_at.desc(), Ticket.id.desc())
     )
-    return db.paginate(stmt, page=max(filters.page, 1), per_page=per_page, error_out=False)
+    return db.paginate(stmt, page=clamp_page(filters.page), per_page=per_page, error_out=False)
 
 
 def customer_tickets(user: User):
