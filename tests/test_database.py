@@ -52,3 +52,13 @@ def test_concurrent_read_then_write_transactions_do_not_fail(app, make_org):
     assert errors == []
     with app.app_context(), unscoped():
         assert db.session.scalar(select(Organization.name).where(Organization.id == org.id)).endswith("round 14")
+
+
+def test_foreign_keys_are_enforced_after_migrations(app):
+    """The migrations switch SQLite's foreign keys off while they copy tables; they must be back on."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return
+        for _ in range(3):  # every pooled connection
+            with db.engine.connect() as conn:
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

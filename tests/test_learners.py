@@ -16,7 +16,7 @@ NEW = "/org/learners/new"
 
 def new_learner(client, **fields):
     data = {"login_id": "", "name": "", "email": "", "department_id": "", "employment_type": "",
-            "third_party_affiliation": "", "initial_password": ""}
+            "initial_password": ""}
     data.update(fields)
     return post_form(client, NEW, data)
 
@@ -66,10 +66,10 @@ def test_edit_deactivate_reactivate_and_delete(world, login_as, run_in_app):
     learner_client = login_as(world["learner_a"])
     lid = world["learner_a"].id
     data = {"login_id": "A001", "name": "新しい名前", "email": world["learner_a"].email, "department_id": "",
-            "employment_type": "regular", "third_party_affiliation": "協力会社A"}
+            "employment_type": "regular"}
     assert post_form(admin, f"/org/learners/{lid}/edit", data).status_code == 303
     found = learners(run_in_app, world["org_a"])["A001"]
-    assert found.name == "新しい名前" and found.third_party_affiliation == "協力会社A"
+    assert found.name == "新しい名前"
 
     assert post_form(admin, f"/org/learners/{lid}/deactivate", page=f"/org/learners/{lid}").status_code == 303
     assert not learners(run_in_app, world["org_a"])["A001"].is_active_flag
@@ -293,7 +293,7 @@ def test_a_manager_cannot_move_a_learner_or_create_one_outside(world, managed, l
     manager = login_as(world["manager_a"])
     inside = managed["inside"].id
     data = {"login_id": "IN1", "name": "", "email": "", "department_id": str(managed["general"]),
-            "employment_type": "", "third_party_affiliation": ""}
+            "employment_type": ""}
     response = post_form(manager, f"/org/learners/{inside}/edit", data)
     assert response.status_code == 422 and "この部署は選べません。" in response.get_data(as_text=True)
     response = new_learner(manager, login_id="NEW1", department_id=str(managed["general"]))

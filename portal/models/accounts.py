@@ -97,7 +97,6 @@ class User(UserMixin, TenantScoped, db.Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     employment_type: Mapped[str | None] = mapped_column(String(16))
     # A learner from a third party (協力会社 etc.); #4 adds its approvals.
-    third_party_affiliation: Mapped[str | None] = mapped_column(String(200))
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()

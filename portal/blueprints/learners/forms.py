@@ -53,15 +53,19 @@ class LearnerForm(FlaskForm):
     )
     department_id = SelectField(_l("部署"), coerce=_optional_int, validate_choice=False)
     employment_type = SelectField(_l("雇用形態"), validate_choice=False)
-    third_party_affiliation = StringField(
-        _l("所属会社(協力会社など)"),
-        validators=[Optional(), Length(max=200)],
-        description=_l("自社の社員でない場合に、所属する会社名を入力します。"),
+    # Only third parties that the operator approved for this organization can be chosen (Art. 14-1).
+    third_party_id = SelectField(
+        _l("所属する第三者(協力会社など)"),
+        coerce=_optional_int,
+        validate_choice=False,
+        description=_l("自社の社員でない場合に選びます。選べるのは運営が利用を承諾した第三者だけです。"),
     )
 
-    def __init__(self, *args, departments=(), tree=None, learner_id=None, **kwargs):
+    def __init__(self, *args, departments=(), tree=None, learner_id=None, third_parties=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.learner_id = learner_id
+        self.third_party_id.choices = [(None, str(_l("(なし)")))] + [(p.id, p.name) for p in third_parties]
+        self._third_party_ids = {p.id for p in third_parties}
         self.department_id.choices = [(None, str(_l("(部署なし)")))] + [
             (d.id, tree.path(d.id)) for d in departments
         ]
@@ -81,6 +85,10 @@ class LearnerForm(FlaskForm):
         if field.data is not None and field.data not in self._department_ids:
             raise ValidationError(_l("この部署は選べません。"))
 
+    def validate_third_party_id(self, field):
+        if field.data is not None and field.data not in self._third_party_ids:
+            raise ValidationError(_l("承諾されていない第三者は選べません(利用規約第14条)。"))
+
     def validate_employment_type(self, field):
         if field.data and field.data not in {str(k) for k in EMPLOYMENT_LABELS}:
             raise ValidationError(_l("雇用形態を一覧から選んでください。"))
@@ -92,7 +100,6 @@ class LearnerForm(FlaskForm):
             "email": self.email.data,
             "department_id": self.department_id.data,
             "employment_type": self.employment_type.data or None,
-            "third_party_affiliation": (self.third_party_affiliation.data or "").strip(),
         }
 
 

@@ -59,7 +59,6 @@ COLUMNS = {
     "email": _l("メールアドレス"),
     "department": _l("部署"),
     "employment_type": _l("雇用形態"),
-    "third_party_affiliation": _l("所属会社"),
     "initial_password": _l("初期パスワード"),
 }
 _HEADER_ALIASES = {
@@ -68,7 +67,6 @@ _HEADER_ALIASES = {
     "email": ("メールアドレス", "メール", "email", "e-mail", "mail"),
     "department": ("部署", "所属部署", "department", "dept"),
     "employment_type": ("雇用形態", "employment_type", "employmenttype"),
-    "third_party_affiliation": ("所属会社", "協力会社", "third_party_affiliation", "affiliation"),
     "initial_password": ("初期パスワード", "パスワード", "initial_password", "password"),
 }
 HEADER_MAP = {alias: key for key, aliases in _HEADER_ALIASES.items() for alias in aliases}
@@ -302,10 +300,6 @@ def _read_cell(key: str, cell: str):
             labels = "、".join(str(v) for v in EMPLOYMENT_LABELS.values())
             return None, _l("雇用形態は %(labels)s のいずれかにしてください。", labels=labels)
         return str(found), None
-    if key == "third_party_affiliation":
-        if len(value) > 200:
-            return None, _l("所属会社は200文字以内にしてください。")
-        return value or None, None
     return value, None
 
 
@@ -343,7 +337,7 @@ class Plan:
         return bool(self.creates or self.updates or self.deactivations or self.new_departments)
 
 
-_UPDATABLE = ("name", "email", "department", "employment_type", "third_party_affiliation")
+_UPDATABLE = ("name", "email", "department", "employment_type")
 
 
 def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organization_id: int) -> Plan:
@@ -355,7 +349,7 @@ def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organizatio
         r.login_id: r
         for r in db.session.execute(
             select(User.id, User.login_id, User.role, User.name, User.email, User.department_id,
-                   User.employment_type, User.third_party_affiliation, User.is_active_flag)
+                   User.employment_type, User.is_active_flag)
             .where(User.login_id.is_not(None))
         )
     }
@@ -500,7 +494,6 @@ def apply_import(batch: ImportBatch, organization: Organization) -> Plan:
                     "email": row.get("email"),
                     "department_id": path_to_id.get(row.get("department")),
                     "employment_type": row.get("employment_type"),
-                    "third_party_affiliation": row.get("third_party_affiliation"),
                     "password_hash": row.get("password_hash"),
                     "must_change_password": bool(row.get("password_hash")),
                     "created_at": now,

@@ -69,12 +69,17 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     tree = DepartmentTree.load()
-    form = NewLearnerForm(departments=_visible_departments(tree), tree=tree)
+    form = NewLearnerForm(
+        departments=_visible_departments(tree),
+        tree=tree,
+        third_parties=services.approved_third_parties(_me().organization),
+    )
     if form.validate_on_submit():
         data = form.data_for_service()
         data["initial_password"] = form.initial_password.data or None
         try:
             learner = services.create_learner(data, by=_me())
+            services.set_third_party(learner, form.third_party_id.data, _me())
             if form.send_invitation.data and learner.email:
                 services.send_invitation(learner, _me().organization)
             db.session.commit()
@@ -107,6 +112,7 @@ def show(learner_id: int):
         "learners/show.html",
         learner=learner,
         tree=tree,
+        third_party=services.third_party_of(learner),
         employment_labels=EMPLOYMENT_LABELS,
         action_form=EmptyForm(),
         login_url=url_for("auth.org_login", code=_me().organization.code, _external=True),
@@ -117,10 +123,20 @@ def show(learner_id: int):
 def edit(learner_id: int):
     learner = services.get_learner_or_404(learner_id, _me())
     tree = DepartmentTree.load()
-    form = LearnerForm(obj=learner, departments=_visible_departments(tree), tree=tree, learner_id=learner.id)
+    form = LearnerForm(
+        obj=learner,
+        departments=_visible_departments(tree),
+        tree=tree,
+        learner_id=learner.id,
+        third_parties=services.approved_third_parties(_me().organization),
+    )
+    if request.method == "GET":
+        current = services.third_party_of(learner)
+        form.third_party_id.data = current.id if current else None
     if form.validate_on_submit():
         try:
             services.update_learner(learner, form.data_for_service(), by=_me())
+            services.set_third_party(learner, form.third_party_id.data, _me())
             db.session.commit()
         except LearnerRuleError as err:
             db.session.rollback()
@@ -201,7 +217,7 @@ def delete(learner_id: int):
 
 # --- export -----------------------------------------------------------------------------------
 
-EXPORT_HEADER = ("受講者ID", "氏名", "メールアドレス", "部署", "雇用形態", "所属会社", "状態")
+EXPORT_HEADER = ("受講者ID", "氏名", "メールアドレス", "部署", "雇用形態", "所属する第三者", "状態")
 
 
 @bp.get("/export.<any(csv, tsv):fmt>")
@@ -211,6 +227,7 @@ def export(fmt: str):
     labels = {k: str(v) for k, v in EMPLOYMENT_LABELS.items()}
     active, inactive = _("有効"), _("無効")
     paths = {d: tree.path(d) for d in tree.by_id}
+    third_parties = services.third_party_names()
 
     def rows():
         for learner in db.session.scalars(stmt.execution_options(yield_per=1000)):
@@ -220,7 +237,7 @@ def export(fmt: str):
                 learner.email or "",
                 paths.get(learner.department_id, ""),
                 labels.get(learner.employment_type, ""),
-                learner.third_party_affiliation or "",
+                third_parties.get(learner.id, ""),
                 active if learner.is_active_flag else inactive,
             )
 

@@ -329,7 +329,7 @@ def _check_department(department_id: int | None, by: User) -> None:
         raise LearnerRuleError(_l("この部署は選べません。"), "department_id")
 
 
-LEARNER_FIELDS = ("login_id", "name", "email", "department_id", "employment_type", "third_party_affiliation")
+LEARNER_FIELDS = ("login_id", "name", "email", "department_id", "employment_type")
 
 
 def create_learner(data: dict, *, by: User) -> User:
@@ -351,7 +351,6 @@ def create_learner(data: dict, *, by: User) -> User:
         email=email,
         department_id=data.get("department_id"),
         employment_type=data.get("employment_type") or None,
-        third_party_affiliation=data.get("third_party_affiliation") or None,
     )
     if data.get("initial_password"):
         learner.password_hash = hash_password(data["initial_password"])
@@ -375,7 +374,6 @@ def update_learner(learner: User, data: dict, *, by: User) -> None:
         "email": email,
         "department_id": data.get("department_id"),
         "employment_type": data.get("employment_type") or None,
-        "third_party_affiliation": data.get("third_party_affiliation") or None,
     }
     for key, value in new_values.items():
         if getattr(learner, key) != value:
@@ -469,3 +467,45 @@ def learner_list_query(user: User, tree: DepartmentTree, *, q: str = "", departm
     elif status == "inactive":
         stmt = stmt.where(User.is_active_flag.is_(False))
     return stmt.order_by(User.login_id, User.id)
+
+
+# --- third parties (Art. 14) --------------------------------------------------------------------
+
+
+def approved_third_parties(organization: Organization) -> list:
+    from portal import third_parties
+
+    return third_parties.approved(organization)
+
+
+def third_party_of(learner: User):
+    """The approved third party ``learner`` belongs to, or None."""
+    from portal.models import ThirdPartyMember
+
+    member = db.session.scalar(select(ThirdPartyMember).where(ThirdPartyMember.user_id == learner.id))
+    return member.third_party if member else None
+
+
+def third_party_names() -> dict[int, str]:
+    """Learner id -> third party name for the organization in scope, in one query (exports)."""
+    from portal.models import ThirdParty, ThirdPartyMember
+
+    rows = db.session.execute(
+        select(ThirdPartyMember.user_id, ThirdParty.name).join(
+            ThirdParty, ThirdParty.id == ThirdPartyMember.third_party_id
+        )
+    )
+    return dict(rows.all())
+
+
+def set_third_party(learner: User, third_party_id: int | None, by: User) -> None:
+    """Through the back office's rule: only a third party the operator approved. :raises LearnerRuleError:"""
+    from portal import third_parties
+
+    current = third_party_of(learner)
+    if (current.id if current else None) == third_party_id:
+        return
+    try:
+        third_parties.mark_learner(learner, third_party_id, by)
+    except third_parties.RuleViolation as err:
+        raise LearnerRuleError(err.args[0] if err.args else str(err), field="third_party_id") from err
