@@ -78,6 +78,8 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "tickets.change_status": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/status", only(*STAFF, ok=422)),
     "tickets.assign": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/assign", only(*STAFF, ok=422)),
     "tickets.merge": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/merge", only(*STAFF, ok=422)),
+    # ticket_a is a question, not an incident report: staff are refused with 409.
+    "tickets.link_incident": ("POST", lambda w: f"/tickets/{w['ticket_a'].id}/incident", only(*STAFF, ok=409)),
     "tickets.settings": ("GET", "/tickets/settings", only("admin_a", "admin_b")),
     "tickets.desk": ("GET", "/tickets/desk", only(*STAFF)),
     "tickets.canned": ("GET", "/tickets/canned", only(*STAFF)),

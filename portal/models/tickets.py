@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.accounts import Organization, User
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.notices import Notice
 from portal.tenancy import TenantScoped
 
 
@@ -99,8 +100,11 @@ class Ticket(TenantScoped, db.Model):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A 事故・障害報告 ticket linked to the operator's incident notice about it (Art. 11).
+    incident_notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"), index=True)
 
     organization: Mapped[Organization] = relationship()
+    incident_notice: Mapped[Notice | None] = relationship()
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])

@@ -134,6 +134,10 @@ class MergeForm(FlaskForm):
     )
 
 
+class IncidentLinkForm(FlaskForm):
+    notice_id = SelectField(_l("関連する障害のお知らせ"), coerce=int, validate_choice=False)
+
+
 class RatingForm(FlaskForm):
     rating = RadioField(
         _l("回答の満足度"),

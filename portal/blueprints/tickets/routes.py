@@ -16,6 +16,7 @@ from portal.blueprints.tickets.forms import (
     AssignForm,
     BreakForm,
     CannedReplyForm,
+    IncidentLinkForm,
     MergeForm,
     QueueFilterForm,
     RatingForm,
@@ -125,6 +126,7 @@ def _render_ticket(ticket: Ticket, status: int = 200, *, reply_form=None, staff_
             status_form=forms.get("status") or StatusForm(status=ticket.status),
             assign_form=assign_form,
             merge_form=forms.get("merge") or MergeForm(),
+            incident_form=_incident_form(ticket, forms.get("incident")),
             canned=canned,
             events=ticket.events,
         )
@@ -277,6 +279,26 @@ def merge(ticket_id: int):
         return _("#%(source)d を #%(target)d に統合しました。", source=ticket.id, target=target.id)
 
     return _staff_action(ticket_id, MergeForm(), "merge", act)
+
+
+def _incident_form(ticket: Ticket, form: IncidentLinkForm | None = None) -> IncidentLinkForm | None:
+    if ticket.category != TicketCategory.INCIDENT:
+        return None
+    form = form or IncidentLinkForm(notice_id=ticket.incident_notice_id or 0)
+    form.notice_id.choices = options([(n.id, n.title) for n in services.incident_notices_for(ticket)])
+    return form
+
+
+@bp.post("/<int:ticket_id>/incident")
+@role_required(*STAFF)
+def link_incident(ticket_id: int):
+    """Link a 事故・障害報告 ticket to the operator's incident notice about it (Art. 11)."""
+
+    def act(ticket, form):
+        services.link_incident(ticket, form.notice_id.data, current_user)
+        return _("障害のお知らせに紐づけました。お客様のお問い合わせ画面にも表示されます。")
+
+    return _staff_action(ticket_id, IncidentLinkForm(), "incident", act)
 
 
 def _queue_filters(form: QueueFilterForm) -> services.QueueFilters:

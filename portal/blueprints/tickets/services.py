@@ -691,3 +691,39 @@ def month_report(year: int, month: int, now: datetime | None = None) -> MonthRep
     if report.rated:
         report.average_rating = sum(k * v for k, v in report.ratings.items()) / report.rated
     return report
+
+
+# --- incidents (Art. 11) ------------------------------------------------------------------------
+
+
+def incident_notices_for(ticket: Ticket) -> list:
+    """The operator's incident notices that ``ticket``'s organization receives, newest first."""
+    from portal.models import Notice, NoticeKind
+    from portal.notices import visible_to
+
+    return list(
+        db.session.scalars(
+            select(Notice)
+            .where(Notice.kind == NoticeKind.INCIDENT, visible_to(ticket.organization_id))
+            .order_by(Notice.published_at.desc())
+            .limit(50)
+        )
+    )
+
+
+def link_incident(ticket: Ticket, notice_id: int, actor: User, now: datetime | None = None) -> None:
+    """Link a 事故・障害報告 ticket to the incident notice that answers it, so the customer can follow it.
+
+    :raises TicketRuleError: not an incident report, or not an incident notice this organization receives.
+    """
+    now = now or utcnow()
+    if ticket.category != TicketCategory.INCIDENT:
+        raise TicketRuleError(_l("障害のお知らせに紐づけられるのは「事故・障害報告」のお問い合わせだけです。"))
+    notice = next((n for n in incident_notices_for(ticket) if n.id == notice_id), None)
+    if notice is None:
+        raise TicketRuleError(_l("この組織に届いている障害のお知らせから選んでください。"))
+    if ticket.incident_notice_id == notice.id:
+        return
+    ticket.incident_notice_id = notice.id
+    _log(ticket, "notice_linked", actor, now, notice_id=notice.id, title=notice.title)
+    db.session.flush()
