@@ -38,15 +38,20 @@ run: install instance/secret_key
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Browser tests run where /usr/bin/chromium exists; PostgreSQL tests where PORTAL_TEST_DATABASE_URL is set
-# (the whole suite then runs a second time on PostgreSQL, browser journeys excepted).
+# Browser tests run where /usr/bin/chromium exists. Where PORTAL_TEST_DATABASE_URL names an empty
+# PostgreSQL database, the suite (browser journeys excepted) also runs on PostgreSQL, at the same time
+# as the SQLite pass (one per core); its output follows the SQLite pass's.
 test: install lint
-	$(BIN)/pytest
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL =="; \
-		PORTAL_TEST_BACKEND=postgres $(BIN)/pytest -m "not browser"; \
+		log=$$(mktemp); \
+		( PORTAL_TEST_BACKEND=postgres $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \
+		$(BIN)/pytest; sqlite_rc=$$?; \
+		wait $$pg; pg_rc=$$?; \
+		echo "== the same suite on PostgreSQL =="; cat "$$log"; rm -f "$$log"; \
+		[ $$sqlite_rc -eq 0 ] && [ $$pg_rc -eq 0 ]; \
 	else \
-		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass was skipped."; \
+		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass is skipped."; \
+		$(BIN)/pytest; \
 	fi
 
 # Refresh the message catalogs after changing user-facing text.
