@@ -64,7 +64,7 @@ class Config:
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER = "セキュトレ・セキュレジ <no-reply@portal.invalid>"
     MAIL_TIMEOUT = 10
-    # The worker (``flask worker``): see docs/notes/mail.md.
+    # The worker (``flask worker``): see docs/guides/mail.md.
     MAIL_BATCH_SIZE = 100
     MAIL_MAX_ATTEMPTS = 12
     MAIL_RETRY_BASE_SECONDS = 60
