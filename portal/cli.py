@@ -103,8 +103,49 @@ def demo(if_empty: bool) -> None:
                 user.login_id = email.split("@")[0].upper()
             if created:
                 audit.record("user.created", target=user, actor=None, source="demo")
+        _seed_demo_organization(org)
         db.session.commit()
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
     for email, role, _name, _org in logins:
         click.echo(f"  {role:<10} {email}")
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
+
+
+def _seed_demo_organization(org: Organization) -> None:
+    """The demo company's contract, registered profile and departments, each created once."""
+    from datetime import date
+
+    from portal.models import Contract, Department, ManagerDepartment, OrganizationProfile, utcnow
+
+    if db.session.scalar(select(Contract).where(Contract.organization_id == org.id)) is None:
+        db.session.add(
+            Contract(
+                organization_id=org.id, plan_name="スタンダード", starts_on=date(2026, 4, 1), ends_on=date(2027, 3, 31),
+                seat_limit=50, annual_fee=300_000, overage_unit_price=3_000,
+            )
+        )
+    users = {u.email: u for u in db.session.scalars(select(User).where(User.organization_id == org.id))}
+    if db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id)) is None:
+        db.session.add(
+            OrganizationProfile(
+                organization_id=org.id, primary_admin_id=users["admin@demo.example.com"].id, postal_code="101-0062",
+                prefecture="東京都", address_line1="千代田区神田駿河台3-1-7", phone="03-1234-5678",
+                registered_at=utcnow(),
+            )
+        )
+    existing = db.session.scalars(select(Department).where(Department.organization_id == org.id))
+    departments = {d.name: d for d in existing}
+    for name in DEMO_DEPARTMENTS:
+        if name not in departments:
+            departments[name] = Department(organization_id=org.id, name=name, depth=1)
+            db.session.add(departments[name])
+    db.session.flush()
+    for i in range(1, len(DEMO_LEARNER_NAMES) + 1):
+        learner = users.get(f"learner{i:02d}@demo.example.com")
+        if learner is not None and learner.department_id is None:
+            learner.department_id = departments[DEMO_DEPARTMENTS[(i - 1) % len(DEMO_DEPARTMENTS)]].id
+    manager = users["manager@demo.example.com"]
+    sales = departments["営業部"]
+    if db.session.get(ManagerDepartment, (manager.id, sales.id)) is None:
+        db.session.add(ManagerDepartment(organization_id=org.id, user_id=manager.id, department_id=sales.id))
+    db.session.flush()

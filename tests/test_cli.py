@@ -47,6 +47,14 @@ def test_demo_seeds_once_and_prints_every_login(app, client):
         assert db.session.scalar(select(func.count(Organization.id))) == 1
         counts = dict(db.session.execute(select(User.role, func.count(User.id)).group_by(User.role)).all())
     assert counts == {"operator": 1, "support": 1, "org_admin": 1, "manager": 1, "learner": 20}
+    from portal.models import Contract, Department, OrganizationProfile
+
+    with app.app_context(), unscoped():
+        assert db.session.scalar(select(func.count(Contract.id))) == 1
+        assert db.session.scalar(select(OrganizationProfile.registered_at)) is not None
+        assert db.session.scalar(select(func.count(Department.id))) == 4
+        assert db.session.scalar(select(func.count(User.id)).where(User.department_id.is_(None),
+                                                                    User.role == Role.LEARNER)) == 0
     skipped = runner.invoke(args=["demo", "--if-empty"])
     assert "not seeded" in skipped.output
     from portal.cli import DEMO_PASSWORD
