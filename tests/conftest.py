@@ -269,3 +269,21 @@ def smtp(app):
     yield server
     server.stop()
     app.config.update(saved)
+
+
+@pytest.fixture
+def mailbox(app, smtp):
+    """``mailbox(to)``: run the worker once (real SMTP to the ``smtp`` server) and return the plain-text
+    bodies of every message that reached ``to`` so far, oldest first."""
+    from portal.worker import Worker
+
+    def read(to: str) -> list[str]:
+        with app.app_context():
+            Worker().run_once()
+        return [
+            m.get_body(preferencelist=("plain",)).get_content()
+            for m in smtp.received()
+            if to.lower() in str(m["To"]).lower()
+        ]
+
+    return read
