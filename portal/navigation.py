@@ -9,6 +9,7 @@ from portal.models import Role
 NAV = {
     Role.OPERATOR: [
         ("operator.home", _l("ホーム")),
+        ("courses.index", _l("講座")),
         ("operator.audit_log", _l("監査ログ")),
         ("tickets.desk", _l("サポートデスク")),
     ],
@@ -16,6 +17,7 @@ NAV = {
     Role.ORG_ADMIN: [
         ("org.home", _l("ホーム")),
         ("learners.index", _l("受講者")),
+        ("training.index", _l("研修")),
         ("org.audit_log", _l("監査ログ")),
         ("tickets.index", _l("お問い合わせ")),
     ],
@@ -24,7 +26,12 @@ NAV = {
         ("learners.index", _l("受講者")),
         ("tickets.index", _l("お問い合わせ")),
     ],
-    Role.LEARNER: [("me.home", _l("ホーム")), ("me.profile", _l("登録情報")), ("tickets.index", _l("質問"))],
+    Role.LEARNER: [
+        ("me.home", _l("ホーム")),
+        ("quizzes.index", _l("研修")),
+        ("me.profile", _l("登録情報")),
+        ("tickets.index", _l("質問")),
+    ],
 }
 
 # Entries shown only when a condition on the signed-in user holds.
