@@ -37,7 +37,7 @@ IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": ("image/png", ".png"), b"\xff\xd8\xff": ("i
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_ALLOWED_TAGS = {"p", "br", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "a",
+_ALLOWED_TAGS = {"p", "br", "h1", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "a",
                  "img", "table", "thead", "tbody", "tr", "th", "td", "hr"}
 
 

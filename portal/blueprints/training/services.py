@@ -469,7 +469,7 @@ def item_analysis(delivery_ids_stmt) -> list[ItemRow]:
         .where(Assignment.delivery_id.in_(delivery_ids_stmt), Attempt.state == AttemptState.FINISHED)
         .subquery()
     )
-    k = (ranked.c.n * 27 + 99) / 100  # ceil(27% of n) in integer arithmetic on both databases
+    k = (ranked.c.n * 27 + 99) // 100  # ceil(27% of n) in integer arithmetic on both databases
     upper = ranked.c.rn <= k
     lower = ranked.c.rn > ranked.c.n - k
     right = sa_cast(AttemptAnswer.correct, Integer)
