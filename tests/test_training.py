@@ -793,6 +793,7 @@ def test_the_results_page_uses_a_constant_number_of_queries(app, make_org, make_
                 _count_queries(app, client, f"/org/training/{delivery_id}"),
                 _count_queries(app, client, f"/org/training/{delivery_id}/items"),
                 _count_queries(app, client, f"/org/training/courses/{course_id}"),
+                _count_queries(app, client, f"/org/training/courses/{course_id}?analysis=1"),
             )
         )
     assert counts[0] == counts[1]

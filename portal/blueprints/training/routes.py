@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -144,5 +144,7 @@ def course_results(course_id: int):
     course = get_course_or_404(course_id)
     tree = DepartmentTree.load()
     rows, total = services.department_summary(services.deliveries_of_course(course.id), tree)
-    return render_template("training/course.html", course=course, rows=rows, total=total,
-                           items=services.item_analysis(services.deliveries_of_course(course.id)))
+    # Across every round the answers run into the hundreds of thousands: analysed only on request.
+    analysis = request.args.get("analysis") == "1"
+    items = services.item_analysis(services.deliveries_of_course(course.id)) if analysis else None
+    return render_template("training/course.html", course=course, rows=rows, total=total, items=items)
