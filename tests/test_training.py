@@ -690,6 +690,12 @@ def test_the_job_launches_sends_each_reminder_once_and_skips_those_who_passed(wo
     assert "期限切れ" in overdue
 
 
+def test_the_worker_runs_the_delivery_job():
+    from portal.jobs import REGISTRY
+
+    assert REGISTRY["training.deliveries"].func is delivery_services.run_deliveries
+
+
 def test_a_monthly_delivery_creates_its_next_round(world, run_in_app):
     start = datetime(2026, 1, 31, 0, 0, tzinfo=UTC)
 
