@@ -363,7 +363,8 @@ def remind_now(delivery: Delivery, *, now: datetime | None = None) -> int:
     _insert_ignoring_duplicates(OutboxMessage.__table__, rows, ["idempotency_key"])
     db.session.execute(
         update(Assignment)
-        .where(Assignment.delivery_id == delivery.id, Assignment.learner_id.in_([r[0] for r in learners]))
+        .where(Assignment.delivery_id == delivery.id, Assignment.status != AssignmentStatus.PASSED,
+               Assignment.last_manual_reminder_on.is_(None) | (Assignment.last_manual_reminder_on != today))
         .values(last_manual_reminder_on=today)
         .execution_options(synchronize_session=False)
     )
