@@ -24,6 +24,7 @@ NAV = {
     Role.MANAGER: [
         ("org.home", _l("ホーム")),
         ("learners.index", _l("受講者")),
+        ("training.index", _l("研修")),
         ("tickets.index", _l("お問い合わせ")),
     ],
     Role.LEARNER: [

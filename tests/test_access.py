@@ -48,9 +48,10 @@ def _course_a(ok: int, operator: int = 404) -> dict[str, int]:
     return {**only("admin_a", "admin_b", "operator"), "admin_a": ok, "admin_b": 404, "operator": operator}
 
 
-def _admin_a(ok: int) -> dict[str, int]:
-    """An object of organization A for administrators only: managers and staff 403, B's admin 404."""
-    return {**only("admin_a", "admin_b", ok=ok), "admin_b": 404}
+def _admin_a(ok: int, manager: int = 403) -> dict[str, int]:
+    """An object of organization A for its administrator (and its manager when ``manager`` says so);
+    staff 403, B's admin 404."""
+    return {**only("admin_a", "admin_b", ok=ok), "admin_b": 404, "manager_a": manager}
 
 
 # endpoint -> (method, url or callable(world) -> url, expected status by role)
@@ -127,6 +128,7 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     ),
     "learners.sign_in_settings": ("GET", "/org/learners/sign-in", only("admin_a", "admin_b")),
     # --- training (#6) ---------------------------------------------------------------------------
+    # Managers see results (narrowed to their departments) but neither deliver, remind nor close.
     # course_a is organization A's own course (the operator may read it but not edit it); delivery_a
     # sends it to learner_a, who has a failed attempt and one in progress; delivery_a2 was passed.
     "courses.index": ("GET", "/courses/", only("admin_a", "admin_b", "operator")),
@@ -143,14 +145,14 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "courses.delete_question": (
         "POST", lambda w: f"/courses/{w['course_a']}/questions/{w['question_a']}/delete", _course_a(303)
     ),
-    "training.index": ("GET", "/org/training/", only("admin_a", "admin_b")),
+    "training.index": ("GET", "/org/training/", only("admin_a", "admin_b", "manager_a")),
     "training.new": ("GET", "/org/training/new", only("admin_a", "admin_b")),
-    "training.show": ("GET", lambda w: f"/org/training/{w['delivery_a']}", _admin_a(200)),
-    "training.items": ("GET", lambda w: f"/org/training/{w['delivery_a']}/items", _admin_a(200)),
-    "training.export": ("GET", lambda w: f"/org/training/{w['delivery_a']}/export.csv", _admin_a(200)),
+    "training.show": ("GET", lambda w: f"/org/training/{w['delivery_a']}", _admin_a(200, manager=200)),
+    "training.items": ("GET", lambda w: f"/org/training/{w['delivery_a']}/items", _admin_a(200, manager=200)),
+    "training.export": ("GET", lambda w: f"/org/training/{w['delivery_a']}/export.csv", _admin_a(200, manager=200)),
     "training.remind": ("POST", lambda w: f"/org/training/{w['delivery_a']}/remind", _admin_a(303)),
     "training.close": ("POST", lambda w: f"/org/training/{w['delivery_a']}/close", _admin_a(303)),
-    "training.course_results": ("GET", lambda w: f"/org/training/courses/{w['course_a']}", _admin_a(200)),
+    "training.course_results": ("GET", lambda w: f"/org/training/courses/{w['course_a']}", _admin_a(200, manager=200)),
     "quizzes.index": ("GET", "/me/training/", only("learner_a")),
     "quizzes.assignment": ("GET", lambda w: f"/me/training/{w['assignment_a']}", only("learner_a")),
     "quizzes.lesson": (

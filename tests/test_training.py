@@ -204,6 +204,8 @@ def test_images_are_checked_and_served_with_nosniff(world, run_in_app, login_as)
     assert served.status_code == 200 and served.data == png
     assert served.headers["X-Content-Type-Options"] == "nosniff"
     assert served.headers["Content-Type"] == "image/png"
+    assert "private" in served.headers["Cache-Control"]
+    assert login_as(world["learner_b"]).get(f"/training/images/{image_id}").status_code == 404
 
 
 # --- deliveries ----------------------------------------------------------------------------------------
@@ -888,3 +890,32 @@ def test_the_learner_home_lists_training(world, run_in_app, login_as):
     home = BeautifulSoup(learner.get("/me/").get_data(as_text=True), "html.parser")
     assert "テスト講座" not in home.select_one("#assigned").get_text()
     assert "合格" in home.get_text()
+
+
+def test_a_manager_sees_only_their_departments_and_cannot_deliver(world, make_user, run_in_app, login_as):
+    from portal.models import ManagerDepartment
+
+    def make():
+        mine = Department(organization_id=world["org_a"].id, name="担当部", depth=1)
+        other = Department(organization_id=world["org_a"].id, name="他部", depth=1)
+        db.session.add_all([mine, other])
+        db.session.flush()
+        db.session.add(ManagerDepartment(organization_id=world["org_a"].id, user_id=world["manager_a"].id,
+                                         department_id=mine.id))
+        return mine.id, other.id
+
+    mine, other = run_in_app(make)
+    make_user(Role.LEARNER, world["org_a"], department_id=mine, name="担当の人", login_id="M1")
+    make_user(Role.LEARNER, world["org_a"], department_id=other, name="他部の人", login_id="O1")
+    delivery_id = run_in_app(lambda: deliver(world["admin_a"], add_course(organization_id=None).id).id)
+    manager = login_as(world["manager_a"])
+    page = manager.get(f"/org/training/{delivery_id}").get_data(as_text=True)
+    assert "担当の人" in page and "他部の人" not in page and "受講 A" not in page
+    assert "リマインドを送る" not in page
+    record = manager.get(f"/org/training/{delivery_id}/export.csv").get_data().decode("utf-8-sig")
+    assert "担当の人" in record and "他部の人" not in record
+    token = csrf_token_from(page)
+    assert manager.post(f"/org/training/{delivery_id}/remind", data={"csrf_token": token}).status_code == 403
+    assert manager.get("/org/training/new").status_code == 403
+    admin_page = login_as(world["admin_a"]).get(f"/org/training/{delivery_id}").get_data(as_text=True)
+    assert "他部の人" in admin_page and "担当の人" in admin_page

@@ -1,4 +1,4 @@
-"""Deliveries (配信) and results, for the organization's administrators."""
+"""Deliveries (配信) and results: administrators deliver; managers see their departments' results."""
 
 from flask import Blueprint
 
@@ -6,6 +6,6 @@ from portal.models import Role
 from portal.security import restrict_blueprint
 
 bp = Blueprint("training", __name__, template_folder="templates")
-restrict_blueprint(bp, [Role.ORG_ADMIN])
+restrict_blueprint(bp, [Role.ORG_ADMIN, Role.MANAGER])
 
 from portal.blueprints.training import routes  # noqa: E402,F401

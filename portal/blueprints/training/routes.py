@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.courses.services import get_course_or_404, visible_courses
-from portal.blueprints.learners.services import DepartmentTree
+from portal.blueprints.learners.services import DepartmentTree, scope_learners
 from portal.blueprints.quizzes.services import STATUS_LABELS
 from portal.blueprints.training import bp, services
 from portal.blueprints.training.forms import DeliveryForm, options, tokyo_to_utc
@@ -20,10 +20,17 @@ from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Delivery, Role, User, utcnow
+from portal.security import role_required
 
 
 def _me() -> User:
     return current_user._get_current_object()
+
+
+def _learners():
+    """None for the administrator (everyone); for a manager, the ids of the learners they look after."""
+    me = _me()
+    return None if me.role == Role.ORG_ADMIN else scope_learners(select(User.id), me)
 
 
 def get_delivery_or_404(delivery_id: int) -> Delivery:
@@ -37,7 +44,8 @@ def get_delivery_or_404(delivery_id: int) -> Delivery:
 def index():
     deliveries = services.delivery_list()
     return render_template("training/index.html", deliveries=deliveries,
-                           counts=services.status_counts(d.id for d in deliveries), courses=visible_courses())
+                           counts=services.status_counts((d.id for d in deliveries), _learners()),
+                           courses=visible_courses())
 
 
 def _delivery_form() -> DeliveryForm:
@@ -59,6 +67,7 @@ def _delivery_form() -> DeliveryForm:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
 def new():
     form = _delivery_form()
     if form.validate_on_submit():
@@ -88,10 +97,12 @@ def new():
 def show(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     tree = DepartmentTree.load()
-    rows, total = services.department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree)
+    learners = _learners()
+    rows, total = services.department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree, learners)
     return render_template(
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
-        unfinished=services.unfinished_learners(delivery), labels=STATUS_LABELS, action_form=EmptyForm(),
+        unfinished=services.unfinished_learners(delivery, learners=learners), labels=STATUS_LABELS,
+        action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
         today=services.today_tokyo(),
     )
 
@@ -100,10 +111,12 @@ def show(delivery_id: int):
 def items(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     return render_template("training/items.html", title=delivery.title, delivery=delivery,
-                           items=services.item_analysis(select(Delivery.id).where(Delivery.id == delivery.id)))
+                           items=services.item_analysis(select(Delivery.id).where(Delivery.id == delivery.id),
+                                                        _learners()))
 
 
 @bp.post("/<int:delivery_id>/remind")
+@role_required(Role.ORG_ADMIN)
 def remind(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     if EmptyForm().validate_on_submit():
@@ -119,6 +132,7 @@ def remind(delivery_id: int):
 
 
 @bp.post("/<int:delivery_id>/close")
+@role_required(Role.ORG_ADMIN)
 def close(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     if EmptyForm().validate_on_submit():
@@ -133,18 +147,19 @@ def export(delivery_id: int, fmt: str):
     delivery = get_delivery_or_404(delivery_id)
     if fmt not in ("csv", "tsv"):
         abort(404)
-    ids = [delivery.id]
+    ids, learners = [delivery.id], _learners()
     stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
     return csv_response(f"受講記録_{delivery.title}_{stamp}.{fmt}", services.EXPORT_HEADER,
-                        rows_from_database(lambda: services.export_rows(ids)), dialect=fmt)
+                        rows_from_database(lambda: services.export_rows(ids, learners)), dialect=fmt)
 
 
 @bp.get("/courses/<int:course_id>")
 def course_results(course_id: int):
     course = get_course_or_404(course_id)
     tree = DepartmentTree.load()
-    rows, total = services.department_summary(services.deliveries_of_course(course.id), tree)
+    learners = _learners()
+    rows, total = services.department_summary(services.deliveries_of_course(course.id), tree, learners)
     # Across every round the answers run into the hundreds of thousands: analysed only on request.
     analysis = request.args.get("analysis") == "1"
-    items = services.item_analysis(services.deliveries_of_course(course.id)) if analysis else None
+    items = services.item_analysis(services.deliveries_of_course(course.id), learners) if analysis else None
     return render_template("training/course.html", course=course, rows=rows, total=total, items=items)

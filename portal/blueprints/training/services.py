@@ -412,8 +412,17 @@ def _count(status) -> object:
     return func.sum(case((Assignment.status == status, 1), else_=0))
 
 
-def department_summary(delivery_ids_stmt, tree: DepartmentTree) -> tuple[list[DepartmentRow], DepartmentRow]:
-    """Completion (finished the test at least once) and pass rates by department, and the total, in one query."""
+def _learner_criteria(learners) -> list:
+    """Criteria limiting assignments to ``learners`` (a select of user ids; None: everyone)."""
+    return [] if learners is None else [Assignment.learner_id.in_(learners)]
+
+
+def department_summary(delivery_ids_stmt, tree: DepartmentTree, learners=None) -> tuple[list[DepartmentRow],
+                                                                                     DepartmentRow]:
+    """Completion (finished the test at least once) and pass rates by department, and the total, in one query.
+
+    ``learners`` (a select of user ids) narrows it, for a manager's departments.
+    """
     rows = db.session.execute(
         select(
             Assignment.department_id,
@@ -424,6 +433,7 @@ def department_summary(delivery_ids_stmt, tree: DepartmentTree) -> tuple[list[De
         )
         .where(Assignment.delivery_id.in_(delivery_ids_stmt))
         .group_by(Assignment.department_id)
+        .where(*_learner_criteria(learners))
     ).all()
     out = [
         DepartmentRow(dep, tree.path(dep) if dep else _("（部署なし）"), n or 0, f or 0, p or 0, i or 0)
@@ -435,13 +445,14 @@ def department_summary(delivery_ids_stmt, tree: DepartmentTree) -> tuple[list[De
     return out, total
 
 
-def unfinished_learners(delivery: Delivery, limit: int = 200) -> list:
+def unfinished_learners(delivery: Delivery, limit: int = 200, learners=None) -> list:
     """Who has not passed yet (未受講, 中断, 不合格), at most ``limit`` rows, in one query."""
     return db.session.execute(
         select(User.id, User.login_id, User.name, User.email, Assignment.department_id, Assignment.status,
                Assignment.best_score, Assignment.attempts_count, Assignment.last_manual_reminder_on)
         .join(User, User.id == Assignment.learner_id)
-        .where(Assignment.delivery_id == delivery.id, Assignment.status != AssignmentStatus.PASSED)
+        .where(Assignment.delivery_id == delivery.id, Assignment.status != AssignmentStatus.PASSED,
+               *_learner_criteria(learners))
         .order_by(Assignment.status, User.name, User.id)
         .limit(limit)
     ).all()
@@ -457,7 +468,7 @@ class ItemRow:
     discrimination: float | None  # upper 27% minus lower 27% correctness
 
 
-def item_analysis(delivery_ids_stmt) -> list[ItemRow]:
+def item_analysis(delivery_ids_stmt, learners=None) -> list[ItemRow]:
     """Per question of the finished attempts: difficulty p and discrimination D (upper minus lower 27%,
     attempts ranked by score), in one aggregate query plus one for the question texts."""
     ranked = (
@@ -467,7 +478,8 @@ def item_analysis(delivery_ids_stmt) -> list[ItemRow]:
             func.count().over().label("n"),
         )
         .join(Assignment, Assignment.id == Attempt.assignment_id)
-        .where(Assignment.delivery_id.in_(delivery_ids_stmt), Attempt.state == AttemptState.FINISHED)
+        .where(Assignment.delivery_id.in_(delivery_ids_stmt), Attempt.state == AttemptState.FINISHED,
+               *_learner_criteria(learners))
         .subquery()
     )
     k = (ranked.c.n * 27 + 99) // 100  # ceil(27% of n) in integer arithmetic on both databases
@@ -509,7 +521,7 @@ EXPORT_HEADER = ["配信", "講座", "年度", "受講者ID", "氏名", "メー�
                  "合格日時", "期限後", "修了証コード"]
 
 
-def export_rows(delivery_ids: list[int]) -> Iterator[list]:
+def export_rows(delivery_ids: list[int], learners=None) -> Iterator[list]:
     """受講記録: one row per learner and delivery, read in pages while the download streams."""
     from portal.exports import TextCell
 
@@ -521,7 +533,7 @@ def export_rows(delivery_ids: list[int]) -> Iterator[list]:
         .join(Delivery, Delivery.id == Assignment.delivery_id)
         .join(Course, Course.id == Delivery.course_id)
         .join(User, User.id == Assignment.learner_id)
-        .where(Assignment.delivery_id.in_(delivery_ids))
+        .where(Assignment.delivery_id.in_(delivery_ids), *_learner_criteria(learners))
         .order_by(Delivery.id, User.name, User.id)
         .execution_options(yield_per=1000)
     )
@@ -537,7 +549,7 @@ def delivery_list() -> list[Delivery]:
     return list(db.session.scalars(select(Delivery).order_by(Delivery.starts_at.desc(), Delivery.id.desc())))
 
 
-def status_counts(delivery_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+def status_counts(delivery_ids: Iterable[int], learners=None) -> dict[int, dict[str, int]]:
     """Per delivery, learners by status (one query) for the delivery list."""
     counts: dict[int, dict[str, int]] = {}
     ids = list(delivery_ids)
@@ -545,7 +557,8 @@ def status_counts(delivery_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         return counts
     for delivery_id, status, n in db.session.execute(
         select(Assignment.delivery_id, Assignment.status, func.count())
-        .where(Assignment.delivery_id.in_(ids)).group_by(Assignment.delivery_id, Assignment.status)
+        .where(Assignment.delivery_id.in_(ids), *_learner_criteria(learners))
+        .group_by(Assignment.delivery_id, Assignment.status)
     ):
         counts.setdefault(delivery_id, {})[status] = n
     return counts

@@ -79,6 +79,9 @@ def image(image_id: int):
     if not os.path.exists(path):
         abort(404)
     response = send_file(path, mimetype=image.content_type, max_age=3600)
+    # An organization's own course material: browsers may keep it, shared caches may not.
+    response.cache_control.public = False
+    response.cache_control.private = True
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response
