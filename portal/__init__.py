@@ -73,6 +73,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.courses import bp as courses_bp
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
@@ -81,8 +82,11 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.quizzes import bp as quizzes_bp
     from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
+    from portal.blueprints.training import bp as training_bp
+    from portal.blueprints.training_links import bp as training_links_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -95,6 +99,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(status_bp, url_prefix="/status")
     app.register_blueprint(legal_bp, url_prefix="/legal")
     app.register_blueprint(mail_bp, url_prefix="/mail")
+    app.register_blueprint(courses_bp, url_prefix="/courses")
+    app.register_blueprint(training_bp, url_prefix="/org/training")
+    app.register_blueprint(quizzes_bp, url_prefix="/me/training")
+    app.register_blueprint(training_links_bp)
 
 
 def _finish_config(app: Flask) -> None:

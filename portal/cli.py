@@ -109,6 +109,17 @@ def demo(if_empty: bool) -> None:
     for email, role, _name, _org in logins:
         click.echo(f"  {role:<10} {email}")
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
+    _demo_training()
+
+
+def _demo_training() -> None:
+    """The demo course of セキュトレ (global, so every organization can deliver it)."""
+    from portal.blueprints.courses.demo import seed_demo_course
+
+    with unscoped():
+        course, created = seed_demo_course()
+        db.session.commit()
+    click.echo(f"Training course: {course.title} ({course.fiscal_year}){' created' if created else ''}")
 
 
 def _seed_demo_organization(org: Organization) -> None:

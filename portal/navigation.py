@@ -15,6 +15,7 @@ NAV = {
         ("operator.notices_list", _l("お知らせ")),
         ("operator.legal_list", _l("規約・公開文書")),
         ("operator.deletions", _l("削除の記録")),
+        ("courses.index", _l("講座")),
         ("tickets.desk", _l("サポートデスク")),
         ("mail.messages", _l("メール配信ログ")),
         ("operator.audit_log", _l("監査ログ")),
@@ -24,6 +25,7 @@ NAV = {
         ("org.home", _l("ホーム")),
         ("learners.index", _l("受講者")),
         ("org.notices", _l("お知らせ")),
+        ("training.index", _l("研修")),
         ("tickets.index", _l("お問い合わせ")),
         ("org.members", _l("管理者")),
         ("org.invoices", _l("請求書")),
@@ -35,9 +37,15 @@ NAV = {
         ("org.home", _l("ホーム")),
         ("learners.index", _l("受講者")),
         ("org.notices", _l("お知らせ")),
+        ("training.index", _l("研修")),
         ("tickets.index", _l("お問い合わせ")),
     ],
-    Role.LEARNER: [("me.home", _l("ホーム")), ("me.profile", _l("登録情報")), ("tickets.index", _l("質問"))],
+    Role.LEARNER: [
+        ("me.home", _l("ホーム")),
+        ("quizzes.index", _l("研修")),
+        ("me.profile", _l("登録情報")),
+        ("tickets.index", _l("質問")),
+    ],
 }
 
 # Entries shown only when a condition on the signed-in user holds.

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import ForeignKey, event
+from sqlalchemy import ForeignKey, event, or_
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 
@@ -42,6 +42,21 @@ class TenantScoped:
 
     The column is nullable for the few tables that also hold staff rows (users, audit events,
     email); a table whose rows always belong to an organization redeclares it ``nullable=False``.
+    """
+
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+
+
+class SharedOrTenantScoped:
+    """Mixin for content that is either global (``organization_id`` NULL, written by the operator) or
+    owned by one organization (written by its administrators).
+
+    Inside an organization's scope a read sees ``organization_id IS NULL OR organization_id = scope``:
+    the global rows are shared with every organization, another organization's rows stay invisible.
+    Writes follow the tenant rule: inside an organization's scope only that organization's rows may be
+    created or changed, so an organization can read but never edit global content.
     """
 
     organization_id: Mapped[int | None] = mapped_column(
@@ -82,7 +97,7 @@ def unscoped() -> Iterator[None]:
 
 
 def _touches_tenant_model(state: ORMExecuteState) -> bool:
-    return any(issubclass(m.class_, TenantScoped) for m in state.all_mappers)
+    return any(issubclass(m.class_, TenantScoped | SharedOrTenantScoped) for m in state.all_mappers)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -107,7 +122,12 @@ def _scope_statement(state: ORMExecuteState) -> None:
             TenantScoped,
             lambda cls: cls.organization_id == scope,
             include_aliases=True,
-        )
+        ),
+        with_loader_criteria(
+            SharedOrTenantScoped,
+            lambda cls: or_(cls.organization_id.is_(None), cls.organization_id == scope),
+            include_aliases=True,
+        ),
     )
 
 
@@ -116,11 +136,13 @@ def _refuse_cross_tenant_writes(session: Session, flush_context, instances) -> N
     scope = _scope.get()
     if scope is None or scope is ALL_TENANTS:
         return
+    owned = (TenantScoped, SharedOrTenantScoped)
     for obj in session.new:
-        if isinstance(obj, TenantScoped) and obj.organization_id is None:
+        if isinstance(obj, owned) and obj.organization_id is None:
             obj.organization_id = scope
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, TenantScoped) and obj.organization_id != scope:
+    shared_deleted = [obj for obj in session.deleted if isinstance(obj, SharedOrTenantScoped)]
+    for obj in list(session.new) + list(session.dirty) + shared_deleted:
+        if isinstance(obj, owned) and obj.organization_id != scope:
             raise TenantScopeError(
                 f"refusing to write {type(obj).__name__} of organization {obj.organization_id} "
                 f"inside the scope of organization {scope}"
@@ -129,6 +151,7 @@ def _refuse_cross_tenant_writes(session: Session, flush_context, instances) -> N
 
 __all__ = [
     "ALL_TENANTS",
+    "SharedOrTenantScoped",
     "TenantScopeError",
     "TenantScoped",
     "current_scope",

@@ -49,6 +49,17 @@ def invoice_a_url(prefix: str, path: str = ""):
     return lambda w: f"{prefix}/invoices/{w['invoice_a'].id}{path}"
 
 
+def _course_a(ok: int, operator: int = 404) -> dict[str, int]:
+    """Organization A's own course: its admin ``ok``, B's admin 404; the operator reads but cannot edit it."""
+    return {**only("admin_a", "admin_b", "operator"), "admin_a": ok, "admin_b": 404, "operator": operator}
+
+
+def _admin_a(ok: int, manager: int = 403) -> dict[str, int]:
+    """An object of organization A for its administrator (and its manager when ``manager`` says so);
+    staff 403, B's admin 404."""
+    return {**only("admin_a", "admin_b", ok=ok), "admin_b": 404, "manager_a": manager}
+
+
 # endpoint -> (method, url or callable(world) -> url, expected status by role)
 ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "main.index": ("GET", "/", {**everyone(302)}),
@@ -193,6 +204,52 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         lambda w: f"/mail/suppressions/{w['suppression']}/lift",
         only("operator", ok=303),
     ),
+    # --- training (#6) ---------------------------------------------------------------------------
+    # Managers see results (narrowed to their departments) but neither deliver, remind nor close.
+    # course_a is organization A's own course (the operator may read it but not edit it); delivery_a
+    # sends it to learner_a, who has a failed attempt and one in progress; delivery_a2 was passed.
+    "courses.index": ("GET", "/courses/", only("admin_a", "admin_b", "operator")),
+    "courses.new": ("GET", "/courses/new", only("admin_a", "admin_b", "operator")),
+    "courses.show": ("GET", lambda w: f"/courses/{w['course_a']}", _course_a(200, operator=200)),
+    "courses.edit": ("GET", lambda w: f"/courses/{w['course_a']}/edit", _course_a(200)),
+    "courses.next_edition": ("POST", lambda w: f"/courses/{w['course_a']}/next-edition", _course_a(303)),
+    "courses.lesson": ("GET", lambda w: f"/courses/{w['course_a']}/lessons/{w['lesson_a']}", _course_a(200)),
+    "courses.delete_lesson": (
+        "POST", lambda w: f"/courses/{w['course_a']}/lessons/{w['lesson_a']}/delete", _course_a(303)
+    ),
+    "courses.upload_image": ("POST", lambda w: f"/courses/{w['course_a']}/images", _course_a(303)),
+    "courses.question": ("GET", lambda w: f"/courses/{w['course_a']}/questions/{w['question_a']}", _course_a(200)),
+    "courses.delete_question": (
+        "POST", lambda w: f"/courses/{w['course_a']}/questions/{w['question_a']}/delete", _course_a(303)
+    ),
+    "training.index": ("GET", "/org/training/", only("admin_a", "admin_b", "manager_a")),
+    "training.new": ("GET", "/org/training/new", only("admin_a", "admin_b")),
+    "training.show": ("GET", lambda w: f"/org/training/{w['delivery_a']}", _admin_a(200, manager=200)),
+    "training.items": ("GET", lambda w: f"/org/training/{w['delivery_a']}/items", _admin_a(200, manager=200)),
+    "training.export": ("GET", lambda w: f"/org/training/{w['delivery_a']}/export.csv", _admin_a(200, manager=200)),
+    "training.remind": ("POST", lambda w: f"/org/training/{w['delivery_a']}/remind", _admin_a(303)),
+    "training.close": ("POST", lambda w: f"/org/training/{w['delivery_a']}/close", _admin_a(303)),
+    "training.course_results": ("GET", lambda w: f"/org/training/courses/{w['course_a']}", _admin_a(200, manager=200)),
+    "quizzes.index": ("GET", "/me/training/", only("learner_a")),
+    "quizzes.assignment": ("GET", lambda w: f"/me/training/{w['assignment_a']}", only("learner_a")),
+    "quizzes.lesson": (
+        "GET", lambda w: f"/me/training/{w['assignment_a']}/lessons/{w['lesson_a']}", only("learner_a")
+    ),
+    "quizzes.start": ("POST", lambda w: f"/me/training/{w['assignment_a']}/start", only("learner_a", ok=303)),
+    "quizzes.question": ("GET", lambda w: f"/me/training/attempts/{w['attempt_a']}/1", only("learner_a")),
+    "quizzes.answer": ("POST", lambda w: f"/me/training/attempts/{w['attempt_a']}/answer", only("learner_a", ok=422)),
+    "quizzes.review": ("GET", lambda w: f"/me/training/attempts/{w['attempt_a']}/review", only("learner_a")),
+    "quizzes.finish": ("POST", lambda w: f"/me/training/attempts/{w['attempt_a']}/finish", only("learner_a", ok=303)),
+    "quizzes.result": ("GET", lambda w: f"/me/training/attempts/{w['attempt_done']}/result", only("learner_a")),
+    "quizzes.certificate": ("GET", lambda w: f"/me/training/{w['assignment_passed']}/certificate", only("learner_a")),
+    # Public: a personal link shows its page to nobody but its learner (or the signed-out), and records
+    # nothing on GET; the verification page shows a certificate to anyone.
+    "training_links.landing": ("GET", lambda w: f"/t/{w['link_a']}", {**everyone(404), "anon": 200, "learner_a": 200}),
+    "training_links.enter": ("POST", lambda w: f"/t/{w['link_a']}", {**everyone(404), "anon": 303, "learner_a": 303}),
+    "training_links.verify": ("GET", lambda w: f"/verify/{w['certificate_a']}", everyone(200)),
+    "training_links.image": (
+        "GET", lambda w: f"/training/images/{w['image_a']}", {**everyone(200), "anon": 404, "admin_b": 404}
+    ),
 }
 
 
@@ -237,7 +294,39 @@ def world(world, run_in_app, make_ticket):
         return department.id, batch.id
 
     world["department_a"], world["batch_a"] = run_in_app(create)
+    world.update(run_in_app(lambda: _training_world(world)))
     return world
+
+
+def _training_world(world) -> dict:
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from portal.blueprints.courses import services as course_services
+    from portal.models import Lesson
+    from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
+
+    course = add_course(organization_id=world["org_a"].id, questions=3)
+    lesson = Lesson(course_id=course.id, position=1, title="レッスン", body_md="# 見出し")
+    db.session.add(lesson)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    image = course_services.save_image(course, FileStorage(io.BytesIO(png), filename="図.png"))
+    question_id = course_services.bank_questions(course)[0].id
+    delivery = deliver(world["admin_a"], course.id, learner_ids=[world["learner_a"].id])
+    assignment = assignment_of(delivery.id, world["learner_a"].id)
+    done = take(assignment.id, right=0)
+    running = take(assignment.id, finish=False)
+    passed_delivery = deliver(world["admin_a"], course.id, learner_ids=[world["learner_a"].id])
+    passed = assignment_of(passed_delivery.id, world["learner_a"].id)
+    take(passed.id)
+    return {
+        "course_a": course.id, "lesson_a": lesson.id, "question_a": question_id, "image_a": image.id,
+        "delivery_a": delivery.id, "assignment_a": assignment.id, "attempt_done": done.id, "attempt_a": running.id,
+        "assignment_passed": passed.id, "certificate_a": assignment_of(passed_delivery.id,
+                                                                       world["learner_a"].id).certificate_code,
+        "link_a": link_for(delivery.id, world["learner_a"].id),
+    }
 
 
 @pytest.fixture

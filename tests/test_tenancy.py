@@ -5,7 +5,7 @@ from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import AuditEvent, Organization, User
-from portal.tenancy import TenantScoped, TenantScopeError, tenant_scope, unscoped
+from portal.tenancy import SharedOrTenantScoped, TenantScoped, TenantScopeError, tenant_scope, unscoped
 
 
 def tenant_models():
@@ -16,7 +16,9 @@ def test_every_table_with_an_organization_is_tenant_scoped(app):
     for mapper in db.Model.registry.mappers:
         columns = {c.key for c in mapper.columns}
         if "organization_id" in columns and not getattr(mapper.class_, "__tenant_exempt__", None):
-            assert issubclass(mapper.class_, TenantScoped), f"{mapper.class_.__name__} must inherit TenantScoped"
+            assert issubclass(mapper.class_, TenantScoped | SharedOrTenantScoped), (
+                f"{mapper.class_.__name__} must inherit TenantScoped (or SharedOrTenantScoped for global content)"
+            )
 
 
 def test_query_without_scope_fails_for_every_tenant_model(app):
@@ -79,3 +81,32 @@ def test_staff_scope_sees_everyone(app, world):
         orgs = {u.organization_id for u in db.session.scalars(select(User))}
         assert orgs == {None, world["org_a"].id, world["org_b"].id}
 
+
+
+def test_shared_content_is_global_or_own_and_never_unscoped(app, world):
+    """Courses: NULL organization = the operator's global content, visible to every organization."""
+    from portal.models import Course
+
+    with app.app_context():
+        with unscoped():
+            db.session.add_all([
+                Course(organization_id=None, title="global", fiscal_year=2026),
+                Course(organization_id=world["org_a"].id, title="a", fiscal_year=2026),
+                Course(organization_id=world["org_b"].id, title="b", fiscal_year=2026),
+            ])
+            db.session.commit()
+        with pytest.raises(TenantScopeError):
+            db.session.scalars(select(Course)).all()
+        with tenant_scope(world["org_a"].id):
+            assert sorted(db.session.scalars(select(Course.title))) == ["a", "global"]
+            assert db.session.scalar(select(func.count(Course.id))) == 2
+            new = Course(title="a2", fiscal_year=2026)
+            db.session.add(new)
+            db.session.flush()
+            assert new.organization_id == world["org_a"].id
+            db.session.delete(db.session.scalar(select(Course).where(Course.title == "global")))
+            with pytest.raises(TenantScopeError):
+                db.session.flush()
+            db.session.rollback()
+        with unscoped():
+            assert db.session.scalar(select(func.count(Course.id))) == 3

@@ -52,3 +52,18 @@ document.addEventListener("DOMContentLoaded", function () {
     button.addEventListener("click", function () { window.print(); });
   });
 });
+
+// Training: when an answer could not be sent, say so next to the question as well, so the learner
+// does not move on believing it was saved.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:sendError", function (event) {
+    var form = event.detail && event.detail.elt;
+    var status = form && form.querySelector ? form.querySelector("#answer-status") : null;
+    if (!status) return;
+    status.textContent = document.documentElement.lang === "en"
+      ? "Not saved: no connection. Choose again or press the button when you are back online."
+      : "保存されていません（通信できませんでした）。通信が戻ったら、もう一度選ぶかボタンを押してください。";
+    status.classList.add("field-error");
+  });
+})();

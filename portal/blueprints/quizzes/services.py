@@ -1,0 +1,392 @@
+"""Taking a test: personal links, attempts and their state machine, scores, certificates.
+
+An attempt is ``in_progress`` until it is finished, exactly once: :func:`finish_attempt` moves it with
+``UPDATE ... WHERE state = 'in_progress'`` and only the request whose update touched the row scores it.
+Double taps, a second tab or a replayed form therefore get the result that is already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import abort
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.blueprints.me.services import HomeItem, register_home_provider
+from portal.extensions import db
+from portal.models import (
+    Assignment,
+    AssignmentStatus,
+    Attempt,
+    AttemptAnswer,
+    AttemptState,
+    Choice,
+    Course,
+    Delivery,
+    DeliveryStatus,
+    LatePolicy,
+    Question,
+    QuestionKind,
+    User,
+    utcnow,
+)
+
+STATUS_LABELS = {
+    AssignmentStatus.NOT_STARTED: _l("未受講"),
+    AssignmentStatus.IN_PROGRESS: _l("中断"),
+    AssignmentStatus.FAILED: _l("不合格"),
+    AssignmentStatus.PASSED: _l("合格"),
+}
+
+
+class QuizRuleError(ValueError):
+    """The test refuses this (a Japanese message for the learner)."""
+
+
+def link_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_link_secret() -> tuple[str, str]:
+    raw = secrets.token_urlsafe(24)
+    return raw, link_digest(raw)
+
+
+def assignment_for_link(raw: str) -> Assignment | None:
+    """The assignment a personal link points at (any organization: the caller is anonymous)."""
+    if not raw or len(raw) > 100:
+        return None
+    return db.session.scalar(select(Assignment).where(Assignment.link_hash == link_digest(raw)))
+
+
+def link_problem(assignment: Assignment | None, user) -> str | None:
+    """Why this personal link cannot be used by ``user`` now, or None."""
+    if assignment is None:
+        return _("このリンクは無効です。メールのリンクをもう一度ご確認ください。")
+    if assignment.delivery.status == DeliveryStatus.CLOSED:
+        return _("この配信は終了しました。管理者にお問い合わせください。")
+    if user is not None and user.is_authenticated and user.id != assignment.learner_id:
+        return _("このリンクは別の受講者のものです。ご自身に届いたメールのリンクを開いてください。")
+    if assignment.learner is None or not assignment.learner.is_active:
+        return _("このリンクは無効です。メールのリンクをもう一度ご確認ください。")
+    return None
+
+
+def get_assignment_or_404(assignment_id: int, learner: User) -> Assignment:
+    """The learner's own assignment of a delivery that has started; 404 for anything else."""
+    assignment = db.session.scalar(
+        select(Assignment).where(Assignment.id == assignment_id, Assignment.learner_id == learner.id)
+    )
+    if assignment is None or assignment.delivery.status == DeliveryStatus.SCHEDULED:
+        abort(404)
+    return assignment
+
+
+def get_attempt_or_404(attempt_id: int, learner: User) -> Attempt:
+    attempt = db.session.scalar(select(Attempt).where(Attempt.id == attempt_id, Attempt.learner_id == learner.id))
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
+def is_late(assignment: Assignment, now: datetime | None = None) -> bool:
+    return (now or utcnow()) > assignment.delivery.due_at
+
+
+def _check_open(assignment: Assignment, now: datetime) -> None:
+    delivery = assignment.delivery
+    if delivery.status == DeliveryStatus.CLOSED:
+        raise QuizRuleError(_("この配信は終了しました。"))
+    if now > delivery.due_at and delivery.course.late_policy == LatePolicy.REFUSE:
+        raise QuizRuleError(_("受講期限を過ぎたため、この研修は受講できません。管理者にお問い合わせください。"))
+
+
+def current_attempt(assignment: Assignment) -> Attempt | None:
+    return db.session.scalar(
+        select(Attempt).where(Attempt.assignment_id == assignment.id, Attempt.state == AttemptState.IN_PROGRESS)
+    )
+
+
+def draw_questions(course: Course, assignment: Assignment, rng: random.Random) -> list[Question]:
+    """The questions of a new attempt: ones this learner has not seen yet first, in random order."""
+    bank = list(db.session.scalars(select(Question).where(Question.course_id == course.bank_id)))
+    if not bank:
+        raise QuizRuleError(_("この講座にはまだ問題がありません。管理者にお問い合わせください。"))
+    wanted = course.questions_per_attempt or len(bank)
+    wanted = min(wanted, len(bank))
+    seen: set[int] = set()
+    for ids in db.session.scalars(select(Attempt.question_ids).where(Attempt.assignment_id == assignment.id)):
+        seen.update(ids or [])
+    fresh = [q for q in bank if q.id not in seen]
+    old = [q for q in bank if q.id in seen]
+    rng.shuffle(fresh)
+    rng.shuffle(old)
+    drawn = (fresh + old)[:wanted]
+    rng.shuffle(drawn)
+    return drawn
+
+
+def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: random.Random | None = None) -> Attempt:
+    """The attempt to continue (中断) or a new one; none after the learner has passed.
+
+    :raises QuizRuleError: passed already, delivery closed, past a refusing due date, no questions.
+    """
+    now = now or utcnow()
+    running = current_attempt(assignment)
+    if running is not None:
+        return running
+    if assignment.status == AssignmentStatus.PASSED:
+        raise QuizRuleError(_("この研修にはすでに合格しています。"))
+    _check_open(assignment, now)
+    rng = rng or random.SystemRandom()
+    questions = draw_questions(assignment.delivery.course, assignment, rng)
+    order = {}
+    for question in questions:
+        ids = [c.id for c in question.choices]
+        if question.kind != QuestionKind.TRUE_FALSE:
+            rng.shuffle(ids)
+        order[str(question.id)] = ids
+    number = (db.session.scalar(select(func.max(Attempt.number)).where(Attempt.assignment_id == assignment.id))
+              or 0) + 1
+    attempt = Attempt(
+        organization_id=assignment.organization_id,
+        assignment_id=assignment.id,
+        learner_id=assignment.learner_id,
+        number=number,
+        question_ids=[q.id for q in questions],
+        choice_order=order,
+        started_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+            db.session.flush()
+    except IntegrityError:
+        # A double tap started the same attempt number a moment ago: continue that one.
+        running = current_attempt(assignment)
+        if running is None:
+            raise
+        return running
+    if assignment.status == AssignmentStatus.NOT_STARTED:
+        assignment.status = AssignmentStatus.IN_PROGRESS
+    db.session.flush()
+    audit.record("training.attempt_started", target=attempt, number=number)
+    return attempt
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One question as shown in an attempt."""
+
+    index: int  # 0-based position in the attempt
+    total: int
+    question: Question
+    choices: list[Choice]
+    selected: list[int]
+
+
+def attempt_questions(attempt: Attempt) -> dict[int, Question]:
+    questions = db.session.scalars(select(Question).where(Question.id.in_(attempt.question_ids or [])))
+    return {q.id: q for q in questions}
+
+
+def answers_of(attempt: Attempt) -> dict[int, AttemptAnswer]:
+    rows = db.session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
+    return {a.question_id: a for a in rows}
+
+
+def screen(attempt: Attempt, index: int) -> Screen:
+    """:raises NotFound: for a position outside the attempt."""
+    ids = attempt.question_ids or []
+    if not 0 <= index < len(ids):
+        abort(404)
+    question = db.session.get(Question, ids[index])
+    if question is None:
+        abort(404)
+    by_id = {c.id: c for c in question.choices}
+    choices = [by_id[c] for c in attempt.choice_order.get(str(question.id), []) if c in by_id]
+    answer = db.session.scalar(
+        select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.question_id == question.id)
+    )
+    return Screen(index, len(ids), question, choices, list(answer.choice_ids) if answer else [])
+
+
+def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, now: datetime | None = None) -> None:
+    """Record (or replace) the learner's choice for one question of a running attempt.
+
+    :raises QuizRuleError: attempt finished, question not in the attempt, a choice of another question,
+        several choices for a single-answer question, delivery closed or refusing after its due date.
+    """
+    now = now or utcnow()
+    if attempt.state != AttemptState.IN_PROGRESS:
+        raise QuizRuleError(_("このテストはすでに終了しています。結果をご覧ください。"))
+    _check_open(attempt.assignment, now)
+    if question_id not in (attempt.question_ids or []):
+        raise QuizRuleError(_("この問題はこのテストに含まれていません。"))
+    question = db.session.get(Question, question_id)
+    valid = {c.id for c in question.choices}
+    chosen = sorted(set(choice_ids))
+    if not chosen:
+        raise QuizRuleError(_("選択肢を選んでください。"))
+    if not set(chosen) <= valid:
+        raise QuizRuleError(_("この問題の選択肢ではありません。画面を読み込み直してください。"))
+    if question.kind != QuestionKind.MULTIPLE and len(chosen) != 1:
+        raise QuizRuleError(_("この問題では選択肢を1つだけ選んでください。"))
+    answer = db.session.scalar(
+        select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.question_id == question_id)
+    )
+    if answer is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(AttemptAnswer(organization_id=attempt.organization_id, attempt_id=attempt.id,
+                                             question_id=question_id, choice_ids=chosen, answered_at=now))
+                db.session.flush()
+            return
+        except IntegrityError:
+            # Two taps raced to save the first answer; the later choice wins below.
+            answer = db.session.scalar(
+                select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id,
+                                            AttemptAnswer.question_id == question_id)
+            )
+    answer.choice_ids = chosen
+    answer.answered_at = now
+    db.session.flush()
+
+
+def finish_attempt(attempt: Attempt, *, now: datetime | None = None) -> bool:
+    """Finish and score the attempt once. Returns True for the call that finished it, False when it
+    was finished already (its score stands).
+
+    :raises QuizRuleError: delivery closed or refusing after its due date.
+    """
+    now = now or utcnow()
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return False
+    assignment = attempt.assignment
+    _check_open(assignment, now)
+    late = now > assignment.delivery.due_at
+    result = db.session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.state == AttemptState.IN_PROGRESS)
+        .values(state=AttemptState.FINISHED, finished_at=now, late=late)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(attempt)
+        return False
+    questions = attempt_questions(attempt)
+    answers = answers_of(attempt)
+    correct = 0
+    for question_id in attempt.question_ids:
+        question = questions.get(question_id)
+        answer = answers.get(question_id)
+        right = bool(question and answer and set(answer.choice_ids) == question.correct_ids)
+        if answer is None:
+            answer = AttemptAnswer(organization_id=attempt.organization_id, attempt_id=attempt.id,
+                                   question_id=question_id, choice_ids=[], answered_at=now)
+            db.session.add(answer)
+        answer.correct = right
+        correct += right
+    total = len(attempt.question_ids) or 1
+    score = round(100 * correct / total)
+    passed = score >= assignment.delivery.course.pass_mark
+    db.session.execute(
+        update(Attempt).where(Attempt.id == attempt.id).values(score=score, passed=passed)
+        .execution_options(synchronize_session=False)
+    )
+    assignment.attempts_count = (assignment.attempts_count or 0) + 1
+    assignment.best_score = max(assignment.best_score or 0, score)
+    if passed and assignment.status != AssignmentStatus.PASSED:
+        assignment.status = AssignmentStatus.PASSED
+        assignment.passed_at = now
+        assignment.late = late
+        assignment.certificate_code = new_certificate_code()
+    elif not passed and assignment.status != AssignmentStatus.PASSED:
+        assignment.status = AssignmentStatus.FAILED
+    db.session.flush()
+    db.session.refresh(attempt)
+    audit.record("training.attempt_finished", target=attempt, score=score, passed=passed, late=late)
+    return True
+
+
+def new_certificate_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    index: int
+    question: Question
+    choices: list[Choice]
+    selected: list[int]
+    correct: bool
+
+
+def review(attempt: Attempt) -> list[ReviewItem]:
+    """Each question of a finished attempt with the learner's choices and whether they were right."""
+    questions = attempt_questions(attempt)
+    answers = answers_of(attempt)
+    items = []
+    for index, question_id in enumerate(attempt.question_ids):
+        question = questions.get(question_id)
+        if question is None:
+            continue
+        by_id = {c.id: c for c in question.choices}
+        choices = [by_id[c] for c in attempt.choice_order.get(str(question_id), []) if c in by_id]
+        answer = answers.get(question_id)
+        items.append(ReviewItem(index, question, choices, list(answer.choice_ids) if answer else [],
+                                bool(answer and answer.correct)))
+    return items
+
+
+def verify_certificate(code: str) -> Assignment | None:
+    """The passed assignment with this verification code (any organization), or None."""
+    code = (code or "").strip().upper()
+    if not code or len(code) > 32:
+        return None
+    return db.session.scalar(
+        select(Assignment).where(Assignment.certificate_code == code, Assignment.status == AssignmentStatus.PASSED)
+    )
+
+
+def learner_assignments(learner: User) -> list[Assignment]:
+    return list(
+        db.session.scalars(
+            select(Assignment)
+            .join(Delivery, Delivery.id == Assignment.delivery_id)
+            .where(Assignment.learner_id == learner.id, Delivery.status != DeliveryStatus.SCHEDULED)
+            .order_by(Delivery.due_at.desc())
+        )
+    )
+
+
+@register_home_provider
+def training_home_items(learner: User) -> list[HomeItem]:
+    """Open deliveries under 取り組むもの; passed ones under 完了 (this fiscal year) or 履歴."""
+    from flask import url_for
+
+    items = []
+    for assignment in learner_assignments(learner):
+        delivery = assignment.delivery
+        url = url_for("quizzes.assignment", assignment_id=assignment.id)
+        status = str(STATUS_LABELS[AssignmentStatus(assignment.status)])
+        if assignment.status == AssignmentStatus.PASSED:
+            section = "done" if delivery.status == DeliveryStatus.LAUNCHED else "history"
+            items.append(HomeItem(section, "training", delivery.title, url, finished_at=assignment.passed_at,
+                                  status=status))
+        elif delivery.status == DeliveryStatus.LAUNCHED:
+            items.append(HomeItem("assigned", "training", delivery.title, url, due_at=delivery.due_at, status=status))
+        else:
+            items.append(HomeItem("history", "training", delivery.title, url, finished_at=delivery.due_at,
+                                  status=status))
+    return items

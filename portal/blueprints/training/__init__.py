@@ -1,0 +1,11 @@
+"""Deliveries (配信) and results: administrators deliver; managers see their departments' results."""
+
+from flask import Blueprint
+
+from portal.models import Role
+from portal.security import restrict_blueprint
+
+bp = Blueprint("training", __name__, template_folder="templates")
+restrict_blueprint(bp, [Role.ORG_ADMIN, Role.MANAGER])
+
+from portal.blueprints.training import routes  # noqa: E402,F401

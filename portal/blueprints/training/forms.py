@@ -1,0 +1,75 @@
+from datetime import UTC
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.blueprints.training.services import MAX_REMINDERS, REMINDER_CHOICES
+from portal.business_calendar import TOKYO
+from portal.models import Recurrence, TargetKind
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Choices from ``(value, label)`` pairs (labels may be lazy)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def tokyo_to_utc(value):
+    return value.replace(tzinfo=TOKYO).astimezone(UTC) if value else None
+
+
+class DeliveryForm(FlaskForm):
+    course_id = SelectField(_l("講座"), coerce=int, validators=[DataRequired(message=_l("講座を選んでください。"))])
+    title = StringField(_l("配信名"), validators=[Optional(), Length(max=200)],
+                        description=_l("空欄なら講座名と年度から付けます。"))
+    target_kind = RadioField(
+        _l("対象"), default=TargetKind.EVERYONE,
+        choices=options([(TargetKind.EVERYONE, _l("全員")), (TargetKind.DEPARTMENTS, _l("部署を選ぶ")),
+                 (TargetKind.LEARNERS, _l("受講者を選ぶ"))]),
+    )
+    department_ids = MultiCheckboxField(_l("部署（下位の部署を含む）"), coerce=int, validate_choice=False)
+    learner_ids = SelectMultipleField(_l("受講者"), coerce=int, validate_choice=False,
+                                      description=_l("Ctrl（Mac は ⌘）を押しながら複数選べます。"))
+    starts_at = DateTimeLocalField(
+        _l("開始日時"), validators=[DataRequired(message=_l("開始日時を入力してください。"))]
+    )
+    due_at = DateTimeLocalField(_l("期限"), validators=[DataRequired(message=_l("期限を入力してください。"))])
+    reminder_days = MultiCheckboxField(_l("リマインド（5回まで）"), coerce=int,
+                                       choices=options([(d, _l(label)) for d, label in REMINDER_CHOICES]))
+    window_start_hour = IntegerField(_l("送信時間帯（開始時）"), default=9, validators=[NumberRange(0, 23)])
+    window_end_hour = IntegerField(_l("送信時間帯（終了時）"), default=18, validators=[NumberRange(1, 24)])
+    business_days_only = BooleanField(_l("営業日だけ送る（土日祝・年末年始を除く）"), default=True)
+    recurrence = SelectField(
+        _l("繰り返し"),
+        choices=options([(Recurrence.NONE, _l("繰り返さない")), (Recurrence.MONTHLY, _l("毎月")),
+                 (Recurrence.QUARTERLY, _l("四半期ごと"))]),
+    )
+
+    def validate_due_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("期限は開始日時より後にしてください。"))
+
+    def validate_reminder_days(self, field):
+        if len(field.data or []) > MAX_REMINDERS:
+            raise ValidationError(_l("リマインドは5回までです。"))
+
+    def validate_window_end_hour(self, field):
+        if self.window_start_hour.data is not None and field.data is not None and \
+                field.data <= self.window_start_hour.data:
+            raise ValidationError(_l("送信時間帯は開始時刻を終了時刻より前にしてください。"))

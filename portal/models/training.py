@@ -1,0 +1,272 @@
+"""セキュトレ: courses by fiscal-year edition, their lessons and question bank, deliveries, attempts.
+
+Courses (and their lessons, questions, choices, images) are shared content: a course with
+``organization_id`` NULL is the operator's and every organization sees it; an organization's own course
+is visible only to it (see :class:`portal.tenancy.SharedOrTenantScoped`). Lessons, questions and choices
+are reached only through a course that the caller may see, so they carry no organization of their own.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+from portal.tenancy import SharedOrTenantScoped, TenantScoped
+
+
+class CourseKind(enum.StrEnum):
+    # A new fiscal-year edition gets its own copy of the question bank, to be revised.
+    ANNUAL = "annual"
+    # Every edition draws from the first edition's bank (a fixed, simplified edition).
+    FIXED = "fixed"
+
+
+class LatePolicy(enum.StrEnum):
+    ALLOW = "allow"  # accepted and marked 期限後
+    REFUSE = "refuse"
+
+
+class QuestionKind(enum.StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+    TRUE_FALSE = "true_false"
+
+
+class Course(SharedOrTenantScoped, db.Model):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default=CourseKind.ANNUAL)
+    description: Mapped[str] = mapped_column(Text, default="")
+    pass_mark: Mapped[int] = mapped_column(Integer, default=100)
+    # 0 means every question of the bank.
+    questions_per_attempt: Mapped[int] = mapped_column(Integer, default=10)
+    late_policy: Mapped[str] = mapped_column(String(16), default=LatePolicy.ALLOW)
+    # The course whose question bank this edition uses (itself, or the first edition of a fixed course).
+    bank_course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    previous_edition_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    lessons: Mapped[list[Lesson]] = relationship(
+        order_by="Lesson.position", cascade="all, delete-orphan", back_populates="course"
+    )
+
+    @property
+    def bank_id(self) -> int:
+        return self.bank_course_id or self.id
+
+    @property
+    def is_global(self) -> bool:
+        return self.organization_id is None
+
+    def __repr__(self) -> str:
+        return f"<Course {self.id} {self.fiscal_year}>"
+
+
+class Lesson(db.Model):
+    __tablename__ = "lessons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    body_md: Mapped[str] = mapped_column(Text, default="")
+
+    course: Mapped[Course] = relationship(back_populates="lessons")
+
+
+class CourseImage(db.Model):
+    """An image for lessons, stored under ``<instance>/course_images/`` by a random name."""
+
+    __tablename__ = "course_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Question(db.Model):
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=QuestionKind.SINGLE)
+    text: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(100), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    choices: Mapped[list[Choice]] = relationship(
+        order_by="Choice.position", cascade="all, delete-orphan", back_populates="question"
+    )
+
+    @property
+    def correct_ids(self) -> set[int]:
+        return {c.id for c in self.choices if c.is_correct}
+
+
+class Choice(db.Model):
+    __tablename__ = "choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(String(500))
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    question: Mapped[Question] = relationship(back_populates="choices")
+
+
+class TargetKind(enum.StrEnum):
+    EVERYONE = "everyone"
+    DEPARTMENTS = "departments"
+    LEARNERS = "learners"
+
+
+class Recurrence(enum.StrEnum):
+    NONE = "none"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+
+class DeliveryStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LAUNCHED = "launched"
+    CLOSED = "closed"
+
+
+class Delivery(TenantScoped, db.Model):
+    """配信: one round of a course sent to a set of learners, with a due date and reminders."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_start", "status", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    target_kind: Mapped[str] = mapped_column(String(16), default=TargetKind.EVERYONE)
+    target_department_ids: Mapped[list] = mapped_column(JSON, default=list)
+    target_learner_ids: Mapped[list] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Days relative to the due date: negative before it, positive after it (overdue). At most 5.
+    reminder_days: Mapped[list] = mapped_column(JSON, default=list)
+    # How many of the reminders (in time order) have been sent.
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    window_start_hour: Mapped[int] = mapped_column(Integer, default=9)
+    window_end_hour: Mapped[int] = mapped_column(Integer, default=18)
+    business_days_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    recurrence: Mapped[str] = mapped_column(String(16), default=Recurrence.NONE)
+    round_no: Mapped[int] = mapped_column(Integer, default=1)
+    previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.SCHEDULED)
+    # Mixed with the app's secret key to derive each learner's personal link (see quizzes.services).
+    link_salt: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    course: Mapped[Course] = relationship()
+
+
+class AssignmentStatus(enum.StrEnum):
+    NOT_STARTED = "not_started"  # 未受講
+    IN_PROGRESS = "in_progress"  # 中断
+    FAILED = "failed"  # 不合格
+    PASSED = "passed"  # 合格
+
+
+class Assignment(TenantScoped, db.Model):
+    """One learner in one delivery, with the status the results page aggregates."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "learner_id"),
+        Index("ix_assignments_delivery_status", "delivery_id", "status"),
+        Index("ix_assignments_learner", "learner_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The department at launch time, so results by department stay as they were.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    # SHA-256 of the personal link's secret (the secret itself is only in the email).
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.NOT_STARTED)
+    best_score: Mapped[int | None] = mapped_column(Integer)
+    attempts_count: Mapped[int] = mapped_column(Integer, default=0)
+    passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    certificate_code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    last_manual_reminder_on: Mapped[date | None] = mapped_column(Date)
+
+    delivery: Mapped[Delivery] = relationship()
+    learner = relationship("User")
+
+
+class AttemptState(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    FINISHED = "finished"
+
+
+class Attempt(TenantScoped, db.Model):
+    """One sitting of the test; the drawn questions and the shuffled choices are fixed at its start."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "number"),
+        Index("ix_attempts_assignment_state", "assignment_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default=AttemptState.IN_PROGRESS)
+    question_ids: Mapped[list] = mapped_column(JSON, default=list)
+    # {question id (str): [choice ids in the order shown]}
+    choice_order: Mapped[dict] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    score: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class AttemptAnswer(TenantScoped, db.Model):
+    __tablename__ = "attempt_answers"
+    __table_args__ = (UniqueConstraint("attempt_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    choice_ids: Mapped[list] = mapped_column(JSON, default=list)
+    # Set when the attempt finishes.
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
