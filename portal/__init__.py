@@ -81,6 +81,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.registration import bp as registration_bp
+    from portal.blueprints.registration import review_bp as applications_bp
     from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
 
@@ -95,6 +97,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(status_bp, url_prefix="/status")
     app.register_blueprint(legal_bp, url_prefix="/legal")
     app.register_blueprint(mail_bp, url_prefix="/mail")
+    app.register_blueprint(registration_bp, url_prefix="/apply")
+    app.register_blueprint(applications_bp, url_prefix="/operator/applications")
 
 
 def _finish_config(app: Flask) -> None:

@@ -8,6 +8,7 @@ from portal.models.accounts import (
     Role,
     User,
 )
+from portal.models.applications import Application, ApplicationStatus, ServiceKind
 from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
@@ -49,6 +50,9 @@ from portal.models.tokens import OneTimeToken
 from portal.models.worker import JobRun, WorkerHeartbeat
 
 __all__ = [
+    "Application",
+    "ApplicationStatus",
+    "ServiceKind",
     "ACTIVE_STATUSES",
     "CannedReply",
     "DeskBreak",
