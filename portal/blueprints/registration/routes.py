@@ -88,6 +88,7 @@ def _link_key() -> str:
 
 
 @bp.post("/confirm/<token>/resend")
+@limiter.limit(lambda: current_app.config["RATELIMIT_APPLY_PER_IP"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_APPLY_RESEND"], key_func=_link_key, deduct_when=_accepted)
 def resend(token: str):
     form = EmptyForm()
