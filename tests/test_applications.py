@@ -523,3 +523,9 @@ def test_an_unknown_application_is_not_found(world, login_as):
     operator = login_as(world["operator"])
     assert operator.get("/operator/applications/999999").status_code == 404
     assert operator.get("/operator/applications/99999999999999999999").status_code == 404
+
+
+def test_the_purge_runs_as_a_periodic_job_of_the_worker(app):
+    from portal.jobs import REGISTRY
+
+    assert REGISTRY["applications.purge_unconfirmed"].func is services.purge_unconfirmed
