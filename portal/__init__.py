@@ -83,6 +83,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
     from portal.blueprints.quizzes import bp as quizzes_bp
+    from portal.blueprints.registration import bp as registration_bp
+    from portal.blueprints.registration import review_bp as applications_bp
     from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
     from portal.blueprints.training import bp as training_bp
@@ -103,6 +105,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_bp, url_prefix="/org/training")
     app.register_blueprint(quizzes_bp, url_prefix="/me/training")
     app.register_blueprint(training_links_bp)
+    app.register_blueprint(registration_bp, url_prefix="/apply")
+    app.register_blueprint(applications_bp, url_prefix="/operator/applications")
 
 
 def _finish_config(app: Flask) -> None:

@@ -43,6 +43,16 @@ class Config:
     RATELIMIT_LOGIN_PER_ACCOUNT = "5 per 15 minutes"
     RATELIMIT_FORGOT = "5 per hour"
 
+    # The public application form (/apply): per IP, per applicant email, and re-sent confirmation links.
+    RATELIMIT_APPLY_PER_IP = "10 per hour"
+    RATELIMIT_APPLY_PER_EMAIL = "3 per hour"
+    RATELIMIT_APPLY_RESEND = "3 per hour"
+    # How long the applicant's email confirmation link works, and a request-size cap for the form.
+    APPLICATION_CONFIRM_TTL = timedelta(hours=48)
+    APPLICATION_MAX_BYTES = 32 * 1024
+    # Unconfirmed applications (personal data never confirmed) are deleted this long after their link expired.
+    APPLICATION_UNCONFIRMED_RETENTION = timedelta(days=14)
+
     # argon2id, at least OWASP's minimum (19 MiB, 2 passes, 1 lane); RFC 9106's low-memory profile.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536

@@ -10,6 +10,7 @@ NAV = {
     Role.OPERATOR: [
         ("operator.home", _l("ホーム")),
         ("operator.organizations", _l("組織・契約")),
+        ("applications.index", _l("利用申込")),
         ("operator.invoices", _l("請求書")),
         ("operator.seat_report", _l("上限超過")),
         ("operator.notices_list", _l("お知らせ")),

@@ -12,6 +12,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Department, ImportBatch, MailSuppression, OutboxMessage, utcnow
+from tests.application_helpers import make_application
 from tests.conftest import PDF_BYTES, csrf_token_from
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
@@ -199,6 +200,22 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "mail.message": ("GET", lambda w: f"/mail/{w['outbox_a']}", {**only("operator", "admin_a"), "admin_b": 404}),
     "mail.retry": ("POST", lambda w: f"/mail/{w['outbox_a']}/retry", only("operator", ok=303)),
     "mail.suppressions": ("GET", "/mail/suppressions", only("operator")),
+    # --- applications (issue #12): the form is public; the review is operator-only ---
+    "registration.apply": ("GET", "/apply/", everyone(200)),
+    "registration.thanks": ("GET", "/apply/thanks", everyone(200)),
+    "registration.confirm": ("GET", "/apply/confirm/not-a-real-token", everyone(404)),
+    "registration.resend": ("POST", "/apply/confirm/not-a-real-token/resend", everyone(404)),
+    "registration.confirmed": ("GET", "/apply/confirmed", everyone(200)),
+    "registration.resent": ("GET", "/apply/resent", everyone(200)),
+    "applications.index": ("GET", "/operator/applications/", only("operator")),
+    "applications.show": ("GET", lambda w: f"/operator/applications/{w['application']}", only("operator")),
+    # Posted with nothing but a CSRF token: the operator gets the page back with the form's errors.
+    "applications.approve": (
+        "POST", lambda w: f"/operator/applications/{w['application']}/approve", only("operator", ok=422)
+    ),
+    "applications.reject": (
+        "POST", lambda w: f"/operator/applications/{w['application']}/reject", only("operator", ok=422)
+    ),
     "mail.lift_suppression": (
         "POST",
         lambda w: f"/mail/suppressions/{w['suppression']}/lift",
@@ -295,6 +312,7 @@ def world(world, run_in_app, make_ticket):
 
     world["department_a"], world["batch_a"] = run_in_app(create)
     world.update(run_in_app(lambda: _training_world(world)))
+    world["application"] = run_in_app(lambda: make_application(status="confirmed").id)
     return world
 
 

@@ -8,6 +8,7 @@ from portal.models.accounts import (
     Role,
     User,
 )
+from portal.models.applications import Application, ApplicationStatus, ServiceKind
 from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
@@ -85,6 +86,9 @@ __all__ = [
     "QuestionKind",
     "Recurrence",
     "TargetKind",
+    "Application",
+    "ApplicationStatus",
+    "ServiceKind",
     "ACTIVE_STATUSES",
     "CannedReply",
     "DeskBreak",

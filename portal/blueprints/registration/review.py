@@ -1,0 +1,99 @@
+"""The operator's review of applications: the queue, the details with duplicate flags, approve, reject."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.blueprints.operator.services import RuleViolation, paginate_rows
+from portal.blueprints.registration import review_bp as bp
+from portal.blueprints.registration import services
+from portal.blueprints.registration.forms import ApplicationFilterForm, ApprovalForm, RejectionForm
+from portal.extensions import db
+from portal.models import Application, ApplicationStatus
+
+# Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 100_000
+
+
+def get_application_or_404(application_id: int) -> Application:
+    if not 0 < application_id <= MAX_ID:
+        abort(404)
+    return db.get_or_404(Application, application_id)
+
+
+@bp.get("/")
+def index():
+    filters = ApplicationFilterForm(request.args)
+    filters.validate()
+    page = paginate_rows(
+        services.applications_query(filters.status.data or "", filters.q.data or ""),
+        min(request.args.get("page", 1, type=int), MAX_PAGE),
+    )
+    return render_template(
+        "registration/review_index.html",
+        filters=filters,
+        page=page,
+        counts=services.status_counts(),
+        labels=services.STATUS_LABELS,
+    )
+
+
+def _show(application: Application, approval: ApprovalForm, rejection: RejectionForm, code: int = 200):
+    return (
+        render_template(
+            "registration/review_show.html",
+            application=application,
+            flags=services.duplicate_flags(application),
+            approval=approval,
+            rejection=rejection,
+            labels=services.STATUS_LABELS,
+            service_labels=services.SERVICE_LABELS,
+            waiting=application.status == ApplicationStatus.CONFIRMED,
+        ),
+        code,
+    )
+
+
+@bp.get("/<int:application_id>")
+def show(application_id: int):
+    application = get_application_or_404(application_id)
+    approval = ApprovalForm(data=services.suggested_terms(application))
+    return _show(application, approval, RejectionForm())
+
+
+@bp.post("/<int:application_id>/approve")
+def approve(application_id: int):
+    application = get_application_or_404(application_id)
+    form = ApprovalForm()
+    if form.validate_on_submit():
+        try:
+            org = services.approve_application(application, form.terms(), current_user._get_current_object())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("申込を承認し、組織を登録して管理者に招待メールを送信しました。"), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    application = get_application_or_404(application_id)
+    return _show(application, form, RejectionForm(), 422)
+
+
+@bp.post("/<int:application_id>/reject")
+def reject(application_id: int):
+    application = get_application_or_404(application_id)
+    form = RejectionForm()
+    if form.validate_on_submit():
+        try:
+            services.reject_application(application, form.reason.data, current_user._get_current_object())
+        except RuleViolation as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("申込をお断りし、お申込み担当者にメールを送信しました。"), "success")
+            return redirect(url_for("applications.show", application_id=application_id), 303)
+    application = get_application_or_404(application_id)
+    approval = ApprovalForm(data=services.suggested_terms(application))
+    return _show(application, approval, form, 422)
