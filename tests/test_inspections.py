@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from portal.blueprints.inspection_items import services
@@ -167,3 +168,28 @@ def test_a_global_edition_cannot_hold_an_organizations_item(app, world, run_in_a
             assert "使えない" in str(err)
         else:
             raise AssertionError("a global edition accepted an organization's item")
+
+
+def test_more_drawn_items_than_categories_is_refused(app, world, run_in_app):
+    run_in_app(seed_demo_items)
+    # An organization's own category does not count for a global edition.
+    run_in_app(lambda: services.save_item(None, category="自社だけの分類", text="A社の項目", why="理由",
+                                          organization_id=world["org_a"].id))
+    with app.app_context(), unscoped():
+        try:
+            services.save_edition(None, title="多すぎる版", kind="employee", description="", drawn_count=11,
+                                  item_ids=[])
+        except services.EditionRuleError as err:
+            assert "（10）" in str(err)
+        else:
+            raise AssertionError("11 drawn items from 10 categories were accepted")
+        assert db.session.scalar(select(func.count(InspectionEdition.id))) == 0
+
+
+def test_the_edition_page_previews_this_months_draw(world, login_as, run_in_app):
+    ids = run_in_app(_seed_demo)
+    page = login_as(world["admin_a"]).get(f"/inspections/editions/{ids[EditionKind.EMPLOYEE]}")
+    soup = BeautifulSoup(page.get_data(as_text=True), "html.parser")
+    lists = soup.select("main ol") or soup.select("ol")
+    assert [len(ol.find_all("li")) for ol in lists] == [5, 5]
+    assert "月に抽選される項目" in soup.get_text()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,8 +9,9 @@ from flask_login import current_user
 from portal.blueprints.courses.forms import options
 from portal.blueprints.inspection_items import bp, services
 from portal.blueprints.inspection_items.forms import EditionForm, ItemForm
+from portal.business_calendar import TOKYO
 from portal.extensions import db
-from portal.models import User
+from portal.models import User, utcnow
 
 
 def _me() -> User:
@@ -49,7 +48,7 @@ def editions():
 @bp.get("/editions/<int:edition_id>")
 def edition(edition_id: int):
     current = services.get_edition_or_404(edition_id)
-    month = date.today().replace(day=1)
+    month = utcnow().astimezone(TOKYO).date().replace(day=1)
     return render_template(
         "inspection_items/edition.html", edition=current, month=month, kind_labels=services.EDITION_KIND_LABELS,
         drawn=services.draw_items(current, month), editable=services.may_edit_edition(current, _me()),

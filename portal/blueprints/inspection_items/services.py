@@ -136,9 +136,12 @@ def save_edition(edition: InspectionEdition | None, *, title: str, kind: str, de
     if len(allowed) != len(set(item_ids)):
         raise EditionRuleError(_("この版に使えない点検項目が含まれています。"), "item_ids")
     if drawn_count:
-        categories = {c for c, in db.session.execute(
-            select(InspectionItem.category).where(InspectionItem.is_active, InspectionItem.id.not_in(item_ids or [0]))
-        )}
+        candidates = select(InspectionItem.category).where(
+            InspectionItem.is_active, InspectionItem.id.not_in(item_ids or [0])
+        )
+        if owner is None:
+            candidates = candidates.where(InspectionItem.organization_id.is_(None))
+        categories = set(db.session.scalars(candidates))
         if drawn_count > len(categories):
             raise EditionRuleError(
                 _("抽選する項目数は、抽選できる分類の数（%(n)d）以下にしてください。", n=len(categories)), "drawn_count"
