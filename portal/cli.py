@@ -110,6 +110,7 @@ def demo(if_empty: bool) -> None:
         click.echo(f"  {role:<10} {email}")
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
     _demo_training()
+    _demo_inspections()
 
 
 def _demo_training() -> None:
@@ -120,6 +121,17 @@ def _demo_training() -> None:
         course, created = seed_demo_course()
         db.session.commit()
     click.echo(f"Training course: {course.title} ({course.fiscal_year}){' created' if created else ''}")
+
+
+def _demo_inspections() -> None:
+    """The demo library of セキュレジ inspection items and editions (global, so every organization reads it)."""
+    from portal.blueprints.inspection_items.demo import seed_demo_editions, seed_demo_items
+
+    with unscoped():
+        total, added = seed_demo_items()
+        editions = seed_demo_editions()
+        db.session.commit()
+    click.echo(f"Inspection items: {total} ({added} added); editions added: {editions}")
 
 
 def _seed_demo_organization(org: Organization) -> None:

@@ -267,6 +267,14 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "training_links.image": (
         "GET", lambda w: f"/training/images/{w['image_a']}", {**everyone(200), "anon": 404, "admin_b": 404}
     ),
+    # --- inspections (#7): item_a is organization A's own item (the operator edits only global items) ---
+    "inspection_items.index": ("GET", "/inspections/items/", only("admin_a", "admin_b", "operator")),
+    "inspection_items.edit": ("GET", lambda w: f"/inspections/items/{w['item_a']}", _course_a(200)),
+    "inspection_items.editions": ("GET", "/inspections/editions/", only("admin_a", "admin_b", "operator")),
+    "inspection_items.edition": (
+        "GET", lambda w: f"/inspections/editions/{w['edition_a']}", _course_a(200, operator=200)
+    ),
+    "inspection_items.edit_edition": ("GET", lambda w: f"/inspections/editions/{w['edition_a']}/edit", _course_a(200)),
 }
 
 
@@ -313,7 +321,20 @@ def world(world, run_in_app, make_ticket):
     world["department_a"], world["batch_a"] = run_in_app(create)
     world.update(run_in_app(lambda: _training_world(world)))
     world["application"] = run_in_app(lambda: make_application(status="confirmed").id)
+    world.update(run_in_app(lambda: _inspection_world(world)))
     return world
+
+
+def _inspection_world(world) -> dict:
+    from portal.blueprints.inspection_items import services as inspection_services
+    from portal.models import InspectionItem
+
+    item = InspectionItem(organization_id=world["org_a"].id, category="入退管理", text="自社の項目", why="理由")
+    db.session.add(item)
+    db.session.flush()
+    edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="", drawn_count=0,
+                                               item_ids=[item.id], organization_id=world["org_a"].id)
+    return {"item_a": item.id, "edition_a": edition.id}
 
 
 def _training_world(world) -> dict:

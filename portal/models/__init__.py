@@ -23,6 +23,13 @@ from portal.models.backoffice import (
     ThirdPartyMember,
 )
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.inspections import (
+    INSPECTION_CATEGORIES,
+    EditionItem,
+    EditionKind,
+    InspectionEdition,
+    InspectionItem,
+)
 from portal.models.learners import (
     MAX_DEPARTMENT_DEPTH,
     Department,
@@ -69,6 +76,11 @@ from portal.models.training import (
 from portal.models.worker import JobRun, WorkerHeartbeat
 
 __all__ = [
+    "INSPECTION_CATEGORIES",
+    "EditionItem",
+    "EditionKind",
+    "InspectionEdition",
+    "InspectionItem",
     "Assignment",
     "AssignmentStatus",
     "Attempt",
