@@ -1,6 +1,6 @@
 """inspections
 
-Revision ID: 0011_inspections
+Revision ID: 0010_inspections
 Revises: 0009_applications
 Create Date: 2026-11-25 14:41:45.092205
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_inspections'
+revision = '0010_inspections'
 down_revision = '0009_applications'
 branch_labels = None
 depends_on = None
