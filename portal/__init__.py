@@ -50,13 +50,19 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     i18n.init_app(app)
 
     from portal import errors, legal, navigation, notices, security, suspension
-    from portal.blueprints.auth.services import bind_request_scope, enforce_password_change, release_request_scope
+    from portal.blueprints.auth.services import (
+        bind_request_scope,
+        enforce_mfa_enrollment,
+        enforce_password_change,
+        release_request_scope,
+    )
 
     app.before_request(bind_request_scope)
     suspension.init_app(app)
     notices.init_app(app)
     legal.init_app(app)
     app.before_request(enforce_password_change)
+    app.before_request(enforce_mfa_enrollment)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
 
