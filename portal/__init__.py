@@ -20,6 +20,9 @@ class ConfigurationError(RuntimeError):
 
 def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    from portal.requests import PortalRequest
+
+    app.request_class = PortalRequest
     app.config.from_object(config_class)
     app.config.from_prefixed_env("PORTAL")
     app.config.update(overrides)
