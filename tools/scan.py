@@ -112,14 +112,13 @@ def main() -> int:
             started = time.time()
             sqlmap = subprocess.run(  # noqa: S603
                 [shutil.which("sqlmap") or "sqlmap", "-u", base + "/", "--cookie", cookie, "--batch", "--crawl=2",
-                 "--forms", "--crawl-exclude", EXCLUDE, "--level=1", "--risk=1", "--threads=2",
-                 "--output-dir", str(out / "sqlmap"), "--disable-coloring"],
+                 "--forms", "--csrf-token=csrf_token", "--crawl-exclude", EXCLUDE, "--level=1", "--risk=1",
+                 "--threads=2", "--output-dir", str(out / "sqlmap"), "--disable-coloring"],
                 capture_output=True, text=True,
             )
             (out / "sqlmap.txt").write_text(sqlmap.stdout + sqlmap.stderr)
-            cookie_name, _, cookie_value = cookie.partition("=")
             wapiti = subprocess.run(  # noqa: S603
-                [shutil.which("wapiti") or "wapiti", "-u", base + "/", "-C", cookie, "--scope", "folder",
+                [shutil.which("wapiti") or "wapiti", "-u", base + "/", "-H", f"Cookie: {cookie}", "--scope", "folder",
                  "-m", "sql,xss,permanentxss,exec,file,redirect,crlf", "-d", "3", "--max-scan-time", "600",
                  "-x", base + "/logout", "-x", base + "/password/compromised", "-x", base + "/password/change",
                  "-x", base + "/account/two-factor/disable", "-f", "txt", "-o", str(out / "wapiti.txt"),
@@ -127,7 +126,8 @@ def main() -> int:
                 capture_output=True, text=True,
             )
             (out / "wapiti.log").write_text(wapiti.stdout + wapiti.stderr)
-            injectable = "is vulnerable" in sqlmap.stdout or "injectable" in sqlmap.stdout.lower()
+            # sqlmap prints this only when it confirmed an injection point.
+            injectable = "identified the following injection point" in sqlmap.stdout
             summary.append(f"{role}: sqlmap rc={sqlmap.returncode} injection={'YES' if injectable else 'none'}; "
                            f"wapiti rc={wapiti.returncode}; {time.time() - started:.0f} s")
         (reports / "summary.txt").write_text("\n".join(summary) + "\n")
