@@ -76,7 +76,7 @@ nasty = st.sampled_from(
     [
         "\x00", "a\x00b", "\r\n\r\n", "\u202e", "' OR 1=1 --", "{{7*7}}", "<script>alert(1)</script>", "%00",
         "-1", "0", "99999999999999999999999", "1e309", "NaN", "9" * 400, "ｆｕｌｌ", "🙂" * 50, " ", "",
-        "2026-02-30", "[]", "{}", "true", "null", "../../etc/passwd",
+        "2026-02-30", "[]", "{}", "true", "null", "../../etc/passwd", "/\r\nSet-Cookie: x=1", "/\\evil.example",
     ]
 )
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
@@ -246,3 +246,15 @@ def test_nul_characters_never_reach_the_database(world, login_as, run_in_app):  
     assert response.status_code == 303
     assert run_in_app(lambda: db.session.scalar(select(Department.name).where(Department.name == "経理部")))
     assert admin.get("/org/audit?action=%00departments").status_code == 200
+
+
+def test_a_line_break_in_next_is_not_a_500_nor_a_header(client):
+    """wapiti (make scan) found it: POST /lang/en with next="/\r\n..." made Werkzeug refuse the Location."""
+    token = _token(client)
+    for target in ("/\r\nSet-Cookie: x=1", "/\\evil.example", "/ok\x7f"):
+        response = client.post("/lang/en", data={"next": target, "csrf_token": token})
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/"
+        assert "x=1" not in response.headers.get("Set-Cookie", "")
+    response = client.post("/login?next=/%0d%0aSet-Cookie:x=1", data={"csrf_token": token})
+    assert response.status_code == 200

@@ -18,6 +18,7 @@ from portal.blueprints.auth.forms import (
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.passwords import verify_password
+from portal.security import safe_next
 from portal.tokens import TokenInvalid
 
 
@@ -27,9 +28,7 @@ def _failed(response) -> bool:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return safe_next(target)
 
 
 @bp.route("/login", methods=["GET", "POST"])
