@@ -20,6 +20,9 @@ class ConfigurationError(RuntimeError):
 
 def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    from portal.requests import PortalRequest
+
+    app.request_class = PortalRequest
     app.config.from_object(config_class)
     app.config.from_prefixed_env("PORTAL")
     app.config.update(overrides)
@@ -50,13 +53,19 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     i18n.init_app(app)
 
     from portal import errors, legal, navigation, notices, security, suspension
-    from portal.blueprints.auth.services import bind_request_scope, enforce_password_change, release_request_scope
+    from portal.blueprints.auth.services import (
+        bind_request_scope,
+        enforce_mfa_enrollment,
+        enforce_password_change,
+        release_request_scope,
+    )
 
     app.before_request(bind_request_scope)
     suspension.init_app(app)
     notices.init_app(app)
     legal.init_app(app)
     app.before_request(enforce_password_change)
+    app.before_request(enforce_mfa_enrollment)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
 

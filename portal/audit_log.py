@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, StringField
+from wtforms import DateField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from portal.extensions import db
+from portal.forms import IntegerField
 from portal.models import AuditEvent
 from portal.pagination import clamp_page
 

@@ -85,6 +85,13 @@ class Config:
     WORKER_HEARTBEAT_SECONDS = 10
     JOB_LEASE_SECONDS = 600
     SUPPORT_EMAIL = "support@portal.invalid"
+    # The operator's security contact: told when a user reports that their password may be known (Art. 13-4).
+    OPERATOR_EMAIL = "operator@portal.invalid"
+    # Key that encrypts TOTP secrets at rest (Fernet, 32 url-safe base64 bytes). Unset: derived from
+    # SECRET_KEY, so rotating SECRET_KEY then means every user enrolls their authenticator again.
+    MFA_ENCRYPTION_KEY: str | None = None
+    # Issuer name shown in authenticator apps.
+    MFA_ISSUER = "セキュトレ・セキュレジ"
     # Emergency (緊急) tickets that arrive out of hours go here at once (terms Art. 10-7).
     ONCALL_EMAIL = "oncall@portal.invalid"
     # Ticket attachments: per file, and how many files one message may carry.

@@ -1,5 +1,6 @@
 """Form pieces shared by every area."""
 
+import wtforms
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
@@ -38,3 +39,29 @@ class NewPasswordMixin:
     def validate_confirm_password(self, field):
         if field.data != self.new_password.data:
             raise ValidationError(_l("確認用のパスワードが一致しません。"))
+
+
+class IntegerField(wtforms.IntegerField):
+    """WTForms' IntegerField, refusing numbers no database column holds.
+
+    Stock WTForms accepts any length of digits, and its NumberRange then fails with OverflowError
+    (a 500) when converting a huge integer to float, or the database refuses it; here such input is
+    an ordinary form error. The limit is PostgreSQL's ``integer``, the type of our ids and amounts.
+    """
+
+    LIMIT = 2**31 - 1
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) > self.LIMIT:
+            self.data = None
+            raise ValueError(_l("数値が大きすぎます。"))
+
+
+def bounded_int(value) -> int:
+    """``int`` as a ``coerce`` for id choices, refusing (ValueError: a form error) numbers beyond the
+    database's integer, which SQLite would answer with OverflowError."""
+    number = int(value)
+    if abs(number) > IntegerField.LIMIT:
+        raise ValueError("out of range")
+    return number

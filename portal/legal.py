@@ -34,6 +34,12 @@ ACCEPTANCE_ALLOWED = frozenset(
         "auth.login",
         "auth.logout",
         "auth.change_password",
+        # Account security (#10): a second factor and "my password may be known" always work.
+        "auth.two_factor",
+        "auth.mfa_setup",
+        "auth.mfa_disable",
+        "auth.mfa_recovery_codes",
+        "auth.report_compromised",
         "main.set_language",
         "status.page",
         "legal.page",

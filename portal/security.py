@@ -79,3 +79,17 @@ def init_security_headers(app: Flask) -> None:
         if request.headers.get("HX-Request") == "true":
             h.add("Vary", "HX-Request")
         return response
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: no other host (``//``, ``\\``), and no
+    control characters (a CR/LF in a Location header is refused by Werkzeug: a 500, or header injection)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
+    ):
+        return target
+    return None

@@ -22,6 +22,12 @@ ALWAYS_ALLOWED = frozenset(
         "auth.login",
         "main.set_language",
         "auth.change_password",
+        # Account security (#10): a second factor and "my password may be known" always work.
+        "auth.two_factor",
+        "auth.mfa_setup",
+        "auth.mfa_disable",
+        "auth.mfa_recovery_codes",
+        "auth.report_compromised",
         "status.page",
         # The terms stay readable, and acceptance reachable, or a suspended administrator who owes an
         # acceptance could not even reach the invoices.

@@ -205,7 +205,8 @@ def delete_organization_data(org: Organization, scope: str, by: User | None, rea
             organization_id=org_id if scope == "personal" else None,
             actor=by,
             scope=scope,
-            name=name,
+            # The name stays only on the deletion record (deletion_records), not copied here.
+            deletion_record=record.id,
             counts=counts,
         )
         db.session.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import time
 
 import pytest
 from flask_migrate import upgrade
@@ -14,11 +15,14 @@ from sqlalchemy import text
 from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db, limiter
-from portal.models import Organization, Role, User, utcnow
+from portal.models import STAFF_ROLES, Organization, Role, User, utcnow
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
 
 PASSWORD = "correct horse battery staple 2026"
+# Staff made by ``make_user`` are enrolled in two-factor sign-in with this secret; ``login`` passes
+# the second step with ``totp_code()``.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _counter = itertools.count(1)
 _HASH_CACHE: dict[str, str] = {}
 
@@ -114,10 +118,18 @@ def make_user(app):
     def make(role: Role | str = Role.LEARNER, org: Organization | None = None, **fields) -> User:
         n = next(_counter)
         password = fields.pop("password", PASSWORD)
+        # Staff must use a second factor: enrolled with TOTP_SECRET unless the test says mfa=False.
+        enrolled = fields.pop("mfa", str(role) in STAFF_ROLES)
         if password not in _HASH_CACHE:
             with app.app_context():
                 _HASH_CACHE[password] = hash_password(password)
         with app.app_context(), unscoped():
+            if enrolled:
+                from portal import mfa
+
+                fields.setdefault("totp_secret_encrypted", mfa.encrypt_secret(TOTP_SECRET))
+                fields.setdefault("mfa_enabled_at", utcnow())
+                fields.setdefault("recovery_code_hashes", [])
             user = User(
                 role=str(role),
                 organization_id=org.id if org else None,
@@ -149,9 +161,31 @@ def csrf(client):
     return token
 
 
+def totp_code(secret: str = TOTP_SECRET, offset: int = 0) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).at(int(time.time()) + 30 * offset)
+
+
 def login(client, email: str, password: str = PASSWORD):
+    """Sign in as a browser would; a user with a second factor also passes the second step."""
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    if response.status_code == 303 and response.headers["Location"].endswith("/login/two-factor"):
+        response = pass_second_step(client, email)
+    return response
+
+
+def pass_second_step(client, email: str, secret: str = TOTP_SECRET):
+    """Post the current TOTP code at the second step. Tests sign the same person in many times within
+    one 30-second step, which the replay guard refuses: so the user's last used step is forgotten first."""
+    from sqlalchemy import update
+
+    with client.application.app_context(), unscoped():
+        db.session.execute(update(User).where(User.email == email.lower()).values(totp_last_step=None))
+        db.session.commit()
+    token = csrf_token_from(client.get("/login/two-factor").get_data(as_text=True))
+    return client.post("/login/two-factor", data={"code": totp_code(secret), "csrf_token": token})
 
 
 @pytest.fixture

@@ -70,6 +70,18 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "auth.forgot_password": ("GET", "/password/forgot", everyone(200)),
     "auth.reset_password": ("GET", "/password/reset/not-a-real-token", everyone(404)),
     "auth.change_password": ("GET", "/password/change", {**everyone(200), "anon": 302}),
+    # --- two-factor sign-in and "my password may be known" (#10) ---
+    # Signed-in users are sent home from the second step; without a pending sign-in it goes back to /login.
+    "auth.two_factor": ("GET", "/login/two-factor", everyone(303)),
+    "auth.mfa_setup": ("GET", "/account/two-factor", {**everyone(200), "anon": 302}),
+    # Not enrolled: back to the setup page; staff (enrolled) post no password: 422.
+    "auth.mfa_disable": ("POST", "/account/two-factor/disable", {**everyone(303), "anon": 302, **staff(422)}),
+    "auth.mfa_recovery_codes": (
+        "POST", "/account/two-factor/recovery-codes", {**everyone(303), "anon": 302, **staff(422)}
+    ),
+    "auth.report_compromised": ("POST", "/password/compromised", {**everyone(303), "anon": 302}),
+    "org.mfa_policy": ("POST", "/org/two-factor-policy", only("admin_a", "admin_b", ok=303)),
+    "operator.organization_mfa_policy": ("POST", org_a_url("/two-factor-policy"), only("operator", ok=303)),
     "operator.home": ("GET", "/operator/", only("operator")),
     "operator.audit_log": ("GET", "/operator/audit", only("operator")),
     "org.home": ("GET", "/org/", only("admin_a", "admin_b", "manager_a")),

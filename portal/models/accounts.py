@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -60,6 +60,8 @@ class Organization(db.Model):
     learners_may_ask: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The organization lets learners with an email address sign in by a one-time link.
     magic_link_sign_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The organization's administrators must sign in with a second factor (set by its admin or the operator).
+    admins_require_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.code}>"
@@ -97,6 +99,15 @@ class User(UserMixin, TenantScoped, db.Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     employment_type: Mapped[str | None] = mapped_column(String(16))
     # A learner from a third party (協力会社 etc.); #4 adds its approvals.
+    # Two-factor sign-in (TOTP). The secret is encrypted with a key derived from the app's secret
+    # (portal/mfa.py); the last accepted time step refuses a replayed code.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # SHA-256 hashes of the unused recovery codes (each used once, then removed).
+    recovery_code_hashes: Mapped[list | None] = mapped_column(JSON)
+    # Set by "someone may know my password" (Art. 13-4): the old password no longer signs in.
+    password_compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()
@@ -115,6 +126,10 @@ class User(UserMixin, TenantScoped, db.Model):
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None and bool(self.totp_secret_encrypted)
 
     def end_all_sessions(self) -> None:
         self.session_token = secrets.token_urlsafe(24)

@@ -13,6 +13,7 @@ from portal.blueprints.operator.services import today_in_tokyo
 from portal.models import utcnow
 from portal.worker import Worker
 from tests.application_helpers import NTA_NUMBER, make_terms
+from tests.browser.helpers import pass_second_step_if_asked
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -83,6 +84,7 @@ def test_a_company_applies_confirms_and_is_approved(live_server, browser, deskto
     operator.fill("#email", world["operator"].email)
     operator.fill("#password", PASSWORD)
     operator.click("main button[type=submit]")
+    pass_second_step_if_asked(operator)
     operator.wait_for_url(f"{base}/operator/")
     operator.get_by_role("link", name="利用申込").first.click()
     operator.wait_for_url(re.compile(r".*/operator/applications/$"))

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal.blueprints.operator.services import today_in_tokyo
 from portal.extensions import db
 from portal.models import Contract, Invoice, Organization
+from tests.browser.helpers import pass_second_step_if_asked
 from tests.conftest import PASSWORD
 
 ADMIN_PASSWORD = "maple leaves on a long train 77"
@@ -23,6 +24,7 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("main button[type=submit]")
+    pass_second_step_if_asked(page)
 
 
 def test_organization_lifecycle(live_server, browser, world, run_in_app, mailbox):

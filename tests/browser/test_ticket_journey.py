@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.helpers import pass_second_step_if_asked
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -17,7 +18,7 @@ def sign_in(page, base_url: str, email: str) -> None:
     page.get_by_label("メールアドレス").fill(email)
     page.get_by_label("パスワード").fill(PASSWORD)
     page.get_by_role("button", name="ログイン").click()
-    page.wait_for_load_state()
+    pass_second_step_if_asked(page)
 
 
 def test_admin_opens_a_ticket_and_support_answers_within_the_promise(live_server, world, browser, browser_context_args):

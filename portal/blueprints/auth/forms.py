@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from portal.forms import NewPasswordMixin
@@ -68,3 +68,39 @@ class SignInLinkRequestForm(FlaskForm):
         ],
         render_kw={"autocomplete": "email", "autocapitalize": "none"},
     )
+
+
+class TwoFactorForm(FlaskForm):
+    """The second step of sign-in: a code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        _l("確認コード"),
+        validators=[DataRequired(message=_l("確認コードを入力してください。")), Length(max=32)],
+        description=_l("認証アプリに表示される6桁の数字。アプリを使えないときは、回復コードを入力できます。"),
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "none", "autocorrect": "off"},
+    )
+
+
+class EnrollTwoFactorForm(FlaskForm):
+    code = StringField(
+        _l("確認コード"),
+        validators=[DataRequired(message=_l("確認コードを入力してください。")), Length(max=32)],
+        description=_l("認証アプリに表示された6桁の数字を入力してください。"),
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autocorrect": "off"},
+    )
+
+
+class CurrentPasswordForm(FlaskForm):
+    """An action that needs the current password (turning two-factor sign-in off, new recovery codes)."""
+
+    current_password = PasswordField(
+        _l("現在のパスワード"),
+        validators=[DataRequired(message=_l("現在のパスワードを入力してください。")), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class AdminMfaPolicyForm(FlaskForm):
+    """An organization's policy: its administrators must use two-factor sign-in."""
+
+    required = BooleanField(_l("この組織の管理者に2段階認証を必須にする"))

@@ -2,18 +2,23 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from portal import mfa
 from portal.blueprints.auth import bp, services
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
+    CurrentPasswordForm,
+    EnrollTwoFactorForm,
     ForgotPasswordForm,
     LoginForm,
     OrgLoginForm,
     ResetPasswordForm,
     SignInLinkRequestForm,
+    TwoFactorForm,
 )
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.passwords import verify_password
+from portal.security import safe_next
 from portal.tokens import TokenInvalid
 
 
@@ -23,9 +28,7 @@ def _failed(response) -> bool:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return safe_next(target)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -43,9 +46,10 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            services.start_session(user)
+            next_url = _safe_next(request.args.get("next"))
+            second_step = services.begin_sign_in(user, next_url)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.index"), 303)
+            return redirect(second_step or next_url or url_for("main.index"), 303)
         db.session.commit()
         form.password.errors.append(_("メールアドレスまたはパスワードが正しくありません。"))
     return render_template("auth/login.html", form=form)
@@ -131,7 +135,9 @@ def change_password():
                 "success",
             )
             return redirect(target, 303)
-    return render_template("auth/change_password.html", form=form, first_change=first_change)
+    return render_template(
+        "auth/change_password.html", form=form, first_change=first_change, compromised_form=EmptyForm()
+    )
 
 
 # --- learners: the organization's login URL, sign-in links, invitations ------------------------
@@ -154,9 +160,9 @@ def org_login(code: str):
     if form.validate_on_submit():
         user = services.authenticate_learner(organization, form.login_id.data, form.password.data)
         if user is not None:
-            services.start_session(user)
+            second_step = services.begin_sign_in(user)
             db.session.commit()
-            return redirect(url_for("main.index"), 303)
+            return redirect(second_step or url_for("main.index"), 303)
         db.session.commit()
         form.password.errors.append(_("受講者IDまたはパスワードが正しくありません。"))
     link_form = SignInLinkRequestForm() if organization is not None and organization.magic_link_sign_in else None
@@ -196,7 +202,162 @@ def sign_in_link(token: str):
         except TokenInvalid:
             db.session.rollback()
             return render_template("auth/link_invalid.html"), 404
-        services.start_session(user)
+        second_step = services.begin_sign_in(user)
         db.session.commit()
-        return redirect(url_for("main.index"), 303)
+        return redirect(second_step or url_for("main.index"), 303)
     return render_template("auth/sign_in_link.html", form=form)
+
+
+# --- two-factor sign-in (#10) -----------------------------------------------------------------
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_IP"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"],
+    key_func=services.mfa_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+def two_factor():
+    """The second step: the session is not signed in until the code is right."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"), 303)
+    user = services.pending_mfa_user()
+    if user is None:
+        flash(_("ログインの有効時間が過ぎました。もう一度ログインしてください。"), "warning")
+        return redirect(url_for("auth.login"), 303)
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        used = services.verify_second_factor(user, form.code.data)
+        if used is not None:
+            next_url = services.finish_sign_in(user)
+            db.session.commit()
+            if used == "recovery":
+                flash(
+                    _("回復コードでログインしました。使った回復コードはもう使えません。残り%(n)d個です。",
+                      n=len(user.recovery_code_hashes or [])),
+                    "warning",
+                )
+            return redirect(_safe_next(next_url) or url_for("main.index"), 303)
+        db.session.commit()
+        form.code.errors.append(_("確認コードが正しくないか、すでに使われています。"))
+        return render_template("auth/two_factor.html", form=form), 422
+    return render_template("auth/two_factor.html", form=form)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def mfa_setup():
+    """Enroll an authenticator app (QR code), or see that two-factor sign-in is on and turn it off."""
+    user = current_user._get_current_object()
+    if user.mfa_enabled:
+        return render_template(
+            "auth/mfa_status.html",
+            form=CurrentPasswordForm(),
+            remaining=len(user.recovery_code_hashes or []),
+            required=mfa.mfa_required(user),
+        )
+    secret = services.enrollment_secret()
+    form = EnrollTwoFactorForm()
+    status = 200
+    if form.validate_on_submit():
+        codes = services.enroll_mfa(user, secret, form.code.data)
+        db.session.commit()
+        if codes is not None:
+            # Shown once, in this response only: nothing stores them in clear.
+            return render_template("auth/recovery_codes.html", codes=codes, enrolled=True)
+        form.code.errors.append(_("確認コードが正しくありません。アプリの時刻設定も確認してください。"))
+        status = 422
+    uri = mfa.provisioning_uri(secret, user)
+    return (
+        render_template(
+            "auth/mfa_setup.html",
+            form=form,
+            secret=secret,
+            qr=mfa.qr_data_uri(uri),
+            required=mfa.mfa_required(user),
+        ),
+        status,
+    )
+
+
+def _mfa_password_action(action):
+    user = current_user._get_current_object()
+    form = CurrentPasswordForm()
+    if not user.mfa_enabled:
+        return redirect(url_for("auth.mfa_setup"), 303)
+    if form.validate_on_submit():
+        if verify_password(user.password_hash, form.current_password.data):
+            return action(user)
+        form.current_password.errors.append(_("現在のパスワードが正しくありません。"))
+    return (
+        render_template(
+            "auth/mfa_status.html",
+            form=form,
+            remaining=len(user.recovery_code_hashes or []),
+            required=mfa.mfa_required(user),
+        ),
+        422,
+    )
+
+
+@bp.post("/account/two-factor/disable")
+@login_required
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"], key_func=lambda: f"mfa-off:{current_user.id}",
+               deduct_when=_failed)
+def mfa_disable():
+    """Turn two-factor sign-in off with the current password; re-enrolling starts from a new secret."""
+
+    def disable(user):
+        services.disable_mfa(user)
+        db.session.commit()
+        if mfa.mfa_required(user):
+            flash(_("2段階認証を解除しました。続けるには、もう一度設定してください。"), "warning")
+        else:
+            flash(_("2段階認証を解除しました。"), "success")
+        return redirect(url_for("auth.mfa_setup"), 303)
+
+    return _mfa_password_action(disable)
+
+
+@bp.post("/account/two-factor/recovery-codes")
+@login_required
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"], key_func=lambda: f"mfa-rc:{current_user.id}",
+               deduct_when=lambda r: r.status_code != 200)
+def mfa_recovery_codes():
+    """New recovery codes with the current password; the old ones stop working."""
+
+    def regenerate(user):
+        codes = services.regenerate_recovery_codes(user)
+        db.session.commit()
+        return render_template("auth/recovery_codes.html", codes=codes, enrolled=False)
+
+    return _mfa_password_action(regenerate)
+
+
+@bp.post("/password/compromised")
+@login_required
+def report_compromised():
+    """「パスワードを知られたかもしれない」(Art. 13-4): end every session, lock the old password, tell the operator."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("auth.change_password"), 303)
+    user = current_user._get_current_object()
+    has_email = bool(user.email)
+    target = services.sign_in_page_for(user)
+    services.report_compromised_password(user)
+    db.session.commit()
+    if has_email:
+        flash(
+            _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。"
+              "登録のメールアドレスに再設定のご案内を送りました。運営事務局にも連絡しました。"),
+            "warning",
+        )
+    else:
+        flash(
+            _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。"
+              "組織の管理者に新しい初期パスワードの発行を依頼してください。運営事務局にも連絡しました。"),
+            "warning",
+        )
+    return redirect(target, 303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import unicodedata
 
 from flask import current_app, g, redirect, request, session, url_for
@@ -10,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, mfa
 from portal.extensions import db, login_manager
 from portal.models import Organization, OrganizationStatus, Role, User, utcnow
 from portal.outbox import external_url, queue_email
@@ -176,6 +177,7 @@ def reset_password(raw: str, new_password: str) -> User:
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.must_change_password = False
+        user.password_compromised_at = None
         user.end_all_sessions()
         audit.record("auth.password_reset", target=user, actor=user)
         db.session.flush()
@@ -186,7 +188,13 @@ def reset_password(raw: str, new_password: str) -> User:
 
 SIGN_IN_LINK_PURPOSE = "magic_link"
 # Endpoints a user who must change their password can still reach.
-_PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "main.set_language", "static"}
+_PASSWORD_CHANGE_ALLOWED = {
+    "auth.change_password",
+    "auth.report_compromised",
+    "auth.logout",
+    "main.set_language",
+    "static",
+}
 
 
 def normalize_login_id(value: str | None) -> str:
@@ -314,3 +322,216 @@ def sign_in_page_for(user: User) -> str:
     if not user.email and user.organization is not None:
         return url_for("auth.org_login", code=user.organization.code)
     return url_for("auth.login")
+
+
+# --- two-factor sign-in (#10) -----------------------------------------------------------------
+
+MFA_PENDING_KEY = "mfa_pending"
+MFA_ENROLL_KEY = "mfa_enroll_secret"
+MFA_PENDING_SECONDS = 600
+# Endpoints a user who must enroll a second factor can still reach.
+_MFA_ENROLL_ALLOWED = {
+    "auth.mfa_setup",
+    "auth.logout",
+    "auth.change_password",
+    "auth.report_compromised",
+    "main.set_language",
+    "static",
+}
+
+
+def begin_sign_in(user: User, next_url: str | None = None) -> str | None:
+    """After the password (or link) is right: sign in, or, with a second factor, hold the user at the
+    second step. Returns the second step's URL when the session is not signed in yet."""
+    if not user.mfa_enabled:
+        start_session(user)
+        return None
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session[MFA_PENDING_KEY] = {
+        "user_id": user.id,
+        "token": user.session_token,
+        "at": int(time.time()),
+        "next": next_url,
+    }
+    return url_for("auth.two_factor")
+
+
+def pending_mfa_user() -> User | None:
+    """The user waiting at the second step of this session, if the wait is fresh and still valid."""
+    pending = session.get(MFA_PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    user_id, token, at = pending.get("user_id"), pending.get("token"), pending.get("at")
+    if not isinstance(user_id, int) or not isinstance(at, int) or time.time() - at > MFA_PENDING_SECONDS:
+        return None
+    with unscoped():
+        user = db.session.get(User, user_id)
+    if user is None or not user.is_active or user.session_token != token or not user.mfa_enabled:
+        return None
+    return user
+
+
+def mfa_account_key() -> str:
+    """Rate-limit key for the second step: the waiting account (or the session, without one)."""
+    pending = session.get(MFA_PENDING_KEY)
+    user_id = pending.get("user_id") if isinstance(pending, dict) else None
+    return f"mfa:{user_id}" if isinstance(user_id, int) else "mfa:none"
+
+
+def verify_second_factor(user: User, code: str) -> str | None:
+    """Check a TOTP code (never the same time step twice) or an unused recovery code.
+
+    Returns ``"totp"`` or ``"recovery"``; ``None`` when refused. Every outcome is audited.
+    """
+    with unscoped():
+        secret = mfa.decrypt_secret(user.totp_secret_encrypted or "")
+        step = mfa.matching_step(secret, code, after=user.totp_last_step) if secret else None
+        if step is not None:
+            user.totp_last_step = step
+            user.last_login_at = utcnow()
+            audit.record("auth.mfa_verified", target=user, actor=user)
+            db.session.flush()
+            return "totp"
+        hashed = mfa.hash_recovery_code(code)
+        remaining = list(user.recovery_code_hashes or [])
+        if mfa.normalize_code(code) and hashed in remaining:
+            remaining.remove(hashed)
+            user.recovery_code_hashes = remaining
+            user.last_login_at = utcnow()
+            audit.record("auth.recovery_code_used", target=user, actor=user, remaining=len(remaining))
+            db.session.flush()
+            return "recovery"
+        audit.record("auth.mfa_failed", target=user, actor=None)
+        db.session.flush()
+    return None
+
+
+def finish_sign_in(user: User) -> str | None:
+    """The second step passed: a fresh signed-in session. Returns the page asked for before sign-in."""
+    pending = session.get(MFA_PENDING_KEY) or {}
+    next_url = pending.get("next") if isinstance(pending, dict) else None
+    start_session(user)
+    return next_url if isinstance(next_url, str) else None
+
+
+def enrollment_secret() -> str:
+    """The secret being enrolled in this session (a new one the first time)."""
+    secret = session.get(MFA_ENROLL_KEY)
+    if not isinstance(secret, str) or len(secret) != 32:
+        secret = mfa.new_secret()
+        session[MFA_ENROLL_KEY] = secret
+    return secret
+
+
+def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
+    """Turn on two-factor sign-in when ``code`` proves the app holds ``secret``.
+
+    Returns the ten recovery codes (shown once; only their hashes are kept), or None for a wrong code.
+    """
+    step = mfa.matching_step(secret, code)
+    if step is None:
+        with unscoped():
+            audit.record("auth.mfa_enroll_failed", target=user, actor=user)
+            db.session.flush()
+        return None
+    codes = mfa.new_recovery_codes()
+    with unscoped():
+        user.totp_secret_encrypted = mfa.encrypt_secret(secret)
+        user.totp_last_step = step
+        user.mfa_enabled_at = utcnow()
+        user.recovery_code_hashes = [mfa.hash_recovery_code(c) for c in codes]
+        audit.record("auth.mfa_enrolled", target=user, actor=user)
+        db.session.flush()
+    session.pop(MFA_ENROLL_KEY, None)
+    return codes
+
+
+def disable_mfa(user: User) -> None:
+    """Turn two-factor sign-in off (the view has checked the current password)."""
+    with unscoped():
+        user.totp_secret_encrypted = None
+        user.totp_last_step = None
+        user.mfa_enabled_at = None
+        user.recovery_code_hashes = None
+        audit.record("auth.mfa_disabled", target=user, actor=user)
+        db.session.flush()
+
+
+def regenerate_recovery_codes(user: User) -> list[str]:
+    codes = mfa.new_recovery_codes()
+    with unscoped():
+        user.recovery_code_hashes = [mfa.hash_recovery_code(c) for c in codes]
+        audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
+        db.session.flush()
+    return codes
+
+
+def enforce_mfa_enrollment():
+    """Before each request: a user who must use a second factor and has none reaches only enrollment."""
+    if not current_user.is_authenticated or current_user.mfa_enabled:
+        return None
+    if request.endpoint in _MFA_ENROLL_ALLOWED or not mfa.mfa_required(current_user):
+        return None
+    target = url_for("auth.mfa_setup")
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303 if request.method != "GET" else 302)
+
+
+def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
+    """Whether ``organization``'s administrators must use two-factor sign-in."""
+    if organization.admins_require_mfa == required:
+        return
+    organization.admins_require_mfa = required
+    audit.record("org.mfa_policy_changed", target=organization, required=required)
+    db.session.flush()
+
+
+# --- "someone may know my password" (terms Art. 13-4) -------------------------------------------
+
+
+def report_compromised_password(user: User) -> None:
+    """The old password stops working at once, every session ends, and the operator is told.
+
+    A user with an email address gets a reset link; one without (受講者ID) asks their administrator
+    for a new initial password.
+    """
+    with unscoped():
+        user.password_hash = None
+        user.password_compromised_at = utcnow()
+        user.end_all_sessions()
+        audit.record("auth.password_compromise_reported", target=user, actor=user)
+        if user.email:
+            raw = issue_token(user, RESET_PURPOSE, current_app.config["PASSWORD_RESET_TTL"])
+            queue_email(
+                "password_reset",
+                user.email,
+                idempotency_key=f"password_reset:{user.id}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}",
+                organization_id=user.organization_id,
+                user_id=user.id,
+                locale=user.locale,
+                user=user,
+                reset_url=external_url("auth.reset_password", token=raw),
+                hours=int(current_app.config["PASSWORD_RESET_TTL"].total_seconds() // 3600),
+            )
+        queue_email(
+            "password_compromise_reported",
+            current_app.config["OPERATOR_EMAIL"],
+            idempotency_key=f"password_compromise:{user.id}:{int(time.time())}",
+            user_id=None,
+            subject_user_id=user.id,
+            role=user.role,
+            subject_organization_id=user.organization_id,
+            audit_url=external_url("operator.audit_log", action="auth.password_compromise_reported"),
+        )
+        db.session.flush()
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang

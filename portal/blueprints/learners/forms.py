@@ -16,9 +16,11 @@ def _optional_int(value):
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return -1
+    # Beyond the database's integer an id is simply unknown (SQLite would raise OverflowError).
+    return number if abs(number) <= 2**31 - 1 else -1
 
 
 def employment_choices(blank_label):

@@ -398,9 +398,27 @@ def set_active(learner: User, active: bool) -> None:
 
 
 def delete_learner(learner: User) -> None:
-    audit.record("learners.deleted", target=learner, login_id=learner.login_id)
+    """Delete the learner and every copy of their address: the email sent to them, and delivery state.
+
+    The audit event names the learner by id only; it is what remains of them.
+    """
+    audit.record("learners.deleted", target=learner)
+    forget_mail_to(learner)
     db.session.delete(learner)
     db.session.flush()
+
+
+def forget_mail_to(user: User) -> None:
+    """Delete the emails sent to ``user`` and the delivery state of their address (personal data)."""
+    from portal.models import MailAddressFailures, MailSuppression, OutboxMessage
+
+    with unscoped():
+        sent_to_them = OutboxMessage.user_id == user.id
+        if user.email:
+            sent_to_them = or_(sent_to_them, OutboxMessage.to_address == user.email)
+            db.session.execute(delete(MailAddressFailures).where(MailAddressFailures.address == user.email))
+            db.session.execute(delete(MailSuppression).where(MailSuppression.address == user.email))
+        db.session.execute(delete(OutboxMessage).where(sent_to_them), execution_options={"synchronize_session": False})
 
 
 def set_initial_password(learner: User, password: str) -> None:

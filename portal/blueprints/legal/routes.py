@@ -7,13 +7,11 @@ from portal.blueprints.legal import bp
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import DocumentKind, Role
-from portal.security import role_required
+from portal.security import role_required, safe_next
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return safe_next(target)
 
 
 @bp.get("/<kind>")

@@ -4,6 +4,7 @@ from flask_login import current_user
 from portal.blueprints.main import bp
 from portal.forms import EmptyForm
 from portal.models import Role
+from portal.security import safe_next
 
 START_PAGES = {
     Role.OPERATOR: "operator.home",
@@ -27,7 +28,5 @@ def set_language(code: str):
     form = EmptyForm()
     if form.validate_on_submit() and code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.index")
+    target = safe_next(request.form.get("next", "")) or url_for("main.index")
     return redirect(target, 303)

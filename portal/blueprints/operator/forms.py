@@ -5,7 +5,6 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     EmailField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -16,6 +15,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from portal.blueprints.operator import services
 from portal.blueprints.operator.services import STATUS_LABELS, ContractTerms
+from portal.forms import IntegerField
 from portal.models import OrganizationStatus
 
 

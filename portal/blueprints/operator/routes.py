@@ -10,6 +10,8 @@ from wtforms.fields.choices import SelectChoice
 from portal import audit, legal, notices, seats, third_parties
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
+from portal.blueprints.auth import services as auth_services
+from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
     AddressExportForm,
@@ -158,6 +160,7 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             termination=termination_rules.get_termination(org),
             labels=services.STATUS_LABELS,
             today=services.today_in_tokyo(),
+            mfa_form=AdminMfaPolicyForm(required=org.admins_require_mfa),
         ),
         code,
     )
@@ -620,3 +623,15 @@ def third_party_revoke(party_id: int):
             db.session.commit()
             flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
     return redirect(url_for("operator.organization_detail", org_id=party.organization_id), 303)
+
+
+@bp.post("/organizations/<int:org_id>/two-factor-policy")
+def organization_mfa_policy(org_id: int):
+    """Whether the organization's administrators must use two-factor sign-in (#10)."""
+    org = get_org_or_404(org_id)
+    form = AdminMfaPolicyForm()
+    if form.validate_on_submit():
+        auth_services.set_admin_mfa_policy(org, bool(form.required.data))
+        db.session.commit()
+        flash(_("2段階認証の設定を保存しました。"), "success")
+    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)

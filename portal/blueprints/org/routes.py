@@ -8,6 +8,8 @@ from portal import audit, third_parties
 from portal import notices as notice_rules
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
+from portal.blueprints.auth import services as auth_services
+from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
 from portal.blueprints.org import bp, services
 from portal.blueprints.org.forms import (
@@ -33,6 +35,7 @@ def home():
         unread=notice_rules.unread_count(me),
         seat=seat_check(me.organization) if me.role == Role.ORG_ADMIN else None,
         handover_to_accept=pending if pending and pending.successor_id == me.id else None,
+        mfa_form=AdminMfaPolicyForm(required=me.organization.admins_require_mfa) if me.role == Role.ORG_ADMIN else None,
     )
 
 
@@ -298,3 +301,15 @@ def third_party_members():
     return render_template(
         "org/third_parties.html", form=form, approved=approved, members=third_parties.members(org)
     ), status
+
+
+@bp.post("/two-factor-policy")
+@role_required(Role.ORG_ADMIN)
+def mfa_policy():
+    """Whether this organization's administrators must use two-factor sign-in (#10)."""
+    form = AdminMfaPolicyForm()
+    if form.validate_on_submit():
+        auth_services.set_admin_mfa_policy(current_user.organization, bool(form.required.data))
+        db.session.commit()
+        flash(_("2段階認証の設定を保存しました。"), "success")
+    return redirect(url_for("org.home"), 303)

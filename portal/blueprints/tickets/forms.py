@@ -8,7 +8,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -19,6 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.blueprints.tickets import files
+from portal.forms import IntegerField, bounded_int
 from portal.models import TicketCategory, TicketStatus
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 
@@ -135,7 +135,7 @@ class MergeForm(FlaskForm):
 
 
 class IncidentLinkForm(FlaskForm):
-    notice_id = SelectField(_l("関連する障害のお知らせ"), coerce=int, validate_choice=False)
+    notice_id = SelectField(_l("関連する障害のお知らせ"), coerce=bounded_int, validate_choice=False)
 
 
 class RatingForm(FlaskForm):

@@ -304,7 +304,9 @@ def link_incident(ticket_id: int):
 def _queue_filters(form: QueueFilterForm) -> services.QueueFilters:
     queue = form.queue.data if form.queue.data in services.QUEUES else "active"
     category = form.category.data if form.category.data in {str(c) for c in TicketCategory} else None
-    org_id = int(form.organization_id.data) if (form.organization_id.data or "").isdigit() else None
+    # ASCII digits within the database's integer only: "²".isdigit() is True, and int() refuses it.
+    raw_org = form.organization_id.data or ""
+    org_id = int(raw_org) if raw_org.isascii() and raw_org.isdigit() and len(raw_org) < 10 else None
     text = form.q.data.strip() if form.q.data and not form.q.errors else None
     return services.QueueFilters(queue=queue, category=category, organization_id=org_id, text=text,
                                  page=requested_page())

@@ -1,0 +1,100 @@
+"""Two-factor sign-in: TOTP secrets, codes, recovery codes, the enrollment QR code, and who must use it.
+
+Secrets are stored encrypted (Fernet) with ``MFA_ENCRYPTION_KEY`` or, when unset, a key derived from
+``SECRET_KEY``; they are never logged or audited. Recovery codes are stored as SHA-256 hashes only: they
+are random (50 bits) and every attempt is rate-limited, so a slow hash adds nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import secrets
+import time
+
+import pyotp
+import segno
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+
+from portal.models import Role, User
+
+RECOVERY_CODE_COUNT = 10
+STEP_SECONDS = 30
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def _fernet() -> Fernet:
+    key = current_app.config.get("MFA_ENCRYPTION_KEY")
+    if not key:
+        digest = hashlib.sha256(b"portal-mfa-secret:" + current_app.config["SECRET_KEY"].encode()).digest()
+        key = base64.urlsafe_b64encode(digest)
+    return Fernet(key)
+
+
+def new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def encrypt_secret(secret: str) -> str:
+    return _fernet().encrypt(secret.encode("ascii")).decode("ascii")
+
+
+def decrypt_secret(stored: str) -> str | None:
+    try:
+        return _fernet().decrypt(stored.encode("ascii")).decode("ascii")
+    except (InvalidToken, ValueError):
+        return None
+
+
+def normalize_code(code: str | None) -> str:
+    return "".join(ch for ch in (code or "") if not ch.isspace() and ch != "-").lower()
+
+
+def matching_step(secret: str, code: str, *, now: float | None = None, after: int | None = None) -> int | None:
+    """The time step (±1 for clock drift) at which ``code`` is valid and newer than ``after``, or None."""
+    code = normalize_code(code)
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int((time.time() if now is None else now) // STEP_SECONDS)
+    for step in (current - 1, current, current + 1):
+        if after is not None and step <= after:
+            continue
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
+            return step
+    return None
+
+
+def provisioning_uri(secret: str, user: User) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(
+        name=user.email or user.login_id or str(user.id), issuer_name=current_app.config["MFA_ISSUER"]
+    )
+
+
+def qr_data_uri(uri: str) -> str:
+    """The QR code as an SVG data URI for ``<img src>`` (allowed by the CSP's ``img-src data:``)."""
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def new_recovery_codes() -> list[str]:
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    return codes
+
+
+def hash_recovery_code(code: str) -> str:
+    return hashlib.sha256(normalize_code(code).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def mfa_required(user: User) -> bool:
+    """Staff always; an organization's administrators when their organization says so."""
+    if user.role in (Role.OPERATOR, Role.SUPPORT):
+        return True
+    return user.role == Role.ORG_ADMIN and user.organization is not None and user.organization.admins_require_mfa

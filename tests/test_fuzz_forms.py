@@ -1,0 +1,267 @@
+"""Every form and every page with a query receives hostile input: never a 500, and 413 above the size limit.
+
+Routes come from ``app.url_map``; who may use each comes from tests/test_access.py ROUTES (the first role
+whose expected status is neither 302 to the login page nor 403). A POST route without a ROUTES entry
+fails here too, unless it is listed in EXCLUDED with a reason.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote_from_bytes
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
+from wtforms.fields.core import UnboundField
+from wtforms.fields.simple import FileField
+
+from tests.conftest import csrf_token_from
+from tests.test_access import ROUTES, world  # noqa: F401 - the access table's objects of org A
+
+# Order of preference: the anonymous visitor for public forms, then the least powerful role that may post.
+ROLE_ORDER = ("anon", "learner_a", "manager_a", "admin_a", "support", "operator", "admin_b")
+# Endpoint -> why it is not fuzzed. Keep this empty unless a route truly cannot take a body.
+EXCLUDED: dict[str, str] = {}
+POST_EXAMPLES = 5
+GET_EXAMPLES = 2
+MB = 1024 * 1024
+
+
+def _all_form_fields() -> tuple[list[str], list[str]]:
+    """Every field name declared on any Flask-WTF form in the app (and which of them take files)."""
+    from flask_wtf import FlaskForm
+
+    import portal.blueprints  # noqa: F401
+
+    names, files = set(), set()
+    pending = [FlaskForm]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for attr in dir(cls):
+            value = getattr(cls, attr, None)
+            if isinstance(value, UnboundField):
+                names.add(attr)
+                if issubclass(value.field_class, FileField):
+                    files.add(attr)
+    names.discard("csrf_token")
+    return sorted(names), sorted(files)
+
+
+def _role_for(endpoint: str) -> str:
+    expected = ROUTES[endpoint][2]
+    for role in ROLE_ORDER:
+        status = expected[role]
+        if status != 403 and not (role == "anon" and status == 302):
+            return role
+    pytest.fail(f"no role may use {endpoint}: nothing to fuzz")
+
+
+def _endpoints(app_methods: str) -> list[str]:
+    from portal import create_app
+    from portal.config import TestConfig
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
+    return sorted(
+        {r.endpoint for r in app.url_map.iter_rules() if app_methods in r.methods and r.endpoint != "static"}
+    )
+
+
+POST_ENDPOINTS = _endpoints("POST")
+GET_ENDPOINTS = [e for e in _endpoints("GET") if e in ROUTES and ROUTES[e][0] == "GET"]
+
+# Text that has broken web apps before: NUL, control characters, RTL marks, SQL and template syntax.
+nasty = st.sampled_from(
+    [
+        "\x00", "a\x00b", "\r\n\r\n", "\u202e", "' OR 1=1 --", "{{7*7}}", "<script>alert(1)</script>", "%00",
+        "-1", "0", "99999999999999999999999", "1e309", "NaN", "9" * 400, "ｆｕｌｌ", "🙂" * 50, " ", "",
+        "2026-02-30", "[]", "{}", "true", "null", "../../etc/passwd", "/\r\nSet-Cookie: x=1", "/\\evil.example",
+    ]
+)
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+value = st.one_of(nasty, text, st.integers().map(str))
+
+
+def _url(endpoint: str, w) -> str:
+    url = ROUTES[endpoint][1]
+    return url(w) if callable(url) else url
+
+
+def _prepare(endpoint: str, role: str, w, app, login_as):
+    """A client for ``role``; the second step of sign-in needs a password step first."""
+    if endpoint == "auth.two_factor":
+        client = app.test_client()
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        client.post("/login", data={"email": w["operator"].email, "password": _password(), "csrf_token": token})
+        return client
+    return app.test_client() if role == "anon" else login_as(w[role])
+
+
+def _password():
+    from tests.conftest import PASSWORD
+
+    return PASSWORD
+
+
+def _token(client) -> str:
+    return csrf_token_from(client.get("/password/forgot").get_data(as_text=True))
+
+
+def _assert_handled(response, what: str, caplog) -> None:
+    if response.status_code >= 500:
+        errors = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+        detail = caplog.handler.formatter.formatException(errors[-1].exc_info) if errors else response.status
+        pytest.fail(f"{what}: {response.status_code}\n{detail}")
+
+
+def test_every_post_route_is_fuzzed_or_excluded():
+    missing = [e for e in POST_ENDPOINTS if e not in ROUTES and e not in EXCLUDED]
+    assert missing == [], f"add these POST routes to tests/test_access.py ROUTES (or EXCLUDED here): {missing}"
+    assert set(EXCLUDED) <= set(POST_ENDPOINTS), "EXCLUDED names routes that no longer exist"
+
+
+FIELDS, FILE_FIELDS = _all_form_fields()
+
+
+@pytest.mark.parametrize("endpoint", [e for e in POST_ENDPOINTS if e not in EXCLUDED])
+def test_post_route_survives_hostile_input(endpoint, app, world, login_as, caplog):  # noqa: F811
+    if endpoint not in ROUTES:
+        pytest.fail(f"{endpoint} has no ROUTES entry")
+    role = _role_for(endpoint)
+    url = _url(endpoint, world)
+    client = _prepare(endpoint, role, world, app, login_as)
+    token = _token(client)
+
+    @settings(max_examples=POST_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @given(
+        kind=st.sampled_from(["form", "repeated", "raw", "big", "multipart"]),
+        values=st.lists(value, min_size=len(FIELDS), max_size=len(FIELDS)),
+        raw=st.binary(max_size=300),
+        pick=st.integers(min_value=0, max_value=len(FIELDS) - 1),
+    )
+    def run(kind, values, raw, pick):
+        form = dict(zip(FIELDS, values, strict=True))
+        if kind == "form":
+            response = client.post(url, data={**form, "csrf_token": token})
+        elif kind == "repeated":
+            pairs = [*form.items(), *((name, "x") for name in FIELDS[pick:pick + 5])]
+            pairs += [("csrf_token", token), ("csrf_token", "other")]
+            response = client.post(url, data=MultiDict(pairs))
+        elif kind == "raw":
+            # Invalid UTF-8 in names and values, sent as a form body.
+            body = b"csrf_token=" + token.encode() + b"&" + FIELDS[pick].encode() + b"=" + raw + b"&\xff\xfe=\xc3("
+            response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+        elif kind == "big":
+            response = client.post(url, data={**form, FIELDS[pick]: "あ" * (MB // 3), "csrf_token": token})
+        else:
+            files = {name: (_bytes_io(raw), "名前\x00.csv") for name in FILE_FIELDS}
+            response = client.post(
+                url, data={**form, **files, "csrf_token": token}, content_type="multipart/form-data"
+            )
+        _assert_handled(response, f"{role} POST {url} ({kind})", caplog)
+
+    run()
+
+    # Over MAX_CONTENT_LENGTH: 413, whatever the body is.
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    over = client.post(url, data=b"x" * (limit + 1), content_type="application/x-www-form-urlencoded")
+    assert over.status_code == 413, f"{role} POST {url}: {over.status_code}"
+    files = {(FILE_FIELDS[0] if FILE_FIELDS else "file"): (_bytes_io(b"y" * (limit + 1)), "big.csv")}
+    over = client.post(url, data={"csrf_token": token, **files}, content_type="multipart/form-data")
+    assert over.status_code == 413, f"{role} POST {url} multipart: {over.status_code}"
+
+
+def _bytes_io(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
+@pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
+def test_get_route_survives_hostile_queries(endpoint, app, world, login_as, caplog):  # noqa: F811
+    role = _role_for(endpoint)
+    url = _url(endpoint, world)
+    client = _prepare(endpoint, role, world, app, login_as)
+    # The query parameters pages read (filters, pages, search): every form field name and the common ones.
+    names = [*FIELDS, "page", "q", "status", "sort", "next", "lang", "from", "to", "department", "role"]
+
+    @settings(max_examples=GET_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @given(
+        values=st.lists(value, min_size=len(names), max_size=len(names)),
+        raw=st.binary(max_size=100),
+    )
+    def run(values, raw):
+        pairs = list(zip(names, values, strict=True)) + [("page", "-5"), ("page", "abc")]
+        _assert_handled(client.get(url, query_string=MultiDict(pairs)), f"{role} GET {url}", caplog)
+        # Invalid UTF-8 and NUL, percent-encoded as a browser would send them.
+        query = "page=" + quote_from_bytes(raw) + "&q=%ff%fe%00&status=%C3%28&" + quote_from_bytes(raw) + "=1"
+        _assert_handled(client.get(url, query_string=query), f"{role} GET {url} raw", caplog)
+        htmx = client.get(url, headers={"HX-Request": "true"}, query_string=MultiDict(pairs))
+        _assert_handled(htmx, f"{role} htmx {url}", caplog)
+
+    run()
+
+
+# --- regressions found by the fuzzing above ----------------------------------------------------
+
+
+def test_a_huge_number_is_a_form_error_not_a_500(world, login_as):  # noqa: F811
+    """WTForms' NumberRange turned a 30-digit seat limit into an OverflowError."""
+    operator = login_as(world["operator"])
+    token = _token(operator)
+    huge = "9" * 30
+    response = operator.post(
+        "/operator/organizations/new",
+        data={"name": "株式会社ゼット", "plan_name": "標準", "starts_on": "2026-04-01", "ends_on": "2027-03-31",
+              "seat_limit": huge, "annual_fee": huge, "overage_unit_price": huge, "csrf_token": token},
+    )
+    assert response.status_code in (200, 422)
+    assert "数値が大きすぎます。" in response.get_data(as_text=True)
+    assert operator.get(f"/operator/audit?organization_id={huge}").status_code == 200
+
+
+def test_a_huge_id_in_a_choice_is_not_found_not_a_500(world, login_as):  # noqa: F811
+    """A 30-digit parent department id reached SQLite as an OverflowError."""
+    admin = login_as(world["admin_a"])
+    token = _token(admin)
+    response = admin.post("/org/learners/departments", data={"name": "総務部", "parent_id": "9" * 30,
+                                                              "csrf_token": token})
+    assert response.status_code in (404, 422)
+
+
+def test_nul_characters_never_reach_the_database(world, login_as, run_in_app):  # noqa: F811
+    """PostgreSQL refuses NUL in text: the request drops it from every field and parameter."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Department
+
+    admin = login_as(world["admin_a"])
+    token = _token(admin)
+    response = admin.post("/org/learners/departments", data={"name": "経理\x00部", "parent_id": "",
+                                                              "csrf_token": token})
+    assert response.status_code == 303
+    assert run_in_app(lambda: db.session.scalar(select(Department.name).where(Department.name == "経理部")))
+    assert admin.get("/org/audit?action=%00departments").status_code == 200
+
+
+def test_a_line_break_in_next_is_not_a_500_nor_a_header(client):
+    """wapiti (make scan) found it: POST /lang/en with next="/\r\n..." made Werkzeug refuse the Location."""
+    token = _token(client)
+    for target in ("/\r\nSet-Cookie: x=1", "/\\evil.example", "/ok\x7f"):
+        response = client.post("/lang/en", data={"next": target, "csrf_token": token})
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/"
+        assert "x=1" not in response.headers.get("Set-Cookie", "")
+    response = client.post("/login?next=/%0d%0aSet-Cookie:x=1", data={"csrf_token": token})
+    assert response.status_code == 200
+
+
+def test_the_desk_filter_takes_only_plain_numbers(world, login_as):  # noqa: F811
+    """The fuzzer found it: "²".isdigit() is True, int("²") raises; 30 digits overflow the database."""
+    support = login_as(world["support"])
+    for value in ("²", "9" * 30, "١٢"):
+        assert support.get("/tickets/desk", query_string={"organization_id": value}).status_code == 200
