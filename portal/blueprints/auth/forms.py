@@ -6,21 +6,18 @@ from wtforms.validators import DataRequired, Email, Length
 from portal.forms import NewPasswordMixin
 
 
-class LoginForm(FlaskForm):
-    email = StringField(
-        _l("メールアドレス"),
-        validators=[DataRequired(message=_l("メールアドレスを入力してください。")), Length(max=254)],
-        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none"},
-    )
-    password = PasswordField(
+def _password_field() -> PasswordField:
+    """The password of a sign-in form (any length we accept; the policy applies when it is set)."""
+    return PasswordField(
         _l("パスワード"),
         validators=[DataRequired(message=_l("パスワードを入力してください。")), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
 
 
-class ForgotPasswordForm(FlaskForm):
-    email = EmailField(
+def _email_address_field() -> EmailField:
+    """A well-formed address to send a link to (reset, sign-in link)."""
+    return EmailField(
         _l("メールアドレス"),
         validators=[
             DataRequired(message=_l("メールアドレスを入力してください。")),
@@ -29,6 +26,19 @@ class ForgotPasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "email", "autocapitalize": "none"},
     )
+
+
+class LoginForm(FlaskForm):
+    email = StringField(
+        _l("メールアドレス"),
+        validators=[DataRequired(message=_l("メールアドレスを入力してください。")), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none"},
+    )
+    password = _password_field()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _email_address_field()
 
 
 class ResetPasswordForm(NewPasswordMixin, FlaskForm):
@@ -51,23 +61,11 @@ class OrgLoginForm(FlaskForm):
         validators=[DataRequired(message=_l("受講者IDを入力してください。")), Length(max=64)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "autocorrect": "off"},
     )
-    password = PasswordField(
-        _l("パスワード"),
-        validators=[DataRequired(message=_l("パスワードを入力してください。")), Length(max=1024)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = _password_field()
 
 
 class SignInLinkRequestForm(FlaskForm):
-    link_email = EmailField(
-        _l("メールアドレス"),
-        validators=[
-            DataRequired(message=_l("メールアドレスを入力してください。")),
-            Length(max=254),
-            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email", "autocapitalize": "none"},
-    )
+    link_email = _email_address_field()
 
 
 class TwoFactorForm(FlaskForm):
