@@ -9,7 +9,6 @@ are reached only through a course that the caller may see, so they carry no orga
 from __future__ import annotations
 
 import enum
-import secrets
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.sending import Recurrence, SendingSchedule, TargetKind  # noqa: F401 - re-exported
 from portal.tenancy import SharedOrTenantScoped, TenantScoped
 
 
@@ -128,25 +128,13 @@ class Choice(db.Model):
     question: Mapped[Question] = relationship(back_populates="choices")
 
 
-class TargetKind(enum.StrEnum):
-    EVERYONE = "everyone"
-    DEPARTMENTS = "departments"
-    LEARNERS = "learners"
-
-
-class Recurrence(enum.StrEnum):
-    NONE = "none"
-    MONTHLY = "monthly"
-    QUARTERLY = "quarterly"
-
-
 class DeliveryStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     LAUNCHED = "launched"
     CLOSED = "closed"
 
 
-class Delivery(TenantScoped, db.Model):
+class Delivery(SendingSchedule, TenantScoped, db.Model):
     """配信: one round of a course sent to a set of learners, with a due date and reminders."""
 
     __tablename__ = "deliveries"
@@ -158,27 +146,8 @@ class Delivery(TenantScoped, db.Model):
     )
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
-    target_kind: Mapped[str] = mapped_column(String(16), default=TargetKind.EVERYONE)
-    target_department_ids: Mapped[list] = mapped_column(JSON, default=list)
-    target_learner_ids: Mapped[list] = mapped_column(JSON, default=list)
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Days relative to the due date: negative before it, positive after it (overdue). At most 5.
-    reminder_days: Mapped[list] = mapped_column(JSON, default=list)
-    # How many of the reminders (in time order) have been sent.
-    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
-    window_start_hour: Mapped[int] = mapped_column(Integer, default=9)
-    window_end_hour: Mapped[int] = mapped_column(Integer, default=18)
-    business_days_only: Mapped[bool] = mapped_column(Boolean, default=True)
-    recurrence: Mapped[str] = mapped_column(String(16), default=Recurrence.NONE)
-    round_no: Mapped[int] = mapped_column(Integer, default=1)
     previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.SCHEDULED)
-    # Mixed with the app's secret key to derive each learner's personal link (see quizzes.services).
-    link_salt: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
-    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     course: Mapped[Course] = relationship()
 
