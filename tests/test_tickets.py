@@ -584,3 +584,17 @@ def test_the_warning_job_needs_no_scope_from_the_worker(app, world, make_ticket,
         db.session.commit()
     [(_to, subject, _body)] = outbox(run_in_app, "tickets_overdue")
     assert f"#{record.id}" in subject
+
+
+def test_a_rolled_back_ticket_leaves_no_attachment_file_behind(world, app):
+    from portal.blueprints.tickets import services
+    from portal.blueprints.tickets.files import CheckedFile, storage_dir
+    from portal.tenancy import tenant_scope
+
+    with app.app_context(), tenant_scope(world["admin_a"].organization_id):
+        before = set(os.listdir(storage_dir()))
+        user = db.session.get(User, world["admin_a"].id)
+        services.open_ticket(user, "question", "件名", "本文", [CheckedFile("a.pdf", "application/pdf", PDF_BYTES)])
+        assert len(set(os.listdir(storage_dir())) - before) == 1
+        db.session.rollback()
+        assert set(os.listdir(storage_dir())) == before

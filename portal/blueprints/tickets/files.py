@@ -6,6 +6,7 @@ served only through the ticket views (as a download, with ``nosniff``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -15,7 +16,11 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
+
+from portal.extensions import db
 
 # kind -> (content type, file name extensions)
 KINDS = {
@@ -137,12 +142,35 @@ def _looks_like_text(data: bytes) -> bool:
 
 
 def store(checked: CheckedFile) -> str:
-    """Write the bytes under a random name and return that name."""
+    """Write the bytes under a random name and return that name.
+
+    The file belongs to the current transaction: if the session rolls back instead of committing, the
+    file is removed again, so a failed request leaves no file without its row.
+    """
     stored_name = secrets.token_hex(16)
     path = os.path.join(storage_dir(), stored_name)
     with open(path, "xb") as fh:
         fh.write(checked.data)
+    db.session.info.setdefault(_PENDING, []).append(path)
     return stored_name
+
+
+_PENDING = "ticket_files_pending"
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_stored_files(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's commit is not the request's
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _remove_stored_files(session: Session, previous_transaction) -> None:
+    if previous_transaction.nested:
+        return
+    for path in session.info.pop(_PENDING, []):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 def path_of(stored_name: str) -> str:
