@@ -82,6 +82,8 @@ def _assert_busy_page(response):
     html = response.get_data(as_text=True)
     assert BUSY_TEXT in html and "もう一度送信する" in html
     assert "Traceback" not in html
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 @pytest.fixture

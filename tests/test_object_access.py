@@ -116,6 +116,7 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.third_party_approve": post("/operator/organizations/{org}/third-parties", "operator"),
     "operator.third_party_revoke": post("/operator/third-parties/{third_party}/revoke", "operator"),
     "operator.organization_mfa_policy": post("/operator/organizations/{org}/two-factor-policy", "operator"),
+    "operator.user_mfa_reset": get("/operator/users/{admin}/two-factor", "operator"),
     "operator.invoice_detail": get("/operator/invoices/{invoice}", "operator"),
     "operator.invoice_paid": post("/operator/invoices/{invoice}/paid", "operator"),
     "operator.invoice_suspend": post("/operator/invoices/{invoice}/suspend", "operator"),
