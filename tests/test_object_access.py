@@ -18,6 +18,8 @@ that may use it. Signed in as A's user of each role, the test then tries
 Staff (operator, support) see every organization by design: for them "own" is A's objects and only
 mismatched pairs are "other". Every refused POST is checked to have written nothing (every table but the
 audit log compared before and after). Own POSTs run last, so a deletion cannot hide another route's object.
+After both passes no row of one organization may point at another organization's row (every foreign key
+between two tenant tables is checked).
 
 A new route or a new id parameter without an entry fails ``test_every_id_route_has_an_entry``.
 Routes whose token is a capability (anyone holding it may use it) or whose ``code`` is not an object are
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from werkzeug.routing import IntegerConverter
 
 from portal.extensions import db
@@ -419,6 +421,29 @@ def _tables_digest(app) -> dict[str, str]:
         return out
 
 
+def _cross_organization_references(app) -> list[str]:
+    """Rows of one organization that point at a row of another (a foreign key between two tenant tables)."""
+    found = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            if "organization_id" not in table.c:
+                continue
+            for fk in table.foreign_keys:
+                target = fk.column.table
+                if target is table or target.name == "organizations" or "organization_id" not in target.c:
+                    continue
+                mismatched = (
+                    select(func.count())
+                    .select_from(table.join(target, fk.parent == fk.column))
+                    .where(table.c.organization_id.is_not(None), target.c.organization_id.is_not(None),
+                           table.c.organization_id != target.c.organization_id)
+                )
+                if db.session.scalar(mismatched):
+                    found.append(f"{table.name}.{fk.parent.name} -> {target.name}")
+        db.session.remove()
+    return found
+
+
 def _send(client, method: str, url: str):
     if method == "GET":
         return client.get(url)
@@ -452,6 +477,7 @@ def test_objects_of_another_organization_or_learner_are_refused(app, universe):
                         failures.append(f"{endpoint} as {role}, {label}: {url} changed {changed}")
     assert not failures, "\n".join(failures)
     assert tried > 100
+    assert _cross_organization_references(app) == []
 
 
 def test_own_objects_are_allowed(app, universe):
@@ -467,6 +493,23 @@ def test_own_objects_are_allowed(app, universe):
         if not ok:
             failures.append(f"{endpoint} as {role}: {probe.method} {url} -> {response.status_code}")
     assert not failures, "\n".join(failures)
+    assert _cross_organization_references(app) == []
+
+
+def test_a_cross_organization_reference_is_seen(app, make_org, make_user, run_in_app):
+    """The reference check is not blind: a learner of A in B's department is found."""
+    from portal.models import Department
+
+    org_a, org_b = make_org(), make_org()
+    department_b = run_in_app(lambda: _add(Department(organization_id=org_b.id, name="部", depth=1)))
+    make_user(Role.LEARNER, org_a, department_id=department_b)
+    assert _cross_organization_references(app) == ["users.department_id -> departments"]
+
+
+def _add(row):
+    db.session.add(row)
+    db.session.flush()
+    return row.id
 
 
 def test_snapshot_sees_a_change(app):
