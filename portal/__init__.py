@@ -144,6 +144,13 @@ def _finish_config(app: Flask) -> None:
         options.pop("pool_pre_ping", None)
         options.setdefault("connect_args", {})["timeout"] = app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and app.config.get("DATABASE_LOCK_TIMEOUT_MS"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        connect_args = dict(options.get("connect_args") or {})
+        lock_timeout = int(app.config["DATABASE_LOCK_TIMEOUT_MS"])
+        connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={lock_timeout}".strip()
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 @event.listens_for(Engine, "connect")
@@ -163,8 +170,21 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 @event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(conn):
     if conn.dialect.name != "sqlite":
+        _request_statement_timeout(conn)
         return
     # BEGIN IMMEDIATE takes the write lock up front and waits (busy timeout) for it, instead of
     # failing with "database is locked" when a read transaction later tries to write while
     # another gunicorn worker holds the lock.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _request_statement_timeout(conn) -> None:
+    """PostgreSQL, inside a web request: no statement of this transaction runs longer than
+    ``REQUEST_STATEMENT_TIMEOUT_MS`` (the worker's jobs are not limited)."""
+    from flask import current_app, has_request_context
+
+    if conn.dialect.name != "postgresql" or not has_request_context():
+        return
+    timeout = int(current_app.config.get("REQUEST_STATEMENT_TIMEOUT_MS") or 0)
+    if timeout > 0:
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout}")

@@ -12,6 +12,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = 10_000
+    # PostgreSQL: how long a statement waits for a row or table lock before giving up (every connection:
+    # requests, the worker, migrations), and how long one statement of a web request may run. A request
+    # that hits either answers 503 「混み合っています」 with the form input kept (portal/errors.py).
+    DATABASE_LOCK_TIMEOUT_MS = 5_000
+    REQUEST_STATEMENT_TIMEOUT_MS = 30_000
 
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024

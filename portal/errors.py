@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, current_app, g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal import audit
@@ -30,6 +31,17 @@ MESSAGES = {
         _l("時間をおいてもう一度お試しください。続く場合は参照番号をサポートへお知らせください。"),
     ),
 }
+BUSY_MESSAGE = (
+    _l("混み合っています"),
+    _l("ただいま混み合っています。もう一度お試しください。"),
+)
+# PostgreSQL SQLSTATEs of a database that is busy rather than broken: lock_timeout, statement_timeout,
+# deadlock, serialization failure.
+BUSY_SQLSTATES = {"55P03", "57014", "40P01", "40001"}
+# Fields never echoed back on the "busy" page (the user types them again): passwords, TOTP and recovery
+# codes, secrets, tokens.
+SECRET_FIELD_PARTS = ("password", "secret", "token", "recovery")
+SECRET_FIELD_NAMES = {"code"}
 CSRF_MESSAGE = (
     _l("ページの有効期限が切れました"),
     _l("ページを再読み込みしてから、もう一度操作してください。入力中の内容は控えておいてください。"),
@@ -75,9 +87,66 @@ def init_app(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 
+    @app.errorhandler(OperationalError)
+    def _database(error: OperationalError):
+        if not is_busy(error):
+            return _internal(error)
+        return _busy()
+
     @app.errorhandler(Exception)
     def _unhandled(error: Exception):
         return _internal(error)
+
+
+def is_busy(error: OperationalError) -> bool:
+    """The database is locked or a statement timed out (SQLite busy, PostgreSQL lock/statement timeout,
+    deadlock): worth trying again, not a bug."""
+    original = getattr(error, "orig", None)
+    if getattr(original, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    message = str(original or error).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def _busy():
+    """503 「混み合っています」: the transaction is undone as a whole; a plain form's input comes back as
+    hidden fields with a button that sends it again (passwords and codes excepted); htmx gets the message
+    in the flash region and keeps its form as it is. Renders without touching the database, which is
+    still busy."""
+    reference = uuid.uuid4().hex[:12]
+    log.warning("database busy: %s %s, reference %s", request.method, request.endpoint, reference)
+    try:
+        # Detach first so that the signed-in user's loaded attributes survive the rollback (reading them
+        # again would wait for the lock once more).
+        db.session.expunge_all()
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the page must render even with a broken session
+        log.exception("rollback failed, reference %s", reference)
+    if "_login_user" not in g:
+        g._login_user = current_app.login_manager.anonymous_user()
+    title, detail = BUSY_MESSAGE
+    context = {"status": 503, "title": title, "detail": detail, "reference": reference}
+    if is_htmx():
+        response = make_response(render_template("errors/_fragment.html", **context), 503)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        kept, dropped = [], False
+        if request.method == "POST":
+            for name, value in request.form.items(multi=True):
+                if name == "csrf_token":
+                    continue
+                if name in SECRET_FIELD_NAMES or any(part in name.lower() for part in SECRET_FIELD_PARTS):
+                    dropped = True
+                    continue
+                kept.append((name, value))
+        context.update(
+            kept=kept, resend=request.method == "POST", dropped=dropped, files=bool(request.files),
+            action=request.full_path if request.query_string else request.path,
+        )
+        response = make_response(render_template("errors/busy.html", **context), 503)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _internal(error: Exception):

@@ -94,7 +94,10 @@ def hash_recovery_code(code: str) -> str:
 
 
 def mfa_required(user: User) -> bool:
-    """Staff always; an organization's administrators when their organization says so."""
+    """Staff always; an organization's administrators when their organization says so; anyone whose lost
+    second factor the operator has reset, until they enroll again."""
+    if user.mfa_reset_at is not None:
+        return True
     if user.role in (Role.OPERATOR, Role.SUPPORT):
         return True
     return user.role == Role.ORG_ADMIN and user.organization is not None and user.organization.admins_require_mfa

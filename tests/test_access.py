@@ -82,6 +82,8 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "auth.report_compromised": ("POST", "/password/compromised", {**everyone(303), "anon": 302}),
     "org.mfa_policy": ("POST", "/org/two-factor-policy", only("admin_a", "admin_b", ok=303)),
     "operator.organization_mfa_policy": ("POST", org_a_url("/two-factor-policy"), only("operator", ok=303)),
+    "operator.user_mfa_lookup": ("GET", "/operator/users/two-factor", only("operator")),
+    "operator.user_mfa_reset": ("GET", lambda w: f"/operator/users/{w['admin_a'].id}/two-factor", only("operator")),
     "operator.home": ("GET", "/operator/", only("operator")),
     "operator.audit_log": ("GET", "/operator/audit", only("operator")),
     "org.home": ("GET", "/org/", only("admin_a", "admin_b", "manager_a")),

@@ -108,6 +108,8 @@ class User(UserMixin, TenantScoped, db.Model):
     recovery_code_hashes: Mapped[list | None] = mapped_column(JSON)
     # Set by "someone may know my password" (Art. 13-4): the old password no longer signs in.
     password_compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the operator reset a lost second factor: the user must enroll again (cleared by enrolling).
+    mfa_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()

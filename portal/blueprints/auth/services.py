@@ -443,6 +443,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
         user.totp_last_step = step
         user.mfa_enabled_at = utcnow()
         user.recovery_code_hashes = [mfa.hash_recovery_code(c) for c in codes]
+        user.mfa_reset_at = None
         audit.record("auth.mfa_enrolled", target=user, actor=user)
         db.session.flush()
     session.pop(MFA_ENROLL_KEY, None)
@@ -457,6 +458,43 @@ def disable_mfa(user: User) -> None:
         user.mfa_enabled_at = None
         user.recovery_code_hashes = None
         audit.record("auth.mfa_disabled", target=user, actor=user)
+        db.session.flush()
+
+
+class MfaResetRefused(Exception):
+    """The operator may not reset this second factor (their own, or none is set up)."""
+
+
+def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
+    """The operator turns off the second factor of a user who lost it (phone and recovery codes).
+
+    Every session of the user ends, they must enroll again at their next sign-in
+    (``mfa_reset_at``), they are told by email, and the reset is audited with the operator's reason.
+    :raises MfaResetRefused: the operator's own account (another operator must do it), or no second factor.
+    """
+    if user.id == by.id:
+        raise MfaResetRefused(_l("自分の2段階認証はリセットできません。別の運営担当者に依頼してください。"))
+    if not user.mfa_enabled:
+        raise MfaResetRefused(_l("この利用者は2段階認証を設定していません。"))
+    with unscoped():
+        user.totp_secret_encrypted = None
+        user.totp_last_step = None
+        user.mfa_enabled_at = None
+        user.recovery_code_hashes = None
+        user.mfa_reset_at = utcnow()
+        user.end_all_sessions()
+        audit.record("auth.mfa_reset_by_staff", target=user, actor=by, reason=reason.strip()[:200])
+        if user.email:
+            queue_email(
+                "mfa_reset",
+                user.email,
+                idempotency_key=f"mfa_reset:{user.id}:{int(time.time())}",
+                organization_id=user.organization_id,
+                user_id=user.id,
+                locale=user.locale,
+                user=user,
+                login_url=external_url("auth.login"),
+            )
         db.session.flush()
 
 

@@ -261,3 +261,27 @@ class ThirdPartyForm(FlaskForm):
         _l("第三者の名称"), validators=[DataRequired(message=_l("第三者の名称を入力してください。")), Length(max=200)]
     )
     note = StringField(_l("承諾の内容(書面の日付・範囲など)"), validators=[Optional(), Length(max=500)])
+
+
+class MfaResetForm(FlaskForm):
+    reason = TextAreaField(
+        _l("リセットの理由と本人確認の方法"),
+        validators=[
+            DataRequired(message=_l("理由と本人確認の方法を入力してください。")),
+            Length(max=200, message=_l("200文字以内で入力してください。")),
+        ],
+        description=_l(
+            "監査ログに残ります。氏名などの個人情報は書かないでください(例: 端末紛失。登録電話番号への折り返しで確認)。"
+        ),
+    )
+    identity_checked = BooleanField(
+        _l("本人からの依頼であることを確認しました"),
+        validators=[DataRequired(message=_l("本人確認を済ませてからリセットしてください。"))],
+    )
+
+
+class UserLookupForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    email = StringField(_l("メールアドレス"), validators=[Optional(), Length(max=254)])

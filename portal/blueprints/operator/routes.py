@@ -21,12 +21,14 @@ from portal.blueprints.operator.forms import (
     IncidentUpdateForm,
     InvoiceForm,
     LegalDocumentForm,
+    MfaResetForm,
     NoticeForm,
     OrganizationFilterForm,
     OrganizationForm,
     PurgeForm,
     StatusForm,
     ThirdPartyForm,
+    UserLookupForm,
     tokyo_to_utc,
 )
 from portal.blueprints.operator.services import RuleViolation
@@ -635,3 +637,44 @@ def organization_mfa_policy(org_id: int):
         db.session.commit()
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+# --- a lost second factor (#10) ----------------------------------------------------------------------
+
+
+@bp.get("/users/two-factor")
+def user_mfa_lookup():
+    """Find a user by email address to reset their second factor."""
+    form = UserLookupForm(request.args)
+    not_found = False
+    if form.validate() and form.email.data:
+        user = auth_services.find_user_by_email(form.email.data)
+        if user is not None:
+            return redirect(url_for("operator.user_mfa_reset", user_id=user.id), 303)
+        not_found = True
+    return render_template("operator/user_mfa_lookup.html", form=form, not_found=not_found)
+
+
+@bp.route("/users/<int:user_id>/two-factor", methods=["GET", "POST"])
+def user_mfa_reset(user_id: int):
+    """Reset the second factor of a user who lost both their authenticator and their recovery codes."""
+    user = db.get_or_404(User, user_id)
+    form = MfaResetForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            auth_services.reset_mfa_by_staff(user, by=_me(), reason=form.reason.data)
+        except auth_services.MfaResetRefused as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            status = 409
+        else:
+            db.session.commit()
+            flash(
+                _("2段階認証をリセットしました。本人にメールで知らせ、次のログインで設定し直すよう求めます。"),
+                "success",
+            )
+            return redirect(url_for("operator.user_mfa_reset", user_id=user.id), 303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("operator/user_mfa_reset.html", user=user, form=form), status

@@ -1,0 +1,523 @@
+"""Object-level access proof (#10, item 2): every route with an id tried with objects of the caller's own
+organization (allowed) and of another organization (403/404, never 2xx or a redirect, nothing written).
+
+How it works
+------------
+``_org_objects`` builds the same set of objects, through the areas' services and the conftest fixtures, for
+organization A and organization B (``KEYS``). Each route of ``app.url_map`` with an id-like parameter (any
+``int`` converter, or a parameter named ``token``/``code``/``*_token``/``*_code``) has ONE entry in
+``OBJECT_ROUTES``: the method, a URL template whose ``{placeholders}`` are keys of ``KEYS``, and the roles
+that may use it. Signed in as A's user of each role, the test then tries
+
+- **own**: every placeholder from organization A → must be allowed (not 403/404, no 5xx, not sent to login);
+- **other**: every placeholder from organization B, and each placeholder alone swapped to B's (a mismatched
+  parent/child pair such as A's course with B's lesson) → must be 403 or 404;
+- **peer** (learners only): each placeholder in ``LEARNER_OWNED`` swapped to the object of another learner of
+  the same organization (their assignment, attempt, ticket, personal link) → must be 403 or 404.
+
+Staff (operator, support) see every organization by design: for them "own" is A's objects and only
+mismatched pairs are "other". Every refused POST is checked to have written nothing (every table but the
+audit log compared before and after). Own POSTs run last, so a deletion cannot hide another route's object.
+After both passes no row of one organization may point at another organization's row (every foreign key
+between two tenant tables is checked).
+
+A new route or a new id parameter without an entry fails ``test_every_id_route_has_an_entry``.
+Routes whose token is a capability (anyone holding it may use it) or whose ``code`` is not an object are
+listed in ``NOT_OBJECT_ROUTES`` with the reason; they are covered by tests/test_access.py and their area.
+
+Adding routes (e.g. the セキュレジ inspection routes) — one line per route::
+
+    "inspections.answer": post("/me/inspections/{run}/answer", "learner"),
+    "inspections.report": get("/org/inspections/{run}/report", "admin", "manager"),
+
+When the route needs a kind of object not yet in ``KEYS``: build one per organization in ``_org_objects``
+(through the area's service; for learner-owned objects build one for ``learner`` and one for ``peer`` and add
+the key to ``LEARNER_OWNED``), add the key to ``KEYS``. ``own=<status>`` on an entry states an expected
+status for the own probe when the fixture cannot make it an ordinary success (say why in a comment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from werkzeug.routing import IntegerConverter
+
+from portal.extensions import db
+from portal.models import Role, utcnow
+from portal.tenancy import tenant_scope
+from tests.conftest import PDF_BYTES, csrf_token_from
+
+# --- the table ----------------------------------------------------------------------------------------
+
+ROLES = ("learner", "manager", "admin", "support", "operator")
+ORG_ROLES = ("learner", "manager", "admin")
+CUSTOMERS = ORG_ROLES
+STAFF = ("support", "operator")
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    template: str
+    roles: tuple[str, ...]
+    own: int | None = None  # an exact status expected for the own probe (see the module docstring)
+
+
+def get(template: str, *roles: str, own: int | None = None) -> Probe:
+    return Probe("GET", template, roles, own)
+
+
+def post(template: str, *roles: str, own: int | None = None) -> Probe:
+    return Probe("POST", template, roles, own)
+
+
+OBJECT_ROUTES: dict[str, Probe] = {
+    # --- tickets: {ticket} was sent by the organization's learner, with one attachment ---
+    "tickets.show": get("/tickets/{ticket}", *CUSTOMERS, *STAFF),
+    "tickets.reply": post("/tickets/{ticket}/reply", *CUSTOMERS, *STAFF),
+    "tickets.close": post("/tickets/{ticket}/close", *CUSTOMERS),
+    "tickets.rate": post("/tickets/{ticket}/rate", *CUSTOMERS),
+    "tickets.attachment": get("/tickets/{ticket}/files/{attachment}", *CUSTOMERS, *STAFF),
+    "tickets.change_status": post("/tickets/{ticket}/status", *STAFF),
+    "tickets.assign": post("/tickets/{ticket}/assign", *STAFF),
+    "tickets.merge": post("/tickets/{ticket}/merge", *STAFF),
+    "tickets.link_incident": post("/tickets/{ticket}/incident", *STAFF),
+    "tickets.delete_canned": post("/tickets/canned/{canned}/delete", *STAFF),
+    "tickets.delete_break": post("/tickets/breaks/{desk_break}/delete", "operator"),
+    # --- learners and departments: {subject} is a learner of {department}, which the manager looks after ---
+    "learners.show": get("/org/learners/{subject}", "admin", "manager"),
+    "learners.edit": get("/org/learners/{subject}/edit", "admin", "manager"),
+    "learners.reset_password": get("/org/learners/{subject}/password", "admin", "manager"),
+    "learners.deactivate": post("/org/learners/{subject}/deactivate", "admin", "manager"),
+    "learners.reactivate": post("/org/learners/{subject}/reactivate", "admin", "manager"),
+    "learners.end_sessions": post("/org/learners/{subject}/sessions/end", "admin", "manager"),
+    "learners.invite": post("/org/learners/{subject}/invite", "admin", "manager"),
+    "learners.delete": get("/org/learners/{subject}/delete", "admin"),
+    "learners.import_preview": get("/org/learners/import/{batch}", "admin"),
+    "learners.import_confirm": post("/org/learners/import/{batch}/confirm", "admin"),
+    "learners.import_cancel": post("/org/learners/import/{spare_batch}/cancel", "admin"),
+    "learners.department_edit": get("/org/learners/departments/{department}", "admin"),
+    "learners.department_delete": post("/org/learners/departments/{department}/delete", "admin"),
+    # --- back office ---
+    "operator.organization_detail": get("/operator/organizations/{org}", "operator"),
+    "operator.contract_edit": get("/operator/organizations/{org}/contract", "operator"),
+    "operator.admin_new": post("/operator/organizations/{org}/admins", "operator"),
+    "operator.admin_resend": post("/operator/organizations/{org}/admins/{admin}/resend", "operator"),
+    "operator.status_change": post("/operator/organizations/{org}/status", "operator"),
+    "operator.invoice_new": get("/operator/organizations/{org}/invoices/new", "operator"),
+    # No termination has been asked for in the fixture: the page says so with 404.
+    "operator.termination_receive": post("/operator/organizations/{org}/termination/receive", "operator", own=404),
+    "operator.contract_cancel": post("/operator/organizations/{org}/cancel", "operator"),
+    "operator.organization_purge": get("/operator/organizations/{org}/purge", "operator"),
+    "operator.handover_start": post("/operator/organizations/{org}/handover", "operator"),
+    "operator.third_party_approve": post("/operator/organizations/{org}/third-parties", "operator"),
+    "operator.third_party_revoke": post("/operator/third-parties/{third_party}/revoke", "operator"),
+    "operator.organization_mfa_policy": post("/operator/organizations/{org}/two-factor-policy", "operator"),
+    "operator.user_mfa_reset": get("/operator/users/{admin}/two-factor", "operator"),
+    "operator.invoice_detail": get("/operator/invoices/{invoice}", "operator"),
+    "operator.invoice_paid": post("/operator/invoices/{invoice}/paid", "operator"),
+    "operator.invoice_suspend": post("/operator/invoices/{invoice}/suspend", "operator"),
+    "operator.notice_detail": get("/operator/notices/{notice}", "operator"),
+    "operator.notice_update": post("/operator/notices/{notice}/updates", "operator"),
+    "org.invoice_detail": get("/org/invoices/{invoice}", "admin"),
+    "org.notice_detail": get("/org/notices/{notice}", "admin", "manager"),
+    "applications.show": get("/operator/applications/{application}", "operator"),
+    "applications.approve": post("/operator/applications/{application}/approve", "operator"),
+    "applications.reject": post("/operator/applications/{application}/reject", "operator"),
+    # --- mail ---
+    "mail.message": get("/mail/{outbox}", "admin", "operator"),
+    "mail.retry": post("/mail/{outbox}/retry", "operator"),
+    "mail.lift_suppression": post("/mail/suppressions/{suppression}/lift", "operator"),
+    # --- courses (the organization's own course) and deliveries ---
+    "courses.show": get("/courses/{course}", "admin", "operator"),
+    "courses.edit": get("/courses/{course}/edit", "admin"),
+    "courses.upload_image": post("/courses/{course}/images", "admin"),
+    "courses.lesson": get("/courses/{course}/lessons/{lesson}", "admin"),
+    "courses.delete_lesson": post("/courses/{course}/lessons/{lesson}/delete", "admin"),
+    "courses.next_edition": post("/courses/{course}/next-edition", "admin"),
+    "courses.question": get("/courses/{course}/questions/{question}", "admin"),
+    "courses.delete_question": post("/courses/{course}/questions/{question}/delete", "admin"),
+    "training.show": get("/org/training/{delivery}", "admin", "manager"),
+    "training.items": get("/org/training/{delivery}/items", "admin", "manager"),
+    "training.export": get("/org/training/{delivery}/export.csv", "admin", "manager"),
+    "training.remind": post("/org/training/{delivery}/remind", "admin"),
+    "training.close": post("/org/training/{delivery}/close", "admin"),
+    "training.course_results": get("/org/training/courses/{course}", "admin", "manager"),
+    "training_links.image": get("/training/images/{image}", "admin", "learner"),
+    # --- the learner's side: {assignment} is in progress with {attempt}; {attempt_done} failed ---
+    "quizzes.assignment": get("/me/training/{assignment}", "learner"),
+    "quizzes.certificate": get("/me/training/{assignment_passed}/certificate", "learner"),
+    "quizzes.lesson": get("/me/training/{assignment}/lessons/{lesson}", "learner"),
+    "quizzes.start": post("/me/training/{assignment}/start", "learner"),
+    "quizzes.question": get("/me/training/attempts/{attempt}/1", "learner"),
+    "quizzes.answer": post("/me/training/attempts/{attempt}/answer", "learner"),
+    "quizzes.review": get("/me/training/attempts/{attempt}/review", "learner"),
+    "quizzes.finish": post("/me/training/attempts/{attempt}/finish", "learner"),
+    "quizzes.result": get("/me/training/attempts/{attempt_done}/result", "learner"),
+    "training_links.landing": get("/t/{link}", "learner"),
+    "training_links.enter": post("/t/{link}", "learner"),
+    # --- inspections (#7): the organization's own item and edition ---
+    "inspection_items.edit": get("/inspections/items/{item}", "admin"),
+    "inspection_items.edition": get("/inspections/editions/{edition}", "admin", "operator"),
+    "inspection_items.edit_edition": get("/inspections/editions/{edition}/edit", "admin"),
+}
+
+# Routes with an id-like parameter that is not an organization's object, and why.
+NOT_OBJECT_ROUTES: dict[str, str] = {
+    "main.set_language": "code is a language code",
+    "auth.org_login": "code is the organization's public sign-in address",
+    "auth.request_sign_in_link": "code is the organization's public sign-in address",
+    "auth.reset_password": "capability token (hashed, one-time, expiring): tests/test_auth.py",
+    "auth.sign_in_link": "capability token (hashed, one-time, expiring): tests/test_learners_sign_in.py",
+    "invitations.accept": "capability token (hashed, one-time, expiring): back-office tests",
+    "registration.confirm": "capability token of an application, before any organization exists",
+    "registration.resend": "capability token of an application, before any organization exists",
+    "training_links.verify": "public certificate verification: anyone holding the code may check it",
+}
+
+# Every object kind a template may name; all but the global ones are built once per organization.
+KEYS = {
+    "org", "admin", "subject", "department", "batch", "spare_batch", "ticket", "attachment", "outbox", "invoice",
+    "notice",
+    "course", "lesson", "question", "image", "delivery", "assignment", "assignment_passed", "attempt",
+    "attempt_done", "link", "item", "edition", "third_party",
+    # not owned by an organization (staff objects): the same for A and B
+    "canned", "desk_break", "application", "suppression",
+}
+GLOBAL = {"canned", "desk_break", "application", "suppression"}  # one set per staff role (deletions)
+# Objects that belong to one learner: the learner also tries another learner's of the same organization.
+LEARNER_OWNED = {"ticket", "attachment", "assignment", "assignment_passed", "attempt", "attempt_done", "link"}
+
+ID_NAMES = ("token", "code")
+
+
+def _id_like(rule) -> bool:
+    return any(
+        isinstance(converter, IntegerConverter) or name in ID_NAMES or name.endswith(("_token", "_code"))
+        for name, converter in rule._converters.items()
+    )
+
+
+def test_every_id_route_has_an_entry(app):
+    with_ids = {rule.endpoint for rule in app.url_map.iter_rules() if _id_like(rule)}
+    missing = with_ids - set(OBJECT_ROUTES) - set(NOT_OBJECT_ROUTES)
+    assert not missing, f"add these routes to OBJECT_ROUTES in tests/test_object_access.py: {sorted(missing)}"
+    stale = (set(OBJECT_ROUTES) | set(NOT_OBJECT_ROUTES)) - with_ids
+    assert not stale, f"these entries name routes without an id (or gone): {sorted(stale)}"
+    assert not set(OBJECT_ROUTES) & set(NOT_OBJECT_ROUTES)
+    for endpoint, probe in OBJECT_ROUTES.items():
+        rules = [r for r in app.url_map.iter_rules(endpoint) if probe.method in r.methods]
+        assert rules, f"{endpoint} does not accept {probe.method}"
+        named = set(probe.template.replace("}", "{").split("{")[1::2])
+        assert named <= KEYS, f"{endpoint}: unknown placeholders {named - KEYS}"
+        assert set(probe.roles) <= set(ROLES), endpoint
+        # Each id parameter of the route's rule is given by a placeholder (a new id parameter needs an entry).
+        id_params = {n for r in rules for n, c in r._converters.items() if isinstance(c, IntegerConverter)}
+        assert len(named) >= len(id_params - {"number"}), f"{endpoint}: a placeholder per id parameter"
+
+
+# --- the world: the same objects for organization A and organization B -----------------------------------
+
+
+def _org_objects(app, org, people, make_ticket) -> dict:
+    """The objects of one organization, built through the services (or the conftest fixtures)."""
+    from werkzeug.datastructures import FileStorage
+
+    from portal.blueprints.courses import services as course_services
+    from portal.blueprints.inspection_items import services as inspection_services
+    from portal.blueprints.learners import services as learner_services
+    from portal.models import (
+        Contract,
+        ImportBatch,
+        InspectionItem,
+        Invoice,
+        Lesson,
+        Notice,
+        NoticeTarget,
+        Organization,
+        OutboxMessage,
+        ThirdParty,
+        User,
+    )
+    from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
+
+    learner, peer = people["learner"], people["peer"]
+    objects: dict = {"org": org.id, "admin": people["admin"].id}
+    peer_objects: dict = {}
+    # Tickets opened by each learner (the organization lets learners ask).
+    for who, into in ((learner, objects), (peer, peer_objects)):
+        ticket = make_ticket(who, subject="質問です", files=[("画面.pdf", "application/pdf", PDF_BYTES)])
+        into["ticket"], into["attachment"] = ticket.id, ticket.attachment_ids[0]
+
+    with app.app_context(), tenant_scope(org.id):
+        admin = db.session.get(User, people["admin"].id)
+        department = learner_services.create_department("営業部", None)
+        learner_services.set_department_managers(department, [people["manager"].id])
+        subject = learner_services.create_learner(
+            {"login_id": "S001", "name": "対象 受講者", "email": f"subject{org.id}@example.com",
+             "department_id": department.id}, by=admin,
+        )
+        for user_id in (learner.id, peer.id):
+            db.session.get(User, user_id).department_id = department.id
+        batch, spare_batch = (
+            ImportBatch(organization_id=org.id, created_by_id=admin.id,
+                        rows={"columns": ["login_id"], "rows": [], "errors": []},
+                        expires_at=utcnow() + timedelta(hours=1))
+            for _ in range(2)
+        )
+        outbox = OutboxMessage(idempotency_key=f"objects:{org.id}", template="password_reset",
+                               to_address=f"a{org.id}@example.com", subject="件名", body_text="本文",
+                               organization_id=org.id, status="dead")
+        db.session.add(Contract(organization_id=org.id, plan_name="スタンダード", starts_on=date(2026, 4, 1),
+                                ends_on=date(2027, 3, 31), seat_limit=100, annual_fee=300_000,
+                                overage_unit_price=3_000))
+        invoice = Invoice(
+            organization_id=org.id, number=f"INV-202604-{org.id:06d}", recipient_name=org.name,
+            plan_name="スタンダード", period_start=date(2026, 4, 1), period_end=date(2027, 3, 31),
+            base_amount=300_000, seat_limit=100, overage_seats=0, overage_unit_price=3_000, overage_amount=0,
+            subtotal=300_000, tax_rate=10, tax_amount=30_000, total=330_000, issuer_name="株式会社ワークストラスト",
+            registration_number="T1234567890123", bank_account="テスト銀行", issued_on=date(2026, 4, 1),
+            due_on=date(2026, 4, 30),
+        )
+        notice = Notice(kind="general", title=f"{org.name} だけへのお知らせ", body="本文", all_organizations=False)
+        party = ThirdParty(organization_id=org.id, name="協力会社", approved_on=date(2026, 4, 1))
+        item = InspectionItem(organization_id=org.id, category="入退管理", text="自社の項目", why="理由")
+        db.session.add_all([batch, spare_batch, outbox, invoice, notice, party, item])
+        db.session.flush()
+        db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org.id))
+        edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="",
+                                                   drawn_count=0, item_ids=[item.id], organization_id=org.id)
+        db.session.get(Organization, org.id).learners_may_ask = True
+
+        course = add_course(organization_id=org.id, questions=3)
+        lesson = Lesson(course_id=course.id, position=1, title="レッスン", body_md="# 見出し")
+        db.session.add(lesson)
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+        image = course_services.save_image(course, FileStorage(io.BytesIO(png), filename="図.png"))
+        question = course_services.bank_questions(course)[0]
+        delivery = deliver(admin, course.id, learner_ids=[learner.id, peer.id])
+        passed_delivery = deliver(admin, course.id, learner_ids=[learner.id, peer.id])
+        objects.update(
+            subject=subject.id, department=department.id, batch=batch.id, spare_batch=spare_batch.id,
+            outbox=outbox.id, invoice=invoice.id,
+            notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
+            lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id,
+        )
+        for who, into in ((learner, objects), (peer, peer_objects)):
+            assignment = assignment_of(delivery.id, who.id)
+            into["attempt_done"] = take(assignment.id, right=0).id
+            into["attempt"] = take(assignment.id, finish=False).id
+            into["assignment"] = assignment.id
+            passed = assignment_of(passed_delivery.id, who.id)
+            take(passed.id)
+            into["assignment_passed"] = passed.id
+            into["link"] = link_for(delivery.id, who.id)
+        db.session.commit()
+    return {"own": objects, "peer": peer_objects}
+
+
+def _global_objects(app, n: int = 0) -> dict:
+    from portal.models import CannedReply, DeskBreak, MailSuppression
+    from portal.tenancy import unscoped
+    from tests.application_helpers import make_application
+
+    with app.app_context(), unscoped():
+        canned = CannedReply(title="定型文", body="本文")
+        desk_break = DeskBreak(name="夏季休業", first_day=date(2026, 8, 13), last_day=date(2026, 8, 15))
+        suppression = MailSuppression(address=f"stopped{n}@example.com")
+        db.session.add_all([canned, desk_break, suppression])
+        application = make_application(status="confirmed")
+        db.session.flush()
+        ids = {"canned": canned.id, "desk_break": desk_break.id, "suppression": suppression.id,
+               "application": application.id}
+        db.session.commit()
+        return ids
+
+
+@pytest.fixture
+def universe(app, make_org, make_user, make_ticket, login_as):
+    staff = {"operator": make_user(Role.OPERATOR), "support": make_user(Role.SUPPORT)}
+    orgs = {}
+    for key in ("a", "b"):
+        org = make_org(f"株式会社{key.upper()}社")
+        people = {
+            "admin": make_user(Role.ORG_ADMIN, org),
+            "manager": make_user(Role.MANAGER, org),
+            "learner": make_user(Role.LEARNER, org, login_id="L001"),
+            "peer": make_user(Role.LEARNER, org, login_id="L002"),
+        }
+        orgs[key] = {"org": org, "people": people, **_org_objects(app, org, people, make_ticket)}
+    shared = _global_objects(app)
+    for side in orgs.values():
+        side["own"].update(shared)
+        side["peer"] = {**side["own"], **side["peer"]}
+    # Staff objects are not an organization's: each staff role gets its own, so one role deleting its
+    # canned reply leaves the other's to try.
+    orgs["a"]["staff_own"] = {role: {**orgs["a"]["own"], **_global_objects(app, n)} for n, role in enumerate(STAFF, 1)}
+    clients = {role: login_as(orgs["a"]["people"][role]) for role in ORG_ROLES}
+    clients.update({role: login_as(user) for role, user in staff.items()})
+    return {"a": orgs["a"], "b": orgs["b"], "clients": clients}
+
+
+# --- probing -----------------------------------------------------------------------------------------------
+
+
+def _placeholders(template: str) -> list[str]:
+    return template.replace("}", "{").split("{")[1::2]
+
+
+def _own(universe, role: str) -> dict:
+    return universe["a"]["staff_own"][role] if role in STAFF else universe["a"]["own"]
+
+
+def _variants(probe: Probe, role: str, universe) -> tuple[dict, list[tuple[str, dict]]]:
+    """The own objects and the (label, objects) of every refused variant for ``role``."""
+    own, other, peer = _own(universe, role), universe["b"]["own"], universe["a"]["peer"]
+    names = [n for n in _placeholders(probe.template) if n not in GLOBAL]
+    refused: list[tuple[str, dict]] = []
+    if role not in STAFF and names:
+        refused.append(("other organization", other))
+    if len(names) > 1 or role not in STAFF:
+        for name in names:
+            refused.append((f"other organization's {name}", {**own, name: other[name]}))
+    if role == "learner":
+        for name in names:
+            if name in LEARNER_OWNED:
+                refused.append((f"another learner's {name}", {**own, name: peer[name]}))
+    # The same URL may come out of two variants (one placeholder): try it once.
+    seen, unique = set(), []
+    for label, objects in refused:
+        url = probe.template.format(**objects)
+        if url not in seen and url != probe.template.format(**own):
+            seen.add(url)
+            unique.append((label, objects))
+    return own, unique
+
+
+def _tables_digest(app) -> dict[str, str]:
+    """A digest per table, every table but the audit log (refusals are audited on purpose)."""
+    tables = [t for t in db.metadata.sorted_tables if t.name != "audit_events"]
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # One round trip: the server hashes each table.
+            sql = " UNION ALL ".join(
+                f"SELECT '{t.name}', md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) "  # noqa: S608
+                f'FROM "{t.name}" r'  # table names from our metadata
+                for t in tables
+            )
+            out = dict(db.session.execute(text(sql)).all())
+        else:
+            out = {
+                t.name: hashlib.sha256(repr(sorted(map(repr, db.session.execute(select(t)).all()))).encode())
+                .hexdigest()
+                for t in tables
+            }
+        db.session.remove()
+        return out
+
+
+def _cross_organization_references(app) -> list[str]:
+    """Rows of one organization that point at a row of another (a foreign key between two tenant tables)."""
+    found = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            if "organization_id" not in table.c:
+                continue
+            for fk in table.foreign_keys:
+                target = fk.column.table
+                if target is table or target.name == "organizations" or "organization_id" not in target.c:
+                    continue
+                mismatched = (
+                    select(func.count())
+                    .select_from(table.join(target, fk.parent == fk.column))
+                    .where(table.c.organization_id.is_not(None), target.c.organization_id.is_not(None),
+                           table.c.organization_id != target.c.organization_id)
+                )
+                if db.session.scalar(mismatched):
+                    found.append(f"{table.name}.{fk.parent.name} -> {target.name}")
+        db.session.remove()
+    return found
+
+
+def _send(client, method: str, url: str):
+    if method == "GET":
+        return client.get(url)
+    token = csrf_token_from(client.get("/password/forgot").get_data(as_text=True))
+    return client.open(url, method=method, data={"csrf_token": token})
+
+
+def _allowed(response) -> bool:
+    if response.status_code >= 500 or response.status_code in (403, 404):
+        return False
+    return not (response.status_code in (301, 302, 303) and "/login" in response.headers.get("Location", ""))
+
+
+def test_objects_of_another_organization_or_learner_are_refused(app, universe):
+    """Other organization / other learner: 403 or 404 only, and a refused POST writes nothing."""
+    clients, failures, tried = universe["clients"], [], 0
+    for endpoint, probe in OBJECT_ROUTES.items():
+        for role in probe.roles:
+            _own, refused = _variants(probe, role, universe)
+            for label, objects in refused:
+                url = probe.template.format(**objects)
+                before = _tables_digest(app) if probe.method != "GET" else None
+                response = _send(clients[role], probe.method, url)
+                tried += 1
+                if response.status_code not in (403, 404):
+                    failures.append(f"{endpoint} as {role}, {label}: {probe.method} {url} -> {response.status_code}")
+                if before is not None:
+                    after = _tables_digest(app)
+                    changed = sorted(t for t in before if before[t] != after[t])
+                    if changed:
+                        failures.append(f"{endpoint} as {role}, {label}: {url} changed {changed}")
+    assert not failures, "\n".join(failures)
+    assert tried > 100
+    assert _cross_organization_references(app) == []
+
+
+def test_own_objects_are_allowed(app, universe):
+    """The same routes with the caller's own organization's (and own learner's) objects work; POSTs last
+    (learners, then managers, admins and staff), so a deletion cannot hide another route's object."""
+    clients, failures = universe["clients"], []
+    probes = [(endpoint, probe, role) for endpoint, probe in OBJECT_ROUTES.items() for role in probe.roles]
+    probes.sort(key=lambda p: (p[1].method != "GET", ROLES.index(p[2])))
+    for endpoint, probe, role in probes:
+        url = probe.template.format(**_own(universe, role))
+        response = _send(clients[role], probe.method, url)
+        ok = response.status_code == probe.own if probe.own is not None else _allowed(response)
+        if not ok:
+            failures.append(f"{endpoint} as {role}: {probe.method} {url} -> {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert _cross_organization_references(app) == []
+
+
+def test_a_cross_organization_reference_is_seen(app, make_org, make_user, run_in_app):
+    """The reference check is not blind: a learner of A in B's department is found."""
+    from portal.models import Department
+
+    org_a, org_b = make_org(), make_org()
+    department_b = run_in_app(lambda: _add(Department(organization_id=org_b.id, name="部", depth=1)))
+    make_user(Role.LEARNER, org_a, department_id=department_b)
+    assert _cross_organization_references(app) == ["users.department_id -> departments"]
+
+
+def _add(row):
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def test_snapshot_sees_a_change(app):
+    """The write check is not blind: a change in any table changes its digest."""
+    _global_objects(app)
+    before = _tables_digest(app)
+    with app.app_context():
+        db.session.execute(text("UPDATE canned_replies SET body = 'changed'"))
+        db.session.commit()
+    after = _tables_digest(app)
+    assert [t for t in before if before[t] != after[t]] == ["canned_replies"]
