@@ -1,7 +1,7 @@
 """the operator resets a lost second factor
 
-Revision ID: 0012_mfa_reset
-Revises: 0011_two_factor
+Revision ID: 0013_mfa_reset
+Revises: 0012_inspection_rounds
 Create Date: 2026-11-25 16:30:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_mfa_reset'
-down_revision = '0011_two_factor'
+revision = '0013_mfa_reset'
+down_revision = '0012_inspection_rounds'
 branch_labels = None
 depends_on = None
 
