@@ -584,7 +584,7 @@ def assign_training(action: CorrectiveAction, course_id: int, *, by: User, now: 
     due_at = datetime.combine(action.due_on, time(23, 59), tzinfo=TOKYO).astimezone(UTC) if action.due_on else None
     if due_at is None or due_at <= now + timedelta(hours=1):
         due_at = now + timedelta(days=14)
-    data = DeliveryInput(course=course, title=f"{_('是正')}: {action.title}"[:200], target_kind="learners",
+    data = DeliveryInput(course=course, title=f"是正: {action.title}"[:200], target_kind="learners",
                          department_ids=[], learner_ids=[respondent.id], starts_at=now, due_at=due_at,
                          reminder_days=[], window_start_hour=0, window_end_hour=24, business_days_only=False)
     try:
