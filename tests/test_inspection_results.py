@@ -475,3 +475,37 @@ def test_pages_use_a_constant_number_of_queries(app):
     assert counts[0] == counts[1]
     second = client.get(f"/org/inspections/results/rounds/{nov}/no?page=2")
     assert second.status_code == 200 and 'rel="prev"' in second.get_data(as_text=True)
+
+
+# --- generated history ---------------------------------------------------------------------------------
+
+
+def _tallies_match_submitted_answers(org_id) -> tuple[int, bool]:
+    from sqlalchemy import func
+
+    from portal.models import InspectionResponse, InspectionRound, InspectionTally
+
+    with tenant_scope(org_id):
+        counted = {}
+        for round_id, dep, item, value, n in db.session.execute(
+            select(InspectionAnswer.round_id, InspectionResponse.department_id, InspectionAnswer.item_id,
+                   InspectionAnswer.value, func.count())
+            .join(InspectionResponse, InspectionResponse.id == InspectionAnswer.response_id)
+            .where(InspectionResponse.status == "submitted")
+            .group_by(InspectionAnswer.round_id, InspectionResponse.department_id, InspectionAnswer.item_id,
+                      InspectionAnswer.value)
+        ):
+            counted[(round_id, dep, item, value)] = n
+        ok = True
+        for t in db.session.scalars(select(InspectionTally)):
+            for value, column in (("yes", t.yes_count), ("no", t.no_count), ("na", t.na_count)):
+                ok &= counted.pop((t.round_id, t.department_id, t.item_id, value), 0) == column
+        rounds = db.session.scalar(select(func.count(InspectionRound.id)))
+        return rounds, ok and not counted
+
+
+def test_the_generator_keeps_the_tally_contract(app):
+    with app.app_context():
+        built = build_organization(30, months=2, end_month=NOV)
+        assert _tallies_match_submitted_answers(built["org_id"]) == (2, True)
+
