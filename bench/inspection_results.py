@@ -5,8 +5,9 @@ levels, 10 items, a closed round a month, 85 % submitted, 5 % in progress, talli
 answers: about 1.1 million answers), then requests the pages through the app as the administrator and
 prints the server time (median of 7 requests) and the number of queries::
 
-    .venv/bin/python bench/inspection_results.py                 # SQLite, and PostgreSQL when
-    PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/portal_x .venv/bin/python bench/inspection_results.py
+    .venv/bin/python bench/inspection_results.py       # SQLite; PostgreSQL as well when the URL is set:
+    PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/portal_x \
+        .venv/bin/python bench/inspection_results.py
 
 On PostgreSQL everything goes into a scratch schema (``bench_inspection_results``) of that database, created
 and dropped by the benchmark: the database's other schemas are not touched.
@@ -33,7 +34,7 @@ from sqlalchemy import event, select, text  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.config import Config  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import InspectionAnswer, User  # noqa: E402
+from portal.models import InspectionAnswer, InspectionResponse, User  # noqa: E402
 from portal.tenancy import tenant_scope  # noqa: E402
 
 SCHEMA = "bench_inspection_results"
@@ -107,7 +108,10 @@ def run(label: str, url: str, learners: int) -> None:
             with tenant_scope(built["org_id"]):
                 session_id = db.session.get(User, built["admin_id"]).get_id()
                 answers = db.session.query(InspectionAnswer.id).count()
-                no_answer = db.session.scalar(select(InspectionAnswer.id).where(InspectionAnswer.value == "no").limit(1))
+                no_answer = db.session.scalar(
+                    select(InspectionAnswer.id).join(InspectionAnswer.response)
+                    .where(InspectionAnswer.value == "no", InspectionResponse.status == "submitted").limit(1)
+                )
         print(f"{label}: seeded {learners} learners x 12 monthly rounds ({answers} answers) "
               f"in {time.perf_counter() - started:.1f} s")
         client = app.test_client()

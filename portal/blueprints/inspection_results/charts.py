@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from portal.blueprints.inspection_results.services import FAILING_RATE, MonthPoint
 
 WIDTH, HEIGHT = 360, 230
-LEFT, RIGHT, TOP, BOTTOM = 36, 354, 18, 186
+LEFT, RIGHT, TOP, BOTTOM = 42, 354, 18, 186
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Bar:
     height: float
     width: float
     value: str  # the rate as a whole percentage, or "—"
-    month_label: str
+    month_label: str  # the month's number; the axis says 月 once
     year_label: str  # shown under January and under the first month
     css: str
 
@@ -60,8 +60,8 @@ def trend_chart(points: list[MonthPoint]) -> Chart:
             x=round(centre, 1), bar_x=round(centre - width / 2, 1), y=round(top, 1),
             height=round(BOTTOM - top, 1), width=round(width, 1),
             value="—" if rate is None else f"{rate * 100:.0f}",
-            month_label=f"{point.month.month}月",
-            year_label=str(point.month.year) if n == 0 or point.month.month == 1 else "",
+            month_label=str(point.month.month),
+            year_label=f"{point.month.year}年" if n == 0 or point.month.month == 1 else "",
             css=css,
         ))
     summary = "、".join(f"{p.month.year}年{p.month.month}月 {b.value}{'%' if b.value != '—' else ''}"

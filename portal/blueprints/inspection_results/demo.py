@@ -90,7 +90,7 @@ def generate_history(organization_id: int, edition: InspectionEdition, people: S
         ])
         responses = db.session.execute(
             select(InspectionResponse.id, InspectionResponse.respondent_id, InspectionResponse.department_id)
-            .where(InspectionResponse.round_id == inspection_round.id)
+            .where(InspectionResponse.round_id == inspection_round.id).order_by(InspectionResponse.id)
         ).all()
         answers, counts = [], Counter()
         improvement = 0.01 * n
