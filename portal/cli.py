@@ -111,6 +111,7 @@ def demo(if_empty: bool) -> None:
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
     _demo_training()
     _demo_inspections()
+    _demo_inspection_history(org.id)
 
 
 def _demo_training() -> None:
@@ -132,6 +133,31 @@ def _demo_inspections() -> None:
         editions = seed_demo_editions()
         db.session.commit()
     click.echo(f"Inspection items: {total} ({added} added); editions added: {editions}")
+
+
+def _demo_inspection_history(org_id: int) -> None:
+    """A year of closed monthly rounds of the employee edition for the demo company (results, trend and
+    follow-up have something to show); months that already have a round are left alone."""
+    from portal.blueprints.inspection_results.demo import seed_demo_history
+    from portal.blueprints.inspection_results.services import this_month
+    from portal.models import EditionKind, InspectionEdition
+    from portal.tenancy import tenant_scope
+
+    with tenant_scope(org_id):
+        edition = db.session.scalar(
+            select(InspectionEdition).where(InspectionEdition.kind == EditionKind.EMPLOYEE,
+                                            InspectionEdition.organization_id.is_(None))
+            .order_by(InspectionEdition.id)
+        )
+        if edition is None:
+            return
+        people = [tuple(row) for row in db.session.execute(
+            select(User.id, User.department_id).where(User.role == Role.LEARNER, User.is_active_flag.is_(True))
+            .order_by(User.id)
+        )]
+        added = seed_demo_history(org_id, edition, people, this_month())
+        db.session.commit()
+    click.echo(f"Inspection history: {added} monthly rounds of {edition.title} added")
 
 
 def _seed_demo_organization(org: Organization) -> None:

@@ -29,6 +29,8 @@ NAV = {
         ("org.notices", _l("お知らせ")),
         ("training.index", _l("研修")),
         ("inspection_items.editions", _l("点検")),
+        ("inspection_results.index", _l("点検結果")),
+        ("inspection_results.actions", _l("是正処置")),
         ("tickets.index", _l("お問い合わせ")),
         ("org.members", _l("管理者")),
         ("org.invoices", _l("請求書")),
@@ -41,6 +43,8 @@ NAV = {
         ("learners.index", _l("受講者")),
         ("org.notices", _l("お知らせ")),
         ("training.index", _l("研修")),
+        ("inspection_results.index", _l("点検結果")),
+        ("inspection_results.actions", _l("是正処置")),
         ("tickets.index", _l("お問い合わせ")),
     ],
     Role.LEARNER: [

@@ -289,6 +289,24 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         "GET", lambda w: f"/inspections/editions/{w['edition_a']}", _course_a(200, operator=200)
     ),
     "inspection_items.edit_edition": ("GET", lambda w: f"/inspections/editions/{w['edition_a']}/edit", _course_a(200)),
+    # --- inspection results and follow-up (#7 parts 5-6): round_a of org A; action_a is owned by manager_a ---
+    "inspection_results.index": ("GET", "/org/inspections/results/", only("admin_a", "admin_b", "manager_a")),
+    # Without ?edition= the export is of the edition used last; organization B has held no round: 404.
+    "inspection_results.export_figures": ("GET", "/org/inspections/results/figures.csv", _admin_a(200, manager=200)),
+    "inspection_results.round_view": (
+        "GET", lambda w: f"/org/inspections/results/rounds/{w['round_a']}", _admin_a(200, manager=200)
+    ),
+    "inspection_results.no_answers": (
+        "GET", lambda w: f"/org/inspections/results/rounds/{w['round_a']}/no", _admin_a(200, manager=200)
+    ),
+    "inspection_results.export_answers": (
+        "GET", lambda w: f"/org/inspections/results/rounds/{w['round_a']}/answers.tsv", _admin_a(200, manager=200)
+    ),
+    "inspection_results.actions": ("GET", "/org/inspections/actions/", only("admin_a", "admin_b", "manager_a")),
+    "inspection_results.new_action": ("GET", lambda w: f"/org/inspections/actions/new/{w['answer_a']}", _admin_a(200)),
+    "inspection_results.edit_action": (
+        "GET", lambda w: f"/org/inspections/actions/{w['action_a']}", _admin_a(200, manager=200)
+    ),
 }
 
 
@@ -336,6 +354,7 @@ def world(world, run_in_app, make_ticket):
     world.update(run_in_app(lambda: _training_world(world)))
     world["application"] = run_in_app(lambda: make_application(status="confirmed").id)
     world.update(run_in_app(lambda: _inspection_world(world)))
+    world.update(run_in_app(lambda: _inspection_results_world(world)))
     return world
 
 
@@ -349,6 +368,29 @@ def _inspection_world(world) -> dict:
     edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="", drawn_count=0,
                                                item_ids=[item.id], organization_id=world["org_a"].id)
     return {"item_a": item.id, "edition_a": edition.id}
+
+
+def _inspection_results_world(world) -> dict:
+    """A closed round of edition_a with learner_a's submitted いいえ (answer_a: no action yet) and a second
+    いいえ with an action owned by manager_a (action_a)."""
+    from datetime import date
+
+    from portal.blueprints.inspection_results import services as results_services
+    from portal.models import InspectionItem, User
+    from tests.inspection_results_helpers import launch, make_round, submit
+
+    org_id = world["org_a"].id
+    second = InspectionItem(organization_id=org_id, category="廃棄", text="二つ目の項目", why="理由")
+    db.session.add(second)
+    db.session.flush()
+    inspection_round = make_round(org_id, world["edition_a"], date(2026, 10, 1), [world["item_a"], second.id])
+    response = launch(inspection_round, [(world["learner_a"].id, None)])[world["learner_a"].id]
+    answer, other = submit(response, {world["item_a"]: "no", second.id: "no"})
+    action = results_services.open_action(
+        other, results_services.ActionInput(owner_id=world["manager_a"].id, due_on=results_services.today_tokyo()),
+        by=db.session.get(User, world["admin_a"].id),
+    )
+    return {"round_a": inspection_round.id, "answer_a": answer.id, "action_a": action.id}
 
 
 def _training_world(world) -> dict:

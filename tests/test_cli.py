@@ -55,6 +55,14 @@ def test_demo_seeds_once_and_prints_every_login(app, client):
         assert db.session.scalar(select(func.count(Department.id))) == 4
         assert db.session.scalar(select(func.count(User.id)).where(User.department_id.is_(None),
                                                                     User.role == Role.LEARNER)) == 0
+    # セキュレジ: a year of closed rounds for the demo company, added once, tallies matching the answers.
+    from tests.test_inspection_results import _tallies_match_submitted_answers
+
+    assert "12 monthly rounds" in first.output and "0 monthly rounds" in second.output
+    with app.app_context(), unscoped():
+        org_id = db.session.scalar(select(Organization.id))
+    with app.app_context():
+        assert _tallies_match_submitted_answers(org_id) == (12, True)
     skipped = runner.invoke(args=["demo", "--if-empty"])
     assert "not seeded" in skipped.output
     from portal.cli import DEMO_PASSWORD

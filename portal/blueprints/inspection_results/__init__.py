@@ -1,0 +1,15 @@
+"""セキュレジ results (compliance by month, category, item and department) and follow-up (是正処置).
+
+Administrators see the whole organization; a manager sees the departments they look after (and the
+sub-departments below them) only.
+"""
+
+from flask import Blueprint
+
+from portal.models import Role
+from portal.security import restrict_blueprint
+
+bp = Blueprint("inspection_results", __name__, template_folder="templates")
+restrict_blueprint(bp, [Role.ORG_ADMIN, Role.MANAGER])
+
+from portal.blueprints.inspection_results import routes  # noqa: E402,F401
