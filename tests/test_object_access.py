@@ -165,6 +165,14 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "inspection_items.edit": get("/inspections/items/{item}", "admin"),
     "inspection_items.edition": get("/inspections/editions/{edition}", "admin", "operator"),
     "inspection_items.edit_edition": get("/inspections/editions/{edition}/edit", "admin"),
+    # --- inspection results: {inspection_round} closed, the learner's いいえ {no_answer} without an action, and
+    # a second いいえ whose {action} the manager owns ---
+    "inspection_results.round_view": get("/org/inspections/results/rounds/{inspection_round}", "admin", "manager"),
+    "inspection_results.no_answers": get("/org/inspections/results/rounds/{inspection_round}/no", "admin", "manager"),
+    "inspection_results.export_answers": get("/org/inspections/results/rounds/{inspection_round}/answers.csv",
+                                             "admin", "manager"),
+    "inspection_results.new_action": get("/org/inspections/actions/new/{no_answer}", "admin"),
+    "inspection_results.edit_action": get("/org/inspections/actions/{action}", "admin", "manager"),
 }
 
 # Routes with an id-like parameter that is not an organization's object, and why.
@@ -185,7 +193,7 @@ KEYS = {
     "org", "admin", "subject", "department", "batch", "spare_batch", "ticket", "attachment", "outbox", "invoice",
     "notice",
     "course", "lesson", "question", "image", "delivery", "assignment", "assignment_passed", "attempt",
-    "attempt_done", "link", "item", "edition", "third_party",
+    "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
     # not owned by an organization (staff objects): the same for A and B
     "canned", "desk_break", "application", "suppression",
 }
@@ -230,6 +238,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
 
     from portal.blueprints.courses import services as course_services
     from portal.blueprints.inspection_items import services as inspection_services
+    from portal.blueprints.inspection_results import services as results_services
     from portal.blueprints.learners import services as learner_services
     from portal.models import (
         Contract,
@@ -244,6 +253,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         ThirdParty,
         User,
     )
+    from tests.inspection_results_helpers import launch, make_round, submit
     from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
 
     learner, peer = people["learner"], people["peer"]
@@ -293,6 +303,16 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="",
                                                    drawn_count=0, item_ids=[item.id], organization_id=org.id)
         db.session.get(Organization, org.id).learners_may_ask = True
+        second_item = InspectionItem(organization_id=org.id, category="廃棄", text="二つ目の項目", why="理由")
+        db.session.add(second_item)
+        db.session.flush()
+        inspection_round = make_round(org.id, edition.id, date(2026, 10, 1), [item.id, second_item.id])
+        response = launch(inspection_round, [(learner.id, department.id)])[learner.id]
+        no_answer, other_no = submit(response, {item.id: ("no", "鍵をかけ忘れた"), second_item.id: ("no", "未対応")})
+        action = results_services.open_action(
+            other_no, results_services.ActionInput(owner_id=people["manager"].id,
+                                                   due_on=results_services.today_tokyo()), by=admin,
+        )
 
         course = add_course(organization_id=org.id, questions=3)
         lesson = Lesson(course_id=course.id, position=1, title="レッスン", body_md="# 見出し")
@@ -306,6 +326,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
             subject=subject.id, department=department.id, batch=batch.id, spare_batch=spare_batch.id,
             outbox=outbox.id, invoice=invoice.id,
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
+            inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id,
         )
         for who, into in ((learner, objects), (peer, peer_objects)):
