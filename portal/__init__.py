@@ -47,6 +47,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    from portal import metrics
+
+    metrics.init_app(app)
+
     from portal import i18n
 
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
@@ -90,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.mail import bp as mail_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
+    from portal.blueprints.monitoring import bp as monitoring_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
     from portal.blueprints.quizzes import bp as quizzes_bp
@@ -101,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.training_links import bp as training_links_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(monitoring_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(invitations_bp, url_prefix="/invitation")
     app.register_blueprint(operator_bp, url_prefix="/operator")
@@ -131,6 +137,12 @@ def _finish_config(app: Flask) -> None:
                 "PORTAL_SECRET_KEY is not set. Set it to a long random value "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))") before starting the portal.'
             )
+    from portal.blueprints.monitoring.services import parse_networks
+
+    try:
+        app.config["METRICS_ALLOWED_NETWORKS_PARSED"] = parse_networks(app.config.get("METRICS_ALLOWED_NETWORKS"))
+    except ValueError as exc:
+        raise ConfigurationError(f"PORTAL_METRICS_ALLOWED_NETWORKS: {exc}") from exc
     uri = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not uri:
         uri = "sqlite:///" + os.path.join(app.instance_path, "portal.sqlite3")
