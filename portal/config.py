@@ -37,7 +37,11 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
     LANGUAGES = ("ja", "en")
 
+    # memory:// counts per process; several gunicorn workers or app instances share limits only through
+    # Redis (PORTAL_RATELIMIT_STORAGE_URI=redis://host:6379/0). Should Redis stop answering, each process
+    # falls back to counting in its own memory rather than refusing every sign-in.
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_LOGIN_PER_IP = "30 per 15 minutes"
     RATELIMIT_LOGIN_PER_ACCOUNT = "5 per 15 minutes"
