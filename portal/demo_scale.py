@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import Table, func, insert, select
 
@@ -324,8 +325,12 @@ def _training(orgs, learners, course_id, questions, per_attempt, ids, now, rng, 
     answers = _FastInsert(answers_table, [
         "organization_id", "attempt_id", "question_id", "choice_ids", "correct", "answered_at"], parents=(attempts,))
     wrong_of = {q[0]: [c for c in q[1] if c not in q[2]][:1] or q[2] for q in questions}
+    from portal.blueprints.training.services import link_digest, personal_link_secret
+
     for delivery in delivery_rows:
         org_id, delivery_id = delivery["organization_id"], delivery["id"]
+        # Real personal links (the invitation email's), so that load tests can sign learners in with them.
+        keyed = SimpleNamespace(id=delivery_id, link_salt=delivery["link_salt"])
         members = learners[org_id]
         current = delivery["status"] == DeliveryStatus.LAUNCHED
         completion = CURRENT_COMPLETION if current else COMPLETION
@@ -335,11 +340,10 @@ def _training(orgs, learners, course_id, questions, per_attempt, ids, now, rng, 
         attempt_id = ids.take(attempts_table, sum(taken))
         for i, (learner_id, department_id) in enumerate(members):
             assignment_id = first_assignment + i
-            # link_hash: unique per row; nobody follows these links (real ones are HMACs of the secret key).
+            link_hash = link_digest(personal_link_secret(keyed, learner_id))
             if not taken[i]:
-                assignments.add(assignment_id, org_id, delivery_id, learner_id, department_id,
-                                f"scale-{delivery_id}-{learner_id}", AssignmentStatus.NOT_STARTED, None, 0, None,
-                                False, None)
+                assignments.add(assignment_id, org_id, delivery_id, learner_id, department_id, link_hash,
+                                AssignmentStatus.NOT_STARTED, None, 0, None, False, None)
                 continue
             drawn = rng.sample(questions, per_attempt)
             ability = rng.random()
@@ -347,8 +351,7 @@ def _training(orgs, learners, course_id, questions, per_attempt, ids, now, rng, 
             score = round(100 * sum(marks) / len(marks))
             passed = all(marks)
             finished = starts + timedelta(days=rng.randint(0, 13), minutes=rng.randint(540, 1080))
-            assignments.add(assignment_id, org_id, delivery_id, learner_id, department_id,
-                            f"scale-{delivery_id}-{learner_id}",
+            assignments.add(assignment_id, org_id, delivery_id, learner_id, department_id, link_hash,
                             AssignmentStatus.PASSED if passed else AssignmentStatus.FAILED, score, 1,
                             finished if passed else None, False,
                             f"S{delivery_id:05d}{learner_id:07d}" if passed else None)

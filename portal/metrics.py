@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from portal.extensions import db
 
@@ -27,23 +29,41 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+# SQL statements per request: a page whose count grows with the data has an N+1 (tests/test_query_counts.py).
+REQUEST_STATEMENTS = Histogram(
+    "portal_request_db_statements",
+    "SQL statements run while answering a request, by endpoint and method.",
+    ["endpoint", "method"],
+    buckets=(1, 2, 5, 10, 15, 20, 30, 50, 100, 200),
+)
+
 
 def init_app(app: Flask) -> None:
     """Time every request; registered first so that the other request hooks are inside the measure."""
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
     app.after_request(_observe)
+    if not getattr(init_app, "_listening", False):
+        event.listen(Engine, "before_cursor_execute", _count_statement)
+        init_app._listening = True
 
 
 def _start_timer() -> None:
     g._metrics_started = time.perf_counter()
+    g._metrics_statements = 0
+
+
+def _count_statement(*_args) -> None:
+    if has_request_context() and "_metrics_statements" in g:
+        g._metrics_statements += 1
 
 
 def _observe(response):
     started = g.pop("_metrics_started", None)
     if started is not None:
         # Unknown URLs share one label, so a scanner cannot blow up the number of series.
-        endpoint = request.endpoint or "unmatched"
-        REQUEST_LATENCY.labels(endpoint=endpoint, method=request.method).observe(time.perf_counter() - started)
+        labels = {"endpoint": request.endpoint or "unmatched", "method": request.method}
+        REQUEST_LATENCY.labels(**labels).observe(time.perf_counter() - started)
+        REQUEST_STATEMENTS.labels(**labels).observe(g.pop("_metrics_statements", 0))
     return response
 
 
@@ -100,5 +120,6 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(REQUEST_LATENCY)
+        registry.register(REQUEST_STATEMENTS)
     registry.register(DatabaseCollector())
     return generate_latest(registry), CONTENT_TYPE_LATEST

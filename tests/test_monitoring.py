@@ -102,6 +102,8 @@ def test_metrics_for_the_operator_in_prometheus_format(app, make_user, login_as,
     assert 0 <= _sample(body, "portal_worker_last_heartbeat_age_seconds") < 60
     assert _sample(body, 'portal_request_duration_seconds_count{endpoint="monitoring.healthz",method="GET"}') >= 1
     assert 'portal_request_duration_seconds_bucket{endpoint="monitoring.healthz",le="0.2",method="GET"}' in body
+    # /healthz runs its statements (SELECT 1, outbox figures, heartbeat): counted per request.
+    assert _sample(body, 'portal_request_db_statements_sum{endpoint="monitoring.healthz",method="GET"}') >= 3
 
 
 @pytest.mark.parametrize(
