@@ -378,7 +378,8 @@ def main() -> None:
         else:
             one_env.pop("PORTAL_BENCH_DATABASE_URL", None)
         print("one-shot figures:", flush=True)
-        print("  CSV import of 10,000 rows: " + one_shot("import_learners.py", [], one_env, r"import \(|total:"), flush=True)
+        imported = one_shot("import_learners.py", [], one_env, r"import \(|total:")
+        print(f"  CSV import of 10,000 rows: {imported}", flush=True)
         print("  launching a delivery to 10,000: " + one_shot("launch_delivery.py", [], one_env, r"queued"),
               flush=True)
         mail_env = dict(clean_env)
