@@ -21,6 +21,10 @@ accesslog = os.environ.get("PORTAL_ACCESS_LOG") or None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="portal-metrics-")
 
+# Imported here, not in child_exit: that hook runs inside the master's SIGCHLD handler, and an import
+# interrupted there by another worker's exit fails half-way (found by make bench).
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -34,6 +38,4 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

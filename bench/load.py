@@ -205,12 +205,19 @@ class MemoryWatch:
         self._thread.join()
 
 
-def scrape(url: str) -> dict[str, float]:
-    """Sum of statements and requests over the portal's endpoints (monitoring excluded)."""
+def scrape(url: str) -> dict[str, float] | None:
+    """Sum of statements and requests over the portal's endpoints (monitoring excluded); None if it fails.
+
+    After an overloaded scenario the workers first drain their queue: wait up to two minutes.
+    """
     import urllib.request
 
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:  # noqa: S310 - local
-        body = response.read().decode()
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=120) as response:  # noqa: S310 - local
+            body = response.read().decode()
+    except OSError as exc:
+        print(f"  (could not read /metrics: {exc})", flush=True)
+        return None
     totals = {"sum": 0.0, "count": 0.0}
     for line in body.splitlines():
         match = re.match(r'portal_request_db_statements_(sum|count)\{endpoint="([^"]+)"[^}]*\} (\S+)', line)
@@ -328,7 +335,7 @@ def main() -> None:
                 stats = run_locust(user_class, target, users, rate, seconds, work, env)
             after = scrape(host) if target == host else None
             sql = None
-            if before and after["count"] > before["count"]:
+            if before and after and after["count"] > before["count"]:
                 sql = (after["sum"] - before["sum"]) / (after["count"] - before["count"])
             out = []
             for row in stats:
@@ -340,6 +347,7 @@ def main() -> None:
                 out.append(figures_row)
             # The aggregate first, then its pages.
             out.sort(key=lambda r: not r["name"].endswith(": all"))
+            print_table(f"{label} (done)", out)
             return out
 
         base_rows = scenario("c) baseline: bare Flask view", "Baseline", base_host, 20, 20, args.burst)

@@ -6,7 +6,7 @@ import logging
 import os
 import sqlite3
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -176,7 +176,23 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 def _sqlite_begin_immediate(conn):
     if conn.dialect.name != "sqlite":
         return
+    if _reads_only():
+        # Readers do not wait for the write lock in WAL mode: pages stay fast while a worker writes.
+        conn.exec_driver_sql("BEGIN")
+        return
     # BEGIN IMMEDIATE takes the write lock up front and waits (busy timeout) for it, instead of
     # failing with "database is locked" when a read transaction later tries to write while
     # another gunicorn worker holds the lock.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _reads_only() -> bool:
+    """A GET or HEAD request whose view does not write (``portal.requests.writes_on_get``).
+
+    With BEGIN IMMEDIATE for every request, every page queued for the single write lock: make bench found
+    learner pages serialised across gunicorn workers and, under load, 500s after the 10 s busy timeout.
+    """
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and not getattr(view, "writes_on_get", False)
