@@ -121,7 +121,7 @@ def cluster(app, smtp, tmp_path):
                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"worker-{n}.log", "w"),  # noqa: SIM115
             ))
         for url in urls:
-            _wait_until(lambda url=url: _answers(url + "/healthz"), 20, f"{url} to start")
+            _wait_until(lambda url=url: _answers(url + "/healthz"), 90, f"{url} to start")
         yield urls
     except BaseException:
         raise
@@ -252,7 +252,7 @@ def test_two_instances_and_two_workers_share_one_database_and_redis(
             db.session.rollback()
             return count
 
-    _wait_until(lambda: pending() == 0, 20, "the workers to send what is due")
+    _wait_until(lambda: pending() == 0, 90, "the workers to send what is due")
     with app.app_context(), unscoped():
         sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)).all()
         expected_ids = {m.message_id for m in sent}
