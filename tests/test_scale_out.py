@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -123,8 +124,6 @@ def cluster(app, smtp, tmp_path):
         for url in urls:
             _wait_until(lambda url=url: _answers(url + "/healthz"), 90, f"{url} to start")
         yield urls
-    except BaseException:
-        raise
     finally:
         for log in sorted(tmp_path.glob("*.log")):
             tail = log.read_text(errors="replace")[-3000:]
@@ -161,8 +160,6 @@ def _take_test(session, urls, assignment_id: int, learner: int, chosen: dict, er
         for number in range(1, QUESTIONS + 1):
             page = session.get(f"{base()}{attempt_url}/{number}")
             assert page.status_code == 200, page.status_code
-            from bs4 import BeautifulSoup
-
             form = BeautifulSoup(page.text, "html.parser")
             question_id = int(form.find("input", {"name": "question_id"})["value"])
             choices = [int(i["value"]) for i in form.find_all("input", {"name": "choice"})]
@@ -174,7 +171,7 @@ def _take_test(session, urls, assignment_id: int, learner: int, chosen: dict, er
             })
             assert saved.status_code == 303, saved.status_code
         review = session.get(f"{base()}{attempt_url}/review")
-        assert "未回答" not in review.text or str(QUESTIONS) in review.text
+        assert review.status_code == 200, review.status_code
         finished = session.post(f"{base()}{attempt_url}/finish", data={"csrf_token": csrf_token_from(review.text)},
                                 allow_redirects=False)
         assert finished.status_code == 303, finished.status_code
