@@ -155,7 +155,7 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
 
 
 def start_gunicorn(app_spec: str, port: int, workers: int, env: dict, cwd: Path, log: Path) -> subprocess.Popen:
-    metrics_dir = tempfile.mkdtemp(prefix="portal-bench-metrics-")
+    metrics_dir = tempfile.mkdtemp(prefix="metrics-", dir=log.parent)
     return subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", app_spec],
