@@ -70,5 +70,15 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     page = client.get(f"/org/training/{latest}")
     assert page.status_code == 200
 
+    # The assignments carry real personal links: a learner who has not started opens the landing page.
+    from portal.blueprints.training.services import personal_link_secret
+
+    with app.app_context(), unscoped():
+        delivery = db.session.get(Delivery, latest)
+        learner_id = db.session.scalar(select(Assignment.learner_id).where(
+            Assignment.delivery_id == latest, Assignment.status == AssignmentStatus.NOT_STARTED).limit(1))
+        secret = personal_link_secret(delivery, learner_id)
+    assert app.test_client().get(f"/t/{secret}").status_code == 200
+
     again = app.test_cli_runner().invoke(args=["demo", "--scale", "1"])
     assert again.exit_code != 0 and "exist already" in again.output
