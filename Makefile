@@ -68,10 +68,16 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
 
-# Mail throughput (not a test): 10,000 messages through one worker to a local aiosmtpd, SQLite and,
-# when PORTAL_TEST_DATABASE_URL is set, PostgreSQL (its schema is dropped: use a scratch database).
-bench: $(STAMP)
-	$(BIN)/python bench/mail_throughput.py
+# Benchmarks (not tests, never part of `make test`): bench/load.py seeds a 20,000-learner organization,
+# starts gunicorn (4 workers), the mail worker and locust (headless, its own process) and prints one table
+# (learners on phones, administrators on results pages, a bare Flask baseline) plus the one-shot figures
+# (CSV import, launch, email rate, results page). SQLite, then PostgreSQL when PORTAL_TEST_DATABASE_URL is
+# set (its schema is dropped: use a scratch database). About 10 minutes per database; BENCH_ARGS=--quick
+# for a short try. The single scripts (bench/mail_throughput.py, import_learners.py, ...) still run alone.
+bench: install
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then $(BIN)/python bench/load.py --postgres $(BENCH_ARGS); \
+	else echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL run is skipped."; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

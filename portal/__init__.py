@@ -6,7 +6,7 @@ import logging
 import os
 import sqlite3
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -46,6 +46,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+
+    from portal import metrics
+
+    metrics.init_app(app)
 
     from portal import i18n
 
@@ -91,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.mail import bp as mail_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
+    from portal.blueprints.monitoring import bp as monitoring_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
     from portal.blueprints.quizzes import bp as quizzes_bp
@@ -102,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.training_links import bp as training_links_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(monitoring_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(invitations_bp, url_prefix="/invitation")
     app.register_blueprint(operator_bp, url_prefix="/operator")
@@ -133,6 +139,12 @@ def _finish_config(app: Flask) -> None:
                 "PORTAL_SECRET_KEY is not set. Set it to a long random value "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))") before starting the portal.'
             )
+    from portal.blueprints.monitoring.services import parse_networks
+
+    try:
+        app.config["METRICS_ALLOWED_NETWORKS_PARSED"] = parse_networks(app.config.get("METRICS_ALLOWED_NETWORKS"))
+    except ValueError as exc:
+        raise ConfigurationError(f"PORTAL_METRICS_ALLOWED_NETWORKS: {exc}") from exc
     uri = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not uri:
         uri = "sqlite:///" + os.path.join(app.instance_path, "portal.sqlite3")
@@ -174,6 +186,10 @@ def _sqlite_begin_immediate(conn):
     if conn.dialect.name != "sqlite":
         _request_statement_timeout(conn)
         return
+    if _reads_only():
+        # Readers do not wait for the write lock in WAL mode: pages stay fast while a worker writes.
+        conn.exec_driver_sql("BEGIN")
+        return
     # BEGIN IMMEDIATE takes the write lock up front and waits (busy timeout) for it, instead of
     # failing with "database is locked" when a read transaction later tries to write while
     # another gunicorn worker holds the lock.
@@ -190,3 +206,15 @@ def _request_statement_timeout(conn) -> None:
     timeout = int(current_app.config.get("REQUEST_STATEMENT_TIMEOUT_MS") or 0)
     if timeout > 0:
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout}")
+
+
+def _reads_only() -> bool:
+    """A GET or HEAD request whose view does not write (``portal.requests.writes_on_get``).
+
+    With BEGIN IMMEDIATE for every request, every page queued for the single write lock: make bench found
+    learner pages serialised across gunicorn workers and, under load, 500s after the 10 s busy timeout.
+    """
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and not getattr(view, "writes_on_get", False)

@@ -75,9 +75,13 @@ def create_operator(email: str, name: str, password_stdin: bool) -> None:
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+@click.option(
+    "--scale", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Also generate N organizations with a year of training and tickets (N=50: about 100,000 learners).",
+)
 @with_appcontext
-def demo(if_empty: bool) -> None:
-    """Seed demo accounts (safe to run again) and print every login."""
+def demo(if_empty: bool, scale: int | None) -> None:
+    """Seed demo accounts (safe to run again) and print every login; with --scale N, data at scale too."""
     with unscoped():
         if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
             click.echo("The database has users already; demo data not seeded.")
@@ -112,6 +116,26 @@ def demo(if_empty: bool) -> None:
     _demo_training()
     _demo_inspections()
     _demo_inspection_history(org.id)
+    if scale:
+        _demo_scale(scale)
+
+
+def _demo_scale(n: int) -> None:
+    import time
+
+    from portal.demo_scale import seed_scale
+
+    click.echo(f"Generating {n} organizations at scale:")
+    started = time.perf_counter()
+    try:
+        report = seed_scale(n, echo=click.echo)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Done in {time.perf_counter() - started:.1f} s:")
+    for what, count in report.counts.items():
+        click.echo(f"  {what:<45} {count:>12,}")
+    click.echo(f"Largest organization: id {report.largest_org_id}, administrator {report.largest_admin_email} "
+               f"(password {DEMO_PASSWORD})")
 
 
 def _demo_training() -> None:

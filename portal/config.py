@@ -42,7 +42,11 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
     LANGUAGES = ("ja", "en")
 
+    # memory:// counts per process; several gunicorn workers or app instances share limits only through
+    # Redis (PORTAL_RATELIMIT_STORAGE_URI=redis://host:6379/0). Should Redis stop answering, each process
+    # falls back to counting in its own memory rather than refusing every sign-in.
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_LOGIN_PER_IP = "30 per 15 minutes"
     RATELIMIT_LOGIN_PER_ACCOUNT = "5 per 15 minutes"
@@ -90,6 +94,12 @@ class Config:
     WORKER_HEARTBEAT_SECONDS = 10
     JOB_LEASE_SECONDS = 600
     SUPPORT_EMAIL = "support@portal.invalid"
+    # Monitoring (#9): /healthz answers 503 when no worker has beaten for this long, or when an email has
+    # waited this long past its send time; /metrics is open to operators and to these networks (CIDR list,
+    # e.g. ["10.0.0.0/8", "127.0.0.1/32"] or "10.0.0.0/8,::1/128").
+    HEALTHZ_WORKER_MAX_SILENCE_SECONDS = 120
+    HEALTHZ_OUTBOX_MAX_DUE_SECONDS = 900
+    METRICS_ALLOWED_NETWORKS: list[str] = []
     # The operator's security contact: told when a user reports that their password may be known (Art. 13-4).
     OPERATOR_EMAIL = "operator@portal.invalid"
     # Key that encrypts TOTP secrets at rest (Fernet, 32 url-safe base64 bytes). Unset: derived from

@@ -65,6 +65,10 @@ def _admin_a(ok: int, manager: int = 403) -> dict[str, int]:
 ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "main.index": ("GET", "/", {**everyone(302)}),
     "main.set_language": ("POST", "/lang/en", everyone(303)),
+    # --- monitoring (#9): no worker has run in this world, so /healthz says 503; /metrics is the operator's
+    # (or a configured network's, tests/test_monitoring.py), and a scraper without a session gets 403.
+    "monitoring.healthz": ("GET", "/healthz", everyone(503)),
+    "monitoring.prometheus_metrics": ("GET", "/metrics", {**everyone(403), "operator": 200}),
     "auth.login": ("GET", "/login", {**everyone(303), "anon": 200}),
     "auth.logout": ("POST", "/logout", {**everyone(303), "anon": 302}),
     "auth.forgot_password": ("GET", "/password/forgot", everyone(200)),

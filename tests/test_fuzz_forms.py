@@ -109,6 +109,9 @@ def _token(client) -> str:
 
 
 def _assert_handled(response, what: str, caplog) -> None:
+    # /healthz answers 503 on purpose when no worker has run (as in these tests): a report, not a crash.
+    if response.status_code == 503 and response.is_json and response.json.get("status") == "fail":
+        return
     if response.status_code >= 500:
         errors = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
         detail = caplog.handler.formatter.formatException(errors[-1].exc_info) if errors else response.status

@@ -22,6 +22,7 @@ from portal.blueprints.org.forms import (
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User
+from portal.requests import writes_on_get
 from portal.seats import seat_check
 from portal.security import role_required
 
@@ -140,6 +141,7 @@ def notices():
 
 
 @bp.get("/notices/<int:notice_id>")
+@writes_on_get
 def notice_detail(notice_id: int):
     """Reading a notice records that this user has read it (the operator sees who has)."""
     me = current_user._get_current_object()
@@ -182,6 +184,7 @@ def termination():
 
 
 @bp.get("/export")
+@writes_on_get
 @role_required(Role.ORG_ADMIN)
 def export():
     """All of the organization's data as a zip of CSV files; the download is audited."""

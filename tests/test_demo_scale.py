@@ -1,0 +1,84 @@
+"""``flask demo --scale N``: data at scale, bulk-inserted, consistent and usable by the app afterwards."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from portal import demo_scale
+from portal.extensions import db
+from portal.models import (
+    Assignment,
+    AssignmentStatus,
+    Attempt,
+    AttemptAnswer,
+    Delivery,
+    Department,
+    Organization,
+    Role,
+    Ticket,
+    User,
+)
+from portal.tenancy import unscoped
+from tests.conftest import login
+
+
+def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeypatch):
+    monkeypatch.setattr(demo_scale, "LEARNERS_PER_ORG", 30)
+    result = app.test_cli_runner().invoke(args=["demo", "--scale", "3"])
+    assert result.exit_code == 0, result.output
+    assert "12 months of deliveries, assignments, attempts and answers:" in result.output
+    assert "inspection rounds (#7)" in result.output
+
+    with app.app_context(), unscoped():
+        orgs = db.session.scalars(select(Organization).where(Organization.code.like("scale%"))
+                                  .order_by(Organization.id)).all()
+        assert [o.code for o in orgs] == ["scale001", "scale002", "scale003"]
+        sizes = [db.session.scalar(select(func.count(User.id)).where(User.organization_id == o.id,
+                                                                     User.role == Role.LEARNER)) for o in orgs]
+        assert sizes[0] == max(sizes) and sum(sizes) >= 60
+        learners = sum(sizes)
+        scale_org_ids = [o.id for o in orgs]
+        largest_id = scale_org_ids[0]
+        deliveries = db.session.scalar(select(func.count(Delivery.id))
+                                       .where(Delivery.organization_id.in_(scale_org_ids)))
+        assert deliveries == 3 * demo_scale.MONTHS
+        assert db.session.scalar(select(func.count(Assignment.id))) == learners * demo_scale.MONTHS
+        attempts = db.session.scalar(select(func.count(Attempt.id)))
+        assert 0.4 * learners * demo_scale.MONTHS < attempts < learners * demo_scale.MONTHS
+        assert db.session.scalar(select(func.count(AttemptAnswer.id))) == attempts * 10
+        # Every assignment's status agrees with its attempt.
+        mismatched = db.session.scalar(
+            select(func.count(Assignment.id)).join(Attempt, Attempt.assignment_id == Assignment.id)
+            .where(Attempt.passed.is_(True), Assignment.status != AssignmentStatus.PASSED)
+        )
+        assert mismatched == 0
+        assert db.session.scalar(select(func.count(Department.id))
+                                 .where(Department.organization_id.in_(scale_org_ids))) >= 6
+        assert db.session.scalar(select(func.count(Ticket.id))) >= 3
+        # Ids were given by the generator: the database hands out the next ones without a clash.
+        db.session.add(User(role=Role.LEARNER, organization_id=largest_id, email="after-scale@example.com", name="x"))
+        db.session.add(Organization(name="その後の会社", code="after-scale"))
+        db.session.commit()
+
+    # The largest organization's administrator signs in with the demo password and reads the results.
+    client = app.test_client()
+    from portal.cli import DEMO_PASSWORD
+
+    assert login(client, "admin@scale001.example.com", DEMO_PASSWORD).status_code == 303
+    with app.app_context(), unscoped():
+        latest = db.session.scalar(select(func.max(Delivery.id)).where(Delivery.organization_id == largest_id))
+    page = client.get(f"/org/training/{latest}")
+    assert page.status_code == 200
+
+    # The assignments carry real personal links: a learner who has not started opens the landing page.
+    from portal.blueprints.training.services import personal_link_secret
+
+    with app.app_context(), unscoped():
+        delivery = db.session.get(Delivery, latest)
+        learner_id = db.session.scalar(select(Assignment.learner_id).where(
+            Assignment.delivery_id == latest, Assignment.status == AssignmentStatus.NOT_STARTED).limit(1))
+        secret = personal_link_secret(delivery, learner_id)
+    assert app.test_client().get(f"/t/{secret}").status_code == 200
+
+    again = app.test_cli_runner().invoke(args=["demo", "--scale", "1"])
+    assert again.exit_code != 0 and "exist already" in again.output
