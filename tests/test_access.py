@@ -287,6 +287,30 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         "GET", lambda w: f"/inspections/editions/{w['edition_a']}", _course_a(200, operator=200)
     ),
     "inspection_items.edit_edition": ("GET", lambda w: f"/inspections/editions/{w['edition_a']}/edit", _course_a(200)),
+    # Rounds: round_a is open for learner_a only (sheet_a); manager_a has no sheet of it.
+    "inspections.index": ("GET", "/org/inspections/", only("admin_a", "admin_b", "manager_a")),
+    "inspections.new": ("GET", "/org/inspections/new", only("admin_a", "admin_b")),
+    "inspections.show": ("GET", lambda w: f"/org/inspections/{w['round_a']}", _admin_a(200, manager=200)),
+    "inspections.remind": ("POST", lambda w: f"/org/inspections/{w['round_a']}/remind", _admin_a(303)),
+    "inspections.close": ("POST", lambda w: f"/org/inspections/{w['round_a']}/close", _admin_a(303)),
+    "inspection_sheets.index": ("GET", "/me/inspections/", only("learner_a", "manager_a")),
+    "inspection_sheets.round_sheets": (
+        "GET", lambda w: f"/me/inspections/rounds/{w['round_a']}", {**only("learner_a", ok=303), "manager_a": 404}
+    ),
+    "inspection_sheets.sheet": ("GET", lambda w: f"/me/inspections/{w['sheet_a']}", {**only("learner_a"),
+                                                                                     "manager_a": 404}),
+    "inspection_sheets.save": (
+        "POST", lambda w: f"/me/inspections/{w['sheet_a']}", {**only("learner_a", ok=303), "manager_a": 404}
+    ),
+    # No answer chosen: 422 with the message.
+    "inspection_sheets.answer": (
+        "POST", lambda w: f"/me/inspections/{w['sheet_a']}/items/{w['item_a']}",
+        {**only("learner_a", ok=422), "manager_a": 404},
+    ),
+    "inspection_links.landing": ("GET", lambda w: f"/i/{w['inspection_link_a']}",
+                                 {**everyone(404), "anon": 200, "learner_a": 200}),
+    "inspection_links.enter": ("POST", lambda w: f"/i/{w['inspection_link_a']}",
+                               {**everyone(404), "anon": 303, "learner_a": 303}),
 }
 
 
@@ -346,7 +370,12 @@ def _inspection_world(world) -> dict:
     db.session.flush()
     edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="", drawn_count=0,
                                                item_ids=[item.id], organization_id=world["org_a"].id)
-    return {"item_a": item.id, "edition_a": edition.id}
+    from tests.inspection_helpers import link_for, open_round, response_of
+
+    inspection_round = open_round(world["admin_a"], edition.id, person_ids=[world["learner_a"].id])
+    return {"item_a": item.id, "edition_a": edition.id, "round_a": inspection_round.id,
+            "sheet_a": response_of(inspection_round.id, world["learner_a"].id).id,
+            "inspection_link_a": link_for(inspection_round.id, world["learner_a"].id)}
 
 
 def _training_world(world) -> dict:
