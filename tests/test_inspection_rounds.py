@@ -29,6 +29,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.tenancy import unscoped
 from tests.conftest import csrf_token_from
 from tests.inspection_helpers import add_edition, answer_all, link_for, open_round, response_of, tallies
 
@@ -478,3 +479,33 @@ def test_manager_reads_the_rounds_of_their_departments_only(team, managers, logi
     assert client.get("/org/inspections/new").status_code == 403
     page = client.get(f"/org/inspections/{managers['round'].id}").get_data(as_text=True)
     assert "営業部" in page and "総務部" in page
+
+
+def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_user):
+    """Four people of one department submit at the same moment, and one of them twice: each sheet counts once."""
+    import threading
+
+    people = [team["learner_a"]] + [make_user(Role.LEARNER, team["org_a"], login_id=f"C{n}",
+                                              department_id=team["sales"]) for n in range(3)]
+    found = run_in_app(lambda: open_round(team["admin_a"], team["edition"]))
+    sheets = [run_in_app(lambda p=p: response_of(found.id, p.id).id) for p in people]
+    jobs = sheets + [sheets[0]]
+    barrier, errors = threading.Barrier(len(jobs)), []
+
+    def submit(response_id):
+        try:
+            barrier.wait(timeout=10)
+            with app.app_context(), unscoped():
+                answer_all(response_id, dict.fromkeys(team["items"], "yes"))
+                db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(r,)) for r in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    counted = run_in_app(lambda: tallies(found.id))
+    assert {counted[(team["sales"], i)] for i in team["items"]} == {(4, 0, 0)}
