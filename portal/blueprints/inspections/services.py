@@ -518,16 +518,21 @@ def get_response_or_404(response_id: int, user: User) -> InspectionResponse:
 
 
 def my_responses(user: User) -> list[InspectionResponse]:
-    """``user``'s sheets of launched rounds, newest month first, with their rounds (one query)."""
+    """``user``'s sheets of launched rounds, newest month first, with their rounds (one query; a manager's
+    team sheets only for the teams they still look after, one more)."""
     from sqlalchemy.orm import contains_eager
 
-    return list(db.session.scalars(
+    sheets = list(db.session.scalars(
         select(InspectionResponse)
         .join(InspectionRound, InspectionRound.id == InspectionResponse.round_id)
         .options(contains_eager(InspectionResponse.round))
         .where(InspectionResponse.respondent_id == user.id, InspectionRound.status != RoundStatus.SCHEDULED)
         .order_by(InspectionRound.month.desc(), InspectionRound.id.desc(), InspectionResponse.subject)
     ))
+    if any(r.subject != SELF_SUBJECT for r in sheets):
+        teams = _managed_directly(user)
+        sheets = [r for r in sheets if r.subject == SELF_SUBJECT or r.department_id in teams]
+    return sheets
 
 
 def is_editable(response: InspectionResponse, now: datetime | None = None) -> bool:
