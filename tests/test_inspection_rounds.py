@@ -509,3 +509,28 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
     assert not errors, errors
     counted = run_in_app(lambda: tallies(found.id))
     assert {counted[(team["sales"], i)] for i in team["items"]} == {(4, 0, 0)}
+
+
+def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user, run_in_app):
+    from portal.blueprints.inspection_items.demo import seed_demo_editions, seed_demo_items
+    from portal.cli import _demo_inspection_round
+    from portal.models import EditionKind
+
+    org = make_org("株式会社デモ商事", code="demo")
+    make_user(Role.ORG_ADMIN, org, email="admin@demo.example.com")
+    learner = make_user(Role.LEARNER, org, email="learner01@demo.example.com")
+
+    def seed():
+        seed_demo_items()
+        seed_demo_editions()
+
+    run_in_app(seed)
+    with app.app_context():
+        _demo_inspection_round(org.id)
+        _demo_inspection_round(org.id)
+    found = run_in_app(lambda: db.session.scalars(select(InspectionRound)).all())
+    assert len(found) == 1
+    assert found[0].status == RoundStatus.OPEN and found[0].month == rounds.current_month()
+    assert run_in_app(lambda: db.session.get(InspectionRound, found[0].id).edition.kind) == EditionKind.EMPLOYEE
+    assert len(found[0].item_ids) == 10
+    assert run_in_app(lambda: response_of(found[0].id, learner.id)) is not None
