@@ -534,3 +534,13 @@ def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user
     assert run_in_app(lambda: db.session.get(InspectionRound, found[0].id).edition.kind) == EditionKind.EMPLOYEE
     assert len(found[0].item_ids) == 10
     assert run_in_app(lambda: response_of(found[0].id, learner.id)) is not None
+
+
+def test_a_round_closed_by_hand_refuses_changes_before_its_due_date(team, sheet, run_in_app):
+    first = team["items"][0]
+    run_in_app(lambda: rounds.close_round(db.session.get(InspectionRound, sheet["round"].id)))
+    token = csrf_token_from(sheet["client"].get("/me/inspections/").get_data(as_text=True))
+    response = sheet["client"].post(f"{sheet['url']}/items/{first}",
+                                    data={"csrf_token": token, f"value_{first}": "yes"}, headers={"HX-Request": "true"})
+    assert response.status_code == 422 and "締め切られたため" in response.get_data(as_text=True)
+    assert _answers_count(run_in_app) == 0

@@ -613,6 +613,8 @@ def save_answers(response: InspectionResponse, answers: dict[int, AnswerInput], 
     now = now or utcnow()
     response = _lock(response)
     if not is_editable(response, now):
+        if response.round.status == RoundStatus.CLOSED and now < response.round.due_at:
+            raise InspectionRuleError(_("この点検は締め切られたため、回答は変更できません。"))
         raise InspectionRuleError(_("期限を過ぎたため、この点検の回答は変更できません。"))
     allowed = set(response.round.item_ids or [])
     for item_id, answer in answers.items():
@@ -686,7 +688,8 @@ def _apply_delta(response: InspectionResponse, delta: dict[int, Counter]) -> Non
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != len(delta):
-        # A department made after launch (or a tally row lost): write the missing rows, then count again.
+        # No row for this department and item (launch writes them all; this only guards against a lost row):
+        # write it with the change as its counts.
         have = set(db.session.scalars(select(InspectionTally.item_id).where(
             InspectionTally.round_id == response.round_id, department, InspectionTally.item_id.in_(list(delta)))))
         for item_id in set(delta) - have:
