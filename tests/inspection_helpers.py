@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal.blueprints.inspection_items import services as item_services
+from portal.blueprints.inspection_sheets import services as sheets
 from portal.blueprints.inspections import services as rounds
 from portal.extensions import db
 from portal.models import (
@@ -80,5 +81,5 @@ def answer_all(response_id: int, values: dict[int, str], *, submit: bool = True,
                now=None) -> None:
     with unscoped():
         response = db.session.get(InspectionResponse, response_id)
-        rounds.save_answers(response, {i: rounds.AnswerInput(v, comment if v == "no" else "")
+        sheets.save_answers(response, {i: sheets.AnswerInput(v, comment if v == "no" else "")
                                        for i, v in values.items()}, submit=submit, now=now)

@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal import audit
 from portal.blueprints.auth.services import start_session
 from portal.blueprints.inspection_links import bp
-from portal.blueprints.inspections.services import link_problem, response_for_link
+from portal.blueprints.inspection_sheets.services import link_problem, response_for_link
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.models import utcnow

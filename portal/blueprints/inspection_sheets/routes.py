@@ -10,9 +10,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.blueprints.inspection_sheets import bp
-from portal.blueprints.inspections import services
-from portal.blueprints.inspections.services import AnswerInput, InspectionRuleError
+from portal.blueprints.inspection_sheets import bp, services
+from portal.blueprints.inspection_sheets.services import AnswerInput
+from portal.blueprints.inspections.services import (
+    ANSWER_LABELS,
+    NOT_IN_ROUND,
+    RESPONSE_STATUS_LABELS,
+    InspectionRuleError,
+    round_items,
+)
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
@@ -27,7 +33,7 @@ def _me() -> User:
 def index():
     responses = services.my_responses(_me())
     return render_template("inspection_sheets/index.html", responses=responses,
-                           teams=services.team_names(responses), labels=services.RESPONSE_STATUS_LABELS,
+                           teams=services.team_names(responses), labels=RESPONSE_STATUS_LABELS,
                            editable={r.id: services.is_editable(r) for r in responses})
 
 
@@ -40,12 +46,12 @@ def round_sheets(round_id: int):
     if len(mine) == 1:
         return redirect(url_for("inspection_sheets.sheet", response_id=mine[0].id), 303)
     return render_template("inspection_sheets/index.html", responses=mine, teams=services.team_names(mine),
-                           labels=services.RESPONSE_STATUS_LABELS,
+                           labels=RESPONSE_STATUS_LABELS,
                            editable={r.id: services.is_editable(r) for r in mine})
 
 
 def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None, errors=None, message=None):
-    items = services.round_items(response.round)
+    items = round_items(response.round)
     saved = services.answers_of(response)
     values = {i: {"value": a.value, "comment": a.comment} for i, a in saved.items()}
     for item_id, answer in (posted or {}).items():
@@ -54,8 +60,8 @@ def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None,
         "inspection_sheets/sheet.html", response=response, round=response.round, items=items, values=values,
         errors=errors or {}, message=message, editable=services.is_editable(response),
         title=services.sheet_title(response) if response.subject != "self" else response.round.title,
-        answered=sum(1 for i in items if i.id in saved), labels=services.ANSWER_LABELS,
-        status_labels=services.RESPONSE_STATUS_LABELS, form=EmptyForm(),
+        answered=sum(1 for i in items if i.id in saved), labels=ANSWER_LABELS,
+        status_labels=RESPONSE_STATUS_LABELS, form=EmptyForm(),
     ), status
 
 
@@ -102,7 +108,7 @@ def answer(response_id: int, item_id: int):
     if not EmptyForm().validate_on_submit():
         error = _("画面の有効期限が切れました。読み込み直してください。")
     elif item_id not in (response.round.item_ids or []):
-        error = str(services.NOT_IN_ROUND)
+        error = str(NOT_IN_ROUND)
     else:
         try:
             services.save_answers(response, {item_id: answer})
@@ -120,4 +126,4 @@ def answer(response_id: int, item_id: int):
     answered = len(services.answers_of(response))
     return render_template("inspection_sheets/_item_status.html", item_id=item_id, error=error, saved=error is None,
                            response=response, answered=answered, total=len(response.round.item_ids or []),
-                           status_labels=services.RESPONSE_STATUS_LABELS, oob=True), 422 if error else 200
+                           status_labels=RESPONSE_STATUS_LABELS, oob=True), 422 if error else 200
