@@ -88,7 +88,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
     from portal.blueprints.courses import bp as courses_bp
     from portal.blueprints.inspection_items import bp as inspection_items_bp
+    from portal.blueprints.inspection_links import bp as inspection_links_bp
     from portal.blueprints.inspection_results import bp as inspection_results_bp
+    from portal.blueprints.inspection_sheets import bp as inspection_sheets_bp
+    from portal.blueprints.inspections import bp as inspections_bp
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
@@ -124,6 +127,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_links_bp)
     app.register_blueprint(inspection_items_bp, url_prefix="/inspections")
     app.register_blueprint(inspection_results_bp, url_prefix="/org/inspections")
+    app.register_blueprint(inspections_bp, url_prefix="/org/inspections")
+    app.register_blueprint(inspection_sheets_bp, url_prefix="/me/inspections")
+    app.register_blueprint(inspection_links_bp)
     app.register_blueprint(registration_bp, url_prefix="/apply")
     app.register_blueprint(applications_bp, url_prefix="/operator/applications")
 

@@ -115,6 +115,7 @@ def demo(if_empty: bool, scale: int | None) -> None:
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
     _demo_training()
     _demo_inspections()
+    _demo_inspection_round(org.id)
     _demo_inspection_history(org.id)
     if scale:
         _demo_scale(scale)
@@ -182,6 +183,42 @@ def _demo_inspection_history(org_id: int) -> None:
         added = seed_demo_history(org_id, edition, people, this_month())
         db.session.commit()
     click.echo(f"Inspection history: {added} monthly rounds of {edition.title} added")
+
+
+def _demo_inspection_round(org_id: int) -> None:
+    """An open round of the employee edition for this month, for every demo learner (once per month)."""
+    from datetime import datetime, time, timedelta
+
+    from portal.blueprints.inspections import services as rounds
+    from portal.business_calendar import TOKYO
+    from portal.models import EditionKind, InspectionEdition, InspectionRound, utcnow
+    from portal.tenancy import tenant_scope
+
+    now = utcnow()
+    month = rounds.current_month(now)
+    with tenant_scope(org_id):
+        edition = db.session.scalar(select(InspectionEdition).where(
+            InspectionEdition.kind == EditionKind.EMPLOYEE, InspectionEdition.organization_id.is_(None))
+            .order_by(InspectionEdition.id))
+        if edition is None:
+            return
+        existing = db.session.scalar(select(InspectionRound).where(InspectionRound.edition_id == edition.id,
+                                                                   InspectionRound.month == month))
+        if existing is not None:
+            click.echo(f"Inspection round: {existing.title} (exists)")
+            return
+        admin = db.session.scalar(select(User).where(User.email == "admin@demo.example.com"))
+        next_month = rounds.sending.add_months_to_date(month, 1)
+        due = datetime.combine(next_month - timedelta(days=1), time(18), tzinfo=TOKYO)
+        if due - now < timedelta(days=3):
+            due = datetime.combine((now + timedelta(days=7)).astimezone(TOKYO).date(), time(18), tzinfo=TOKYO)
+        created = rounds.create_round(rounds.RoundInput(
+            edition=edition, month=month, title="", target_kind="everyone", department_ids=[], person_ids=[],
+            starts_at=now, due_at=due, reminder_days=[-3, -1], business_days_only=False, window_end_hour=24,
+            window_start_hour=0,
+        ), by=admin, now=now)
+        db.session.commit()
+        click.echo(f"Inspection round: {created.title} (open until {due:%Y-%m-%d %H:%M})")
 
 
 def _seed_demo_organization(org: Organization) -> None:

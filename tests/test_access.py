@@ -293,24 +293,49 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         "GET", lambda w: f"/inspections/editions/{w['edition_a']}", _course_a(200, operator=200)
     ),
     "inspection_items.edit_edition": ("GET", lambda w: f"/inspections/editions/{w['edition_a']}/edit", _course_a(200)),
-    # --- inspection results and follow-up (#7 parts 5-6): round_a of org A; action_a is owned by manager_a ---
+    # --- inspection results and follow-up (#7 parts 5-6): closed_round_a of org A; action_a is owned by manager_a ---
     "inspection_results.index": ("GET", "/org/inspections/results/", only("admin_a", "admin_b", "manager_a")),
     # Without ?edition= the export is of the edition used last; organization B has held no round: 404.
     "inspection_results.export_figures": ("GET", "/org/inspections/results/figures.csv", _admin_a(200, manager=200)),
     "inspection_results.round_view": (
-        "GET", lambda w: f"/org/inspections/results/rounds/{w['round_a']}", _admin_a(200, manager=200)
+        "GET", lambda w: f"/org/inspections/results/rounds/{w['closed_round_a']}", _admin_a(200, manager=200)
     ),
     "inspection_results.no_answers": (
-        "GET", lambda w: f"/org/inspections/results/rounds/{w['round_a']}/no", _admin_a(200, manager=200)
+        "GET", lambda w: f"/org/inspections/results/rounds/{w['closed_round_a']}/no", _admin_a(200, manager=200)
     ),
     "inspection_results.export_answers": (
-        "GET", lambda w: f"/org/inspections/results/rounds/{w['round_a']}/answers.tsv", _admin_a(200, manager=200)
+        "GET", lambda w: f"/org/inspections/results/rounds/{w['closed_round_a']}/answers.tsv",
+        _admin_a(200, manager=200),
     ),
     "inspection_results.actions": ("GET", "/org/inspections/actions/", only("admin_a", "admin_b", "manager_a")),
     "inspection_results.new_action": ("GET", lambda w: f"/org/inspections/actions/new/{w['answer_a']}", _admin_a(200)),
     "inspection_results.edit_action": (
         "GET", lambda w: f"/org/inspections/actions/{w['action_a']}", _admin_a(200, manager=200)
     ),
+    # Rounds: round_a is open for learner_a only (sheet_a); manager_a has no sheet of it.
+    "inspections.index": ("GET", "/org/inspections/", only("admin_a", "admin_b", "manager_a")),
+    "inspections.new": ("GET", "/org/inspections/new", only("admin_a", "admin_b")),
+    "inspections.show": ("GET", lambda w: f"/org/inspections/{w['round_a']}", _admin_a(200, manager=200)),
+    "inspections.remind": ("POST", lambda w: f"/org/inspections/{w['round_a']}/remind", _admin_a(303)),
+    "inspections.close": ("POST", lambda w: f"/org/inspections/{w['round_a']}/close", _admin_a(303)),
+    "inspection_sheets.index": ("GET", "/me/inspections/", only("learner_a", "manager_a")),
+    "inspection_sheets.round_sheets": (
+        "GET", lambda w: f"/me/inspections/rounds/{w['round_a']}", {**only("learner_a", ok=303), "manager_a": 404}
+    ),
+    "inspection_sheets.sheet": ("GET", lambda w: f"/me/inspections/{w['sheet_a']}", {**only("learner_a"),
+                                                                                     "manager_a": 404}),
+    "inspection_sheets.save": (
+        "POST", lambda w: f"/me/inspections/{w['sheet_a']}", {**only("learner_a", ok=303), "manager_a": 404}
+    ),
+    # No answer chosen: 422 with the message.
+    "inspection_sheets.answer": (
+        "POST", lambda w: f"/me/inspections/{w['sheet_a']}/items/{w['item_a']}",
+        {**only("learner_a", ok=422), "manager_a": 404},
+    ),
+    "inspection_links.landing": ("GET", lambda w: f"/i/{w['inspection_link_a']}",
+                                 {**everyone(404), "anon": 200, "learner_a": 200}),
+    "inspection_links.enter": ("POST", lambda w: f"/i/{w['inspection_link_a']}",
+                               {**everyone(404), "anon": 303, "learner_a": 303}),
 }
 
 
@@ -371,7 +396,12 @@ def _inspection_world(world) -> dict:
     db.session.flush()
     edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="", drawn_count=0,
                                                item_ids=[item.id], organization_id=world["org_a"].id)
-    return {"item_a": item.id, "edition_a": edition.id}
+    from tests.inspection_helpers import link_for, open_round, response_of
+
+    inspection_round = open_round(world["admin_a"], edition.id, person_ids=[world["learner_a"].id])
+    return {"item_a": item.id, "edition_a": edition.id, "round_a": inspection_round.id,
+            "sheet_a": response_of(inspection_round.id, world["learner_a"].id).id,
+            "inspection_link_a": link_for(inspection_round.id, world["learner_a"].id)}
 
 
 def _inspection_results_world(world) -> dict:
@@ -394,7 +424,7 @@ def _inspection_results_world(world) -> dict:
         other, results_services.ActionInput(owner_id=world["manager_a"].id, due_on=results_services.today_tokyo()),
         by=db.session.get(User, world["admin_a"].id),
     )
-    return {"round_a": inspection_round.id, "answer_a": answer.id, "action_a": action.id}
+    return {"closed_round_a": inspection_round.id, "answer_a": answer.id, "action_a": action.id}
 
 
 def _training_world(world) -> dict:

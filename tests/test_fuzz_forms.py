@@ -268,3 +268,27 @@ def test_the_desk_filter_takes_only_plain_numbers(world, login_as):  # noqa: F81
     support = login_as(world["support"])
     for value in ("²", "9" * 30, "١٢"):
         assert support.get("/tickets/desk", query_string={"organization_id": value}).status_code == 200
+
+
+def test_the_inspection_sheet_survives_hostile_answers(app, world, login_as, caplog):  # noqa: F811
+    """The sheet's fields are not WTForms fields (``value_<item id>``, ``comment_<item id>``): fuzzed here,
+    by the plain form and by htmx, with names and values of every kind. Never a 500."""
+    client = login_as(world["learner_a"])
+    token = _token(client)
+    item = world["item_a"]
+    sheet_url = f"/me/inspections/{world['sheet_a']}"
+    names = st.one_of(st.sampled_from([f"value_{item}", f"comment_{item}", "value_", "value_-1", "value_1e9",
+                                       f"value_{'9' * 40}", "comment_x", "action"]), text)
+
+    @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.generate])
+    @given(pairs=st.lists(st.tuples(names, value), max_size=8), submit=st.booleans(), htmx=st.booleans())
+    def run(pairs, submit, htmx):
+        data = MultiDict([*pairs, ("csrf_token", token), ("action", "submit" if submit else "save")])
+        response = client.post(sheet_url, data=data)
+        _assert_handled(response, f"POST {sheet_url}", caplog)
+        headers = {"HX-Request": "true"} if htmx else {}
+        response = client.post(f"{sheet_url}/items/{item}", data=data, headers=headers)
+        _assert_handled(response, f"POST {sheet_url}/items", caplog)
+
+    run()

@@ -66,14 +66,15 @@ class Probe:
     template: str
     roles: tuple[str, ...]
     own: int | None = None  # an exact status expected for the own probe (see the module docstring)
+    refused: tuple[int, ...] = (403, 404)  # the statuses that count as a refusal
 
 
 def get(template: str, *roles: str, own: int | None = None) -> Probe:
     return Probe("GET", template, roles, own)
 
 
-def post(template: str, *roles: str, own: int | None = None) -> Probe:
-    return Probe("POST", template, roles, own)
+def post(template: str, *roles: str, own: int | None = None, refused: tuple[int, ...] = (403, 404)) -> Probe:
+    return Probe("POST", template, roles, own, refused)
 
 
 OBJECT_ROUTES: dict[str, Probe] = {
@@ -165,6 +166,18 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "inspection_items.edit": get("/inspections/items/{item}", "admin"),
     "inspection_items.edition": get("/inspections/editions/{edition}", "admin", "operator"),
     "inspection_items.edit_edition": get("/inspections/editions/{edition}/edit", "admin"),
+    # --- inspection rounds: {open_round} is open for the learner and the peer, {sheet} is the learner's ---
+    "inspections.show": get("/org/inspections/{open_round}", "admin", "manager"),
+    "inspections.remind": post("/org/inspections/{open_round}/remind", "admin"),
+    "inspections.close": post("/org/inspections/{open_round}/close", "admin"),
+    "inspection_sheets.round_sheets": get("/me/inspections/rounds/{open_round}", "learner"),
+    "inspection_sheets.sheet": get("/me/inspections/{sheet}", "learner"),
+    "inspection_sheets.save": post("/me/inspections/{sheet}", "learner"),
+    # Another organization's item in one's own sheet is "not an item of this round": 422 with that message
+    # (nothing written, checked like every refusal); another's sheet is 404.
+    "inspection_sheets.answer": post("/me/inspections/{sheet}/items/{item}", "learner", refused=(403, 404, 422)),
+    "inspection_links.landing": get("/i/{inspection_link}", "learner"),
+    "inspection_links.enter": post("/i/{inspection_link}", "learner"),
     # --- inspection results: {inspection_round} closed, the learner's いいえ {no_answer} without an action, and
     # a second いいえ whose {action} the manager owns ---
     "inspection_results.round_view": get("/org/inspections/results/rounds/{inspection_round}", "admin", "manager"),
@@ -194,12 +207,14 @@ KEYS = {
     "notice",
     "course", "lesson", "question", "image", "delivery", "assignment", "assignment_passed", "attempt",
     "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
+    "open_round", "sheet", "inspection_link",
     # not owned by an organization (staff objects): the same for A and B
     "canned", "desk_break", "application", "suppression",
 }
 GLOBAL = {"canned", "desk_break", "application", "suppression"}  # one set per staff role (deletions)
 # Objects that belong to one learner: the learner also tries another learner's of the same organization.
-LEARNER_OWNED = {"ticket", "attachment", "assignment", "assignment_passed", "attempt", "attempt_done", "link"}
+LEARNER_OWNED = {"ticket", "attachment", "assignment", "assignment_passed", "attempt", "attempt_done", "link",
+                 "sheet", "inspection_link"}
 
 ID_NAMES = ("token", "code")
 
@@ -253,6 +268,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         ThirdParty,
         User,
     )
+    from tests import inspection_helpers as inspection_rounds
     from tests.inspection_results_helpers import launch, make_round, submit
     from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
 
@@ -329,7 +345,11 @@ def _org_objects(app, org, people, make_ticket) -> dict:
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id,
         )
+        open_round = inspection_rounds.open_round(admin, edition.id, person_ids=[learner.id, peer.id])
+        objects["open_round"] = open_round.id
         for who, into in ((learner, objects), (peer, peer_objects)):
+            into["sheet"] = inspection_rounds.response_of(open_round.id, who.id).id
+            into["inspection_link"] = inspection_rounds.link_for(open_round.id, who.id)
             assignment = assignment_of(delivery.id, who.id)
             into["attempt_done"] = take(assignment.id, right=0).id
             into["attempt"] = take(assignment.id, finish=False).id
@@ -489,7 +509,7 @@ def test_objects_of_another_organization_or_learner_are_refused(app, universe):
                 before = _tables_digest(app) if probe.method != "GET" else None
                 response = _send(clients[role], probe.method, url)
                 tried += 1
-                if response.status_code not in (403, 404):
+                if response.status_code not in probe.refused:
                     failures.append(f"{endpoint} as {role}, {label}: {probe.method} {url} -> {response.status_code}")
                 if before is not None:
                     after = _tables_digest(app)

@@ -35,7 +35,7 @@ def test_navigation_follows_the_role(world, login_as):
     assert "/operator/audit" in links(login_as(world["operator"]), "/operator/")
     assert "/org/audit" in links(login_as(world["admin_a"]), "/org/")
     assert "/org/audit" not in links(login_as(world["manager_a"]), "/org/")
-    assert links(login_as(world["learner_a"]), "/me/") == {"/me/", "/me/training/", "/me/profile"}
+    assert links(login_as(world["learner_a"]), "/me/") == {"/me/", "/me/training/", "/me/inspections/", "/me/profile"}
 
 
 def _seed_events(run_in_app, world):

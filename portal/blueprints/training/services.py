@@ -5,31 +5,26 @@ once per delivery with placeholders, and each learner's name and personal link a
 Each invitation is queued with ``next_attempt_at`` inside the delivery's sending window, so the worker
 holds it until the window opens.
 
-Personal links are derived, not stored: ``HMAC(SECRET_KEY, delivery salt, learner id)``; only its SHA-256
-is kept on the assignment. Reminders rebuild the same link, and rotating the secret key ends all links.
+The generic parts (sending window, targets, bulk email, reminder times, personal-link secrets in the
+``training-link`` namespace) are in :mod:`portal.sending`, shared with the inspection rounds. Personal links
+are derived, not stored; only their SHA-256 is kept on the assignment.
 """
 
 from __future__ import annotations
 
-import calendar
-import hashlib
-import hmac
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
-from markupsafe import escape
 from sqlalchemy import Integer, and_, case, func, select, update
 from sqlalchemy import cast as sa_cast
-from sqlalchemy.dialects import postgresql, sqlite
 
-from portal import audit
+from portal import audit, sending
 from portal.blueprints.courses.services import question_count
 from portal.blueprints.learners.services import DepartmentTree
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
-from portal.business_calendar import TOKYO, is_business_day
+from portal.business_calendar import TOKYO
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -42,7 +37,6 @@ from portal.models import (
     Delivery,
     DeliveryStatus,
     OutboxMessage,
-    OutboxStatus,
     Question,
     Recurrence,
     Role,
@@ -50,15 +44,19 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.outbox import external_url, render_email
+from portal.sending import (  # noqa: F401 - re-exported for the training forms and benchmarks
+    MAX_REMINDERS,
+    RECURRENCE_MONTHS,
+    REMINDER_CHOICES,
+    _insert_ignoring_duplicates,
+    add_months,
+    next_send_time,
+    reminder_times,
+    today_tokyo,
+)
 from portal.tenancy import unscoped
 
-MAX_REMINDERS = 5
-REMINDER_CHOICES = [(-7, "期限の7日前"), (-3, "期限の3日前"), (-1, "期限の前日"), (1, "期限の翌日（期限切れ）"),
-                    (3, "期限の3日後"), (7, "期限の7日後")]
-RECURRENCE_MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3}
-_NAME = "ZZLEARNERNAMEZZ"
-_TOKEN = "ZZPERSONALTOKENZZ"  # noqa: S105 - a placeholder, not a secret
+_LINK_NAMESPACE = "training-link"
 
 
 class DeliveryRuleError(ValueError):
@@ -67,34 +65,11 @@ class DeliveryRuleError(ValueError):
         self.field = field
 
 
-# --- links and the sending window ----------------------------------------------------------------------
+# --- links ----------------------------------------------------------------------------------------------
 
 
 def personal_link_secret(delivery: Delivery, learner_id: int) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    message = f"training-link:{delivery.id}:{delivery.link_salt}:{learner_id}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
-
-
-def next_send_time(delivery: Delivery, moment: datetime) -> datetime:
-    """``moment`` when it lies inside the delivery's sending window, else the window's next opening."""
-    local = moment.astimezone(TOKYO)
-    opens, closes = time(delivery.window_start_hour), time(delivery.window_end_hour) if delivery.window_end_hour < 24 \
-        else time(23, 59, 59)
-    for _day in range(3660):
-        day_ok = is_business_day(local.date()) if delivery.business_days_only else True
-        if day_ok and local.time() < closes:
-            return max(local, datetime.combine(local.date(), opens, tzinfo=TOKYO)).astimezone(moment.tzinfo)
-        local = datetime.combine(local.date() + timedelta(days=1), opens, tzinfo=TOKYO)
-    raise ValueError("no sending window within ten years")
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    local = moment.astimezone(TOKYO)
-    month_index = local.month - 1 + months
-    year, month = local.year + month_index // 12, month_index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day).astimezone(moment.tzinfo)
+    return sending.personal_link_secret(_LINK_NAMESPACE, delivery, learner_id)
 
 
 # --- creating and launching ----------------------------------------------------------------------------
@@ -169,56 +144,20 @@ def create_delivery(data: DeliveryInput, *, by: User, now: datetime | None = Non
 
 def target_learners(delivery: Delivery) -> list[tuple[int, str | None, str, int | None]]:
     """(id, email, name, department id) of the active learners the delivery is for."""
-    stmt = select(User.id, User.email, User.name, User.department_id).where(
-        User.organization_id == delivery.organization_id, User.role == Role.LEARNER, User.is_active_flag.is_(True)
-    )
-    if delivery.target_kind == TargetKind.DEPARTMENTS:
-        ids = DepartmentTree.load().with_descendants(delivery.target_department_ids)
-        stmt = stmt.where(User.department_id.in_(ids))
-    elif delivery.target_kind == TargetKind.LEARNERS:
-        stmt = stmt.where(User.id.in_(delivery.target_learner_ids))
-    return [tuple(row) for row in db.session.execute(stmt.order_by(User.id))]
+    return sending.target_people(delivery, Role.LEARNER)
 
 
-def _insert_ignoring_duplicates(table, rows: list[dict], keys: Sequence[str]) -> None:
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing(
-        index_elements=list(keys)
-    )
-    for start in range(0, len(rows), 2000):
-        db.session.execute(stmt, rows[start : start + 2000])
-
-
-class _BulkEmail:
-    """An email template rendered once, with each learner's name and link substituted in."""
+class _BulkEmail(sending.BulkEmail):
+    """A training email rendered once, with each learner's name and personal link substituted in."""
 
     def __init__(self, template: str, delivery: Delivery, **context):
-        link = external_url("training_links.landing", token=_TOKEN)
-        self.template = template
-        self.subject, self.text, self.html = render_email(
-            template, current_app.config["BABEL_DEFAULT_LOCALE"], delivery=delivery, course=delivery.course,
-            learner_name=_NAME, link=link, **context
-        )
+        super().__init__(template, organization_id=delivery.organization_id, link_endpoint="training_links.landing",
+                         delivery=delivery, course=delivery.course, **context)
 
-    def row(self, key: str, delivery: Delivery, learner_id: int, email: str, name: str, send_at: datetime) -> dict:
-        token = personal_link_secret(delivery, learner_id)
-        now = utcnow()
-        return {
-            "idempotency_key": key,
-            "template": self.template,
-            "to_address": email,
-            "subject": self.subject.replace(_NAME, name),
-            "body_text": self.text.replace(_NAME, name).replace(_TOKEN, token),
-            "body_html": self.html.replace(_NAME, str(escape(name))).replace(_TOKEN, token),
-            "organization_id": delivery.organization_id,
-            "user_id": learner_id,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": send_at,
-            "created_at": now,
-        }
+    def row(self, key: str, delivery: Delivery, learner_id: int, email: str, name: str,  # type: ignore[override]
+            send_at: datetime) -> dict:
+        return super().row(key, person_id=learner_id, email=email, name=name,
+                           token=personal_link_secret(delivery, learner_id), send_at=send_at)
 
 
 def launch_delivery(delivery: Delivery, *, now: datetime | None = None) -> int:
@@ -304,10 +243,6 @@ def close_delivery(delivery: Delivery) -> None:
 # --- reminders -----------------------------------------------------------------------------------------
 
 
-def reminder_times(delivery: Delivery) -> list[datetime]:
-    return [delivery.due_at + timedelta(days=d) for d in sorted(delivery.reminder_days or [])]
-
-
 def _unfinished(delivery: Delivery) -> list[tuple[int, str | None, str]]:
     rows = db.session.execute(
         select(User.id, User.email, User.name)
@@ -321,11 +256,8 @@ def _unfinished(delivery: Delivery) -> list[tuple[int, str | None, str]]:
 
 def send_due_reminders(delivery: Delivery, now: datetime) -> int:
     """Queue the reminders whose time has come (each once); returns how many emails were queued."""
-    times = reminder_times(delivery)
-    queued = 0
-    while delivery.reminders_sent < len(times) and times[delivery.reminders_sent] <= now:
-        number = delivery.reminders_sent + 1
-        overdue = now > delivery.due_at
+
+    def send(number: int, overdue: bool) -> int:
         email = _BulkEmail("training_reminder", delivery, overdue=overdue)
         send_at = next_send_time(delivery, now)
         rows = [
@@ -335,11 +267,10 @@ def send_due_reminders(delivery: Delivery, now: datetime) -> int:
             if address
         ]
         _insert_ignoring_duplicates(OutboxMessage.__table__, rows, ["idempotency_key"])
-        queued += len(rows)
-        delivery.reminders_sent = number
-        db.session.flush()
         audit.record("training.reminder_sent", target=delivery, number=number, emails=len(rows), actor=None)
-    return queued
+        return len(rows)
+
+    return sending.send_due_reminders(delivery, now, send)
 
 
 def remind_now(delivery: Delivery, *, now: datetime | None = None) -> int:
@@ -562,7 +493,3 @@ def status_counts(delivery_ids: Iterable[int], learners=None) -> dict[int, dict[
     ):
         counts.setdefault(delivery_id, {})[status] = n
     return counts
-
-
-def today_tokyo(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(TOKYO).date()

@@ -1,0 +1,49 @@
+"""Personal links of inspections (no sign-in needed to open them)."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, url_for
+from flask_login import current_user
+
+from portal import audit
+from portal.blueprints.auth.services import start_session
+from portal.blueprints.inspection_links import bp
+from portal.blueprints.inspection_sheets.services import link_problem, response_for_link
+from portal.extensions import db, limiter
+from portal.forms import EmptyForm
+from portal.models import utcnow
+from portal.tenancy import unscoped
+
+
+@bp.get("/i/<token>")
+@limiter.limit("30/minute")
+def landing(token: str):
+    """Shows what the link is for and a button. Records nothing: mail scanners open links too."""
+    with unscoped():
+        response = response_for_link(token)
+        problem = link_problem(response, current_user)
+        context = {"problem": problem, "form": EmptyForm(), "token": token}
+        if problem is None:
+            context.update(inspection_round=response.round, name=response.respondent.name)
+        return render_template("inspection_links/landing.html", **context), 404 if problem else 200
+
+
+@bp.post("/i/<token>")
+@limiter.limit("30/minute")
+def enter(token: str):
+    """The person's own click: sign in as the link's person (when nobody is signed in) and open the sheets."""
+    with unscoped():
+        response = response_for_link(token)
+        problem = link_problem(response, current_user)
+        if problem is not None:
+            return render_template("inspection_links/landing.html", problem=problem, form=EmptyForm(),
+                                   token=token), 404
+        if not EmptyForm().validate_on_submit():
+            return redirect(url_for("inspection_links.landing", token=token), 303)
+        if not current_user.is_authenticated:
+            person = response.respondent
+            person.last_login_at = utcnow()
+            audit.record("auth.login", target=person, actor=person, via="inspection_link", round=response.round_id)
+            start_session(person)
+            db.session.commit()
+        return redirect(url_for("inspection_sheets.round_sheets", round_id=response.round_id), 303)

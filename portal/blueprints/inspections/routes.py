@@ -1,0 +1,135 @@
+"""Rounds for the organization's administrator (managers read them). Thin views: rules are in ``services``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.blueprints.inspection_items.services import EDITION_KIND_LABELS, get_edition_or_404, visible_editions
+from portal.blueprints.inspections import bp, services
+from portal.blueprints.inspections.forms import RoundForm
+from portal.blueprints.inspections.services import InspectionRuleError, RoundInput
+from portal.blueprints.learners.services import DepartmentTree, managed_department_ids
+from portal.blueprints.training.forms import options, tokyo_to_utc
+from portal.business_calendar import TOKYO
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.models import Role, RoundStatus, User, utcnow
+from portal.outbox import external_url
+from portal.security import role_required
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _departments(tree: DepartmentTree | None = None) -> set[int] | None:
+    """None for the administrator (everything); for a manager, the departments they look after."""
+    me = _me()
+    return None if me.role == Role.ORG_ADMIN else managed_department_ids(me, tree)
+
+
+@bp.get("/")
+def index():
+    rounds = services.round_list()
+    organization = _me().organization
+    return render_template(
+        "inspections/index.html", rounds=rounds, counts=services.status_counts([r.id for r in rounds], _departments()),
+        labels=services.ROUND_STATUS_LABELS, is_admin=_me().role == Role.ORG_ADMIN,
+        org_url=external_url("auth.org_login", code=organization.code) if organization else "",
+        sheets_url=external_url("inspection_sheets.index"),
+    )
+
+
+def _round_form() -> RoundForm:
+    form = RoundForm()
+    form.edition_id.choices = options(
+        [(e.id, f"{e.title}（{EDITION_KIND_LABELS.get(e.kind, '')}）") for e in visible_editions(_me())]
+    )
+    tree = DepartmentTree.load()
+    form.department_ids.choices = options([(d.id, tree.path(d.id)) for d in tree.ordered()])
+    people = db.session.execute(
+        select(User.id, User.login_id, User.name, User.role)
+        .where(User.role.in_([Role.LEARNER, Role.MANAGER]), User.is_active_flag.is_(True))
+        .order_by(User.role.desc(), User.login_id, User.id).limit(2000)
+    )
+    form.learner_ids.choices = options(
+        [(i, f"{login_id or ''} {name}" + (_("（管理者）") if role == Role.MANAGER else ""))
+         for i, login_id, name, role in people]
+    )
+    if not form.is_submitted():
+        now = utcnow().astimezone(TOKYO).replace(second=0, microsecond=0, tzinfo=None)
+        form.month.data = now.date().replace(day=1)
+        form.starts_at.data = now
+        form.due_at.data = (now + timedelta(days=10)).replace(hour=18, minute=0)
+        form.reminder_days.data = [-3, -1]
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.ORG_ADMIN)
+def new():
+    form = _round_form()
+    if form.validate_on_submit():
+        data = RoundInput(
+            edition=get_edition_or_404(form.edition_id.data), month=form.month.data, title=form.title.data or "",
+            target_kind=form.target_kind.data, department_ids=form.department_ids.data or [],
+            person_ids=form.learner_ids.data or [], starts_at=tokyo_to_utc(form.starts_at.data),
+            due_at=tokyo_to_utc(form.due_at.data), reminder_days=form.reminder_days.data or [],
+            window_start_hour=form.window_start_hour.data, window_end_hour=form.window_end_hour.data,
+            business_days_only=form.business_days_only.data, recurrence=form.recurrence.data,
+        )
+        try:
+            inspection_round = services.create_round(data, by=_me())
+            db.session.commit()
+        except InspectionRuleError as err:
+            db.session.rollback()
+            getattr(form, err.field or "edition_id").errors.append(str(err))
+        else:
+            flash(_("点検を登録しました。") if inspection_round.status == RoundStatus.SCHEDULED else
+                  _("点検を開始しました。対象の人にメールを送ります。"), "success")
+            return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)
+    return render_template("inspections/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/<int:round_id>")
+def show(round_id: int):
+    inspection_round = services.get_round_or_404(round_id)
+    tree = DepartmentTree.load()
+    rows, total = services.department_counts(inspection_round, tree, _departments(tree))
+    return render_template(
+        "inspections/show.html", round=inspection_round, rows=rows, total=total, action_form=EmptyForm(),
+        labels=services.ROUND_STATUS_LABELS, is_admin=_me().role == Role.ORG_ADMIN,
+        items=services.round_items(inspection_round), kind_labels=EDITION_KIND_LABELS,
+    )
+
+
+@bp.post("/<int:round_id>/remind")
+@role_required(Role.ORG_ADMIN)
+def remind(round_id: int):
+    inspection_round = services.get_round_or_404(round_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            sent = services.remind_now(inspection_round)
+            db.session.commit()
+        except InspectionRuleError as err:
+            db.session.rollback()
+            flash(str(err), "error")
+        else:
+            flash(_("%(n)d人にリマインドを送ります（同じ人には1日1回まで）。", n=sent), "success")
+    return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)
+
+
+@bp.post("/<int:round_id>/close")
+@role_required(Role.ORG_ADMIN)
+def close(round_id: int):
+    inspection_round = services.get_round_or_404(round_id)
+    if EmptyForm().validate_on_submit():
+        services.close_round(inspection_round)
+        db.session.commit()
+        flash(_("点検を締め切りました。回答はこれ以上変更できません。"), "success")
+    return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)

@@ -1,0 +1,187 @@
+"""Sending to learners on a schedule: what a training delivery and an inspection round share.
+
+Both carry the columns of :class:`portal.models.sending.SendingSchedule`; this module reads only those.
+
+- **Sending window**: email is queued with ``next_attempt_at`` inside the window (hours in Tokyo, business
+  days only when asked), so the worker holds it until the window opens.
+- **Bulk email**: a template is rendered once with placeholders, and each person's name and personal link
+  are substituted in; the rows go into the outbox with one INSERT per 2,000 (duplicates by idempotency key
+  are ignored, so a repeated launch queues nothing twice).
+- **Personal links** are derived, not stored: ``HMAC(SECRET_KEY, namespace, schedule id, salt, key)``; only
+  their SHA-256 is kept. The namespace keeps a training link and an inspection link apart even when the ids
+  and salts coincide. Rotating the secret key ends every link.
+- **Reminders**: days relative to the due date, each sent once, in time order.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from markupsafe import escape
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.blueprints.learners.services import DepartmentTree
+from portal.business_calendar import TOKYO, is_business_day
+from portal.extensions import db
+from portal.models import OutboxMessage, OutboxStatus, Recurrence, Role, TargetKind, User, utcnow
+from portal.outbox import external_url, render_email
+
+MAX_REMINDERS = 5
+REMINDER_CHOICES = [(-7, "期限の7日前"), (-3, "期限の3日前"), (-1, "期限の前日"), (1, "期限の翌日（期限切れ）"),
+                    (3, "期限の3日後"), (7, "期限の7日後")]
+RECURRENCE_MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3}
+NAME_PLACEHOLDER = "ZZLEARNERNAMEZZ"
+TOKEN_PLACEHOLDER = "ZZPERSONALTOKENZZ"  # noqa: S105 - a placeholder, not a secret
+
+
+# --- personal links --------------------------------------------------------------------------------------
+
+
+def personal_link_secret(namespace: str, schedule, key: int | str) -> str:
+    """The secret of one personal link: ``namespace`` (``training-link``, ``inspection-link``) keeps the
+    links of different kinds of schedule apart; ``key`` names the person (and, where a person has several
+    sheets, the sheet)."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    message = f"{namespace}:{schedule.id}:{schedule.link_salt}:{key}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:40]
+
+
+def link_digest(raw: str) -> str:
+    """What is stored of a personal link: its SHA-256."""
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- the sending window and the calendar -------------------------------------------------------------------
+
+
+def next_send_time(schedule, moment: datetime) -> datetime:
+    """``moment`` when it lies inside the schedule's sending window, else the window's next opening."""
+    local = moment.astimezone(TOKYO)
+    opens = time(schedule.window_start_hour)
+    closes = time(schedule.window_end_hour) if schedule.window_end_hour < 24 else time(23, 59, 59)
+    for _day in range(3660):
+        day_ok = is_business_day(local.date()) if schedule.business_days_only else True
+        if day_ok and local.time() < closes:
+            return max(local, datetime.combine(local.date(), opens, tzinfo=TOKYO)).astimezone(moment.tzinfo)
+        local = datetime.combine(local.date() + timedelta(days=1), opens, tzinfo=TOKYO)
+    raise ValueError("no sending window within ten years")
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same Tokyo day and time ``months`` later (the 31st becomes the month's last day)."""
+    local = moment.astimezone(TOKYO)
+    month_index = local.month - 1 + months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day).astimezone(moment.tzinfo)
+
+
+def add_months_to_date(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def today_tokyo(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(TOKYO).date()
+
+
+# --- targets -----------------------------------------------------------------------------------------------
+
+
+def target_people(schedule, role: Role | str = Role.LEARNER) -> list[tuple[int, str | None, str, int | None]]:
+    """(id, email, name, department id) of the active users with ``role`` the schedule is for: everyone,
+    the chosen departments with their sub-departments, or the chosen people."""
+    stmt = select(User.id, User.email, User.name, User.department_id).where(
+        User.organization_id == schedule.organization_id, User.role == str(role), User.is_active_flag.is_(True)
+    )
+    if schedule.target_kind == TargetKind.DEPARTMENTS:
+        ids = DepartmentTree.load().with_descendants(schedule.target_department_ids)
+        stmt = stmt.where(User.department_id.in_(ids))
+    elif schedule.target_kind == TargetKind.LEARNERS:
+        stmt = stmt.where(User.id.in_(schedule.target_learner_ids))
+    return [tuple(row) for row in db.session.execute(stmt.order_by(User.id))]
+
+
+# --- bulk writing and email ----------------------------------------------------------------------------------
+
+
+def _insert_ignoring_duplicates(table, rows: list[dict], keys: Sequence[str]) -> None:
+    """INSERT ``rows`` 2,000 at a time; a row whose ``keys`` already exist is skipped (both databases)."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing(
+        index_elements=list(keys)
+    )
+    for start in range(0, len(rows), 2000):
+        db.session.execute(stmt, rows[start : start + 2000])
+
+
+insert_ignoring_duplicates = _insert_ignoring_duplicates
+
+
+class BulkEmail:
+    """An email template rendered once, with each person's name and personal link substituted in.
+
+    ``link_endpoint`` is the landing page of the personal links (it takes a ``token``); the templates
+    receive ``learner_name``, ``link`` and ``context``.
+    """
+
+    def __init__(self, template: str, *, organization_id: int, link_endpoint: str, **context):
+        link = external_url(link_endpoint, token=TOKEN_PLACEHOLDER)
+        self.template = template
+        self.organization_id = organization_id
+        self.subject, self.text, self.html = render_email(
+            template, current_app.config["BABEL_DEFAULT_LOCALE"], learner_name=NAME_PLACEHOLDER, link=link,
+            **context,
+        )
+
+    def row(self, key: str, *, person_id: int, email: str, name: str, token: str, send_at: datetime) -> dict:
+        """An outbox row for one person (``key`` is the idempotency key)."""
+        return {
+            "idempotency_key": key,
+            "template": self.template,
+            "to_address": email,
+            "subject": self.subject.replace(NAME_PLACEHOLDER, name),
+            "body_text": self.text.replace(NAME_PLACEHOLDER, name).replace(TOKEN_PLACEHOLDER, token),
+            "body_html": self.html.replace(NAME_PLACEHOLDER, str(escape(name))).replace(TOKEN_PLACEHOLDER, token),
+            "organization_id": self.organization_id,
+            "user_id": person_id,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": send_at,
+            "created_at": utcnow(),
+        }
+
+
+def queue_rows(rows: list[dict]) -> int:
+    """Put outbox rows built by :class:`BulkEmail` into the outbox; returns how many were given."""
+    _insert_ignoring_duplicates(OutboxMessage.__table__, rows, ["idempotency_key"])
+    return len(rows)
+
+
+# --- reminders -----------------------------------------------------------------------------------------------
+
+
+def reminder_times(schedule) -> list[datetime]:
+    return [schedule.due_at + timedelta(days=d) for d in sorted(schedule.reminder_days or [])]
+
+
+def send_due_reminders(schedule, now: datetime, send: Callable[[int, bool], int]) -> int:
+    """Call ``send(number, overdue)`` for each reminder whose time has come and that has not gone out yet
+    (in time order, each once), counting it on ``schedule.reminders_sent``; returns the emails queued."""
+    times = reminder_times(schedule)
+    queued = 0
+    while schedule.reminders_sent < len(times) and times[schedule.reminders_sent] <= now:
+        number = schedule.reminders_sent + 1
+        queued += send(number, now > schedule.due_at)
+        schedule.reminders_sent = number
+        db.session.flush()
+    return queued
