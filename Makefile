@@ -76,7 +76,7 @@ lighthouse: install $(LIGHTHOUSE_STAMP)
 
 # The README's screenshots (docs/screenshots/), taken by the browser journeys.
 screenshots: install
-	PORTAL_SCREENSHOTS=1 $(BIN)/pytest tests/browser -q -k "screens or experience"
+	PORTAL_SCREENSHOTS=1 $(BIN)/pytest tests/browser/test_experience.py -q
 
 # Refresh the message catalogs after changing user-facing text.
 messages: $(STAMP)

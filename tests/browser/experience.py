@@ -79,11 +79,11 @@ def assert_touch_targets(page, what: str = "") -> None:
     """Links and buttons are at least 44 px high and wide (links inside a sentence excepted, as in WCAG 2.5.8)."""
     small = page.evaluate(
         """(minimum) => {
+          // An inline link with words right before or after it, in the same element, is part of a sentence.
           const inSentence = el => {
-            if (el.tagName !== "A") return false;
-            const block = el.parentElement;
-            const text = block ? block.innerText.replace(el.innerText, "").trim() : "";
-            return text.length > 0 && getComputedStyle(el).display === "inline";
+            if (el.tagName !== "A" || getComputedStyle(el).display !== "inline") return false;
+            return [el.previousSibling, el.nextSibling].some(
+              n => n && n.nodeType === Node.TEXT_NODE && n.textContent.trim().length > 0);
           };
           return Array.from(document.querySelectorAll(
               "a[href], button, summary, input[type=submit], input[type=button], [role=button]"))
@@ -119,5 +119,5 @@ def screenshot(page, name: str, *, full_page: bool = False) -> None:
     if os.environ.get("PORTAL_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled",
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled", scale="css",
                     caret="hide")

@@ -178,19 +178,48 @@ def test_focus_is_visible_on_every_control(live_server, phone, world):
     assert seen >= 4
 
 
-def test_a_learners_question_reads_well_in_japanese(live_server, browser, world, tour):
-    """Dates on the learner's home are 2026/11/25-style or 年月日; long Japanese text wraps in the box."""
+def test_dates_numbers_and_japanese_text_read_well(live_server, browser, world, tour):
+    """Dates as 2026/11/25 (or 年月日), amounts with separators, long Japanese text wrapping in its box."""
     context = browser.new_context(viewport=PHONE, locale="ja-JP", timezone_id="Asia/Tokyo")
     page = context.new_page()
     try:
         sign_in(page, live_server, world["learner_a"].email)
         page.goto(f"{live_server}/me/")
         text = page.inner_text("main")
-        assert re.search(r"\d{4}/\d{2}/\d{2}|\d{4}年\d{1,2}月\d{1,2}日", text), text[:300]
+        assert re.search(r"期限: \d{4}/\d{2}/\d{2} \d{2}:\d{2}", text), text[:300]
         page.goto(f"{live_server}/me/training/attempts/{tour.running}/1")
         overflowing = page.evaluate("""() => Array.from(document.querySelectorAll("main *"))
             .filter(el => el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "visible"
                     && el.clientWidth > 0).map(el => el.tagName + "." + el.className)""")
         assert not overflowing, overflowing
+    finally:
+        context.close()
+    admin = browser.new_context(viewport=PHONE, locale="ja-JP", timezone_id="Asia/Tokyo").new_page()
+    try:
+        sign_in(admin, live_server, world["admin_a"].email)
+        admin.goto(f"{live_server}/org/invoices/{tour.invoice}")
+        text = admin.inner_text("main")
+        assert "330,000" in text and re.search(r"2026/04/30|2026年4月30日", text), text[:500]
+    finally:
+        admin.context.close()
+
+
+def test_the_checks_catch_what_they_are_for(browser):
+    """Each check fails on a page made to break it, so a green tour means something."""
+    context = with_axe(browser.new_context(viewport=PHONE))
+    page = context.new_page()
+    try:
+        page.set_content("""<html lang="ja"><head><title>t</title></head><body><main>
+            <h1>見出し</h1><input id="nameless"><p><a href="/x">単独のリンク</a><br><small>補足</small></p>
+            <table><tbody><tr><td>1</td><td>2</td></tr></tbody></table>
+            <div style="width: 500px">幅の広い箱</div><p>2026-04-01 に 12000円</p></main></body></html>""")
+        for check, expected in ((assert_accessible, "label"), (assert_touch_targets, "単独のリンク"),
+                                (assert_fits_phone, "px wide on a 360px screen"),
+                                (assert_japanese_formats, "ISO date")):
+            with pytest.raises(AssertionError, match=expected):
+                check(page, "synthetic")
+        page.set_content("<main><table><tbody><tr><td>1</td></tr></tbody></table></main>")
+        with pytest.raises(AssertionError, match="neither reflow nor scroll"):
+            assert_fits_phone(page, "synthetic")
     finally:
         context.close()
