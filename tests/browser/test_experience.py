@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from portal.blueprints.courses.demo import seed_demo_course
 from portal.extensions import db
-from portal.models import Department, Lesson, Role, utcnow
+from portal.models import Department, Lesson, Role, User, utcnow
 from portal.tenancy import tenant_scope
 from tests.browser.experience import (
     assert_accessible,
@@ -50,8 +50,13 @@ def tour(world, run_in_app, make_user, make_ticket):
     def build():
         course, _created = seed_demo_course()
         with tenant_scope(org.id):
-            for name in ("営業部", "総務部", "情報システム部"):
-                db.session.add(Department(organization_id=org.id, name=name, depth=1))
+            departments = [Department(organization_id=org.id, name=name, depth=1)
+                           for name in ("営業部", "総務部", "情報システム部")]
+            db.session.add_all(departments)
+            db.session.flush()
+            people = [world["learner_a"], *others]
+            for i, person in enumerate(people):
+                db.session.get(User, person.id).department_id = departments[i % len(departments)].id
             lesson = db.session.scalar(select(Lesson.id).where(Lesson.course_id == course.id).order_by(Lesson.id))
         delivery = deliver(world["admin_a"], course.id, due_in=timedelta(days=10), now=utcnow() - timedelta(days=3))
         learner_id = world["learner_a"].id
