@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -182,6 +183,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     today = datetime.now(UTC).astimezone().date().isoformat()
     print(f"\nLighthouse {lighthouse_version()} (mobile), {today}\n")
