@@ -16,7 +16,8 @@ AXE_DIR = ROOT / "tests" / "vendor" / "axe-core-4.14.1"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 PHONE_WIDTH = 360
 TOUCH_TARGET = 44
-FAILING_IMPACTS = ("serious", "critical")
+# PORTAL_AXE_IMPACTS=minor,moderate,serious,critical lists the lesser findings too (to look at, not in CI).
+FAILING_IMPACTS = tuple(os.environ.get("PORTAL_AXE_IMPACTS", "serious,critical").split(","))
 
 _axe_source: str | None = None
 

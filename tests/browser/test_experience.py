@@ -126,7 +126,7 @@ def tour_of(role: str, browser, base: str, world, tour) -> list[str]:
                 check(assert_fits_phone, page, what)
                 check(assert_touch_targets, page, what)
             if shot:
-                screenshot(page, shot, full_page=learner_grade)
+                screenshot(page, shot)
         if phone_pages:
             page.set_viewport_size(PHONE)
             for name, path_of, shot in phone_pages:
