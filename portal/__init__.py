@@ -56,7 +56,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, legal, navigation, notices, security, suspension
+    from portal import errors, legal, navigation, notices, security, static_assets, suspension
     from portal.blueprints.auth.services import (
         bind_request_scope,
         enforce_mfa_enrollment,
@@ -74,6 +74,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     navigation.init_app(app)
 
     security.init_security_headers(app)
+    static_assets.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
 

@@ -919,3 +919,16 @@ def test_a_manager_sees_only_their_departments_and_cannot_deliver(world, make_us
     assert manager.get("/org/training/new").status_code == 403
     admin_page = login_as(world["admin_a"]).get(f"/org/training/{delivery_id}").get_data(as_text=True)
     assert "他部の人" in admin_page and "担当の人" in admin_page
+
+
+def test_a_year_of_four_hundred_digits_is_a_form_error_not_a_500(world, login_as):
+    """WTForms' NumberRange turns a huge integer into a float and overflows; the portal's IntegerField
+    refuses it first (found by tests/test_fuzz_forms.py)."""
+    admin = login_as(world["admin_a"])
+    token = csrf_token_from(admin.get("/courses/new").get_data(as_text=True))
+    response = admin.post("/courses/new", data={
+        "csrf_token": token, "title": "講座", "fiscal_year": "9" * 400, "kind": "annual", "pass_mark": "80",
+        "questions_per_attempt": "0", "late_policy": "allow",
+    })
+    assert response.status_code == 422
+    assert 'id="fiscal_year-error"' in response.get_data(as_text=True)

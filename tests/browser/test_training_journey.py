@@ -92,32 +92,4 @@ def test_deliver_fail_retake_pass_and_download(live_server, desktop, phone, worl
     assert "受講 A" in record and '"合格"' in record
 
 
-def test_a_learner_without_javascript_finishes_the_test(live_server, browser, playwright, world, run_in_app):
-    """Old phone, scripts off: the plain form saves each answer and moves on; the score is the same."""
-    from datetime import timedelta
-
-    from portal.models import utcnow
-    from tests.training_helpers import add_course, deliver, link_for
-
-    def make():
-        course = add_course(organization_id=None, questions=2)
-        delivery = deliver(world["admin_a"], course.id, learner_ids=[world["learner_a"].id],
-                           due_in=timedelta(days=3), now=utcnow())
-        return link_for(delivery.id, world["learner_a"].id)
-
-    link = run_in_app(make)
-    device = {k: v for k, v in playwright.devices["iPhone 13"].items() if k != "default_browser_type"}
-    context = browser.new_context(**device, java_script_enabled=False, locale="ja-JP", timezone_id="Asia/Tokyo")
-    page = context.new_page()
-    try:
-        page.goto(f"{live_server}/t/{link}")
-        page.get_by_role("button", name="研修を始める").click()
-        page.get_by_role("button", name="テストを始める").click()
-        for _number in range(2):
-            page.get_by_label("正しい").check()
-            page.get_by_role("button", name=re.compile("保存して")).click()
-        expect(page.get_by_text("すべての問題に答えました。")).to_be_visible()
-        page.get_by_role("button", name="採点する").click()
-        expect(page.locator(".score")).to_contain_text("100点")
-    finally:
-        context.close()
+# Without JavaScript, the learner's whole test (every kind of question) is in test_without_javascript.py.
