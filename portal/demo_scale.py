@@ -211,7 +211,8 @@ def seed_scale(n: int, *, echo: Callable[[str], None] = print, now: datetime | N
         step(f"{MONTHS} months of deliveries, assignments, attempts and answers",
              lambda: _training(orgs, learners, course.id, questions, per_attempt, ids, now, rng, report))
         step("tickets", lambda: _tickets(orgs, learners, ids, now, rng, report))
-        step("inspection rounds (#7)", lambda: seed_inspection_rounds(orgs, learners, ids, now, rng, report))
+        step(f"{MONTHS} months of inspection rounds, answers and tallies",
+             lambda: seed_inspection_rounds(orgs, learners, ids, now, rng, report))
         step("sequences and statistics", _finish_database)
     report.largest_org_id = orgs[0][0]
     report.largest_admin_email = orgs[0][2]
@@ -402,17 +403,33 @@ def _tickets(orgs, learners, ids, now, rng, report) -> None:
     report.add("ticket messages", _insert(messages_table, message_rows))
 
 
-# ------------------------------------------------------------------------------------------------------------
-# INSPECTION ROUNDS (セキュレジ, issue #7) GO HERE.
-# #7 is being built on another branch; when its models land, generate twelve monthly inspection rounds per
-# organization (checklists answered by the learners, with compliance figures) in this function, with the same
-# pattern as ``_training``: ids from ``ids.take(table, count)`` and rows through ``_insert(table, rows)``.
-# Nothing is generated yet: it returns 0 and the report says so.
-# ------------------------------------------------------------------------------------------------------------
 def seed_inspection_rounds(orgs, learners, ids, now, rng, report) -> int:
-    """Monthly self-inspection rounds per organization: not yet generated (see the comment above)."""
-    report.add("inspection rounds (not generated yet: #7)", 0)
-    return 0
+    """Twelve closed monthly rounds of the global employee edition per organization (the months before this
+    one), answered by its learners, with the tallies the results pages read; the same generator as the demo
+    organization's history (``inspection_results.demo.generate_history``)."""
+    from portal.blueprints.inspection_results.demo import generate_history, months_before
+    from portal.business_calendar import TOKYO
+    from portal.models import EditionKind, InspectionAnswer, InspectionEdition
+    from portal.tenancy import tenant_scope
+
+    edition_id = db.session.scalar(
+        select(InspectionEdition.id).where(InspectionEdition.kind == EditionKind.EMPLOYEE,
+                                           InspectionEdition.organization_id.is_(None))
+        .order_by(InspectionEdition.id)
+    )
+    if edition_id is None:
+        report.add("inspection rounds (no employee edition in the library)", 0)
+        return 0
+    months = months_before(now.astimezone(TOKYO).date().replace(day=1), MONTHS)
+    rounds = 0
+    for org_id, _code, _email in orgs:
+        with tenant_scope(org_id):
+            edition = db.session.get(InspectionEdition, edition_id)
+            rounds += len(generate_history(org_id, edition, learners[org_id], months, seed=org_id))
+        db.session.commit()
+    report.add("inspection rounds", rounds)
+    report.add("inspection answers", db.session.scalar(select(func.count()).select_from(InspectionAnswer)))
+    return rounds
 
 
 def _finish_database() -> None:

@@ -357,6 +357,7 @@ def test_registration_then_changes_are_audited(app, new_org, run_in_app):
     def check():
         events = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action.in_(["org.profile_registered", "org.profile_updated"]))
+            .order_by(AuditEvent.id)
         ).all()
         return [(e.action, e.details.get("changes", {})) for e in events], db.session.get(Organization, org_id).name
 

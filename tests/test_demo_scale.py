@@ -13,6 +13,10 @@ from portal.models import (
     AttemptAnswer,
     Delivery,
     Department,
+    InspectionAnswer,
+    InspectionResponse,
+    InspectionRound,
+    InspectionTally,
     Organization,
     Role,
     Ticket,
@@ -27,7 +31,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     result = app.test_cli_runner().invoke(args=["demo", "--scale", "3"])
     assert result.exit_code == 0, result.output
     assert "12 months of deliveries, assignments, attempts and answers:" in result.output
-    assert "inspection rounds (#7)" in result.output
+    assert "12 months of inspection rounds, answers and tallies:" in result.output
 
     with app.app_context(), unscoped():
         orgs = db.session.scalars(select(Organization).where(Organization.code.like("scale%"))
@@ -55,6 +59,18 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
         assert db.session.scalar(select(func.count(Department.id))
                                  .where(Department.organization_id.in_(scale_org_ids))) >= 6
         assert db.session.scalar(select(func.count(Ticket.id))) >= 3
+        # セキュレジ: twelve closed rounds per organization, and the tallies agree with the submitted answers.
+        rounds = db.session.scalar(select(func.count(InspectionRound.id))
+                                   .where(InspectionRound.organization_id.in_(scale_org_ids)))
+        assert rounds == 3 * demo_scale.MONTHS
+        counted = db.session.scalar(select(func.sum(InspectionTally.yes_count + InspectionTally.no_count
+                                                    + InspectionTally.na_count))
+                                    .where(InspectionTally.organization_id.in_(scale_org_ids)))
+        submitted = db.session.scalar(
+            select(func.count(InspectionAnswer.id)).join(InspectionResponse)
+            .where(InspectionResponse.status == "submitted", InspectionAnswer.organization_id.in_(scale_org_ids))
+        )
+        assert counted == submitted > learners
         # Ids were given by the generator: the database hands out the next ones without a clash.
         db.session.add(User(role=Role.LEARNER, organization_id=largest_id, email="after-scale@example.com", name="x"))
         db.session.add(Organization(name="その後の会社", code="after-scale"))

@@ -5,12 +5,12 @@
 * (c) a worker is killed (SIGKILL) in the middle of the scheduled training delivery run: after the restart
   every delivery is launched exactly once — no assignment or invitation lost, none twice;
 * (d) the portal process is killed (SIGKILL) during a learner's answer, during the test submission, and
-  just after the submission committed: after the restart the answer or submission is there whole or not
-  at all, and the learner sees the right screen and carries on.
+  just after the submission committed, and the same around a セキュレジ inspection submission: after the
+  restart the answer or submission is there whole or not at all (tallies included), and the learner sees
+  the right screen and carries on.
 
 The harness (``app_process``: the portal or its worker in a subprocess against the test database, paused at
-a named function and killed there) is in tests/app_process.py; an inspection submission is one more test
-of the same shape.
+a named function and killed there) is in tests/app_process.py.
 """
 
 from __future__ import annotations
@@ -237,3 +237,62 @@ def test_the_portal_killed_during_an_answer_and_around_the_submission_keeps_all_
     assert browser.get(result).status_code == 200
     assert browser.get(f"/me/training/{assignment_id}").status_code == 200
     assert _stored(app, attempt_id, assignment_id) == stored
+
+
+def _sheet_state(app, sheet_id: int, round_id: int) -> tuple:
+    from portal.models import InspectionAnswer, InspectionResponse, InspectionTally
+
+    with app.app_context(), unscoped():
+        sheet = db.session.get(InspectionResponse, sheet_id)
+        answers = dict(db.session.execute(select(InspectionAnswer.item_id, InspectionAnswer.value)
+                                          .where(InspectionAnswer.response_id == sheet_id)).all())
+        counts = db.session.execute(select(func.sum(InspectionTally.yes_count), func.sum(InspectionTally.no_count),
+                                           func.sum(InspectionTally.na_count))
+                                    .where(InspectionTally.round_id == round_id)).one()
+        return sheet.status, answers, tuple(int(c or 0) for c in counts)
+
+
+def test_the_portal_killed_during_an_inspection_submission_keeps_all_or_nothing(
+    app, world, run_in_app, app_process  # noqa: F811 - the fixture
+):
+    from tests import inspection_helpers as rounds
+
+    def build():
+        edition, items = rounds.add_edition(world["org_a"].id, items=2, title="障害試験")
+        found = rounds.open_round(world["admin_a"], edition, person_ids=[world["learner_a"].id])
+        return found.id, rounds.response_of(found.id, world["learner_a"].id).id, items
+
+    round_id, sheet_id, items = run_in_app(build)
+    sheet = f"/me/inspections/{sheet_id}"
+    form = [("action", "submit"), (f"value_{items[0]}", "yes"), (f"value_{items[1]}", "no"),
+            (f"comment_{items[1]}", "会議室の施錠を忘れた")]
+
+    # 1. Killed while the submission is written (answers, tallies and status flushed, not committed).
+    server = app_process.start(pause="portal.blueprints.inspection_sheets.services:save_answers")
+    browser = server.browser()
+    browser.sign_in(world["learner_a"].email, PASSWORD)
+    sent = server.send_in_background(browser.post_form, sheet, form, sheet)
+    server.wait_paused()
+    server.kill()
+    assert "error" in sent  # the phone saw the connection drop
+    assert _sheet_state(app, sheet_id, round_id) == ("not_started", {}, (0, 0, 0))
+
+    # 2. Restarted: the sheet is still open to answer; submitted again, and killed just after the commit,
+    #    before the answer reaches the phone.
+    server.restart(pause="after_request:inspection_sheets.save")
+    page = browser.get(sheet)
+    assert page.status_code == 200 and "提出する" in page.text
+    sent = server.send_in_background(browser.post_form, sheet, form, sheet)
+    server.wait_paused()
+    server.kill()
+    assert "error" in sent
+    submitted = _sheet_state(app, sheet_id, round_id)
+    assert submitted == ("submitted", {items[0]: "yes", items[1]: "no"}, (1, 1, 0))
+
+    # 3. Restarted: the learner sees the sheet submitted; the phone retrying the lost request counts nothing twice.
+    server.restart()
+    again = browser.post_form(sheet, form, sheet)
+    assert again.status_code == 303 and again.headers["Location"].endswith(sheet)
+    assert _sheet_state(app, sheet_id, round_id) == submitted
+    shown = browser.get(sheet)
+    assert shown.status_code == 200 and "変更を提出する" in shown.text

@@ -36,12 +36,12 @@ CATEGORIES = ("performance", "accessibility", "best-practices")
 LEARNER_EMAIL = "learner01@demo.example.com"
 DEMO_PASSWORD = "demo-Portal-2026!"  # noqa: S105 - the documented demo password
 
-# The learner's pages, by name -> path (filled from the prepared data). One line per page: the
-# セキュレジ inspection round joins here as ("inspection round", lambda d: d["round"]) once it exists.
+# The learner's pages, by name -> path (filled from the prepared data). One line per page.
 LEARNER_PAGES = [
     ("home", lambda d: "/me/"),
     ("test question", lambda d: d["question"]),
     ("result", lambda d: d["result"]),
+    ("inspection round", lambda d: d["inspection"]),
 ]
 
 
@@ -60,7 +60,7 @@ def prepare_data() -> dict[str, str]:
     from portal.blueprints.quizzes import services as quizzes
     from portal.blueprints.training import services as deliveries
     from portal.extensions import db
-    from portal.models import Assignment, TargetKind, User, utcnow
+    from portal.models import Assignment, InspectionResponse, TargetKind, User, utcnow
     from portal.tenancy import tenant_scope, unscoped
     from wsgi import app
 
@@ -86,8 +86,12 @@ def prepare_data() -> dict[str, str]:
                 quizzes.save_answer(finished, question_id, [choice.id], now=now)
             quizzes.finish_attempt(finished, now=now)
             running = quizzes.start_attempt(assignment, now=now)
+            # `flask demo` opened this month's employee-edition round for every demo learner.
+            sheet = db.session.scalar(select(InspectionResponse).where(InspectionResponse.respondent_id == learner.id)
+                                      .order_by(InspectionResponse.id.desc()))
             data = {"result": f"/me/training/attempts/{finished.id}/result",
-                    "question": f"/me/training/attempts/{running.id}/1"}
+                    "question": f"/me/training/attempts/{running.id}/1",
+                    "inspection": f"/me/inspections/{sheet.id}"}
         db.session.commit()
     return data
 

@@ -32,7 +32,9 @@ LEARNER_PAGES = [
     ("結果", lambda t: f"/me/training/attempts/{t.finished}/result", "learner-result-phone"),
     ("登録情報", lambda t: "/me/profile", None),
     ("パスワード変更", lambda t: "/password/change", None),
-    # セキュレジ: ("点検", lambda t: f"/me/inspections/rounds/{t.inspection_round}", "learner-inspection-phone"),
+    ("点検の入口（個人リンク）", lambda t: f"/i/{t.inspection_link}", None),
+    ("点検の一覧", lambda t: "/me/inspections/", None),
+    ("点検", lambda t: f"/me/inspections/{t.sheet}", "learner-inspection-phone"),
 ]
 ADMIN_PAGES = [
     ("組織のホーム", lambda t: "/org/", "admin-home"),
@@ -60,6 +62,14 @@ ADMIN_PAGES = [
     ("お問い合わせの設定", lambda t: "/tickets/settings", None),
     ("講座", lambda t: "/courses/", None),
     ("セキュレジの点検項目", lambda t: "/inspections/items/", None),
+    ("点検", lambda t: "/org/inspections/", None),
+    ("点検を配信する", lambda t: "/org/inspections/new", None),
+    ("点検の状況", lambda t: f"/org/inspections/{t.inspection_round}", None),
+    ("点検結果", lambda t: "/org/inspections/results/", "admin-inspection-results"),
+    ("点検結果（回）", lambda t: f"/org/inspections/results/rounds/{t.closed_round}", None),
+    ("「いいえ」の回答", lambda t: f"/org/inspections/results/rounds/{t.closed_round}/no", None),
+    ("是正処置", lambda t: "/org/inspections/actions/", None),
+    ("是正処置の詳細", lambda t: f"/org/inspections/actions/{t.action}", None),
 ]
 # The administrator's main screens, also checked (and one photographed) at 360 px.
 ADMIN_PHONE_PAGES = [
@@ -68,12 +78,17 @@ ADMIN_PHONE_PAGES = [
     ("CSVで一括登録", lambda t: "/org/learners/import", None),
     ("配信する", lambda t: "/org/training/new", None),
     ("配信の状況", lambda t: f"/org/training/{t.delivery}", None),
+    ("点検結果", lambda t: "/org/inspections/results/", "admin-inspection-results-phone"),
     ("お問い合わせ", lambda t: "/tickets/", None),
 ]
 MANAGER_PAGES = [
     ("組織のホーム", lambda t: "/org/", None),
     ("受講者", lambda t: "/org/learners/", None),
     ("研修", lambda t: "/org/training/", None),
+    ("点検", lambda t: "/org/inspections/", None),
+    ("チームの点検", lambda t: "/me/inspections/", None),
+    ("点検結果", lambda t: "/org/inspections/results/", None),
+    ("是正処置", lambda t: "/org/inspections/actions/", None),
 ]
 OPERATOR_PAGES = [
     ("運営のホーム", lambda t: "/operator/", "operator-home"),

@@ -66,16 +66,52 @@ def tour(world, run_in_app, make_user, make_ticket):
         take(assignment_of(delivery.id, others[0].id).id)
         take(assignment_of(delivery.id, others[1].id).id, right=6)
         take(assignment_of(delivery.id, others[2].id).id, finish=False)
+        inspections = _inspections(world, learner_id, [p.id for p in people])
         return SimpleNamespace(
             org=org.id, org_code=org.code, course=course.id, lesson=lesson, delivery=delivery.id,
             assignment=assignment.id, finished=finished.id, running=running.id, learner=learner_id,
             link=link_for(delivery.id, learner_id), invoice=world["invoice_a"].id, notice=world["notice_a"].id,
+            **inspections,
         )
 
     data = run_in_app(build)
     data.ticket = make_ticket(world["admin_a"], subject="受講者の追加方法",
                               body="CSVで受講者をまとめて追加する方法を教えてください。").id
     return data
+
+
+def _inspections(world, learner_id: int, people: list[int]) -> dict:
+    """セキュレジ: last month's closed round (the learner answered いいえ, with a corrective action) and this
+    month's open round (the learner's sheet half answered)."""
+    from portal.blueprints.inspection_results import services as results
+    from tests import inspection_helpers as rounds
+    from tests.inspection_results_helpers import launch, make_round, submit
+
+    org_id = world["org_a"].id
+    edition, items = rounds.add_edition(org_id, items=4, title="月次点検")
+    with tenant_scope(org_id):
+        month = results.this_month()
+        last_month = (month - timedelta(days=1)).replace(day=1)
+        closed = make_round(org_id, edition, last_month, items, title="月次点検（先月）")
+        departments = dict(db.session.execute(select(User.id, User.department_id).where(User.id.in_(people))).all())
+        responses = launch(closed, [(person, departments[person]) for person in people])
+        for person, response in responses.items():
+            values = dict.fromkeys(items, "yes")
+            if person == learner_id:
+                values[items[1]] = ("no", "会議室の施錠を忘れた日があった")
+            answers = submit(response, values)
+            if person == learner_id:
+                no_answer = answers[1]
+        action = results.open_action(no_answer, results.ActionInput(owner_id=world["manager_a"].id,
+                                                                    due_on=results.today_tokyo()),
+                                     by=db.session.get(User, world["admin_a"].id))
+        db.session.flush()
+    current = rounds.open_round(world["admin_a"], edition)
+    sheet = rounds.response_of(current.id, learner_id)
+    rounds.answer_all(sheet.id, {items[0]: "yes"}, submit=False)
+    return {"inspection_round": current.id, "sheet": sheet.id, "inspection_link": rounds.link_for(current.id,
+                                                                                                  learner_id),
+            "closed_round": closed.id, "action": action.id}
 
 
 def sign_in(page, base: str, email: str) -> None:

@@ -1,14 +1,17 @@
 """セキュレジ on a phone: the administrator sends an inspection from the desktop; the learner opens the
 personal link from the email (real SMTP) on an iPhone-sized screen, answers each item as they go (one いいえ
-with a comment), submits; the administrator sees it counted. And the same answering with scripts off."""
+with a comment), submits; the administrator sees it counted, reads the compliance figures and opens a
+corrective action for the いいえ. And the same answering with scripts off."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from portal.blueprints.inspection_results.services import today_tokyo
 from tests.conftest import PASSWORD
 from tests.inspection_helpers import add_edition, link_for, open_round
 
@@ -61,6 +64,25 @@ def test_admin_sends_and_the_learner_answers_on_a_phone(live_server, desktop, ph
 
     admin.reload()
     expect(admin.locator("#response-counts tr.total td").nth(3)).to_have_text("1")
+
+    # The results: one はい and one いいえ (該当なし does not count) -> 50 %, in the figures and the SVG trend.
+    admin.get_by_role("link", name="点検結果", exact=True).first.click()
+    expect(admin.locator(".big-rate")).to_have_text("50%")
+    expect(admin.locator("svg.trend-chart text.value").last).to_have_text("50")
+    # The round's いいえ answers, with the learner's comment -> a corrective action owned by the manager.
+    admin.locator("a", has_text="月次点検").first.click()
+    admin.get_by_role("button", name="「いいえ」の回答とコメント").click()
+    expect(admin.get_by_text("会議室の施錠を忘れた日があった")).to_be_visible()
+    admin.get_by_role("button", name="是正処置を登録").first.click()
+    admin.get_by_label("担当者").select_option(label=f"{world['manager_a'].name}（マネージャー）")
+    admin.get_by_label("期限").fill((today_tokyo() + timedelta(days=14)).isoformat())
+    admin.get_by_label("対応メモ").fill("退出時の施錠確認を当番制にする。")
+    admin.get_by_role("button", name="登録する").click()
+    expect(admin.get_by_text("是正処置を登録しました。")).to_be_visible()
+    admin.get_by_role("link", name="是正処置", exact=True).first.click()
+    row = admin.locator("tbody tr").first
+    expect(row).to_contain_text(world["manager_a"].name)
+    expect(row).to_contain_text("未着手")
 
 
 def test_a_learner_without_javascript_answers_and_submits(live_server, browser, playwright, world, run_in_app):
