@@ -43,6 +43,24 @@ TOKEN_PLACEHOLDER = "ZZPERSONALTOKENZZ"  # noqa: S105 - a placeholder, not a sec
 # --- personal links --------------------------------------------------------------------------------------
 
 
+def schedule_columns(data, person_ids: list[int]) -> dict:
+    """The :class:`~portal.models.sending.SendingSchedule` columns from a delivery's or a round's input
+    (``target_kind``, ``department_ids``, times, reminders, window, recurrence)."""
+    return {
+        "target_kind": data.target_kind,
+        "target_department_ids": sorted(set(data.department_ids)) if data.target_kind == TargetKind.DEPARTMENTS
+        else [],
+        "target_learner_ids": sorted(set(person_ids)) if data.target_kind == TargetKind.LEARNERS else [],
+        "starts_at": data.starts_at,
+        "due_at": data.due_at,
+        "reminder_days": sorted(set(data.reminder_days)),
+        "window_start_hour": data.window_start_hour,
+        "window_end_hour": data.window_end_hour,
+        "business_days_only": data.business_days_only,
+        "recurrence": data.recurrence,
+    }
+
+
 def personal_link_secret(namespace: str, schedule, key: int | str) -> str:
     """The secret of one personal link: ``namespace`` (``training-link``, ``inspection-link``) keeps the
     links of different kinds of schedule apart; ``key`` names the person (and, where a person has several

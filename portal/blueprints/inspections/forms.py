@@ -1,15 +1,14 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, MonthField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.blueprints.inspections.services import REMINDER_CHOICES
-from portal.blueprints.training.forms import MultiCheckboxField, options
+from portal.blueprints.training.forms import MultiCheckboxField, ScheduleChecks, options
 from portal.models import Recurrence, TargetKind
-from portal.sending import MAX_REMINDERS
 
 
-class RoundForm(FlaskForm):
+class RoundForm(ScheduleChecks, FlaskForm):
     edition_id = SelectField(_l("点検の版"), coerce=int, validators=[DataRequired(message=_l("版を選んでください。"))])
     month = MonthField(_l("点検月"), validators=[DataRequired(message=_l("点検月を入力してください（例: 2026-11）。"))])
     title = StringField(_l("点検名"), validators=[Optional(), Length(max=200)],
@@ -36,15 +35,3 @@ class RoundForm(FlaskForm):
         choices=options([(Recurrence.NONE, _l("繰り返さない")), (Recurrence.MONTHLY, _l("毎月（翌月の項目で）"))]),
     )
 
-    def validate_due_at(self, field):
-        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
-            raise ValidationError(_l("期限は開始日時より後にしてください。"))
-
-    def validate_reminder_days(self, field):
-        if len(field.data or []) > MAX_REMINDERS:
-            raise ValidationError(_l("リマインドは5回までです。"))
-
-    def validate_window_end_hour(self, field):
-        if self.window_start_hour.data is not None and field.data is not None and \
-                field.data <= self.window_start_hour.data:
-            raise ValidationError(_l("送信時間帯は開始時刻を終了時刻より前にしてください。"))

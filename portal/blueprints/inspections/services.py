@@ -146,16 +146,7 @@ def create_round(data: RoundInput, *, by: User, now: datetime | None = None) -> 
         month=month,
         title=data.title.strip() or f"{data.edition.title}（{month.year}年{month.month}月）",
         item_ids=[i.id for i in items],
-        target_kind=data.target_kind,
-        target_department_ids=sorted(set(data.department_ids)) if data.target_kind == TargetKind.DEPARTMENTS else [],
-        target_learner_ids=sorted(set(data.person_ids)) if data.target_kind == TargetKind.LEARNERS else [],
-        starts_at=data.starts_at,
-        due_at=data.due_at,
-        reminder_days=sorted(set(data.reminder_days)),
-        window_start_hour=data.window_start_hour,
-        window_end_hour=data.window_end_hour,
-        business_days_only=data.business_days_only,
-        recurrence=data.recurrence,
+        **sending.schedule_columns(data, data.person_ids),
         created_by_id=by.id,
     )
     db.session.add(inspection_round)

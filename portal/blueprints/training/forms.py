@@ -15,9 +15,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.blueprints.training.services import MAX_REMINDERS, REMINDER_CHOICES
+from portal.blueprints.training.services import REMINDER_CHOICES
 from portal.business_calendar import TOKYO
 from portal.models import Recurrence, TargetKind
+from portal.sending import MAX_REMINDERS
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -34,7 +35,25 @@ def tokyo_to_utc(value):
     return value.replace(tzinfo=TOKYO).astimezone(UTC) if value else None
 
 
-class DeliveryForm(FlaskForm):
+class ScheduleChecks:
+    """The checks of a form with the sending-schedule fields (start, due date, reminders, sending window),
+    shared by training deliveries and inspection rounds."""
+
+    def validate_due_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("期限は開始日時より後にしてください。"))
+
+    def validate_reminder_days(self, field):
+        if len(field.data or []) > MAX_REMINDERS:
+            raise ValidationError(_l("リマインドは5回までです。"))
+
+    def validate_window_end_hour(self, field):
+        if self.window_start_hour.data is not None and field.data is not None and \
+                field.data <= self.window_start_hour.data:
+            raise ValidationError(_l("送信時間帯は開始時刻を終了時刻より前にしてください。"))
+
+
+class DeliveryForm(ScheduleChecks, FlaskForm):
     course_id = SelectField(_l("講座"), coerce=int, validators=[DataRequired(message=_l("講座を選んでください。"))])
     title = StringField(_l("配信名"), validators=[Optional(), Length(max=200)],
                         description=_l("空欄なら講座名と年度から付けます。"))
@@ -61,15 +80,3 @@ class DeliveryForm(FlaskForm):
                  (Recurrence.QUARTERLY, _l("四半期ごと"))]),
     )
 
-    def validate_due_at(self, field):
-        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
-            raise ValidationError(_l("期限は開始日時より後にしてください。"))
-
-    def validate_reminder_days(self, field):
-        if len(field.data or []) > MAX_REMINDERS:
-            raise ValidationError(_l("リマインドは5回までです。"))
-
-    def validate_window_end_hour(self, field):
-        if self.window_start_hour.data is not None and field.data is not None and \
-                field.data <= self.window_start_hour.data:
-            raise ValidationError(_l("送信時間帯は開始時刻を終了時刻より前にしてください。"))

@@ -120,16 +120,7 @@ def create_delivery(data: DeliveryInput, *, by: User, now: datetime | None = Non
         organization_id=by.organization_id,
         course_id=data.course.id,
         title=data.title.strip() or f"{data.course.title}（{data.course.fiscal_year}年度）",
-        target_kind=data.target_kind,
-        target_department_ids=sorted(set(data.department_ids)) if data.target_kind == TargetKind.DEPARTMENTS else [],
-        target_learner_ids=sorted(set(data.learner_ids)) if data.target_kind == TargetKind.LEARNERS else [],
-        starts_at=data.starts_at,
-        due_at=data.due_at,
-        reminder_days=sorted(set(data.reminder_days)),
-        window_start_hour=data.window_start_hour,
-        window_end_hour=data.window_end_hour,
-        business_days_only=data.business_days_only,
-        recurrence=data.recurrence,
+        **sending.schedule_columns(data, data.learner_ids),
         created_by_id=by.id,
     )
     db.session.add(delivery)
