@@ -4,11 +4,18 @@ a route without an entry."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.conftest import csrf_token_from
 from tests.test_access import ROUTES, world  # noqa: F401 - the access table's objects of org A
 from tests.test_fuzz_forms import _prepare, _role_for, _url
+
+# The headers are set by an after_request hook whatever the database: the SQLite pass checks every route;
+# the PostgreSQL pass (which runs at the same time) leaves them to it.
+pytestmark = pytest.mark.skipif(os.environ.get("PORTAL_TEST_BACKEND") == "postgres",
+                                reason="backend-independent: checked on every route in the SQLite pass")
 
 HX = {"HX-Request": "true"}
 
