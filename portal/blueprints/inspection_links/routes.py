@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 
-from portal import audit
-from portal.blueprints.auth.services import start_session
+from portal.blueprints.auth.services import sign_in_through_personal_link
 from portal.blueprints.inspection_links import bp
 from portal.blueprints.inspection_sheets.services import link_problem, response_for_link
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
-from portal.models import utcnow
 from portal.tenancy import unscoped
 
 
@@ -40,10 +38,6 @@ def enter(token: str):
                                    token=token), 404
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("inspection_links.landing", token=token), 303)
-        if not current_user.is_authenticated:
-            person = response.respondent
-            person.last_login_at = utcnow()
-            audit.record("auth.login", target=person, actor=person, via="inspection_link", round=response.round_id)
-            start_session(person)
-            db.session.commit()
+        sign_in_through_personal_link(response.respondent, "inspection_link", round=response.round_id)
+        db.session.commit()
         return redirect(url_for("inspection_sheets.round_sheets", round_id=response.round_id), 303)

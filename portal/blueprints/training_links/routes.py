@@ -8,14 +8,13 @@ from flask import abort, redirect, render_template, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import audit
-from portal.blueprints.auth.services import start_session
+from portal.blueprints.auth.services import sign_in_through_personal_link
 from portal.blueprints.courses.services import image_dir
 from portal.blueprints.quizzes.services import assignment_for_link, link_problem, verify_certificate
 from portal.blueprints.training_links import bp
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
-from portal.models import Course, CourseImage, utcnow
+from portal.models import Course, CourseImage
 from portal.tenancy import unscoped
 
 
@@ -44,13 +43,8 @@ def enter(token: str):
             return render_template("training_links/landing.html", problem=problem, form=EmptyForm(), token=token), 404
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("training_links.landing", token=token), 303)
-        if not current_user.is_authenticated:
-            learner = assignment.learner
-            learner.last_login_at = utcnow()
-            audit.record("auth.login", target=learner, actor=learner, via="training_link",
-                         delivery=assignment.delivery_id)
-            start_session(learner)
-            db.session.commit()
+        sign_in_through_personal_link(assignment.learner, "training_link", delivery=assignment.delivery_id)
+        db.session.commit()
         return redirect(url_for("quizzes.assignment", assignment_id=assignment.id), 303)
 
 
