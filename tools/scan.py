@@ -31,6 +31,8 @@ ROLES = {
     "operator": ("/login", {"email": "operator@example.com"}),
     "support": ("/login", {"email": "support@example.com"}),
     "org_admin": ("/login", {"email": "admin@demo.example.com"}),
+    "manager": ("/login", {"email": "manager@demo.example.com"}),
+    "learner": ("/login", {"email": "learner01@demo.example.com"}),
 }
 # Never follow: they end the session, lock the password, or turn off the second factor.
 EXCLUDE = r"logout|password/compromised|password/change|two-factor|/lang/|purge|/delete"
