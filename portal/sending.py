@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.blueprints.learners.services import DepartmentTree
@@ -59,6 +59,22 @@ def schedule_columns(data, person_ids: list[int]) -> dict:
         "business_days_only": data.business_days_only,
         "recurrence": data.recurrence,
     }
+
+
+def claim_launch(schedule, scheduled: str, launched: str, now: datetime) -> bool:
+    """Move ``schedule`` (a delivery or a round) from ``scheduled`` to ``launched`` in one UPDATE; True for the
+    one caller that moved it, so a launch runs once even when two workers or a retry call it together."""
+    model = type(schedule)
+    moved = db.session.execute(
+        update(model)
+        .where(model.id == schedule.id, model.status == scheduled)
+        .values(status=launched, launched_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return False
+    db.session.refresh(schedule)
+    return True
 
 
 def personal_link_secret(namespace: str, schedule, key: int | str) -> str:

@@ -232,15 +232,8 @@ def launch_round(inspection_round: InspectionRound, *, now: datetime | None = No
     does the work.
     """
     now = now or utcnow()
-    moved = db.session.execute(
-        update(InspectionRound)
-        .where(InspectionRound.id == inspection_round.id, InspectionRound.status == RoundStatus.SCHEDULED)
-        .values(status=RoundStatus.OPEN, launched_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    if not sending.claim_launch(inspection_round, RoundStatus.SCHEDULED, RoundStatus.OPEN, now):
         return 0
-    db.session.refresh(inspection_round)
     sheets = target_sheets(inspection_round)
     org_id = inspection_round.organization_id
     sending.insert_ignoring_duplicates(

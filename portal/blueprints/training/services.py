@@ -158,15 +158,8 @@ def launch_delivery(delivery: Delivery, *, now: datetime | None = None) -> int:
     launched does the work.
     """
     now = now or utcnow()
-    moved = db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.status == DeliveryStatus.SCHEDULED)
-        .values(status=DeliveryStatus.LAUNCHED, launched_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    if not sending.claim_launch(delivery, DeliveryStatus.SCHEDULED, DeliveryStatus.LAUNCHED, now):
         return 0
-    db.session.refresh(delivery)
     learners = target_learners(delivery)
     _insert_ignoring_duplicates(
         Assignment.__table__,
