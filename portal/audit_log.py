@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -11,12 +10,12 @@ from sqlalchemy import select
 from wtforms import DateField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
+from portal.clock import TOKYO
 from portal.extensions import db
 from portal.forms import IntegerField
 from portal.models import AuditEvent
 from portal.pagination import clamp_page
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 50
 
 

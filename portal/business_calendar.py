@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import holidays
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+from portal.clock import TOKYO
+
 OPENS = time(9, 0)
 CLOSES = time(18, 0)
 HOURS_PER_DAY = 9

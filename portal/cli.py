@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from portal import audit
+from portal.clock import add_months_to_date
 from portal.extensions import db
 from portal.models import Organization, Role, User
 from portal.passwords import hash_password, password_problems
@@ -164,7 +165,7 @@ def _demo_inspection_history(org_id: int) -> None:
     """A year of closed monthly rounds of the employee edition for the demo company (results, trend and
     follow-up have something to show); months that already have a round are left alone."""
     from portal.blueprints.inspection_results.demo import seed_demo_history
-    from portal.blueprints.inspection_results.services import this_month
+    from portal.clock import this_month
     from portal.models import EditionKind, InspectionEdition
     from portal.tenancy import tenant_scope
 
@@ -190,8 +191,8 @@ def _demo_inspection_round(org_id: int) -> None:
     from datetime import datetime, time, timedelta
 
     from portal.blueprints.inspections import services as rounds
-    from portal.business_calendar import TOKYO
-    from portal.models import EditionKind, InspectionEdition, InspectionRound, utcnow
+    from portal.clock import TOKYO, utcnow
+    from portal.models import EditionKind, InspectionEdition, InspectionRound
     from portal.tenancy import tenant_scope
 
     now = utcnow()
@@ -208,7 +209,7 @@ def _demo_inspection_round(org_id: int) -> None:
             click.echo(f"Inspection round: {existing.title} (exists)")
             return
         admin = db.session.scalar(select(User).where(User.email == "admin@demo.example.com"))
-        next_month = rounds.sending.add_months_to_date(month, 1)
+        next_month = add_months_to_date(month, 1)
         due = datetime.combine(next_month - timedelta(days=1), time(18), tzinfo=TOKYO)
         if due - now < timedelta(days=3):
             due = datetime.combine((now + timedelta(days=7)).astimezone(TOKYO).date(), time(18), tzinfo=TOKYO)
@@ -225,7 +226,8 @@ def _seed_demo_organization(org: Organization) -> None:
     """The demo company's contract, registered profile and departments, each created once."""
     from datetime import date
 
-    from portal.models import Contract, Department, ManagerDepartment, OrganizationProfile, utcnow
+    from portal.clock import utcnow
+    from portal.models import Contract, Department, ManagerDepartment, OrganizationProfile
 
     if db.session.scalar(select(Contract).where(Contract.organization_id == org.id)) is None:
         db.session.add(

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import Table, func, insert, select
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     Assignment,
@@ -38,7 +39,6 @@ from portal.models import (
     Ticket,
     TicketMessage,
     User,
-    utcnow,
 )
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
@@ -408,7 +408,7 @@ def seed_inspection_rounds(orgs, learners, ids, now, rng, report) -> int:
     one), answered by its learners, with the tallies the results pages read; the same generator as the demo
     organization's history (``inspection_results.demo.generate_history``)."""
     from portal.blueprints.inspection_results.demo import generate_history, months_before
-    from portal.business_calendar import TOKYO
+    from portal.clock import TOKYO
     from portal.models import EditionKind, InspectionAnswer, InspectionEdition
     from portal.tenancy import tenant_scope
 

@@ -11,7 +11,7 @@ import email
 import email.policy
 import os
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiosmtpd.controller import Controller
 
@@ -23,7 +23,7 @@ class SaveToFolder:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         path = os.path.join(self.folder, f"{stamp}.eml")
         with open(path, "wb") as fh:
             fh.write(envelope.content)

@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.audit import client_ip
-from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
+from portal.blueprints.operator.services import RuleViolation
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import DocumentKind, LegalDocument, Role, TermsAcceptance, User
 from portal.tenancy import unscoped

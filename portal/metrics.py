@@ -72,7 +72,7 @@ class DatabaseCollector:
 
     def collect(self):
         from portal.blueprints.monitoring.services import heartbeat_count, last_worker_beat, outbox_figures
-        from portal.models import utcnow
+        from portal.clock import utcnow
 
         now = utcnow()
         figures = outbox_figures(now)

@@ -12,13 +12,13 @@ import hashlib
 import hmac
 import io
 import secrets
-import time
 
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
+from portal.clock import utcnow
 from portal.models import Role, User
 
 RECOVERY_CODE_COUNT = 10
@@ -59,7 +59,7 @@ def matching_step(secret: str, code: str, *, now: float | None = None, after: in
     if len(code) != 6 or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)
-    current = int((time.time() if now is None else now) // STEP_SECONDS)
+    current = int((utcnow().timestamp() if now is None else now) // STEP_SECONDS)
     for step in (current - 1, current, current + 1):
         if after is not None and step <= after:
             continue

@@ -7,7 +7,6 @@ organizations it concerns see the maintenance page; staff keep working.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 
 from portal import audit
-from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
+from portal.blueprints.operator.services import RuleViolation
+from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.htmx import is_htmx
 from portal.models import (
@@ -33,7 +33,6 @@ from portal.models import (
     OrganizationProfile,
     OrganizationStatus,
     User,
-    utcnow,
 )
 from portal.outbox import external_url, queue_email
 from portal.tenancy import unscoped
@@ -54,13 +53,6 @@ INCIDENT_LABELS = {
 SERVICE_END_MONTHS = 3
 # During maintenance these still work: sign in and out (staff must get in), language, the status page.
 MAINTENANCE_ALLOWED = frozenset({"static", "auth.login", "auth.logout", "main.set_language", "status.page"})
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later, or the month's last day when it has no such day (31 Jan + 1 = 28 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass
@@ -88,7 +80,7 @@ def check_draft(draft: NoticeDraft, now: datetime) -> None:
         if draft.ends_at <= draft.starts_at:
             raise RuleViolation(_l("メンテナンスの終了日時は開始日時より後にしてください。"))
     if draft.kind == NoticeKind.SERVICE_END:
-        earliest = add_months(today_in_tokyo(now), SERVICE_END_MONTHS)
+        earliest = add_months_to_date(today_in_tokyo(now), SERVICE_END_MONTHS)
         if draft.service_ends_on is None:
             raise RuleViolation(_l("サービス提供の終了日を入力してください。"))
         if draft.service_ends_on < earliest:

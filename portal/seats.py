@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from portal.clock import TOKYO, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
-from portal.models import Contract, Organization, OrganizationStatus, Role, SeatUsage, User, utcnow
+from portal.models import Contract, Organization, OrganizationStatus, Role, SeatUsage, User
 from portal.tenancy import unscoped
-
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)

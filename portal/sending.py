@@ -15,11 +15,10 @@ Both carry the columns of :class:`portal.models.sending.SendingSchedule`; this m
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import current_app
 from markupsafe import escape
@@ -27,9 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.blueprints.learners.services import DepartmentTree
-from portal.business_calendar import TOKYO, is_business_day
+from portal.business_calendar import is_business_day
+from portal.clock import TOKYO, utcnow
 from portal.extensions import db
-from portal.models import OutboxMessage, OutboxStatus, Recurrence, Role, TargetKind, User, utcnow
+from portal.models import OutboxMessage, OutboxStatus, Recurrence, Role, TargetKind, User
 from portal.outbox import external_url, render_email
 
 MAX_REMINDERS = 5
@@ -105,25 +105,6 @@ def next_send_time(schedule, moment: datetime) -> datetime:
             return max(local, datetime.combine(local.date(), opens, tzinfo=TOKYO)).astimezone(moment.tzinfo)
         local = datetime.combine(local.date() + timedelta(days=1), opens, tzinfo=TOKYO)
     raise ValueError("no sending window within ten years")
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same Tokyo day and time ``months`` later (the 31st becomes the month's last day)."""
-    local = moment.astimezone(TOKYO)
-    month_index = local.month - 1 + months
-    year, month = local.year + month_index // 12, month_index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day).astimezone(moment.tzinfo)
-
-
-def add_months_to_date(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def today_tokyo(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(TOKYO).date()
 
 
 # --- targets -----------------------------------------------------------------------------------------------

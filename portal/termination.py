@@ -21,15 +21,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, select
 
 from portal import audit
-from portal.blueprints.operator.services import (
-    RuleViolation,
-    change_status,
-    mail_primary_admin,
-    today_in_tokyo,
-)
+from portal.blueprints.operator.services import RuleViolation, change_status, mail_primary_admin
+from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
-from portal.models import DeletionRecord, Organization, OrganizationStatus, Termination, User, utcnow
+from portal.models import DeletionRecord, Organization, OrganizationStatus, Termination, User
 from portal.tenancy import unscoped
 
 CANCELLATION_GROUNDS = {

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import OneTimeToken, User, utcnow
+from portal.models import OneTimeToken, User
 
 
 class TokenInvalid(Exception):

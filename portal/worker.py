@@ -39,6 +39,7 @@ from flask import current_app
 from sqlalchemy import bindparam, delete, or_, select, update
 
 from portal import audit
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.jobs import REGISTRY, PeriodicJob, periodic
 from portal.models import (
@@ -50,7 +51,6 @@ from portal.models import (
     SuppressionReason,
     WorkerHeartbeat,
     outbox_message_id,
-    utcnow,
 )
 from portal.smtp import Failure, SmtpConnection, deliverable_address, send_one
 from portal.tenancy import unscoped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from portal.blueprints.operator.services import today_in_tokyo
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Application, DocumentKind, LegalDocument, utcnow
 

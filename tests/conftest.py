@@ -18,6 +18,7 @@ from portal.extensions import db, limiter
 from portal.models import STAFF_ROLES, Organization, Role, User, utcnow
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
+from tests import clock as suite_clock
 
 PASSWORD = "correct horse battery staple 2026"
 # Staff made by ``make_user`` are enrolled in two-factor sign-in with this secret; ``login`` passes
@@ -25,6 +26,16 @@ PASSWORD = "correct horse battery staple 2026"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _counter = itertools.count(1)
 _HASH_CACHE: dict[str, str] = {}
+
+
+def pytest_configure(config):
+    config.portal_now = suite_clock.start(os.environ.get("PORTAL_TEST_NOW"))
+
+
+def pytest_report_header(config):
+    if config.portal_now is None:
+        return "clock: the machine's (set PORTAL_TEST_NOW to run the suite at another moment)"
+    return f"clock: moved to {config.portal_now.astimezone(suite_clock.TOKYO):%Y-%m-%d %H:%M} JST (PORTAL_TEST_NOW)"
 
 
 def _database_url(tmp_path_factory) -> str:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Department, ImportBatch, MailSuppression, OutboxMessage, utcnow
 from tests.application_helpers import make_application
@@ -421,7 +422,7 @@ def _inspection_results_world(world) -> dict:
     response = launch(inspection_round, [(world["learner_a"].id, None)])[world["learner_a"].id]
     answer, other = submit(response, {world["item_a"]: "no", second.id: "no"})
     action = results_services.open_action(
-        other, results_services.ActionInput(owner_id=world["manager_a"].id, due_on=results_services.today_tokyo()),
+        other, results_services.ActionInput(owner_id=world["manager_a"].id, due_on=today_in_tokyo()),
         by=db.session.get(User, world["admin_a"].id),
     )
     return {"closed_round_a": inspection_round.id, "answer_a": answer.id, "action_a": action.id}

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.blueprints.operator.services import today_in_tokyo
 from portal.blueprints.registration import services
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import (
     Application,

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.blueprints.operator.services import today_in_tokyo
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.jobs import REGISTRY
 from portal.models import (

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.blueprints.operator.services import today_in_tokyo
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import LegalDocument, Notice, OutboxMessage, TermsAcceptance
 from tests.conftest import csrf_token_from

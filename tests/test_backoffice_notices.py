@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from portal.blueprints.operator.services import today_in_tokyo
+from portal.clock import add_months_to_date, today_in_tokyo
 from portal.extensions import db
 from portal.models import AuditEvent, Notice, NoticeRead, Organization, OutboxMessage, utcnow
-from portal.notices import add_months
 from tests.conftest import csrf_token_from
 from tests.test_backoffice_orgs import post_form
 
@@ -43,9 +42,9 @@ def notice_count(run_in_app) -> int:
 
 
 def test_add_months_keeps_the_day_or_takes_the_months_last():
-    assert add_months(date(2026, 11, 25), 3) == date(2027, 2, 25)
-    assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
-    assert add_months(date(2027, 10, 31), 4) == date(2028, 2, 29)
+    assert add_months_to_date(date(2026, 11, 25), 3) == date(2027, 2, 25)
+    assert add_months_to_date(date(2026, 11, 30), 3) == date(2027, 2, 28)
+    assert add_months_to_date(date(2027, 10, 31), 4) == date(2028, 2, 29)
 
 
 def test_general_notice_reaches_board_and_primary_admins_and_reads_are_recorded(
@@ -95,7 +94,7 @@ def test_chosen_organizations_only(operator_client, world, login_as, run_in_app)
 
 def test_service_end_needs_three_months_notice(operator_client, run_in_app):
     before = notice_count(run_in_app)
-    too_soon = add_months(today_in_tokyo(), 3) - timedelta(days=1)
+    too_soon = add_months_to_date(today_in_tokyo(), 3) - timedelta(days=1)
     response = publish(operator_client, kind="service_end", title="終了", service_ends_on=too_soon.isoformat())
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -103,7 +102,7 @@ def test_service_end_needs_three_months_notice(operator_client, run_in_app):
     assert notice_count(run_in_app) == before
     response = publish(operator_client, kind="service_end", title="終了", service_ends_on="")
     assert response.status_code == 422 and "サービス提供の終了日を入力してください。" in response.get_data(as_text=True)
-    just_enough = add_months(today_in_tokyo(), 3)
+    just_enough = add_months_to_date(today_in_tokyo(), 3)
     response = publish(operator_client, kind="service_end", title="終了", service_ends_on=just_enough.isoformat())
     assert response.status_code == 303
     assert notice_count(run_in_app) == before + 1

@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 from portal.blueprints.inspection_results import services
 from portal.blueprints.inspection_results.charts import trend_chart
 from portal.blueprints.learners.services import DepartmentTree
+from portal.clock import shift_month, today_in_tokyo
 from portal.extensions import db
 from portal.models import (
     ActionStatus,
@@ -185,7 +186,7 @@ def test_the_page_shows_the_figures_the_svg_and_the_table(world, example, login_
 
 
 def test_the_chart_fits_a_phone_and_labels_every_month():
-    points = [services.MonthPoint(services.shift_month(NOV, k), services.Figures().add(9 - k % 3, 1 + k % 3, 0),
+    points = [services.MonthPoint(shift_month(NOV, k), services.Figures().add(9 - k % 3, 1 + k % 3, 0),
                                   True) for k in range(-11, 1)]
     chart = trend_chart(points)
     assert chart.width == 360 and len(chart.bars) == 12
@@ -280,7 +281,7 @@ def _post(client, url, data):
 
 
 def _action_data(world, **overrides):
-    today = services.today_tokyo()
+    today = today_in_tokyo()
     return {"title": "", "owner_id": str(world["admin_a"].id), "due_on": (today + timedelta(days=7)).isoformat(),
             "status": "open", "notes": "鍵の保管場所を決める。", "course_id": "", **overrides}
 
@@ -374,7 +375,7 @@ def _open(run_in_app, world, answer_id, *, owner, due_on=None, status=ActionStat
             answer = db.session.get(InspectionAnswer, answer_id)
             admin = db.session.get(User, world["admin_a"].id)
             action = services.open_action(answer, services.ActionInput(
-                owner_id=owner, due_on=due_on or services.today_tokyo() + timedelta(days=3), status=status),
+                owner_id=owner, due_on=due_on or today_in_tokyo() + timedelta(days=3), status=status),
                 by=admin)
             return action.id
 
@@ -387,7 +388,7 @@ def test_overdue_actions_are_flagged_and_filters_work(world, example, login_as, 
 
     def backdate():
         with unscoped():
-            db.session.get(CorrectiveAction, first).due_on = services.today_tokyo() - timedelta(days=1)
+            db.session.get(CorrectiveAction, first).due_on = today_in_tokyo() - timedelta(days=1)
 
     run_in_app(backdate)
     admin = login_as(world["admin_a"])
@@ -405,7 +406,7 @@ def test_overdue_actions_are_flagged_and_filters_work(world, example, login_as, 
     assert "最後に退室する人が施錠している。" in mine and "入館証を身につけている。" not in mine
     # An overdue action may be edited without moving its (past) due date.
     edit = _post(admin, f"/org/inspections/actions/{first}", _action_data(
-        world, due_on=(services.today_tokyo() - timedelta(days=1)).isoformat(), status="in_progress"))
+        world, due_on=(today_in_tokyo() - timedelta(days=1)).isoformat(), status="in_progress"))
     assert edit.status_code == 303
     assert second
 
@@ -464,7 +465,7 @@ def test_pages_use_a_constant_number_of_queries(app, monkeypatch):
                     .order_by(InspectionAnswer.id).limit(1)
                 )
                 services.open_action(db.session.get(InspectionAnswer, answer), services.ActionInput(
-                    owner_id=admin.id, due_on=services.today_tokyo()), by=admin)
+                    owner_id=admin.id, due_on=today_in_tokyo()), by=admin)
                 db.session.commit()
                 session_id = admin.get_id()
         client = app.test_client()

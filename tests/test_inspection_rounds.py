@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select
 from portal import sending
 from portal.blueprints.inspections import services as rounds
 from portal.blueprints.training import services as delivery_services
+from portal.clock import add_months_to_date
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -135,7 +136,7 @@ def _post_new(client, team, **overrides):
 
 def test_a_round_for_a_past_month_is_refused(team, login_as, run_in_app):
     admin = login_as(team["admin_a"])
-    last_month = sending.add_months_to_date(rounds.current_month(), -1)
+    last_month = add_months_to_date(rounds.current_month(), -1)
     response = _post_new(admin, team, month=f"{last_month:%Y-%m}")
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "過ぎた月" in page and 'value="残す名前"' in page
@@ -460,7 +461,7 @@ def test_a_monthly_round_schedules_next_month_with_next_months_draw(world, run_i
     following = run_in_app(lambda: db.session.scalar(
         select(InspectionRound).where(InspectionRound.previous_round_id == found.id)))
     assert following.status == RoundStatus.SCHEDULED and following.round_no == 2
-    assert following.month == sending.add_months_to_date(found.month, 1)
+    assert following.month == add_months_to_date(found.month, 1)
     assert following.item_ids[:2] == fixed == found.item_ids[:2]
     assert len(following.item_ids) == 4 and following.item_ids[2:] != found.item_ids[2:]
     assert following.starts_at.astimezone(UTC) > found.starts_at.astimezone(UTC)

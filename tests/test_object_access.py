@@ -47,6 +47,7 @@ import pytest
 from sqlalchemy import func, select, text
 from werkzeug.routing import IntegerConverter
 
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Role, utcnow
 from portal.tenancy import tenant_scope
@@ -327,7 +328,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         no_answer, other_no = submit(response, {item.id: ("no", "鍵をかけ忘れた"), second_item.id: ("no", "未対応")})
         action = results_services.open_action(
             other_no, results_services.ActionInput(owner_id=people["manager"].id,
-                                                   due_on=results_services.today_tokyo()), by=admin,
+                                                   due_on=today_in_tokyo()), by=admin,
         )
 
         course = add_course(organization_id=org.id, questions=3)

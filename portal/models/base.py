@@ -1,13 +1,11 @@
 """Column types and helpers shared by every model."""
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from portal.clock import utcnow  # noqa: F401 - column defaults read the one clock
 
 
 class UTCDateTime(TypeDecorator):

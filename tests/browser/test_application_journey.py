@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.blueprints.operator.services import today_in_tokyo
+from portal.clock import today_in_tokyo
 from portal.models import utcnow
 from portal.worker import Worker
 from tests.application_helpers import NTA_NUMBER, make_terms

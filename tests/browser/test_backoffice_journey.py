@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.blueprints.operator.services import today_in_tokyo
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Contract, Invoice, Organization
 from tests.browser.helpers import pass_second_step_if_asked

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.blueprints.courses.demo import seed_demo_course
+from portal.clock import this_month, today_in_tokyo
 from portal.extensions import db
 from portal.models import Department, Lesson, Role, User, utcnow
 from portal.tenancy import tenant_scope
@@ -90,7 +91,7 @@ def _inspections(world, learner_id: int, people: list[int]) -> dict:
     org_id = world["org_a"].id
     edition, items = rounds.add_edition(org_id, items=4, title="月次点検")
     with tenant_scope(org_id):
-        month = results.this_month()
+        month = this_month()
         last_month = (month - timedelta(days=1)).replace(day=1)
         closed = make_round(org_id, edition, last_month, items, title="月次点検（先月）")
         departments = dict(db.session.execute(select(User.id, User.department_id).where(User.id.in_(people))).all())
@@ -103,7 +104,7 @@ def _inspections(world, learner_id: int, people: list[int]) -> dict:
             if person == learner_id:
                 no_answer = answers[1]
         action = results.open_action(no_answer, results.ActionInput(owner_id=world["manager_a"].id,
-                                                                    due_on=results.today_tokyo()),
+                                                                    due_on=today_in_tokyo()),
                                      by=db.session.get(User, world["admin_a"].id))
         db.session.flush()
     current = rounds.open_round(world["admin_a"], edition)

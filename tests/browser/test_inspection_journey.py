@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from portal.blueprints.inspection_results.services import today_tokyo
+from portal.clock import today_in_tokyo
 from tests.conftest import PASSWORD
 from tests.inspection_helpers import add_edition, link_for, open_round
 
@@ -75,7 +75,7 @@ def test_admin_sends_and_the_learner_answers_on_a_phone(live_server, desktop, ph
     expect(admin.get_by_text("会議室の施錠を忘れた日があった")).to_be_visible()
     admin.get_by_role("button", name="是正処置を登録").first.click()
     admin.get_by_label("担当者").select_option(label=f"{world['manager_a'].name}（マネージャー）")
-    admin.get_by_label("期限").fill((today_tokyo() + timedelta(days=14)).isoformat())
+    admin.get_by_label("期限").fill((today_in_tokyo() + timedelta(days=14)).isoformat())
     admin.get_by_label("対応メモ").fill("退出時の施錠確認を当番制にする。")
     admin.get_by_role("button", name="登録する").click()
     expect(admin.get_by_text("是正処置を登録しました。")).to_be_visible()

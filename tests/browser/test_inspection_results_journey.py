@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from portal.blueprints.inspection_results.services import month_window, this_month, today_tokyo
+from portal.blueprints.inspection_results.services import month_window
+from portal.clock import this_month, today_in_tokyo
 from portal.extensions import db
 from portal.models import Role, User
 from tests.conftest import PASSWORD
@@ -70,7 +71,7 @@ def test_admin_sees_compliance_and_opens_a_corrective_action(live_server, deskto
     page.get_by_role("button", name="是正処置を登録").first.click()
     expect(page.get_by_role("heading", name="是正処置の登録")).to_be_visible()
     page.get_by_label("担当者").select_option(label=f"{world['manager_a'].name}（マネージャー）")
-    page.get_by_label("期限").fill((today_tokyo() + timedelta(days=10)).isoformat())
+    page.get_by_label("期限").fill((today_in_tokyo() + timedelta(days=10)).isoformat())
     page.get_by_label("対応メモ").fill("入館証の置き場所を決め、朝礼で周知する。")
     page.get_by_role("button", name="登録する").click()
     expect(page.get_by_text("是正処置を登録しました。")).to_be_visible()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import unicodedata
 
 from flask import current_app, g, redirect, request, session, url_for
@@ -12,8 +11,9 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import audit, mfa
+from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
-from portal.models import Organization, OrganizationStatus, Role, User, utcnow
+from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
 from portal.tenancy import ALL_TENANTS, reset_scope, set_scope, tenant_scope, unscoped
@@ -363,7 +363,7 @@ def begin_sign_in(user: User, next_url: str | None = None) -> str | None:
     session[MFA_PENDING_KEY] = {
         "user_id": user.id,
         "token": user.session_token,
-        "at": int(time.time()),
+        "at": epoch_seconds(),
         "next": next_url,
     }
     return url_for("auth.two_factor")
@@ -375,7 +375,7 @@ def pending_mfa_user() -> User | None:
     if not isinstance(pending, dict):
         return None
     user_id, token, at = pending.get("user_id"), pending.get("token"), pending.get("at")
-    if not isinstance(user_id, int) or not isinstance(at, int) or time.time() - at > MFA_PENDING_SECONDS:
+    if not isinstance(user_id, int) or not isinstance(at, int) or epoch_seconds() - at > MFA_PENDING_SECONDS:
         return None
     with unscoped():
         user = db.session.get(User, user_id)
@@ -498,7 +498,7 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
             queue_email(
                 "mfa_reset",
                 user.email,
-                idempotency_key=f"mfa_reset:{user.id}:{int(time.time())}",
+                idempotency_key=f"mfa_reset:{user.id}:{epoch_seconds()}",
                 organization_id=user.organization_id,
                 user_id=user.id,
                 locale=user.locale,
@@ -570,7 +570,7 @@ def report_compromised_password(user: User) -> None:
         queue_email(
             "password_compromise_reported",
             current_app.config["OPERATOR_EMAIL"],
-            idempotency_key=f"password_compromise:{user.id}:{int(time.time())}",
+            idempotency_key=f"password_compromise:{user.id}:{epoch_seconds()}",
             user_id=None,
             subject_user_id=user.id,
             role=user.role,

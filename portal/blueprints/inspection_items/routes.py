@@ -9,9 +9,9 @@ from flask_login import current_user
 from portal.blueprints.courses.forms import options
 from portal.blueprints.inspection_items import bp, services
 from portal.blueprints.inspection_items.forms import EditionForm, ItemForm
-from portal.business_calendar import TOKYO
+from portal.clock import TOKYO, utcnow
 from portal.extensions import db
-from portal.models import User, utcnow
+from portal.models import User
 
 
 def _me() -> User:

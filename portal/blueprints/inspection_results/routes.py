@@ -13,10 +13,10 @@ from portal.blueprints.inspection_results.forms import ActionForm, ActionProgres
 from portal.blueprints.inspection_results.services import ActionInput, ActionRuleError
 from portal.blueprints.learners.services import DepartmentTree
 from portal.blueprints.training.forms import options
-from portal.business_calendar import TOKYO
+from portal.clock import TOKYO, this_month, today_in_tokyo, utcnow
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
-from portal.models import ActionStatus, InspectionAnswer, InspectionRound, Role, User, utcnow
+from portal.models import ActionStatus, InspectionAnswer, InspectionRound, Role, User
 from portal.pagination import requested_page
 from portal.security import role_required
 
@@ -36,7 +36,7 @@ def _edition_and_month(editions):
     month = services.parse_month(request.args.get("month"))
     if edition is not None and month is None:
         month = services.latest_month(edition.id)
-    return edition, month or services.this_month()
+    return edition, month or this_month()
 
 
 # --- results -------------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ def index():
     editions = services.editions_with_rounds()
     edition, month = _edition_and_month(editions)
     data = services.results(edition, month, departments, tree) if edition else None
-    months = services.month_window(max(month, services.this_month()), 24)[::-1]
+    months = services.month_window(max(month, this_month()), 24)[::-1]
     return render_template(
         "inspection_results/index.html", editions=editions, edition=edition, month=month, months=months, data=data,
         chart=charts.trend_chart(data.trend) if data else None, failing_rate=services.FAILING_RATE,
@@ -123,7 +123,7 @@ def actions():
         "inspection_results/actions.html", status=status, owner=owner, overdue=overdue,
         page=services.action_list(_me(), status=status, owner_id=owner_id, overdue=overdue, page=requested_page()),
         owners=services.assignable_owners(), tree=DepartmentTree.load(), labels=services.ACTION_LABELS,
-        today=services.today_tokyo(), is_overdue=services.is_overdue,
+        today=today_in_tokyo(), is_overdue=services.is_overdue,
     )
 
 
@@ -206,5 +206,5 @@ def edit_action(action_id: int):
     return render_template(
         "inspection_results/action_form.html", form=form, action=action, refused=None, is_admin=is_admin,
         context=_answer_context(answer), labels=services.ACTION_LABELS, tree=DepartmentTree.load(),
-        overdue=services.is_overdue(action.status, action.due_on, services.today_tokyo()),
+        overdue=services.is_overdue(action.status, action.due_on, today_in_tokyo()),
     ), 422 if form.errors else 200

@@ -32,7 +32,7 @@ from portal import audit
 from portal.blueprints.inspection_items.services import category_rank
 from portal.blueprints.learners.services import DepartmentTree, managed_department_ids
 from portal.blueprints.operator.services import Page, paginate_rows
-from portal.business_calendar import TOKYO
+from portal.clock import TOKYO, shift_month, this_month, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.models import (
     ActionStatus,
@@ -48,7 +48,6 @@ from portal.models import (
     ResponseStatus,
     Role,
     User,
-    utcnow,
 )
 
 WINDOW_MONTHS = 12
@@ -65,19 +64,6 @@ UNFINISHED = "unfinished"
 
 
 # --- months --------------------------------------------------------------------------------------------
-
-
-def this_month(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(TOKYO).date().replace(day=1)
-
-
-def today_tokyo(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(TOKYO).date()
-
-
-def shift_month(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def month_window(end: date, months: int = WINDOW_MONTHS) -> list[date]:
@@ -544,7 +530,7 @@ def open_action(answer: InspectionAnswer, data: ActionInput, *, by: User,
     if action_of_answer(answer.id) is not None:
         raise ActionRuleError(_("この回答には是正処置が登録済みです。"))
     owner = _check_owner(data.owner_id)
-    _check_due(data.due_on, today_tokyo(now))
+    _check_due(data.due_on, today_in_tokyo(now))
     _check_status(data.status)
     item = answer.item
     action = CorrectiveAction(
@@ -606,7 +592,7 @@ def update_action(action: CorrectiveAction, data: ActionInput, *, by: User, now:
     now = now or utcnow()
     owner = _check_owner(data.owner_id)
     if data.due_on != action.due_on:
-        _check_due(data.due_on, today_tokyo(now))
+        _check_due(data.due_on, today_in_tokyo(now))
     _check_status(data.status)
     changes = {}
     title = (data.title.strip() or action.title)[:200]
@@ -669,7 +655,7 @@ def may_edit_everything(user: User) -> bool:
 def action_list(user: User, *, status: str = UNFINISHED, owner_id: int | None = None, overdue: bool = False,
                 page: int = 1, now: datetime | None = None) -> Page:
     """The actions ``user`` may see, earliest due first, filtered by status and owner."""
-    today = today_tokyo(now)
+    today = today_in_tokyo(now)
     stmt = (
         select(CorrectiveAction.id, CorrectiveAction.title, CorrectiveAction.status, CorrectiveAction.due_on,
                CorrectiveAction.department_id, CorrectiveAction.delivery_id, CorrectiveAction.created_at,

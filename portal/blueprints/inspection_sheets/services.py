@@ -27,6 +27,7 @@ from portal.blueprints.inspections.services import (
 )
 from portal.blueprints.learners.services import DepartmentTree
 from portal.blueprints.me.services import HomeItem, register_home_provider
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     SELF_SUBJECT,
@@ -39,7 +40,6 @@ from portal.models import (
     ResponseStatus,
     RoundStatus,
     User,
-    utcnow,
 )
 
 COMMENT_MAX = 1000

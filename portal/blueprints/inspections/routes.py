@@ -14,11 +14,11 @@ from portal.blueprints.inspections import bp, services
 from portal.blueprints.inspections.forms import RoundForm
 from portal.blueprints.inspections.services import InspectionRuleError, RoundInput
 from portal.blueprints.learners.services import DepartmentTree, managed_department_ids
-from portal.blueprints.training.forms import options, tokyo_to_utc
-from portal.business_calendar import TOKYO
+from portal.blueprints.training.forms import options
+from portal.clock import TOKYO, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Role, RoundStatus, User, utcnow
+from portal.models import Role, RoundStatus, User
 from portal.outbox import external_url
 from portal.security import role_required
 

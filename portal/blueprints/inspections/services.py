@@ -20,7 +20,7 @@ from sqlalchemy import case, func, select, update
 from portal import audit, sending
 from portal.blueprints.inspection_items.services import edition_items
 from portal.blueprints.learners.services import DepartmentTree
-from portal.business_calendar import TOKYO
+from portal.clock import TOKYO, add_months, add_months_to_date, this_month, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -39,7 +39,6 @@ from portal.models import (
     RoundStatus,
     TargetKind,
     User,
-    utcnow,
 )
 from portal.tenancy import unscoped
 
@@ -63,10 +62,6 @@ class InspectionRuleError(ValueError):
     def __init__(self, message, field: str | None = None):
         super().__init__(str(message))
         self.field = field
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
 
 
 def team_subject(department_id: int) -> str:
@@ -98,8 +93,8 @@ class RoundInput:
 
 
 def _check(data: RoundInput, now: datetime) -> None:
-    month = month_start(data.month)
-    if month < month_start(sending.today_tokyo(now)):
+    month = data.month.replace(day=1)
+    if month < this_month(now):
         raise InspectionRuleError(_("過ぎた月（%(month)s）の点検は作成できません。今月以降を選んでください。",
                                     month=f"{month:%Y-%m}"), "month")
     closed = db.session.scalar(
@@ -136,7 +131,7 @@ def create_round(data: RoundInput, *, by: User, now: datetime | None = None) -> 
     """
     now = now or utcnow()
     _check(data, now)
-    month = month_start(data.month)
+    month = data.month.replace(day=1)
     items = edition_items(data.edition, month)
     if not items:
         raise InspectionRuleError(_("この版には点検項目がありません。"), "edition_id")
@@ -271,7 +266,7 @@ def schedule_next_round(inspection_round: InspectionRound) -> InspectionRound | 
     if db.session.scalar(select(InspectionRound.id).where(InspectionRound.previous_round_id == inspection_round.id)):
         return None
     months = sending.RECURRENCE_MONTHS[Recurrence(inspection_round.recurrence)]
-    month = sending.add_months_to_date(inspection_round.month, months)
+    month = add_months_to_date(inspection_round.month, months)
     items = edition_items(inspection_round.edition, month)
     following = InspectionRound(
         organization_id=inspection_round.organization_id,
@@ -282,8 +277,8 @@ def schedule_next_round(inspection_round: InspectionRound) -> InspectionRound | 
         target_kind=inspection_round.target_kind,
         target_department_ids=list(inspection_round.target_department_ids),
         target_learner_ids=list(inspection_round.target_learner_ids),
-        starts_at=sending.add_months(inspection_round.starts_at, months),
-        due_at=sending.add_months(inspection_round.due_at, months),
+        starts_at=add_months(inspection_round.starts_at, months),
+        due_at=add_months(inspection_round.due_at, months),
         reminder_days=list(inspection_round.reminder_days),
         window_start_hour=inspection_round.window_start_hour,
         window_end_hour=inspection_round.window_end_hour,
@@ -348,7 +343,7 @@ def send_due_reminders(inspection_round: InspectionRound, now: datetime) -> int:
 def remind_now(inspection_round: InspectionRound, *, now: datetime | None = None) -> int:
     """The administrator's one-click reminder to everyone who has not submitted; once per person per day."""
     now = now or utcnow()
-    today = sending.today_tokyo(now)
+    today = today_in_tokyo(now)
     if inspection_round.status != RoundStatus.OPEN or now >= inspection_round.due_at:
         raise InspectionRuleError(_("実施中の点検にだけリマインドを送れます。"))
     sheets = _unsubmitted_sheets(inspection_round, not_reminded_on=today)

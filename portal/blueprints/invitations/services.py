@@ -7,8 +7,9 @@ import hashlib
 from flask import current_app
 
 from portal import audit
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import User, utcnow
+from portal.models import User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password
 from portal.tenancy import unscoped

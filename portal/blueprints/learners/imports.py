@@ -29,6 +29,7 @@ from portal.blueprints.learners.services import (
     seat_effect,
     send_invitation,
 )
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -40,7 +41,6 @@ from portal.models import (
     Organization,
     Role,
     User,
-    utcnow,
 )
 from portal.passwords import hash_password
 from portal.seats import record_seat_usage

@@ -6,7 +6,6 @@ Services write, audit and flush; the view commits.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -14,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import defer, joinedload
 
 from portal import audit
+from portal.clock import TOKYO, utcnow
 from portal.extensions import db
 from portal.models import (
     MailAddressFailures,
@@ -23,11 +23,9 @@ from portal.models import (
     OutboxStatus,
     SuppressionReason,
     User,
-    utcnow,
 )
 from portal.pagination import clamp_page
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 50
 # Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
 MAX_ID = 2**31 - 1

@@ -15,8 +15,9 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import OutboxMessage, OutboxStatus, WorkerHeartbeat, utcnow
+from portal.models import OutboxMessage, OutboxStatus, WorkerHeartbeat
 from portal.security import has_role
 from portal.tenancy import unscoped
 

@@ -141,16 +141,6 @@ class OrganizationFilterForm(FlaskForm):
     over_limit = BooleanField(_l("上限超過のみ"))
 
 
-def tokyo_to_utc(value):
-    """A naive datetime typed in Tokyo time (datetime-local input) as an aware UTC datetime."""
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
-
-    if value is None:
-        return None
-    return value.replace(tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
-
-
 class NoticeForm(FlaskForm):
     kind = SelectField(
         _l("種類"),

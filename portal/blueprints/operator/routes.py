@@ -29,25 +29,14 @@ from portal.blueprints.operator.forms import (
     StatusForm,
     ThirdPartyForm,
     UserLookupForm,
-    tokyo_to_utc,
 )
 from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
+from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import (
-    Contract,
-    DeletionRecord,
-    Invoice,
-    LegalDocument,
-    Notice,
-    Organization,
-    Role,
-    ThirdParty,
-    User,
-    utcnow,
-)
+from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
 from portal.pagination import requested_page
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -81,7 +70,7 @@ def home():
         over_limit=over_limit,
         overdue=overdue,
         labels=services.STATUS_LABELS,
-        today=services.today_in_tokyo(),
+        today=today_in_tokyo(),
         action_form=EmptyForm(),
     )
 
@@ -161,7 +150,7 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             third_parties=third_parties.all_for(org),
             termination=termination_rules.get_termination(org),
             labels=services.STATUS_LABELS,
-            today=services.today_in_tokyo(),
+            today=today_in_tokyo(),
             mfa_form=AdminMfaPolicyForm(required=org.admins_require_mfa),
         ),
         code,
@@ -292,7 +281,7 @@ def invoices():
         "operator/invoices.html",
         page=page,
         overdue_only=overdue_only,
-        today=services.today_in_tokyo(),
+        today=today_in_tokyo(),
         action_form=EmptyForm(),
     )
 
@@ -301,7 +290,7 @@ def invoices():
 def invoice_detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     return render_template(
-        "operator/invoice_detail.html", invoice=invoice, today=services.today_in_tokyo(), action_form=EmptyForm()
+        "operator/invoice_detail.html", invoice=invoice, today=today_in_tokyo(), action_form=EmptyForm()
     )
 
 
@@ -450,7 +439,7 @@ def notice_addresses():
         db.session.commit()
         response = make_response(body)
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        filename = f"addresses-{services.today_in_tokyo():%Y%m%d}.csv"
+        filename = f"addresses-{today_in_tokyo():%Y%m%d}.csv"
         response.headers["Content-Disposition"] = f"attachment; filename={filename}"
         return response
     status = 422 if request.method == "POST" else 200
@@ -565,7 +554,7 @@ def legal_list():
         documents=documents,
         current_terms=current_terms,
         accepted=legal.acceptances(current_terms) if current_terms else [],
-        today=services.today_in_tokyo(),
+        today=today_in_tokyo(),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, or_, select
 
 from portal import audit
 from portal.blueprints.invitations.services import send_invitation
+from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -31,10 +32,9 @@ from portal.models import (
     OutboxStatus,
     Role,
     User,
-    utcnow,
 )
 from portal.outbox import external_url, queue_email
-from portal.seats import TOKYO, active_learners_query, month_key, peak_between
+from portal.seats import active_learners_query, month_key, peak_between
 from portal.tenancy import unscoped
 
 REGISTRATION_NUMBER = re.compile(r"T\d{13}")
@@ -48,10 +48,6 @@ NON_PAYMENT_REASON = _l("利用料金のお支払いが確認できないため(
 
 class RuleViolation(Exception):
     """A business rule refused the change; ``str(error)`` is the message for the user."""
-
-
-def today_in_tokyo(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(TOKYO).date()
 
 
 # --- organizations and contracts ------------------------------------------------------------

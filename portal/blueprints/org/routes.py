@@ -10,7 +10,7 @@ from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
-from portal.blueprints.operator.services import RuleViolation, today_in_tokyo
+from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.org import bp, services
 from portal.blueprints.org.forms import (
     HandoverForm,
@@ -19,6 +19,7 @@ from portal.blueprints.org.forms import (
     TerminationRequestForm,
     ThirdPartyMemberForm,
 )
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User

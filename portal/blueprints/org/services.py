@@ -10,8 +10,9 @@ from sqlalchemy import select
 from portal import audit
 from portal.blueprints.invitations.services import send_invitation
 from portal.blueprints.operator.services import RuleViolation, email_taken, name_taken
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User, utcnow
+from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User
 from portal.outbox import external_url, queue_email
 from portal.tenancy import unscoped
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.blueprints.me.services import HomeItem, register_home_provider
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     Assignment,
@@ -36,7 +37,6 @@ from portal.models import (
     Question,
     QuestionKind,
     User,
-    utcnow,
 )
 
 STATUS_LABELS = {

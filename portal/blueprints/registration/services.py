@@ -19,10 +19,11 @@ from sqlalchemy import Select, delete, func, or_, select, update
 
 from portal import audit
 from portal.blueprints.operator import services as operator_services
-from portal.blueprints.operator.services import ContractTerms, RuleViolation, today_in_tokyo
+from portal.blueprints.operator.services import ContractTerms, RuleViolation
+from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
-from portal.models import Application, ApplicationStatus, LegalDocument, Organization, ServiceKind, User, utcnow
+from portal.models import Application, ApplicationStatus, LegalDocument, Organization, ServiceKind, User
 from portal.outbox import external_url, queue_email
 from portal.tenancy import unscoped
 

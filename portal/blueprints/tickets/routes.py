@@ -28,19 +28,10 @@ from portal.blueprints.tickets.forms import (
     TicketForm,
     options,
 )
+from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.htmx import is_htmx
-from portal.models import (
-    CannedReply,
-    DeskBreak,
-    Organization,
-    Role,
-    Ticket,
-    TicketAttachment,
-    TicketCategory,
-    User,
-    utcnow,
-)
+from portal.models import CannedReply, DeskBreak, Organization, Role, Ticket, TicketAttachment, TicketCategory, User
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 from portal.pagination import requested_page
 from portal.security import role_required
@@ -389,7 +380,8 @@ def delete_break(item_id: int):
 @role_required(*STAFF)
 def reports():
     form = ReportForm(request.args)
-    today = utcnow().astimezone(services.TOKYO).date()
+    now = utcnow()
+    today = today_in_tokyo(now)
     year, month = today.year, today.month
     error = None
     if form.month.data:
@@ -400,7 +392,7 @@ def reports():
             year, month = y, m
         except ValueError:
             error = _("月は「2026-11」の形で指定してください。")
-    report = services.month_report(year, month)
+    report = services.month_report(year, month, now=now)
     return render_template("tickets/reports.html", form=form, report=report, error=error,
                            category_labels=CATEGORY_LABELS, month_value=f"{year:04d}-{month:02d}"), (
         400 if error else 200

@@ -18,14 +18,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit
 from portal.blueprints.tickets import files
-from portal.business_calendar import (
-    PROMISE,
-    TOKYO,
-    Break,
-    add_business_time,
-    business_time_between,
-    is_business_time,
-)
+from portal.business_calendar import PROMISE, Break, add_business_time, business_time_between, is_business_time
+from portal.clock import TOKYO, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -41,7 +35,6 @@ from portal.models import (
     TicketMessage,
     TicketStatus,
     User,
-    utcnow,
 )
 from portal.outbox import external_url, queue_email
 from portal.pagination import clamp_page

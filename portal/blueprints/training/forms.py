@@ -1,4 +1,3 @@
-from datetime import UTC
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -15,10 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.blueprints.training.services import REMINDER_CHOICES
-from portal.business_calendar import TOKYO
 from portal.models import Recurrence, TargetKind
-from portal.sending import MAX_REMINDERS
+from portal.sending import MAX_REMINDERS, REMINDER_CHOICES
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -29,10 +26,6 @@ def options(pairs) -> list[SelectChoice]:
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def tokyo_to_utc(value):
-    return value.replace(tzinfo=TOKYO).astimezone(UTC) if value else None
 
 
 class ScheduleChecks:

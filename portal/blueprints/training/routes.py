@@ -13,13 +13,13 @@ from portal.blueprints.courses.services import get_course_or_404, visible_course
 from portal.blueprints.learners.services import DepartmentTree, scope_learners
 from portal.blueprints.quizzes.services import STATUS_LABELS
 from portal.blueprints.training import bp, services
-from portal.blueprints.training.forms import DeliveryForm, options, tokyo_to_utc
+from portal.blueprints.training.forms import DeliveryForm, options
 from portal.blueprints.training.services import DeliveryInput, DeliveryRuleError
-from portal.business_calendar import TOKYO
+from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Delivery, Role, User, utcnow
+from portal.models import Delivery, Role, User
 from portal.security import role_required
 
 
@@ -103,7 +103,7 @@ def show(delivery_id: int):
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
         unfinished=services.unfinished_learners(delivery, learners=learners), labels=STATUS_LABELS,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
-        today=services.today_tokyo(),
+        today=today_in_tokyo(),
     )
 
 

@@ -24,7 +24,7 @@ from portal import audit, sending
 from portal.blueprints.courses.services import question_count
 from portal.blueprints.learners.services import DepartmentTree
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
-from portal.business_calendar import TOKYO
+from portal.clock import TOKYO, add_months, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -42,17 +42,12 @@ from portal.models import (
     Role,
     TargetKind,
     User,
-    utcnow,
 )
-from portal.sending import (  # noqa: F401 - re-exported for the training forms and benchmarks
+from portal.sending import (
     MAX_REMINDERS,
     RECURRENCE_MONTHS,
-    REMINDER_CHOICES,
     _insert_ignoring_duplicates,
-    add_months,
     next_send_time,
-    reminder_times,
-    today_tokyo,
 )
 from portal.tenancy import unscoped
 

@@ -1,0 +1,12 @@
+"""Loaded by every Python process the tests start (``tests/clock.py`` puts this folder on PYTHONPATH):
+the child's clock runs at the same offset from the real clock as the test run's."""
+
+import os
+
+_offset = os.environ.get("PORTAL_TEST_CLOCK_OFFSET")
+if _offset:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    time_machine.travel(datetime.now(UTC) + timedelta(seconds=float(_offset)), tick=True).start()
