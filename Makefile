@@ -7,7 +7,7 @@ PORT ?= 5000
 MAIL_PORT ?= 8025
 DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: install translations run test lint messages bench clean scan lighthouse screenshots
+.PHONY: install translations run test test-dates lint messages bench clean scan lighthouse screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,19 +49,31 @@ scan: install
 
 # Browser tests run where /usr/bin/chromium exists. Where PORTAL_TEST_DATABASE_URL names an empty
 # PostgreSQL database, the suite (browser journeys excepted) also runs on PostgreSQL, at the same time
-# as the SQLite pass (one per core); its output follows the SQLite pass's.
+# as the SQLite pass (one per core), with the clock moved by TEST_SHIFT (tests/clock.py): a test that only
+# passes near the day it was written fails there first. Its output follows the SQLite pass's.
+TEST_SHIFT ?= +400d
 test: install lint
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		log=$$(mktemp); \
-		( PORTAL_TEST_BACKEND=postgres $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \
+		( PORTAL_TEST_BACKEND=postgres PORTAL_TEST_NOW="$(TEST_SHIFT)" $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \
 		$(BIN)/pytest; sqlite_rc=$$?; \
 		wait $$pg; pg_rc=$$?; \
-		echo "== the same suite on PostgreSQL =="; cat "$$log"; rm -f "$$log"; \
+		echo "== the same suite on PostgreSQL, the clock moved by $(TEST_SHIFT) =="; cat "$$log"; rm -f "$$log"; \
 		[ $$sqlite_rc -eq 0 ] && [ $$pg_rc -eq 0 ]; \
 	else \
-		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass is skipped."; \
+		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass (with the moved clock) is skipped."; \
 		$(BIN)/pytest; \
 	fi
+
+# The whole suite (SQLite, browser journeys included) at each moment of TEST_DATES, one after the other:
+# Golden Week, the year-end closure a minute before the desk closes, a leap day at midnight in Tokyo.
+# Not part of `make test` (three full passes); run it after touching anything that reads dates.
+TEST_DATES ?= 2027-04-30T09:00+09:00 2027-12-29T17:59+09:00 2028-02-29T00:00+09:00
+test-dates: install
+	@for moment in $(TEST_DATES); do \
+		echo "== PORTAL_TEST_NOW=$$moment =="; \
+		PORTAL_TEST_NOW=$$moment $(BIN)/pytest -q || exit 1; \
+	done
 
 # Lighthouse 12 (pinned in tools/lighthouse/package-lock.json; 13 needs Node 22) in mobile mode on the
 # learner's pages of a local instance with the demo data, using Debian's Chromium. Prints the scores and
