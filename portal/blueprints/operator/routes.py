@@ -1,13 +1,13 @@
 import re
 from datetime import timedelta
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, legal, notices, seats, third_parties
+from portal import audit, legal, notices, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.auth import services as auth_services
@@ -66,6 +66,9 @@ def home():
         "operator/home.html",
         open_incidents=notices.open_incidents(),
         dead_emails=services.dead_emails_since(utcnow() - timedelta(hours=24)),
+        failed_staff_alerts=staff_alerts.failed_staff_alerts(utcnow() - timedelta(days=7)),
+        staff_address_problems=staff_alerts.address_problems(current_app.config),
+        staff_address_labels=staff_alerts.STAFF_ADDRESSES,
         counts=services.status_counts(),
         over_limit=over_limit,
         overdue=overdue,
