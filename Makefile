@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 MAIL_PORT ?= 8025
-DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
+# Staff alerts (new tickets, out-of-hours emergencies, leaked passwords) go to deliverable addresses, so
+# they arrive in the local mail sink like every other email of the demo.
+STAFF_ENV := PORTAL_SUPPORT_EMAIL=support-desk@staff.example.com PORTAL_ONCALL_EMAIL=oncall@staff.example.com \
+	PORTAL_OPERATOR_EMAIL=security@staff.example.com
+DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) $(STAFF_ENV)
 
 .PHONY: install translations run test test-dates lint messages bench clean scan lighthouse screenshots
 

@@ -146,6 +146,7 @@ def _finish_config(app: Flask) -> None:
                 "PORTAL_SECRET_KEY is not set. Set it to a long random value "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))") before starting the portal.'
             )
+    _check_staff_addresses(app)
     from portal.blueprints.monitoring.services import parse_networks
 
     try:
@@ -172,6 +173,19 @@ def _finish_config(app: Flask) -> None:
         connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={lock_timeout}".strip()
         options["connect_args"] = connect_args
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _check_staff_addresses(app: Flask) -> None:
+    """Production refuses staff addresses that cannot receive mail; elsewhere a warning is enough."""
+    from portal import staff_alerts
+
+    problems = staff_alerts.address_problems(app.config)
+    if not problems:
+        return
+    message = staff_alerts.start_up_message(problems)
+    if app.config["ENV_NAME"] == "production":
+        raise ConfigurationError(message)
+    logging.getLogger("portal").warning(message)
 
 
 @event.listens_for(Engine, "connect")

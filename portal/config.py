@@ -93,22 +93,24 @@ class Config:
     WORKER_POLL_SECONDS = 2.0
     WORKER_HEARTBEAT_SECONDS = 10
     JOB_LEASE_SECONDS = 600
-    SUPPORT_EMAIL = "support@portal.invalid"
+    # Staff addresses (portal/staff_alerts.py): where new tickets are announced, where an out-of-hours
+    # emergency goes at once (terms Art. 10-7), and the operator's security contact, told when a user reports
+    # that their password may be known (Art. 13-4). Production refuses to start until all three can receive
+    # mail; `make run` points them at the local mail sink.
+    SUPPORT_EMAIL: str | None = None
+    ONCALL_EMAIL: str | None = None
+    OPERATOR_EMAIL: str | None = None
     # Monitoring (#9): /healthz answers 503 when no worker has beaten for this long, or when an email has
     # waited this long past its send time; /metrics is open to operators and to these networks (CIDR list,
     # e.g. ["10.0.0.0/8", "127.0.0.1/32"] or "10.0.0.0/8,::1/128").
     HEALTHZ_WORKER_MAX_SILENCE_SECONDS = 120
     HEALTHZ_OUTBOX_MAX_DUE_SECONDS = 900
     METRICS_ALLOWED_NETWORKS: list[str] = []
-    # The operator's security contact: told when a user reports that their password may be known (Art. 13-4).
-    OPERATOR_EMAIL = "operator@portal.invalid"
     # Key that encrypts TOTP secrets at rest (Fernet, 32 url-safe base64 bytes). Unset: derived from
     # SECRET_KEY, so rotating SECRET_KEY then means every user enrolls their authenticator again.
     MFA_ENCRYPTION_KEY: str | None = None
     # Issuer name shown in authenticator apps.
     MFA_ISSUER = "セキュトレ・セキュレジ"
-    # Emergency (緊急) tickets that arrive out of hours go here at once (terms Art. 10-7).
-    ONCALL_EMAIL = "oncall@portal.invalid"
     # Ticket attachments: per file, and how many files one message may carry.
     TICKET_ATTACHMENT_MAX_BYTES = 2 * 1024 * 1024
     TICKET_ATTACHMENTS_PER_MESSAGE = 3
@@ -137,6 +139,11 @@ class DevConfig(Config):
     PREFERRED_URL_SCHEME = "http"
     WTF_CSRF_SSL_STRICT = False
     HSTS = False
+    # Placeholders that cannot receive mail: start-up warns and the operator's start page says so. `make run`
+    # sets deliverable ones (Makefile, DEV_ENV).
+    SUPPORT_EMAIL = "support@portal.invalid"
+    ONCALL_EMAIL = "oncall@portal.invalid"
+    OPERATOR_EMAIL = "operator@portal.invalid"
 
 
 class TestConfig(DevConfig):
@@ -149,3 +156,6 @@ class TestConfig(DevConfig):
     ARGON2_PARALLELISM = 1
     INVOICE_REGISTRATION_NUMBER = "T1234567890123"
     INVOICE_BANK_ACCOUNT = "テスト銀行 本店営業部 普通 1234567 カ)ワークストラスト"
+    SUPPORT_EMAIL = "support-desk@staff.example.com"
+    ONCALL_EMAIL = "oncall@staff.example.com"
+    OPERATOR_EMAIL = "security@staff.example.com"

@@ -5,7 +5,7 @@
 * The operator may cancel the contract at once for one of the grounds of Art. 16 (or 19, 24).
 * An ended organization's administrators can only export (a zip of CSV files) for the retention
   period (``DATA_RETENTION_DAYS``); then the job deletes its personal data and keeps a
-  :class:`DeletionRecord`. The operator may delete everything at once after typing the name.
+  :class:`DeletionRecord`. Deleting everything at once takes two operators (portal/deletion.py).
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ KEPT_AFTER_RETENTION = frozenset(
         "notice_targets",
     }
 )
+# Never deleted with an organization: the record of what was deleted, and the four-eyes requests.
+NEVER_DELETED = frozenset({"deletion_records", "deletion_requests"})
+# Kept when everything else of an organization is deleted at the operator's request: issued invoices are tax
+# records the operator keeps for 7 years (with the organization's row they belong to).
+KEPT_AFTER_PURGE = frozenset({"invoices"})
 # Never exported: secrets, and email bodies that may carry single-use links.
 SECRET_COLUMNS = frozenset({"password_hash", "session_token", "token_hash", "body_text", "body_html"})
 
@@ -169,21 +174,21 @@ def _csv_value(value) -> str:
 
 
 def delete_organization_data(org: Organization, scope: str, by: User | None, reason: str = "") -> DeletionRecord:
-    """Delete the personal data ("personal") or everything ("all") of ``org``; keep a record of it."""
+    """Delete the personal data ("personal") or everything ("all") of ``org``; keep a record of it.
+
+    "all" keeps the issued invoices and the organization's row they belong to (tax records); neither scope
+    touches earlier deletion records or requests. Four-eyes rules for "all": portal/deletion.py.
+    """
     counts: dict[str, int] = {}
     org_id, name = org.id, org.name
+    kept = NEVER_DELETED | (KEPT_AFTER_RETENTION if scope == "personal" else KEPT_AFTER_PURGE)
     with unscoped():
         for table in reversed(tenant_tables()):
-            if scope == "personal" and table.name in KEPT_AFTER_RETENTION:
+            if table.name in kept:
                 continue
             result = db.session.execute(table.delete().where(table.c.organization_id == org_id))
             if result.rowcount:
                 counts[table.name] = result.rowcount
-        if scope == "all":
-            organizations = db.metadata.tables["organizations"]
-            db.session.execute(organizations.delete().where(organizations.c.id == org_id))
-            counts["organizations"] = 1
-            db.session.expunge(org)
         record = DeletionRecord(
             organization_id=org_id,
             organization_name=name,
@@ -207,13 +212,6 @@ def delete_organization_data(org: Organization, scope: str, by: User | None, rea
         )
         db.session.flush()
     return record
-
-
-def purge_organization(org: Organization, typed_name: str, by: User) -> DeletionRecord:
-    """Everything of ``org`` at once (Art. 19), once its name is typed exactly. :raises RuleViolation:"""
-    if typed_name.strip() != org.name:
-        raise RuleViolation(_l("確認のための法人名が一致しません。削除は行っていません。"))
-    return delete_organization_data(org, "all", by, reason=str(_l("運営による全データ削除(第19条)")))
 
 
 @periodic("termination.apply", every=timedelta(hours=1))

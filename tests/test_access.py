@@ -195,6 +195,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
     "operator.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
     "operator.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
+    # No deletion has been requested in the fixture: nothing to approve or withdraw.
+    "operator.organization_purge_approve": ("POST", org_a_url("/purge/approve"), only("operator", ok=404)),
+    "operator.organization_purge_withdraw": ("POST", org_a_url("/purge/withdraw"), only("operator", ok=404)),
     "operator.deletions": ("GET", "/operator/deletions", only("operator")),
     "org.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
     "org.export": ("GET", "/org/export", only("admin_a", "admin_b")),

@@ -130,35 +130,6 @@ def test_operator_cancels_for_a_listed_ground(operator_client, world, login_as, 
     assert "ご契約は終了しています" in page and "第16条第2項第1号" in page
 
 
-def test_purge_needs_the_exact_name_and_leaves_a_record(operator_client, world, run_in_app, make_user):
-    url = f"/operator/organizations/{world['org_a'].id}/purge"
-    response = post_form(operator_client, url, {"confirm_name": "株式会社エ"})
-    assert response.status_code == 422
-    assert "確認のための法人名が一致しません。削除は行っていません。" in response.get_data(as_text=True)
-    assert run_in_app(lambda: db.session.get(Organization, world["org_a"].id)) is not None
-
-    response = post_form(operator_client, url, {"confirm_name": "株式会社エー"})
-    assert response.status_code == 303
-
-    def check():
-        return (
-            db.session.get(Organization, world["org_a"].id),
-            db.session.scalar(select(func.count()).where(User.organization_id == world["org_a"].id)),
-            db.session.scalar(select(func.count()).select_from(Invoice)),
-            db.session.scalar(select(DeletionRecord)),
-            db.session.scalar(select(func.count()).where(User.organization_id == world["org_b"].id)),
-            db.session.scalar(select(AuditEvent).where(AuditEvent.action == "org.data_deleted")),
-        )
-
-    org, users, invoices, record, other_users, event = fetch(run_in_app, check)
-    assert org is None and users == 0 and invoices == 0 and other_users == 2
-    assert record.scope == "all" and record.deleted_by_id == world["operator"].id
-    assert record.counts["users"] == 3 and record.counts["invoices"] == 1 and record.counts["organizations"] == 1
-    assert event.details["deletion_record"] == record.id and event.actor_id == world["operator"].id
-    assert "株式会社エー" not in str(event.details)  # the name stays on the deletion record only
-    assert "株式会社エー" in operator_client.get("/operator/deletions").get_data(as_text=True)
-
-
 def test_export_is_a_zip_of_csv_files_of_this_organization_only(world, login_as, run_in_app):
     response = login_as(world["admin_a"]).get("/org/export")
     assert response.status_code == 200

@@ -116,6 +116,9 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.termination_receive": post("/operator/organizations/{org}/termination/receive", "operator", own=404),
     "operator.contract_cancel": post("/operator/organizations/{org}/cancel", "operator"),
     "operator.organization_purge": get("/operator/organizations/{org}/purge", "operator"),
+    # No deletion is requested in the fixture: 404 for every organization.
+    "operator.organization_purge_approve": post("/operator/organizations/{org}/purge/approve", "operator", own=404),
+    "operator.organization_purge_withdraw": post("/operator/organizations/{org}/purge/withdraw", "operator", own=404),
     "operator.handover_start": post("/operator/organizations/{org}/handover", "operator"),
     "operator.third_party_approve": post("/operator/organizations/{org}/third-parties", "operator"),
     "operator.third_party_revoke": post("/operator/third-parties/{third_party}/revoke", "operator"),

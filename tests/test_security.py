@@ -130,6 +130,9 @@ def test_missing_secret_key_stops_start_up(tmp_path, monkeypatch):
 def test_hsts_outside_dev(tmp_path):
     class Production(Config):
         SECRET_KEY = "x" * 40
+        SUPPORT_EMAIL = "desk@ops.example.com"
+        ONCALL_EMAIL = "oncall@ops.example.com"
+        OPERATOR_EMAIL = "security@ops.example.com"
 
     app = create_app(Production, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/p.sqlite3")
     response = app.test_client().get("/login", base_url="https://portal.example")

@@ -175,6 +175,10 @@ def main() -> int:
         "PORTAL_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'portal.sqlite3'}",
         "PORTAL_BASE_URL": base,
         "PORTAL_MAIL_PORT": "9",  # nothing is sent: no worker runs
+        # Production refuses to start without deliverable staff addresses.
+        "PORTAL_SUPPORT_EMAIL": "support-desk@staff.example.com",
+        "PORTAL_ONCALL_EMAIL": "oncall@staff.example.com",
+        "PORTAL_OPERATOR_EMAIL": "security@staff.example.com",
     })
     os.environ.pop("PORTAL_ENV", None)  # the production configuration, as served to learners
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]

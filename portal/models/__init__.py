@@ -13,6 +13,8 @@ from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
     DeletionRecord,
+    DeletionRequest,
+    DeletionRequestStatus,
     Handover,
     Invoice,
     OrganizationProfile,
@@ -148,6 +150,8 @@ __all__ = [
     "NoticeUpdate",
     "Contract",
     "DeletionRecord",
+    "DeletionRequest",
+    "DeletionRequestStatus",
     "DocumentKind",
     "Handover",
     "Invoice",

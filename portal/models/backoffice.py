@@ -186,6 +186,38 @@ class DeletionRecord(db.Model):
     deleted_by: Mapped[User | None] = relationship(lazy="joined")
 
 
+class DeletionRequestStatus:
+    PENDING = "pending"
+    APPROVED = "approved"
+    WITHDRAWN = "withdrawn"
+
+
+class DeletionRequest(db.Model):
+    """One operator asks to delete all of an organization's data; a different operator approves (four eyes).
+
+    Kept after the deletion, like :class:`DeletionRecord`: who asked, on what ground, who approved.
+    """
+
+    __tablename__ = "deletion_requests"
+    __tenant_exempt__ = "operator-only record that outlives the deleted organization's data"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(Integer, index=True)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    # "ended" (the contract is over) or a ground of the terms, Art. 16 or 19 (portal.deletion.GROUNDS).
+    ground: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default=DeletionRequestStatus.PENDING, index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deletion_record_id: Mapped[int | None] = mapped_column(ForeignKey("deletion_records.id", ondelete="SET NULL"))
+
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
 class Handover(TenantScoped, db.Model):
     """Passing the primary administrator's role to a successor, with notes (Art. 12-1-2)."""
 

@@ -187,6 +187,9 @@ EVENT_LABELS = {
     "merged_from": _l("統合(重複を受け入れ)"),
     "rated": _l("評価"),
     "oncall_notified": _l("時間外の緊急として当番へ連絡"),
+    "oncall_not_notified": _l(
+        "時間外の緊急ですが、当番への連絡メールを送れませんでした(当番の送信先の設定を確認してください)"
+    ),
 }
 
 

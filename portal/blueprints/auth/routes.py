@@ -346,18 +346,16 @@ def report_compromised():
     user = current_user._get_current_object()
     has_email = bool(user.email)
     target = services.sign_in_page_for(user)
-    services.report_compromised_password(user)
+    operator_told = services.report_compromised_password(user)
     db.session.commit()
+    done = _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。")
     if has_email:
-        flash(
-            _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。"
-              "登録のメールアドレスに再設定のご案内を送りました。運営事務局にも連絡しました。"),
-            "warning",
-        )
+        next_step = _("登録のメールアドレスに再設定のご案内を送りました。")
     else:
-        flash(
-            _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。"
-              "組織の管理者に新しい初期パスワードの発行を依頼してください。運営事務局にも連絡しました。"),
-            "warning",
-        )
+        next_step = _("組織の管理者に新しい初期パスワードの発行を依頼してください。")
+    if operator_told:
+        told = _("運営事務局にも連絡しました。")
+    else:
+        told = _("運営事務局への連絡メールは送れませんでした。お手数ですが、運営事務局にも直接お知らせください。")
+    flash(done + next_step + told, "warning")
     return redirect(target, 303)

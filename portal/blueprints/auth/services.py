@@ -16,6 +16,7 @@ from portal.extensions import db, login_manager
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
+from portal.staff_alerts import queue_staff_alert
 from portal.tenancy import ALL_TENANTS, reset_scope, set_scope, tenant_scope, unscoped
 from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
 
@@ -543,11 +544,12 @@ def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
 # --- "someone may know my password" (terms Art. 13-4) -------------------------------------------
 
 
-def report_compromised_password(user: User) -> None:
+def report_compromised_password(user: User) -> bool:
     """The old password stops working at once, every session ends, and the operator is told.
 
     A user with an email address gets a reset link; one without (受講者ID) asks their administrator
-    for a new initial password.
+    for a new initial password. Returns whether the report to the operator can be delivered (the
+    screen must not say the operator was told when it was not).
     """
     with unscoped():
         user.password_hash = None
@@ -567,9 +569,9 @@ def report_compromised_password(user: User) -> None:
                 reset_url=external_url("auth.reset_password", token=raw),
                 hours=int(current_app.config["PASSWORD_RESET_TTL"].total_seconds() // 3600),
             )
-        queue_email(
+        operator_told = queue_staff_alert(
+            "OPERATOR_EMAIL",
             "password_compromise_reported",
-            current_app.config["OPERATOR_EMAIL"],
             idempotency_key=f"password_compromise:{user.id}:{epoch_seconds()}",
             user_id=None,
             subject_user_id=user.id,
@@ -583,3 +585,4 @@ def report_compromised_password(user: User) -> None:
     session.clear()
     if lang:
         session["lang"] = lang
+    return operator_told

@@ -219,10 +219,40 @@ class CancelContractForm(FlaskForm):
 
 
 class PurgeForm(FlaskForm):
+    """The first operator's request to delete everything (a second operator approves)."""
+
+    ground = SelectField(
+        _l("削除の理由(利用規約)"),
+        validators=[DataRequired(message=_l("削除の理由を一覧から選んでください。削除の依頼は行っていません。"))],
+        description=_l("契約中の組織は、第16条(解除)または第19条(当社の削除権)の理由でだけ削除できます。"),
+    )
+    note = TextAreaField(
+        _l("事実関係・補足"),
+        validators=[Optional(), Length(max=500, message=_l("500文字以内で入力してください。"))],
+        description=_l("第16条・第19条の理由では必須です。削除の記録に残ります。"),
+    )
     confirm_name = StringField(
         _l("確認のため法人名を入力"),
         validators=[DataRequired(message=_l("確認のため法人名を入力してください。")), Length(max=200)],
-        description=_l("この組織のすべてのデータ(利用者、受講記録、請求書を含む)を削除します。元に戻せません。"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from portal.deletion import grounds
+
+        self.ground.choices = [SelectChoice("", _l("選んでください"))] + [
+            SelectChoice(key, label) for key, label in grounds().items()
+        ]
+        # A value outside the list reaches the service, which refuses it in Japanese.
+        self.ground.validate_choice = False
+
+
+class ApproveDeletionForm(FlaskForm):
+    """The second operator's approval."""
+
+    confirm_name = StringField(
+        _l("確認のため法人名を入力"),
+        validators=[DataRequired(message=_l("確認のため法人名を入力してください。")), Length(max=200)],
     )
 
 

@@ -1,13 +1,13 @@
 import re
 from datetime import timedelta
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, legal, notices, seats, third_parties
+from portal import audit, deletion, legal, notices, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.auth import services as auth_services
@@ -16,6 +16,7 @@ from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
     AddressExportForm,
     AdminForm,
+    ApproveDeletionForm,
     CancelContractForm,
     ContractForm,
     IncidentUpdateForm,
@@ -66,6 +67,10 @@ def home():
         "operator/home.html",
         open_incidents=notices.open_incidents(),
         dead_emails=services.dead_emails_since(utcnow() - timedelta(hours=24)),
+        failed_staff_alerts=staff_alerts.failed_staff_alerts(utcnow() - timedelta(days=7)),
+        staff_address_problems=staff_alerts.address_problems(current_app.config),
+        staff_address_labels=staff_alerts.STAFF_ADDRESSES,
+        pending_deletions=deletion.pending_requests(),
         counts=services.status_counts(),
         over_limit=over_limit,
         overdue=overdue,
@@ -485,22 +490,87 @@ def contract_cancel(org_id: int):
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
 
+def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletionForm, code: int = 200,
+                refusal: str | None = None):
+    return render_template(
+        "operator/purge.html",
+        org=org,
+        refusal=refusal,
+        form=form,
+        approve_form=approve_form,
+        withdraw_form=EmptyForm(),
+        pending=deletion.pending_request(org),
+        deleted=deletion.data_deleted(org),
+        grounds=deletion.grounds(),
+        labels=services.STATUS_LABELS,
+        me=_me(),
+    ), code
+
+
+def _refused(org: Organization, step: str, error: RuleViolation) -> None:
+    """The refused change is rolled back; the refusal itself is audited."""
+    db.session.rollback()
+    deletion.audit_refusal(org, step, error, _me())
+    db.session.commit()
+
+
 @bp.route("/organizations/<int:org_id>/purge", methods=["GET", "POST"])
 def organization_purge(org_id: int):
+    """Delete all data, step 1: an operator asks (Art. 16, 19); a different operator approves below."""
     org = get_org_or_404(org_id)
     form = PurgeForm()
     if form.validate_on_submit():
         try:
-            record = termination_rules.purge_organization(org, form.confirm_name.data, _me())
+            deletion.request_deletion(org, form.ground.data, form.note.data or "", form.confirm_name.data, _me())
         except RuleViolation as error:
-            db.session.rollback()
-            form.confirm_name.errors = [*form.confirm_name.errors, str(error)]
+            _refused(org, "request", error)
+            return _purge_page(org, form, ApproveDeletionForm(formdata=None), 422, refusal=str(error))
         else:
             db.session.commit()
-            flash(_("%(name)s のすべてのデータを削除しました。", name=record.organization_name), "success")
+            flash(
+                _("削除を依頼しました。別の運営スタッフが承認すると削除されます。まだ何も削除していません。"), "success"
+            )
+            return redirect(url_for("operator.organization_purge", org_id=org.id), 303)
+    return _purge_page(org, form, ApproveDeletionForm(formdata=None), 422 if request.method == "POST" else 200)
+
+
+@bp.post("/organizations/<int:org_id>/purge/approve")
+def organization_purge_approve(org_id: int):
+    """Delete all data, step 2: a second operator approves; the customer's administrators are emailed."""
+    org = get_org_or_404(org_id)
+    pending = deletion.pending_request(org)
+    if pending is None:
+        abort(404)
+    form = ApproveDeletionForm()
+    if form.validate_on_submit():
+        try:
+            approved = deletion.approve_deletion(pending, org, form.confirm_name.data, _me())
+        except RuleViolation as error:
+            _refused(org, "approve", error)
+            return _purge_page(org, PurgeForm(formdata=None), form, 422, refusal=str(error))
+        else:
+            db.session.commit()
+            flash(_("%(name)s のデータを削除しました(請求書と削除の記録は保存しています)。",
+                    name=approved.record.organization_name), "success")
+            if approved.administrators_told:
+                flash(_("組織の管理者 %(n)d 名にメールで通知しました。", n=approved.administrators_told), "info")
+            else:
+                flash(_("メールアドレスのある管理者がいないため、お客様にはメールで通知していません。"), "warning")
             return redirect(url_for("operator.deletions"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/purge.html", form=form, org=org), status
+    return _purge_page(org, PurgeForm(formdata=None), form, 422)
+
+
+@bp.post("/organizations/<int:org_id>/purge/withdraw")
+def organization_purge_withdraw(org_id: int):
+    org = get_org_or_404(org_id)
+    pending = deletion.pending_request(org)
+    if pending is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        deletion.withdraw_deletion(pending, _me())
+        db.session.commit()
+        flash(_("削除の依頼を取り下げました。何も削除していません。"), "success")
+    return redirect(url_for("operator.organization_purge", org_id=org.id), 303)
 
 
 @bp.get("/deletions")
@@ -511,7 +581,13 @@ def deletions():
         per_page=50,
         error_out=False,
     )
-    return render_template("operator/deletions.html", page=page)
+    return render_template(
+        "operator/deletions.html",
+        page=page,
+        pending=deletion.pending_requests(),
+        requests=deletion.requests_by_record([r.id for r in page.items]),
+        grounds=deletion.grounds(),
+    )
 
 
 @bp.post("/organizations/<int:org_id>/handover")

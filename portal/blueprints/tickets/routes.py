@@ -82,8 +82,14 @@ def new():
             db.session.rollback()
             flash(str(error), "error")
             return render_template("tickets/new.html", form=form), error.status
+        oncall = services.oncall_outcome(ticket)
         db.session.commit()
         flash(_("お問い合わせを受け付けました。回答期限は画面に表示しています。"), "success")
+        if oncall == "oncall_notified":
+            flash(_("時間外の緊急のお問い合わせとして、当番の担当者にメールで連絡しました。"), "info")
+        elif oncall == "oncall_not_notified":
+            flash(_("時間外の緊急のお問い合わせですが、当番の担当者への連絡メールを送れませんでした。"
+                    "翌営業日の対応開始時に確認します。お急ぎの場合はお電話でもご連絡ください。"), "warning")
         return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
     status = 422 if form.is_submitted() else 200
     return render_template("tickets/new.html", form=form), status

@@ -38,6 +38,7 @@ from portal.models import (
 )
 from portal.outbox import external_url, queue_email
 from portal.pagination import clamp_page
+from portal.staff_alerts import queue_staff_alert
 from portal.tenancy import unscoped
 
 PROMISE_MINUTES = int(PROMISE.total_seconds() // 60)
@@ -185,24 +186,34 @@ def open_ticket(
     db.session.flush()
     _log(ticket, "created", requester, now, category=category)
     context = {"ticket": ticket, "message": message, "url": external_url("tickets.show", ticket_id=ticket.id)}
-    queue_email(
+    queue_staff_alert(
+        "SUPPORT_EMAIL",
         "tickets_new",
-        current_app.config["SUPPORT_EMAIL"],
         idempotency_key=f"ticket-{ticket.id}-new",
         organization_id=ticket.organization_id,
         **context,
     )
     if ticket.is_emergency and not is_business_time(now, breaks):
-        queue_email(
+        reached = queue_staff_alert(
+            "ONCALL_EMAIL",
             "tickets_emergency",
-            current_app.config["ONCALL_EMAIL"],
             idempotency_key=f"ticket-{ticket.id}-oncall",
             organization_id=ticket.organization_id,
             **context,
         )
-        _log(ticket, "oncall_notified", None, now)
+        # The history says what happened: staff must not believe on-call was reached when it was not.
+        _log(ticket, "oncall_notified" if reached else "oncall_not_notified", None, now)
     db.session.flush()
     return ticket
+
+
+def oncall_outcome(ticket: Ticket) -> str | None:
+    """Whether on-call was reached for this ticket: the kind of its on-call event, None when none was due."""
+    return db.session.scalar(
+        select(TicketEvent.kind).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("oncall_notified", "oncall_not_notified"))
+        )
+    )
 
 
 def _refuse_if_finished(ticket: Ticket) -> None:
