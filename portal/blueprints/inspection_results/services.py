@@ -31,7 +31,6 @@ from sqlalchemy import Select, false, func, or_, select
 from portal import audit
 from portal.blueprints.inspection_items.services import category_rank
 from portal.blueprints.learners.services import DepartmentTree, managed_department_ids
-from portal.blueprints.operator.services import Page, paginate_rows
 from portal.clock import TOKYO, shift_month, this_month, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.models import (
@@ -49,6 +48,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.pagination import Page, paginate_rows
 
 WINDOW_MONTHS = 12
 FAILING_RATE = 0.8

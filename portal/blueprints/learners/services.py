@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import Select, delete, false, func, or_, select
 
 from portal import audit
+from portal.accounts import email_taken, normalize_email
 from portal.blueprints.invitations import services as invitations
 from portal.extensions import db
 from portal.models import (
@@ -291,26 +292,12 @@ def set_department_managers(department: Department, manager_ids: Iterable[int]) 
 # --- learners ---------------------------------------------------------------------------------
 
 
-def normalize_email(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
-    return value or None
-
-
 def login_id_taken(login_id: str, exclude_id: int | None = None) -> bool:
     """Another user of this organization already has ``login_id`` (the tenant scope limits the check)."""
     stmt = select(User.id).where(User.login_id == login_id)
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
     return db.session.scalar(stmt) is not None
-
-
-def email_taken(email: str, exclude_id: int | None = None) -> bool:
-    """Another user anywhere in the service already has ``email`` (addresses are unique service-wide)."""
-    stmt = select(User.id).where(User.email == email)
-    if exclude_id is not None:
-        stmt = stmt.where(User.id != exclude_id)
-    with unscoped():
-        return db.session.scalar(stmt) is not None
 
 
 def _check_unique(login_id: str, email: str | None, exclude_id: int | None = None) -> None:
@@ -339,7 +326,7 @@ def create_learner(data: dict, *, by: User) -> User:
     :raises LearnerRuleError: ID or email already used, a department outside ``by``'s reach, no seat.
     """
     login_id = data["login_id"]
-    email = normalize_email(data.get("email"))
+    email = normalize_email(data.get("email")) or None
     _check_unique(login_id, email)
     _check_department(data.get("department_id"), by)
     _refuse_when_no_seats(by.organization_id, 1)
@@ -364,7 +351,7 @@ def create_learner(data: dict, *, by: User) -> User:
 
 def update_learner(learner: User, data: dict, *, by: User) -> None:
     """:raises LearnerRuleError: as :func:`create_learner`."""
-    email = normalize_email(data.get("email"))
+    email = normalize_email(data.get("email")) or None
     _check_unique(data["login_id"], email, exclude_id=learner.id)
     _check_department(data.get("department_id"), by)
     changes = {}

@@ -30,14 +30,14 @@ from portal.blueprints.operator.forms import (
     ThirdPartyForm,
     UserLookupForm,
 )
-from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
 from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
-from portal.pagination import requested_page
+from portal.pagination import paginate_rows, requested_page
+from portal.rules import RuleViolation
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -94,7 +94,7 @@ def organizations():
         status=form.status.data or "",
         over_limit=bool(form.over_limit.data),
     )
-    page = services.paginate_rows(stmt, request.args.get("page", 1, type=int))
+    page = paginate_rows(stmt, request.args.get("page", 1, type=int))
     return render_template("operator/organizations.html", form=form, page=page, labels=services.STATUS_LABELS)
 
 

@@ -6,9 +6,7 @@ commits once. A broken rule raises :class:`RuleViolation` with a Japanese messag
 
 from __future__ import annotations
 
-import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
 from portal import audit
+from portal.accounts import email_taken, name_taken, normalize_email
 from portal.blueprints.invitations.services import send_invitation
 from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
@@ -34,6 +33,7 @@ from portal.models import (
     User,
 )
 from portal.outbox import external_url, queue_email
+from portal.rules import RuleViolation
 from portal.seats import active_learners_query, month_key, peak_between
 from portal.tenancy import unscoped
 
@@ -46,30 +46,7 @@ STATUS_LABELS = {
 NON_PAYMENT_REASON = _l("利用料金のお支払いが確認できないため(利用規約第3条第4項)")
 
 
-class RuleViolation(Exception):
-    """A business rule refused the change; ``str(error)`` is the message for the user."""
-
-
 # --- organizations and contracts ------------------------------------------------------------
-
-
-def normalize_org_name(name: str) -> str:
-    """The form used to detect duplicates: width-folded (NFKC), spaces removed, case-folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or "")).casefold()
-
-
-def name_taken(name: str, exclude_id: int | None = None) -> bool:
-    wanted = normalize_org_name(name)
-    stmt = select(Organization.id, Organization.name)
-    return any(
-        normalize_org_name(other) == wanted and org_id != exclude_id
-        for org_id, other in db.session.execute(stmt)
-    )
-
-
-def email_taken(email: str) -> bool:
-    with unscoped():
-        return db.session.scalar(select(User.id).where(User.email == email.strip().lower())) is not None
 
 
 @dataclass
@@ -182,7 +159,7 @@ def issue_admin(org: Organization, name: str, email: str, by: User) -> User:
 
     :raises RuleViolation: the email is already registered.
     """
-    email = email.strip().lower()
+    email = normalize_email(email)
     if email_taken(email):
         raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
     with unscoped():
@@ -275,43 +252,6 @@ def change_status(org: Organization, status: str, reason: str, by: User | None) 
 # --- lists for the operator -----------------------------------------------------------------
 
 
-@dataclass
-class Page:
-    """What the ``pager`` macro needs, for a select of several columns."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
-def paginate_rows(stmt: Select, page: int, per_page: int = 25) -> Page:
-    page = max(page, 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=list(rows), page=page, per_page=per_page, total=total)
-
-
 def organizations_query(q: str = "", status: str = "", over_limit: bool = False) -> Select:
     """Rows of (Organization, Contract or None, active learners), in one query."""
     used = active_learners_query().subquery()
@@ -324,13 +264,11 @@ def organizations_query(q: str = "", status: str = "", over_limit: bool = False)
     )
     q = (q or "").strip()
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
         stmt = stmt.where(
             or_(
-                Organization.name.ilike(pattern, escape="\\"),
-                Organization.code.ilike(pattern, escape="\\"),
-                Contract.plan_name.ilike(pattern, escape="\\"),
+                Organization.name.icontains(q, autoescape=True),
+                Organization.code.icontains(q, autoescape=True),
+                Contract.plan_name.icontains(q, autoescape=True),
             )
         )
     if status in set(OrganizationStatus):

@@ -7,7 +7,7 @@ from wtforms import DateField, EmailField, SelectField, StringField, TextAreaFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
-from portal.blueprints.operator.services import email_taken
+from portal.accounts import email_taken
 from portal.blueprints.org.services import ProfileData
 
 PREFECTURES = (
