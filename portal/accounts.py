@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -43,3 +44,8 @@ def name_taken(name: str, exclude_id: int | None = None) -> bool:
         normalize_org_name(other) == wanted and org_id != exclude_id
         for org_id, other in db.session.execute(stmt)
     )
+
+
+def signed_in_user() -> User:
+    """The signed-in user itself, not Flask-Login's proxy: for services, queries and ``is`` comparisons."""
+    return current_user._get_current_object()

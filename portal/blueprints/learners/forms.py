@@ -7,7 +7,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts import email_taken, normalize_email
 from portal.blueprints.learners import services
-from portal.blueprints.learners.services import EMPLOYMENT_LABELS, INITIAL_PASSWORD_MIN_LENGTH
+from portal.blueprints.learners.services import INITIAL_PASSWORD_MIN_LENGTH
+from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import MAX_LENGTH
 
 LOGIN_ID_PATTERN = r"^[A-Za-z0-9._@-]+$"

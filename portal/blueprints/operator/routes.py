@@ -3,12 +3,12 @@ from datetime import timedelta
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import audit, legal, notices, seats, third_parties
 from portal import termination as termination_rules
+from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
@@ -52,10 +52,6 @@ def get_contract(org: Organization) -> Contract | None:
 
 def get_invoice_or_404(invoice_id: int) -> Invoice:
     return db.get_or_404(Invoice, invoice_id)
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 @bp.get("/")
