@@ -15,9 +15,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, delete, func, or_, select
 
-from portal import audit
+from portal import audit, invitations
 from portal.accounts import email_taken, normalize_email
-from portal.blueprints.invitations import services as invitations
 from portal.departments import DepartmentTree, scope_learners, visible_department_ids
 from portal.extensions import db
 from portal.models import (

@@ -2,8 +2,8 @@ from flask import render_template
 from flask_login import current_user
 
 from portal.blueprints.me import bp
-from portal.blueprints.me.services import home_items
 from portal.departments import DepartmentTree
+from portal.home import home_items
 from portal.models.learners import EMPLOYMENT_LABELS
 
 

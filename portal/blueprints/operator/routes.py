@@ -36,6 +36,7 @@ from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
+from portal.organizations import get_profile, status_history
 from portal.pagination import paginate_rows, requested_page
 from portal.rules import RuleViolation
 
@@ -129,12 +130,12 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             "operator/organization_detail.html",
             org=org,
             contract=contract,
-            profile=services.get_profile(org),
+            profile=get_profile(org),
             seat=seats.seat_check(org),
             peaks=seats.monthly_peaks(org.id),
             staff=services.org_staff(org),
             activity=services.recent_activity(org),
-            status_history=services.status_history(org),
+            status_history=status_history(org),
             invoices=invoices,
             status_form=status_form,
             admin_form=admin_form,

@@ -16,9 +16,9 @@ from sqlalchemy import Select, func, or_, select
 
 from portal import audit
 from portal.accounts import email_taken, name_taken, normalize_email
-from portal.blueprints.invitations.services import send_invitation
 from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.invitations import send_invitation
 from portal.models import (
     AuditEvent,
     Contract,
@@ -32,7 +32,8 @@ from portal.models import (
     Role,
     User,
 )
-from portal.outbox import external_url, queue_email
+from portal.organizations import change_status, get_profile, mail_primary_admin
+from portal.outbox import external_url
 from portal.rules import RuleViolation
 from portal.seats import active_learners_query, month_key, peak_between
 from portal.tenancy import unscoped
@@ -143,17 +144,6 @@ def save_contract(org: Organization, contract: Contract | None, terms: ContractT
     return contract
 
 
-def get_profile(org: Organization) -> OrganizationProfile:
-    """The org's profile row, created on first need (organizations made before the back office)."""
-    with unscoped():
-        profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
-        if profile is None:
-            profile = OrganizationProfile(organization_id=org.id, registered_at=None)
-            db.session.add(profile)
-            db.session.flush()
-    return profile
-
-
 def issue_admin(org: Organization, name: str, email: str, by: User) -> User:
     """An administrator ID (Art. 1, 2-2) without password; invited by email. The first becomes primary.
 
@@ -179,74 +169,6 @@ def resend_invitation(user: User, by: User) -> None:
     if user.password_hash:
         raise RuleViolation(_l("この管理者はすでにパスワードを設定済みです。"))
     send_invitation(user, by, user.organization.name)
-
-
-# --- status: suspension, resumption, termination ---------------------------------------------
-
-
-def latest_status_change(org: Organization) -> OrganizationStatusChange | None:
-    with unscoped():
-        return db.session.scalar(
-            select(OrganizationStatusChange)
-            .where(OrganizationStatusChange.organization_id == org.id)
-            .order_by(OrganizationStatusChange.created_at.desc(), OrganizationStatusChange.id.desc())
-            .limit(1)
-        )
-
-
-def status_history(org: Organization, limit: int = 10) -> list[OrganizationStatusChange]:
-    with unscoped():
-        return list(
-            db.session.scalars(
-                select(OrganizationStatusChange)
-                .where(OrganizationStatusChange.organization_id == org.id)
-                .order_by(OrganizationStatusChange.created_at.desc(), OrganizationStatusChange.id.desc())
-                .limit(limit)
-            )
-        )
-
-
-def change_status(org: Organization, status: str, reason: str, by: User | None) -> OrganizationStatusChange:
-    """Suspend (Art. 3-4), resume or terminate; the primary administrator is told by email.
-
-    :raises RuleViolation: no change, or no reason for a suspension or termination.
-    """
-    status = OrganizationStatus(status)
-    reason = (reason or "").strip()
-    if status == org.status:
-        raise RuleViolation(_l("組織はすでにその状態です。"))
-    if status != OrganizationStatus.ACTIVE and not reason:
-        raise RuleViolation(_l("利用停止・契約終了には理由を入力してください。"))
-    with unscoped():
-        previous = org.status
-        org.status = status
-        change = OrganizationStatusChange(
-            organization_id=org.id, status=status, reason=reason, changed_by_id=by.id if by else None
-        )
-        db.session.add(change)
-        db.session.flush()
-        audit.record(
-            "org.status_changed", target=org, actor=by, previous=previous, status=str(status), reason=reason
-        )
-        profile = get_profile(org)
-        admin = profile.primary_admin
-        if admin is not None and admin.email:
-            queue_email(
-                "org_status_changed",
-                admin.email,
-                idempotency_key=f"org_status_changed:{change.id}",
-                organization_id=org.id,
-                user_id=admin.id,
-                locale=admin.locale,
-                user=admin,
-                organization=org,
-                status=str(status),
-                reason=reason,
-                contact=current_app.config["BILLING_CONTACT"],
-                portal_url=external_url("main.index"),
-            )
-        db.session.flush()
-    return change
 
 
 # --- lists for the operator -----------------------------------------------------------------
@@ -448,23 +370,6 @@ def issue_invoice(
         )
         db.session.flush()
     return invoice
-
-
-def mail_primary_admin(org: Organization, template: str, key: str, **context) -> None:
-    admin = get_profile(org).primary_admin
-    if admin is None or not admin.email:
-        return
-    queue_email(
-        template,
-        admin.email,
-        idempotency_key=key,
-        organization_id=org.id,
-        user_id=admin.id,
-        locale=admin.locale,
-        user=admin,
-        organization=org,
-        **context,
-    )
 
 
 def mark_paid(invoice: Invoice, by: User) -> Invoice:

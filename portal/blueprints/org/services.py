@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.accounts import email_taken, name_taken
-from portal.blueprints.invitations.services import send_invitation
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.invitations import send_invitation
 from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User
 from portal.outbox import external_url, queue_email
 from portal.rules import RuleViolation

@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, or_, select, update
 
-from portal import audit
+from portal import audit, organizations
 from portal.accounts import name_taken, normalize_email
 from portal.blueprints.operator import services as operator_services
 from portal.blueprints.operator.services import ContractTerms
@@ -445,7 +445,7 @@ def approve_application(application: Application, terms: ContractTerms, by: User
     org = operator_services.create_organization(
         application.corporate_name, terms, application.admin_name, application.admin_email, by
     )
-    profile = operator_services.get_profile(org)
+    profile = organizations.get_profile(org)
     profile.postal_code = application.postal_code
     profile.prefecture = application.prefecture
     profile.address_line1 = application.address_line1
