@@ -42,6 +42,7 @@ run: install instance/secret_key
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r portal -ll
+	$(BIN)/lint-imports --no-cache
 
 # sqlmap and wapiti (Debian packages, installed here when missing) against a local instance on a
 # throwaway SQLite database with the demo data, signed in as each role. Reports in scan-reports/.

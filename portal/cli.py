@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.clock import add_months_to_date
+from portal.demo_scale import DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import Organization, Role, User
 from portal.passwords import hash_password, password_problems
 from portal.tenancy import unscoped
 
-DEMO_PASSWORD = "demo-Portal-2026!"  # noqa: S105 - printed for the demo, documented in the README
 DEMO_ORG_NAME = "株式会社デモ商事"
 DEMO_DEPARTMENTS = ["総務部", "営業部", "開発部", "経理部"]
 DEMO_LEARNER_NAMES = [

@@ -43,6 +43,9 @@ from portal.models import (
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
 
+# Every demo account's password, the small demo's (flask demo) and the scaled one's alike.
+DEMO_PASSWORD = "demo-Portal-2026!"  # noqa: S105 - printed for the demo, documented in the README
+
 CHUNK = 20_000
 LEARNERS_PER_ORG = 2_000
 LARGEST_ORG = 20_000
@@ -221,8 +224,6 @@ def seed_scale(n: int, *, echo: Callable[[str], None] = print, now: datetime | N
 
 def _organizations(sizes, ids, now, report) -> list[tuple[int, str, str]]:
     """(id, code, admin email) per organization; the admins share the demo password."""
-    from portal.cli import DEMO_PASSWORD
-
     orgs_table, users_table = Organization.__table__, User.__table__
     first = ids.take(orgs_table, len(sizes))
     orgs = [(first + i, f"scale{i + 1:03d}", f"admin@scale{i + 1:03d}.example.com") for i in range(len(sizes))]
@@ -250,8 +251,6 @@ def _organizations(sizes, ids, now, report) -> list[tuple[int, str, str]]:
 
 def _learners(orgs, sizes, ids, now, rng, report) -> dict[int, list[tuple[int, int]]]:
     """Departments (a tree of up to two levels) and learners; returns org id -> [(learner id, department id)]."""
-    from portal.cli import DEMO_PASSWORD
-
     departments_table, users_table = Department.__table__, User.__table__
     learner_hash = hash_password(DEMO_PASSWORD)
     result: dict[int, list[tuple[int, int]]] = {}

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.audit import client_ip
-from portal.blueprints.operator.services import RuleViolation
 from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import DocumentKind, LegalDocument, Role, TermsAcceptance, User
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 KIND_LABELS = {

@@ -18,7 +18,6 @@ from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 
 from portal import audit
-from portal.blueprints.operator.services import RuleViolation
 from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.htmx import is_htmx
@@ -35,6 +34,7 @@ from portal.models import (
     User,
 )
 from portal.outbox import external_url, queue_email
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 KIND_LABELS = {

@@ -25,9 +25,9 @@ from markupsafe import escape
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.blueprints.learners.services import DepartmentTree
 from portal.business_calendar import is_business_day
 from portal.clock import TOKYO, utcnow
+from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.models import OutboxMessage, OutboxStatus, Recurrence, Role, TargetKind, User
 from portal.outbox import external_url, render_email

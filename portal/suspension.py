@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask, current_app, make_response, render_template, request
 from flask_login import current_user
 
+from portal import organizations
 from portal.htmx import is_htmx
 from portal.models import OrganizationStatus, Role
 
@@ -76,9 +77,7 @@ def check_suspension():
     status = blocked_status(current_user)
     if status is None:
         return None
-    from portal.blueprints.operator.services import latest_status_change
-
-    change = latest_status_change(current_user.organization)
+    change = organizations.latest_status_change(current_user.organization)
     context = {
         "status": status,
         "reason": change.reason if change else "",

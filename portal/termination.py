@@ -21,11 +21,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, select
 
 from portal import audit
-from portal.blueprints.operator.services import RuleViolation, change_status, mail_primary_admin
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import DeletionRecord, Organization, OrganizationStatus, Termination, User
+from portal.organizations import change_status, mail_primary_admin
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 CANCELLATION_GROUNDS = {

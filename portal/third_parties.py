@@ -11,10 +11,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from portal import audit
-from portal.blueprints.operator.services import RuleViolation
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.models import Organization, Role, ThirdParty, ThirdPartyMember, User
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 NOT_APPROVED = _l(

@@ -13,8 +13,8 @@ from sqlalchemy import event, select
 
 from portal.blueprints.inspection_results import services
 from portal.blueprints.inspection_results.charts import trend_chart
-from portal.blueprints.learners.services import DepartmentTree
 from portal.clock import shift_month, today_in_tokyo
+from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.models import (
     ActionStatus,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, insert, select
 
+from portal import departments
 from portal.blueprints.learners import services
 from portal.extensions import db
 from portal.models import AuditEvent, Department, OutboxMessage, User
@@ -235,7 +236,7 @@ def test_assigning_managers_to_a_department(world, login_as, run_in_app):
     url = f"/org/learners/departments/{sales}"
     assert world["manager_a"].name in admin.get(url).get_data(as_text=True)
     assert post_form(admin, url, {"name": "営業本部", "managers": str(world["manager_a"].id)}).status_code == 303
-    with_scope = run_in_app(lambda: services.managed_department_ids(db.session.get(User, world["manager_a"].id)))
+    with_scope = run_in_app(lambda: departments.managed_department_ids(db.session.get(User, world["manager_a"].id)))
     assert with_scope == {sales}
     assert {"departments.renamed", "departments.managers_set"} <= set(actions(run_in_app))
 
@@ -266,7 +267,7 @@ def test_scope_learners_narrows_a_managers_query(world, managed, app):
         learner = db.session.get(User, world["learner_a"].id)
 
         def ids(user):
-            return set(db.session.scalars(services.scope_learners(select(User.login_id), user)))
+            return set(db.session.scalars(departments.scope_learners(select(User.login_id), user)))
 
         assert ids(manager) == {"IN1"}
         assert ids(admin) == {"IN1", "OUT1", "A001"}

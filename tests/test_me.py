@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from bs4 import BeautifulSoup
 
-from portal.blueprints.me import services as home
+from portal import home
 
 
 def test_home_shows_empty_sections_without_javascript(world, login_as):

@@ -12,9 +12,9 @@ from sqlalchemy import event, func, select
 
 from portal.blueprints.courses import services as course_services
 from portal.blueprints.courses.demo import QUESTIONS, seed_demo_course
-from portal.blueprints.learners.services import DepartmentTree
 from portal.blueprints.quizzes import services as quiz_services
 from portal.blueprints.training import services as delivery_services
+from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.models import (
     Assignment,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +22,15 @@ class EmploymentType(enum.StrEnum):
     DISPATCHED = "dispatched"
     PART_TIME = "part_time"
     OTHER = "other"
+
+
+EMPLOYMENT_LABELS = {
+    EmploymentType.REGULAR: _l("正社員"),
+    EmploymentType.CONTRACT: _l("契約社員"),
+    EmploymentType.DISPATCHED: _l("派遣社員"),
+    EmploymentType.PART_TIME: _l("パート・アルバイト"),
+    EmploymentType.OTHER: _l("その他"),
+}
 
 
 class Department(TenantScoped, db.Model):

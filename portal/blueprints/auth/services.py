@@ -11,6 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import audit, mfa
+from portal.accounts import normalize_email
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
 from portal.models import Organization, OrganizationStatus, Role, User
@@ -25,10 +26,6 @@ LOCKOUT_MESSAGE = _l(
     "ログインに続けて失敗したため、一時的にログインを制限しています。15分ほど待ってからもう一度お試しください。"
     "パスワードを忘れた場合は「パスワードを忘れた方」から再設定できます。"
 )
-
-
-def normalize_email(value: str | None) -> str:
-    return (value or "").strip().lower()
 
 
 def find_user_by_email(email: str) -> User | None:

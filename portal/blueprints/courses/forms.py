@@ -2,16 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.forms import IntegerField
+from portal.forms import IntegerField, options
 from portal.models import CourseKind, LatePolicy, QuestionKind
-
-
-def options(pairs) -> list[SelectChoice]:
-    """Choices from ``(value, label)`` pairs (labels may be lazy)."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class CourseForm(FlaskForm):

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses import bp, services
 from portal.blueprints.courses.forms import CourseForm, ImageForm, LessonForm, QuestionForm
 from portal.blueprints.courses.services import CourseRuleError
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import QuestionKind, User
-
-
-def _me() -> User:
-    return current_user._get_current_object()
+from portal.models import QuestionKind
 
 
 @bp.get("/")

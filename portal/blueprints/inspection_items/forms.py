@@ -4,8 +4,7 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.blueprints.courses.forms import options
-from portal.forms import IntegerField
+from portal.forms import IntegerField, options
 from portal.models import EditionKind
 
 

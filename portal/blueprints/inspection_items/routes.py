@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from portal.blueprints.courses.forms import options
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.inspection_items import bp, services
 from portal.blueprints.inspection_items.forms import EditionForm, ItemForm
 from portal.clock import TOKYO, utcnow
 from portal.extensions import db
-from portal.models import User
-
-
-def _me() -> User:
-    return current_user._get_current_object()
+from portal.forms import options
 
 
 @bp.get("/items/")

@@ -7,7 +7,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from portal.blueprints.inspection_results.services import ACTION_LABELS
-from portal.blueprints.training.forms import options
+from portal.forms import options
 from portal.models import ActionStatus
 
 

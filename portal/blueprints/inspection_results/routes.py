@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses.services import visible_courses
 from portal.blueprints.inspection_results import bp, charts, services
 from portal.blueprints.inspection_results.forms import ActionForm, ActionProgressForm, int_or_none
 from portal.blueprints.inspection_results.services import ActionInput, ActionRuleError
-from portal.blueprints.learners.services import DepartmentTree
-from portal.blueprints.training.forms import options
 from portal.clock import TOKYO, this_month, today_in_tokyo, utcnow
+from portal.departments import DepartmentTree
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
-from portal.models import ActionStatus, InspectionAnswer, InspectionRound, Role, User
+from portal.forms import options
+from portal.models import ActionStatus, InspectionAnswer, InspectionRound, Role
 from portal.pagination import requested_page
 from portal.security import role_required
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 def _scope() -> tuple[DepartmentTree, set[int] | None]:

@@ -30,9 +30,9 @@ from sqlalchemy import Select, false, func, or_, select
 
 from portal import audit
 from portal.blueprints.inspection_items.services import category_rank
-from portal.blueprints.learners.services import DepartmentTree, managed_department_ids
-from portal.blueprints.operator.services import Page, paginate_rows
+from portal.blueprints.inspections.services import get_round_or_404  # noqa: F401 (the views load rounds here)
 from portal.clock import TOKYO, shift_month, this_month, today_in_tokyo, utcnow
+from portal.departments import DepartmentTree, managed_department_ids
 from portal.extensions import db
 from portal.models import (
     ActionStatus,
@@ -49,6 +49,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.pagination import Page, paginate_rows
 
 WINDOW_MONTHS = 12
 FAILING_RATE = 0.8
@@ -317,13 +318,6 @@ def rounds_of_month(edition_id: int, month: date, departments: set[int] | None):
 
 
 # --- one round -----------------------------------------------------------------------------------------
-
-
-def get_round_or_404(round_id: int) -> InspectionRound:
-    found = db.session.scalar(select(InspectionRound).where(InspectionRound.id == round_id))
-    if found is None:
-        abort(404)
-    return found
 
 
 def round_items(inspection_round: InspectionRound, departments: set[int] | None) -> list[ItemRow]:

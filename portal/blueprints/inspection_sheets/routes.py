@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.inspection_sheets import bp, services
 from portal.blueprints.inspection_sheets.services import AnswerInput
 from portal.blueprints.inspections.services import (
@@ -22,11 +22,7 @@ from portal.blueprints.inspections.services import (
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
-from portal.models import InspectionResponse, ResponseStatus, User
-
-
-def _me() -> User:
-    return current_user._get_current_object()
+from portal.models import InspectionResponse, ResponseStatus
 
 
 @bp.get("/")

@@ -25,10 +25,10 @@ from portal.blueprints.inspections.services import (
     RESPONSE_STATUS_LABELS,
     InspectionRuleError,
 )
-from portal.blueprints.learners.services import DepartmentTree
-from portal.blueprints.me.services import HomeItem, register_home_provider
 from portal.clock import utcnow
+from portal.departments import DepartmentTree
 from portal.extensions import db
+from portal.home import HomeItem, register_home_provider
 from portal.models import (
     SELF_SUBJECT,
     AnswerValue,

@@ -4,7 +4,7 @@ from wtforms import BooleanField, DateTimeLocalField, IntegerField, MonthField, 
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.blueprints.inspections.services import REMINDER_CHOICES
-from portal.blueprints.training.forms import MultiCheckboxField, ScheduleChecks, options
+from portal.forms import MultiCheckboxField, ScheduleChecks, options
 from portal.models import Recurrence, TargetKind
 
 

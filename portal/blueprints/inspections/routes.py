@@ -6,25 +6,20 @@ from datetime import timedelta
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.inspection_items.services import EDITION_KIND_LABELS, get_edition_or_404, visible_editions
 from portal.blueprints.inspections import bp, services
 from portal.blueprints.inspections.forms import RoundForm
 from portal.blueprints.inspections.services import InspectionRuleError, RoundInput
-from portal.blueprints.learners.services import DepartmentTree, managed_department_ids
-from portal.blueprints.training.forms import options
 from portal.clock import TOKYO, tokyo_to_utc, utcnow
+from portal.departments import DepartmentTree, managed_department_ids
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import EmptyForm, options
 from portal.models import Role, RoundStatus, User
 from portal.outbox import external_url
 from portal.security import role_required
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 def _departments(tree: DepartmentTree | None = None) -> set[int] | None:

@@ -19,8 +19,8 @@ from sqlalchemy import case, func, select, update
 
 from portal import audit, sending
 from portal.blueprints.inspection_items.services import edition_items
-from portal.blueprints.learners.services import DepartmentTree
 from portal.clock import TOKYO, add_months, add_months_to_date, this_month, today_in_tokyo, utcnow
+from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -444,6 +444,7 @@ def department_counts(inspection_round: InspectionRound, tree: DepartmentTree,
 
 
 def get_round_or_404(round_id: int) -> InspectionRound:
+    """The round ``round_id`` of the current organization; 404 for another's (never reveal it exists)."""
     inspection_round = db.session.scalar(select(InspectionRound).where(InspectionRound.id == round_id))
     if inspection_round is None:
         abort(404)

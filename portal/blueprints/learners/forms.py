@@ -5,8 +5,10 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.accounts import email_taken, normalize_email
 from portal.blueprints.learners import services
-from portal.blueprints.learners.services import EMPLOYMENT_LABELS, INITIAL_PASSWORD_MIN_LENGTH
+from portal.blueprints.learners.services import INITIAL_PASSWORD_MIN_LENGTH
+from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import MAX_LENGTH
 
 LOGIN_ID_PATTERN = r"^[A-Za-z0-9._@-]+$"
@@ -79,8 +81,8 @@ class LearnerForm(FlaskForm):
             raise ValidationError(_l("この受講者IDはすでに使われています。"))
 
     def validate_email(self, field):
-        email = services.normalize_email(field.data)
-        if email and services.email_taken(email, self.learner_id):
+        email = normalize_email(field.data)
+        if email and email_taken(email, self.learner_id):
             raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
 
     def validate_department_id(self, field):

@@ -23,13 +23,12 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from portal import audit
 from portal.blueprints.learners.services import (
-    EMPLOYMENT_LABELS,
     INITIAL_PASSWORD_MIN_LENGTH,
-    DepartmentTree,
     seat_effect,
     send_invitation,
 )
 from portal.clock import utcnow
+from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -42,6 +41,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import hash_password
 from portal.seats import record_seat_usage
 from portal.tenancy import unscoped

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.learners import bp, imports, services
 from portal.blueprints.learners.forms import (
     DepartmentEditForm,
@@ -20,20 +20,18 @@ from portal.blueprints.learners.forms import (
     NewLearnerForm,
     SignInSettingsForm,
 )
-from portal.blueprints.learners.services import EMPLOYMENT_LABELS, DepartmentTree, LearnerRuleError
+from portal.blueprints.learners.services import LearnerRuleError
+from portal.departments import DepartmentTree
 from portal.exports import TextCell, csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.models import Role, User
+from portal.models.learners import EMPLOYMENT_LABELS
 from portal.pagination import requested_page
 from portal.security import role_required
 
 PER_PAGE = 50
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 def _visible_departments(tree: DepartmentTree):

@@ -7,22 +7,21 @@ outside the manager's reach answers 404, exactly like another organization's obj
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import Select, delete, false, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 
-from portal import audit
-from portal.blueprints.invitations import services as invitations
+from portal import audit, invitations
+from portal.accounts import email_taken, normalize_email
+from portal.departments import DepartmentTree, scope_learners, visible_department_ids
 from portal.extensions import db
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,
     Department,
-    EmploymentType,
     ManagerDepartment,
     Organization,
     Role,
@@ -34,14 +33,6 @@ from portal.seats import SeatCheck, record_seat_usage, seat_check
 from portal.tenancy import unscoped
 
 INITIAL_PASSWORD_MIN_LENGTH = 8
-
-EMPLOYMENT_LABELS = {
-    EmploymentType.REGULAR: _l("正社員"),
-    EmploymentType.CONTRACT: _l("契約社員"),
-    EmploymentType.DISPATCHED: _l("派遣社員"),
-    EmploymentType.PART_TIME: _l("パート・アルバイト"),
-    EmploymentType.OTHER: _l("その他"),
-}
 
 
 class LearnerRuleError(Exception):
@@ -100,90 +91,6 @@ def _refuse_when_no_seats(org_id: int, adding: int):
 
 
 # --- departments ------------------------------------------------------------------------------
-
-
-@dataclass
-class DepartmentTree:
-    """The organization's departments, loaded once, with their paths (営業部/第一課)."""
-
-    by_id: dict[int, Department]
-    children: dict[int | None, list[Department]] = field(default_factory=lambda: defaultdict(list))
-
-    @classmethod
-    def load(cls) -> DepartmentTree:
-        departments = db.session.scalars(select(Department).order_by(Department.name, Department.id)).all()
-        tree = cls({d.id: d for d in departments})
-        for d in departments:
-            tree.children[d.parent_id].append(d)
-        return tree
-
-    def path(self, department_id: int | None) -> str:
-        names = []
-        current = self.by_id.get(department_id) if department_id else None
-        while current is not None:
-            names.append(current.name)
-            current = self.by_id.get(current.parent_id) if current.parent_id else None
-        return "/".join(reversed(names))
-
-    def ordered(self) -> list[Department]:
-        """Depth first, parents before their children."""
-        out: list[Department] = []
-
-        def walk(parent_id):
-            for d in self.children.get(parent_id, []):
-                out.append(d)
-                walk(d.id)
-
-        walk(None)
-        return out
-
-    def with_descendants(self, ids: Iterable[int]) -> set[int]:
-        found: set[int] = set()
-        stack = [i for i in ids if i in self.by_id]
-        while stack:
-            current = stack.pop()
-            if current in found:
-                continue
-            found.add(current)
-            stack.extend(d.id for d in self.children.get(current, []))
-        return found
-
-    def by_path(self) -> dict[str, int]:
-        return {self.path(d.id): d.id for d in self.by_id.values()}
-
-
-def managed_department_ids(user: User, tree: DepartmentTree | None = None) -> set[int]:
-    """The departments whose learners ``user`` (a manager) looks after, sub-departments included."""
-    direct = db.session.scalars(
-        select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == user.id)
-    ).all()
-    if not direct:
-        return set()
-    return (tree or DepartmentTree.load()).with_descendants(direct)
-
-
-def visible_department_ids(user: User, tree: DepartmentTree) -> set[int]:
-    if user.role == Role.ORG_ADMIN:
-        return set(tree.by_id)
-    if user.role == Role.MANAGER:
-        return managed_department_ids(user, tree)
-    return set()
-
-
-def scope_learners(stmt: Select, user: User, tree: DepartmentTree | None = None) -> Select:
-    """Narrow ``stmt`` (a select over :class:`User`) to the learners ``user`` may see and act on.
-
-    An org admin: every learner of the organization (the tenant scope already limits it). A manager:
-    the learners of their departments and their sub-departments; a manager without departments
-    sees none. Anyone else: none.
-    """
-    stmt = stmt.where(User.role == Role.LEARNER)
-    if user.role == Role.ORG_ADMIN:
-        return stmt
-    if user.role == Role.MANAGER:
-        ids = managed_department_ids(user, tree)
-        return stmt.where(User.department_id.in_(ids)) if ids else stmt.where(false())
-    return stmt.where(false())
 
 
 def get_learner_or_404(learner_id: int, user: User) -> User:
@@ -291,26 +198,12 @@ def set_department_managers(department: Department, manager_ids: Iterable[int]) 
 # --- learners ---------------------------------------------------------------------------------
 
 
-def normalize_email(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
-    return value or None
-
-
 def login_id_taken(login_id: str, exclude_id: int | None = None) -> bool:
     """Another user of this organization already has ``login_id`` (the tenant scope limits the check)."""
     stmt = select(User.id).where(User.login_id == login_id)
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
     return db.session.scalar(stmt) is not None
-
-
-def email_taken(email: str, exclude_id: int | None = None) -> bool:
-    """Another user anywhere in the service already has ``email`` (addresses are unique service-wide)."""
-    stmt = select(User.id).where(User.email == email)
-    if exclude_id is not None:
-        stmt = stmt.where(User.id != exclude_id)
-    with unscoped():
-        return db.session.scalar(stmt) is not None
 
 
 def _check_unique(login_id: str, email: str | None, exclude_id: int | None = None) -> None:
@@ -339,7 +232,7 @@ def create_learner(data: dict, *, by: User) -> User:
     :raises LearnerRuleError: ID or email already used, a department outside ``by``'s reach, no seat.
     """
     login_id = data["login_id"]
-    email = normalize_email(data.get("email"))
+    email = normalize_email(data.get("email")) or None
     _check_unique(login_id, email)
     _check_department(data.get("department_id"), by)
     _refuse_when_no_seats(by.organization_id, 1)
@@ -364,7 +257,7 @@ def create_learner(data: dict, *, by: User) -> User:
 
 def update_learner(learner: User, data: dict, *, by: User) -> None:
     """:raises LearnerRuleError: as :func:`create_learner`."""
-    email = normalize_email(data.get("email"))
+    email = normalize_email(data.get("email")) or None
     _check_unique(data["login_id"], email, exclude_id=learner.id)
     _check_department(data.get("department_id"), by)
     changes = {}

@@ -1,9 +1,10 @@
 from flask import render_template
 from flask_login import current_user
 
-from portal.blueprints.learners.services import EMPLOYMENT_LABELS, DepartmentTree
 from portal.blueprints.me import bp
-from portal.blueprints.me.services import home_items
+from portal.departments import DepartmentTree
+from portal.home import home_items
+from portal.models.learners import EMPLOYMENT_LABELS
 
 
 @bp.get("/")

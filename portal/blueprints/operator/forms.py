@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from portal.blueprints.operator import services
+from portal.accounts import email_taken, name_taken
 from portal.blueprints.operator.services import STATUS_LABELS, ContractTerms
 from portal.forms import IntegerField
 from portal.models import OrganizationStatus
@@ -79,7 +79,7 @@ class AdminForm(FlaskForm):
     )
 
     def validate_admin_email(self, field):
-        if services.email_taken(field.data):
+        if email_taken(field.data):
             raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
 
 
@@ -91,7 +91,7 @@ class OrganizationForm(ContractForm, AdminForm):
     )
 
     def validate_name(self, field):
-        if services.name_taken(field.data):
+        if name_taken(field.data):
             raise ValidationError(_l("同じ法人名の組織がすでに登録されています。"))
 
 

@@ -3,12 +3,12 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import audit, deletion, legal, notices, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
+from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
@@ -31,14 +31,15 @@ from portal.blueprints.operator.forms import (
     ThirdPartyForm,
     UserLookupForm,
 )
-from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
 from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
-from portal.pagination import requested_page
+from portal.organizations import get_profile, status_history
+from portal.pagination import paginate_rows, requested_page
+from portal.rules import RuleViolation
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -53,10 +54,6 @@ def get_contract(org: Organization) -> Contract | None:
 
 def get_invoice_or_404(invoice_id: int) -> Invoice:
     return db.get_or_404(Invoice, invoice_id)
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 @bp.get("/")
@@ -99,7 +96,7 @@ def organizations():
         status=form.status.data or "",
         over_limit=bool(form.over_limit.data),
     )
-    page = services.paginate_rows(stmt, request.args.get("page", 1, type=int))
+    page = paginate_rows(stmt, request.args.get("page", 1, type=int))
     return render_template("operator/organizations.html", form=form, page=page, labels=services.STATUS_LABELS)
 
 
@@ -138,12 +135,12 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             "operator/organization_detail.html",
             org=org,
             contract=contract,
-            profile=services.get_profile(org),
+            profile=get_profile(org),
             seat=seats.seat_check(org),
             peaks=seats.monthly_peaks(org.id),
             staff=services.org_staff(org),
             activity=services.recent_activity(org),
-            status_history=services.status_history(org),
+            status_history=status_history(org),
             invoices=invoices,
             status_form=status_form,
             admin_form=admin_form,

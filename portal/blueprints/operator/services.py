@@ -6,9 +6,7 @@ commits once. A broken rule raises :class:`RuleViolation` with a Japanese messag
 
 from __future__ import annotations
 
-import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,9 +15,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
 from portal import audit
-from portal.blueprints.invitations.services import send_invitation
+from portal.accounts import email_taken, name_taken, normalize_email
 from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.invitations import send_invitation
 from portal.models import (
     AuditEvent,
     Contract,
@@ -33,7 +32,9 @@ from portal.models import (
     Role,
     User,
 )
-from portal.outbox import external_url, queue_email
+from portal.organizations import change_status, get_profile, mail_primary_admin
+from portal.outbox import external_url
+from portal.rules import RuleViolation
 from portal.seats import active_learners_query, month_key, peak_between
 from portal.tenancy import unscoped
 
@@ -46,30 +47,7 @@ STATUS_LABELS = {
 NON_PAYMENT_REASON = _l("利用料金のお支払いが確認できないため(利用規約第3条第4項)")
 
 
-class RuleViolation(Exception):
-    """A business rule refused the change; ``str(error)`` is the message for the user."""
-
-
 # --- organizations and contracts ------------------------------------------------------------
-
-
-def normalize_org_name(name: str) -> str:
-    """The form used to detect duplicates: width-folded (NFKC), spaces removed, case-folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or "")).casefold()
-
-
-def name_taken(name: str, exclude_id: int | None = None) -> bool:
-    wanted = normalize_org_name(name)
-    stmt = select(Organization.id, Organization.name)
-    return any(
-        normalize_org_name(other) == wanted and org_id != exclude_id
-        for org_id, other in db.session.execute(stmt)
-    )
-
-
-def email_taken(email: str) -> bool:
-    with unscoped():
-        return db.session.scalar(select(User.id).where(User.email == email.strip().lower())) is not None
 
 
 @dataclass
@@ -166,23 +144,12 @@ def save_contract(org: Organization, contract: Contract | None, terms: ContractT
     return contract
 
 
-def get_profile(org: Organization) -> OrganizationProfile:
-    """The org's profile row, created on first need (organizations made before the back office)."""
-    with unscoped():
-        profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
-        if profile is None:
-            profile = OrganizationProfile(organization_id=org.id, registered_at=None)
-            db.session.add(profile)
-            db.session.flush()
-    return profile
-
-
 def issue_admin(org: Organization, name: str, email: str, by: User) -> User:
     """An administrator ID (Art. 1, 2-2) without password; invited by email. The first becomes primary.
 
     :raises RuleViolation: the email is already registered.
     """
-    email = email.strip().lower()
+    email = normalize_email(email)
     if email_taken(email):
         raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
     with unscoped():
@@ -204,112 +171,7 @@ def resend_invitation(user: User, by: User) -> None:
     send_invitation(user, by, user.organization.name)
 
 
-# --- status: suspension, resumption, termination ---------------------------------------------
-
-
-def latest_status_change(org: Organization) -> OrganizationStatusChange | None:
-    with unscoped():
-        return db.session.scalar(
-            select(OrganizationStatusChange)
-            .where(OrganizationStatusChange.organization_id == org.id)
-            .order_by(OrganizationStatusChange.created_at.desc(), OrganizationStatusChange.id.desc())
-            .limit(1)
-        )
-
-
-def status_history(org: Organization, limit: int = 10) -> list[OrganizationStatusChange]:
-    with unscoped():
-        return list(
-            db.session.scalars(
-                select(OrganizationStatusChange)
-                .where(OrganizationStatusChange.organization_id == org.id)
-                .order_by(OrganizationStatusChange.created_at.desc(), OrganizationStatusChange.id.desc())
-                .limit(limit)
-            )
-        )
-
-
-def change_status(org: Organization, status: str, reason: str, by: User | None) -> OrganizationStatusChange:
-    """Suspend (Art. 3-4), resume or terminate; the primary administrator is told by email.
-
-    :raises RuleViolation: no change, or no reason for a suspension or termination.
-    """
-    status = OrganizationStatus(status)
-    reason = (reason or "").strip()
-    if status == org.status:
-        raise RuleViolation(_l("組織はすでにその状態です。"))
-    if status != OrganizationStatus.ACTIVE and not reason:
-        raise RuleViolation(_l("利用停止・契約終了には理由を入力してください。"))
-    with unscoped():
-        previous = org.status
-        org.status = status
-        change = OrganizationStatusChange(
-            organization_id=org.id, status=status, reason=reason, changed_by_id=by.id if by else None
-        )
-        db.session.add(change)
-        db.session.flush()
-        audit.record(
-            "org.status_changed", target=org, actor=by, previous=previous, status=str(status), reason=reason
-        )
-        profile = get_profile(org)
-        admin = profile.primary_admin
-        if admin is not None and admin.email:
-            queue_email(
-                "org_status_changed",
-                admin.email,
-                idempotency_key=f"org_status_changed:{change.id}",
-                organization_id=org.id,
-                user_id=admin.id,
-                locale=admin.locale,
-                user=admin,
-                organization=org,
-                status=str(status),
-                reason=reason,
-                contact=current_app.config["BILLING_CONTACT"],
-                portal_url=external_url("main.index"),
-            )
-        db.session.flush()
-    return change
-
-
 # --- lists for the operator -----------------------------------------------------------------
-
-
-@dataclass
-class Page:
-    """What the ``pager`` macro needs, for a select of several columns."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
-def paginate_rows(stmt: Select, page: int, per_page: int = 25) -> Page:
-    page = max(page, 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=list(rows), page=page, per_page=per_page, total=total)
 
 
 def organizations_query(q: str = "", status: str = "", over_limit: bool = False) -> Select:
@@ -324,13 +186,11 @@ def organizations_query(q: str = "", status: str = "", over_limit: bool = False)
     )
     q = (q or "").strip()
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
         stmt = stmt.where(
             or_(
-                Organization.name.ilike(pattern, escape="\\"),
-                Organization.code.ilike(pattern, escape="\\"),
-                Contract.plan_name.ilike(pattern, escape="\\"),
+                Organization.name.icontains(q, autoescape=True),
+                Organization.code.icontains(q, autoescape=True),
+                Contract.plan_name.icontains(q, autoescape=True),
             )
         )
     if status in set(OrganizationStatus):
@@ -510,23 +370,6 @@ def issue_invoice(
         )
         db.session.flush()
     return invoice
-
-
-def mail_primary_admin(org: Organization, template: str, key: str, **context) -> None:
-    admin = get_profile(org).primary_admin
-    if admin is None or not admin.email:
-        return
-    queue_email(
-        template,
-        admin.email,
-        idempotency_key=key,
-        organization_id=org.id,
-        user_id=admin.id,
-        locale=admin.locale,
-        user=admin,
-        organization=org,
-        **context,
-    )
 
 
 def mark_paid(invoice: Invoice, by: User) -> Invoice:

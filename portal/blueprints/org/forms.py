@@ -1,5 +1,4 @@
 import re
-import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -7,68 +6,9 @@ from wtforms import DateField, EmailField, SelectField, StringField, TextAreaFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
-from portal.blueprints.operator.services import email_taken
+from portal.accounts import email_taken
+from portal.addresses import PHONE, POSTAL_CODE, PREFECTURES, fold_digits
 from portal.blueprints.org.services import ProfileData
-
-PREFECTURES = (
-    "北海道",
-    "青森県",
-    "岩手県",
-    "宮城県",
-    "秋田県",
-    "山形県",
-    "福島県",
-    "茨城県",
-    "栃木県",
-    "群馬県",
-    "埼玉県",
-    "千葉県",
-    "東京都",
-    "神奈川県",
-    "新潟県",
-    "富山県",
-    "石川県",
-    "福井県",
-    "山梨県",
-    "長野県",
-    "岐阜県",
-    "静岡県",
-    "愛知県",
-    "三重県",
-    "滋賀県",
-    "京都府",
-    "大阪府",
-    "兵庫県",
-    "奈良県",
-    "和歌山県",
-    "鳥取県",
-    "島根県",
-    "岡山県",
-    "広島県",
-    "山口県",
-    "徳島県",
-    "香川県",
-    "愛媛県",
-    "高知県",
-    "福岡県",
-    "佐賀県",
-    "長崎県",
-    "熊本県",
-    "大分県",
-    "宮崎県",
-    "鹿児島県",
-    "沖縄県",
-)
-POSTAL_CODE = re.compile(r"\d{3}-\d{4}")
-PHONE = re.compile(r"0\d{1,4}-?\d{1,4}-?\d{3,4}")
-
-
-def _fold(value):
-    """Full-width digits and hyphens as typed on a Japanese keyboard, folded to ASCII."""
-    if not value:
-        return value
-    value = unicodedata.normalize("NFKC", value).strip()
-    return re.sub(r"[‐-‒–—―−ー]", "-", value)
 
 
 class ProfileForm(FlaskForm):
@@ -78,7 +18,7 @@ class ProfileForm(FlaskForm):
     postal_code = StringField(
         _l("郵便番号"),
         validators=[DataRequired(message=_l("郵便番号を入力してください。"))],
-        filters=[_fold],
+        filters=[fold_digits],
         description=_l("例: 101-0062(ハイフンを含めて7桁)"),
         render_kw={"inputmode": "numeric", "autocomplete": "postal-code"},
     )
@@ -98,7 +38,7 @@ class ProfileForm(FlaskForm):
     phone = StringField(
         _l("電話番号"),
         validators=[DataRequired(message=_l("電話番号を入力してください。"))],
-        filters=[_fold],
+        filters=[fold_digits],
         description=_l("例: 03-1234-5678"),
         render_kw={"inputmode": "tel", "autocomplete": "tel"},
     )

@@ -10,7 +10,6 @@ from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
-from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.org import bp, services
 from portal.blueprints.org.forms import (
     HandoverForm,
@@ -24,6 +23,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User
 from portal.requests import writes_on_get
+from portal.rules import RuleViolation
 from portal.seats import seat_check
 from portal.security import role_required
 

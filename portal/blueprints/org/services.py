@@ -8,12 +8,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit
-from portal.blueprints.invitations.services import send_invitation
-from portal.blueprints.operator.services import RuleViolation, email_taken, name_taken
+from portal.accounts import email_taken, name_taken
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.invitations import send_invitation
 from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User
 from portal.outbox import external_url, queue_email
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 MEMBER_ROLES = (Role.ORG_ADMIN, Role.MANAGER)

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses.services import get_lesson_or_404, render_markdown
 from portal.blueprints.quizzes import bp, services
 from portal.blueprints.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx, render_page_or_block
-from portal.models import Attempt, AttemptState, User
-
-
-def _me() -> User:
-    return current_user._get_current_object()
+from portal.models import Attempt, AttemptState
 
 
 def _attempts(assignment) -> list[Attempt]:

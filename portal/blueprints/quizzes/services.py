@@ -20,9 +20,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.blueprints.me.services import HomeItem, register_home_provider
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.home import HomeItem, register_home_provider
 from portal.models import (
     Assignment,
     AssignmentStatus,

@@ -14,8 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.addresses import POSTAL_CODE, PREFECTURES, fold_digits
 from portal.blueprints.operator.forms import ContractForm
-from portal.blueprints.org.forms import POSTAL_CODE, PREFECTURES, _fold
 from portal.blueprints.registration import services
 from portal.blueprints.registration.services import SERVICE_LABELS, STATUS_LABELS, ApplicationData
 
@@ -49,7 +49,7 @@ class ApplicationForm(FlaskForm):
     postal_code = StringField(
         _l("郵便番号"),
         validators=[DataRequired(message=_l("郵便番号を入力してください。"))],
-        filters=[_fold],
+        filters=[fold_digits],
         description=_l("例: 101-0062(ハイフンを含めて7桁)"),
         render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 10},
     )

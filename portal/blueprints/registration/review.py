@@ -4,12 +4,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.blueprints.operator.services import RuleViolation, paginate_rows
 from portal.blueprints.registration import review_bp as bp
 from portal.blueprints.registration import services
 from portal.blueprints.registration.forms import ApplicationFilterForm, ApprovalForm, RejectionForm
 from portal.extensions import db
 from portal.models import Application, ApplicationStatus
+from portal.pagination import paginate_rows
+from portal.rules import RuleViolation
 
 # Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
 MAX_ID = 2**31 - 1

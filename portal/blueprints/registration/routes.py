@@ -3,14 +3,15 @@ import hashlib
 from flask import abort, current_app, redirect, render_template, request, url_for
 
 from portal import legal
+from portal.accounts import normalize_email
 from portal.audit import client_ip
-from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.registration import bp, services
 from portal.blueprints.registration.forms import ApplicationForm
 from portal.blueprints.registration.services import LinkExpired, LinkInvalid
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.models import DocumentKind
+from portal.rules import RuleViolation
 
 
 @bp.before_request
@@ -22,7 +23,7 @@ def _cap_request_size():
 
 def _email_key() -> str:
     """Rate-limit key per applicant address, hashed so no email sits in the store."""
-    email = services.normalize_email(request.form.get("applicant_email"))
+    email = normalize_email(request.form.get("applicant_email"))
     return "apply:" + hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -17,14 +17,16 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, or_, select, update
 
-from portal import audit
+from portal import audit, organizations
+from portal.accounts import name_taken, normalize_email
 from portal.blueprints.operator import services as operator_services
-from portal.blueprints.operator.services import ContractTerms, RuleViolation
+from portal.blueprints.operator.services import ContractTerms
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import Application, ApplicationStatus, LegalDocument, Organization, ServiceKind, User
 from portal.outbox import external_url, queue_email
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 SERVICE_LABELS = {ServiceKind.SECUTORE: _l("セキュトレ"), ServiceKind.SECUREJI: _l("セキュレジ")}
@@ -140,10 +142,6 @@ def corporate_number_valid(number: str) -> bool:
 def looks_like_corporation(name: str | None) -> bool:
     folded = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
     return any(form in folded for form in CORPORATE_FORMS)
-
-
-def normalize_email(value: str | None) -> str:
-    return (value or "").strip().lower()
 
 
 def is_disposable(email: str) -> bool:
@@ -360,14 +358,12 @@ def applications_query(status: str = "", q: str = "") -> Select:
         stmt = stmt.where(Application.status == status)
     q = (q or "").strip()
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
         stmt = stmt.where(
             or_(
-                Application.corporate_name.ilike(pattern, escape="\\"),
-                Application.corporate_number.ilike(pattern, escape="\\"),
-                Application.applicant_email.ilike(pattern, escape="\\"),
-                Application.admin_email.ilike(pattern, escape="\\"),
+                Application.corporate_name.icontains(q, autoescape=True),
+                Application.corporate_number.icontains(q, autoescape=True),
+                Application.applicant_email.icontains(q, autoescape=True),
+                Application.admin_email.icontains(q, autoescape=True),
             )
         )
     return stmt
@@ -393,7 +389,7 @@ def duplicate_flags(application: Application) -> list[str]:
     )
     if customer_number is not None:
         flags.append(str(_l("同じ法人番号の申込がすでに承認されています(既存のお客様)。")))
-    if operator_services.name_taken(application.corporate_name):
+    if name_taken(application.corporate_name):
         flags.append(str(_l("同じ法人名の組織がすでに登録されています。")))
     taken = db.session.scalars(select(User.email).where(User.email.in_(emails))).all()
     for email in sorted(taken):
@@ -449,7 +445,7 @@ def approve_application(application: Application, terms: ContractTerms, by: User
     org = operator_services.create_organization(
         application.corporate_name, terms, application.admin_name, application.admin_email, by
     )
-    profile = operator_services.get_profile(org)
+    profile = organizations.get_profile(org)
     profile.postal_code = application.postal_code
     profile.prefecture = application.prefecture
     profile.address_line1 = application.address_line1

@@ -14,20 +14,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.blueprints.tickets import files
-from portal.forms import IntegerField, bounded_int
+from portal.forms import IntegerField, bounded_int, options
 from portal.models import TicketCategory, TicketStatus
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 
 BODY_MAX = 10_000
-
-
-def options(pairs) -> list[SelectChoice]:
-    """Choices for a select or radio field from ``(value, label)`` pairs; labels may be lazy."""
-    return [SelectChoice(str(value), label) for value, label in pairs]
 
 
 class AttachmentsMixin:

@@ -26,10 +26,10 @@ from portal.blueprints.tickets.forms import (
     StaffReplyForm,
     StatusForm,
     TicketForm,
-    options,
 )
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.forms import options
 from portal.htmx import is_htmx
 from portal.models import CannedReply, DeskBreak, Organization, Role, Ticket, TicketAttachment, TicketCategory, User
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS

@@ -10,40 +10,11 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.forms import MultiCheckboxField, ScheduleChecks, options
 from portal.models import Recurrence, TargetKind
-from portal.sending import MAX_REMINDERS, REMINDER_CHOICES
-
-
-def options(pairs) -> list[SelectChoice]:
-    """Choices from ``(value, label)`` pairs (labels may be lazy)."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class ScheduleChecks:
-    """The checks of a form with the sending-schedule fields (start, due date, reminders, sending window),
-    shared by training deliveries and inspection rounds."""
-
-    def validate_due_at(self, field):
-        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
-            raise ValidationError(_l("期限は開始日時より後にしてください。"))
-
-    def validate_reminder_days(self, field):
-        if len(field.data or []) > MAX_REMINDERS:
-            raise ValidationError(_l("リマインドは5回までです。"))
-
-    def validate_window_end_hour(self, field):
-        if self.window_start_hour.data is not None and field.data is not None and \
-                field.data <= self.window_start_hour.data:
-            raise ValidationError(_l("送信時間帯は開始時刻を終了時刻より前にしてください。"))
+from portal.sending import REMINDER_CHOICES
 
 
 class DeliveryForm(ScheduleChecks, FlaskForm):

@@ -6,25 +6,21 @@ from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses.services import get_course_or_404, visible_courses
-from portal.blueprints.learners.services import DepartmentTree, scope_learners
 from portal.blueprints.quizzes.services import STATUS_LABELS
 from portal.blueprints.training import bp, services
-from portal.blueprints.training.forms import DeliveryForm, options
+from portal.blueprints.training.forms import DeliveryForm
 from portal.blueprints.training.services import DeliveryInput, DeliveryRuleError
 from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
+from portal.departments import DepartmentTree, scope_learners
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import EmptyForm, options
 from portal.models import Delivery, Role, User
 from portal.security import role_required
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 def _learners():

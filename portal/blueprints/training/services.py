@@ -22,9 +22,9 @@ from sqlalchemy import cast as sa_cast
 
 from portal import audit, sending
 from portal.blueprints.courses.services import question_count
-from portal.blueprints.learners.services import DepartmentTree
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
+from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (

@@ -1,4 +1,4 @@
-"""What the learner's home shows. Later areas (training, inspections) register providers here.
+"""What the learner's home shows (the ``me`` area). Training and inspections register providers here.
 
 A provider is ``fn(learner) -> list[HomeItem]``; each item lands in one of the home's sections:
 ``assigned`` (to do, with its due date), ``done`` (finished, still current) and ``history``.
