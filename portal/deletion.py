@@ -20,7 +20,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit, termination
-from portal.blueprints.operator.services import RuleViolation
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
@@ -33,6 +32,7 @@ from portal.models import (
     User,
 )
 from portal.outbox import queue_email
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 ENDED = "ended"
