@@ -127,8 +127,7 @@ def end_all_sessions(user: User, action: str = "auth.logout") -> None:
 def audit_lockout() -> None:
     user = find_user_by_email(request.form.get("email", ""))
     with unscoped():
-        audit.record("auth.lockout", target=user, actor=None)
-        db.session.commit()
+        audit.record_denial("auth.lockout", target=user, actor=None)
 
 
 def login_account_key() -> str:
@@ -414,8 +413,8 @@ def verify_second_factor(user: User, code: str) -> str | None:
             audit.record("auth.recovery_code_used", target=user, actor=user, remaining=len(remaining))
             db.session.flush()
             return "recovery"
-        audit.record("auth.mfa_failed", target=user, actor=None)
-        db.session.flush()
+        # The wrong code is answered with 422 (the request rolls back): the attempt stays on record.
+        audit.record_denial("auth.mfa_failed", target=user, actor=None)
     return None
 
 
