@@ -30,7 +30,6 @@ from portal.blueprints.operator.forms import (
     ThirdPartyForm,
     UserLookupForm,
 )
-from portal.blueprints.operator.services import RuleViolation
 from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
 from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
@@ -38,6 +37,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
 from portal.pagination import requested_page
+from portal.violations import form_status, rule_violations_shown
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -102,19 +102,13 @@ def organizations():
 def organization_new():
     form = OrganizationForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             org = services.create_organization(
                 form.name.data, form.terms(), form.admin_name.data, form.admin_email.data, _me()
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("組織を登録し、管理者に招待メールを送信しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    status = 422 if form.errors or request.method == "POST" else 200
-    return render_template("operator/organization_new.html", form=form), status
+    return render_template("operator/organization_new.html", form=form), form_status(form)
 
 
 @bp.get("/organizations/<int:org_id>")
@@ -163,17 +157,11 @@ def contract_edit(org_id: int):
     contract = get_contract(org)
     form = ContractForm(obj=contract)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.save_contract(org, contract, form.terms(), _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("契約内容を保存しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/contract_edit.html", form=form, org=org), status
+    return render_template("operator/contract_edit.html", form=form, org=org), form_status()
 
 
 @bp.post("/organizations/<int:org_id>/admins")
@@ -181,13 +169,8 @@ def admin_new(org_id: int):
     org = get_org_or_404(org_id)
     form = AdminForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.admin_email):
             services.issue_admin(org, form.admin_name.data, form.admin_email.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.admin_email.errors.append(str(error))
-        else:
-            db.session.commit()
             flash(_("管理者IDを発行し、招待メールを送信しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
     return _detail(org, StatusForm(status=org.status), form, 422)
@@ -203,13 +186,8 @@ def admin_resend(org_id: int, user_id: int):
         abort(404)
     form = EmptyForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.resend_invitation(user, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("招待メールを再送しました。以前のリンクは使えなくなりました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -219,13 +197,8 @@ def status_change(org_id: int):
     org = get_org_or_404(org_id)
     form = StatusForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.status):
             services.change_status(org, form.status.data, form.reason.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.status.errors.append(str(error))
-        else:
-            db.session.commit()
             flash(_("組織の状態を「%(label)s」にしました。", label=services.STATUS_LABELS[org.status]), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
     return _detail(org, form, AdminForm(), 422)
@@ -248,7 +221,7 @@ def invoice_new(org_id: int):
         form.due_on.data = services.default_due_on()
         form.overage_seats.data = services.suggested_overage_seats(contract, contract.starts_on, contract.ends_on)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             invoice = services.issue_invoice(
                 org,
                 contract,
@@ -258,15 +231,9 @@ def invoice_new(org_id: int):
                 overage_seats=form.overage_seats.data,
                 by=_me(),
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("請求書 %(number)s を発行し、主管理者にメールで通知しました。", number=invoice.number), "success")
             return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/invoice_new.html", form=form, org=org, contract=contract), status
+    return render_template("operator/invoice_new.html", form=form, org=org, contract=contract), form_status()
 
 
 @bp.get("/invoices")
@@ -298,13 +265,8 @@ def invoice_detail(invoice_id: int):
 def invoice_paid(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.mark_paid(invoice, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("請求書 %(number)s を入金済みにしました。", number=invoice.number), "success")
     if request.form.get("next") == "overdue":
         return redirect(url_for("operator.invoices", overdue=1), 303)
@@ -315,13 +277,8 @@ def invoice_paid(invoice_id: int):
 def invoice_suspend(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.suspend_for_non_payment(invoice, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(
                 _("%(name)s を利用停止にしました。主管理者にメールで通知しました。", name=invoice.organization.name),
                 "success",
@@ -377,17 +334,11 @@ def notice_new():
             ends_at=tokyo_to_utc(form.ends_at.data),
             service_ends_on=form.service_ends_on.data,
         )
-        try:
+        with rule_violations_shown(form.kind):
             notice = notices.publish_notice(draft, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.kind.errors = [*form.kind.errors, str(error)]
-        else:
-            db.session.commit()
             flash(_("お知らせを公開し、主管理者にメールで通知しました。"), "success")
             return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/notice_new.html", form=form), status
+    return render_template("operator/notice_new.html", form=form), form_status()
 
 
 @bp.get("/notices/<int:notice_id>")
@@ -416,13 +367,8 @@ def notice_update(notice_id: int):
     notice = get_notice_or_404(notice_id)
     form = IncidentUpdateForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.status):
             notices.add_incident_update(notice, form.status.data, form.body.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.status.errors = [*form.status.errors, str(error)]
-        else:
-            db.session.commit()
             flash(_("経過報告を追加し、主管理者にメールで通知しました。"), "success")
             return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
     return _notice_page(notice, form, 422)
@@ -436,14 +382,12 @@ def notice_addresses():
     if form.validate_on_submit():
         body = notices.address_csv(list(form.organizations.data))
         audit.record("notice.addresses_exported", organizations=sorted(form.organizations.data))
-        db.session.commit()
         response = make_response(body)
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
         filename = f"addresses-{today_in_tokyo():%Y%m%d}.csv"
         response.headers["Content-Disposition"] = f"attachment; filename={filename}"
         return response
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/notice_addresses.html", form=form), status
+    return render_template("operator/notice_addresses.html", form=form), form_status()
 
 
 # --- termination and deletion (Art. 15, 16, 19) ----------------------------------------------
@@ -456,13 +400,8 @@ def termination_receive(org_id: int):
     if termination is None:
         abort(404)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             termination_rules.receive_termination(termination, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("利用終了の申し入れを受領しました。主管理者にメールで通知しました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -472,13 +411,8 @@ def contract_cancel(org_id: int):
     org = get_org_or_404(org_id)
     form = CancelContractForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             termination_rules.cancel_contract(org, form.ground.data, form.note.data or "", _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("契約を解除しました。"), "success")
     else:
         flash(_("解除の理由を選んでください。"), "error")
@@ -490,17 +424,11 @@ def organization_purge(org_id: int):
     org = get_org_or_404(org_id)
     form = PurgeForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.confirm_name):
             record = termination_rules.purge_organization(org, form.confirm_name.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.confirm_name.errors = [*form.confirm_name.errors, str(error)]
-        else:
-            db.session.commit()
             flash(_("%(name)s のすべてのデータを削除しました。", name=record.organization_name), "success")
             return redirect(url_for("operator.deletions"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/purge.html", form=form, org=org), status
+    return render_template("operator/purge.html", form=form, org=org), form_status()
 
 
 @bp.get("/deletions")
@@ -520,7 +448,7 @@ def handover_start(org_id: int):
     org = get_org_or_404(org_id)
     form = HandoverForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             org_services.start_handover(
                 org,
                 form.successor_name.data,
@@ -529,11 +457,6 @@ def handover_start(org_id: int):
                 form.predecessor_after.data,
                 _me(),
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("後任者に引き継ぎの依頼を送りました。"), "success")
     else:
         flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
@@ -567,17 +490,11 @@ def legal_new():
         if latest is not None:
             form.body.data = latest.body
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             legal.publish_document(form.kind.data, form.version.data, form.body.data, form.effective_on.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
             return redirect(url_for("operator.legal_list"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/legal_new.html", form=form), status
+    return render_template("operator/legal_new.html", form=form), form_status()
 
 
 # --- third parties (Art. 14) ------------------------------------------------------------------
@@ -588,13 +505,8 @@ def third_party_approve(org_id: int):
     org = get_org_or_404(org_id)
     form = ThirdPartyForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             third_parties.approve(org, form.name.data, form.note.data or "", _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("第三者の利用を承諾しました。"), "success")
     else:
         flash(_("第三者の名称を入力してください。"), "error")
@@ -605,13 +517,8 @@ def third_party_approve(org_id: int):
 def third_party_revoke(party_id: int):
     party = db.get_or_404(ThirdParty, party_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             unmarked = third_parties.revoke(party, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
     return redirect(url_for("operator.organization_detail", org_id=party.organization_id), 303)
 
@@ -623,7 +530,6 @@ def organization_mfa_policy(org_id: int):
     form = AdminMfaPolicyForm()
     if form.validate_on_submit():
         auth_services.set_admin_mfa_policy(org, bool(form.required.data))
-        db.session.commit()
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -651,19 +557,14 @@ def user_mfa_reset(user_id: int):
     form = MfaResetForm()
     status = 200
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(catch=auth_services.MfaResetRefused):
             auth_services.reset_mfa_by_staff(user, by=_me(), reason=form.reason.data)
-        except auth_services.MfaResetRefused as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 409
-        else:
-            db.session.commit()
             flash(
                 _("2段階認証をリセットしました。本人にメールで知らせ、次のログインで設定し直すよう求めます。"),
                 "success",
             )
             return redirect(url_for("operator.user_mfa_reset", user_id=user.id), 303)
+        status = 409
     elif form.is_submitted():
         status = 422
     return render_template("operator/user_mfa_reset.html", user=user, form=form), status
