@@ -23,28 +23,82 @@ from contextlib import contextmanager
 from flask import Flask, flash, request
 from wtforms import Field, Form
 
-from portal.blueprints.operator.services import RuleViolation
 from portal.extensions import db
+
+
+def _rule_violation() -> type[Exception]:
+    # Imported late: the operator package imports its routes, which import this module. Becomes a plain
+    # import once RuleViolation lives in a root module.
+    from portal.blueprints.operator.services import RuleViolation
+
+    return RuleViolation
+
+
+class Refusal:
+    """What :func:`undone_on` caught: falsy while nothing was refused; ``str()`` is the message."""
+
+    error: Exception | None = None
+
+    def __bool__(self) -> bool:
+        return self.error is not None
+
+    def __str__(self) -> str:
+        return str(self.error or "")
+
+
+@contextmanager
+def undone_on(*catch: type[Exception]) -> Iterator[Refusal]:
+    """Run the block; a ``catch`` exception (a :class:`RuleViolation` unless told) rolls back everything
+    the request wrote so far and is kept on the yielded :class:`Refusal` instead of propagating, for the
+    view to answer as it needs::
+
+        with undone_on(QuizRuleError) as refusal:
+            services.save_answer(attempt, question_id, choice_ids)
+        if refusal:
+            return _question_page(attempt, number, 422, str(refusal))
+    """
+    refusal = Refusal()
+    refused = catch or (_rule_violation(),)
+    try:
+        yield refusal
+    except refused as error:
+        db.session.rollback()
+        refusal.error = error
 
 
 @contextmanager
 def rule_violations_shown(
-    on: Field | Form | None = None, *, catch: type[Exception] | tuple[type[Exception], ...] = RuleViolation
+    on: Field | Form | list | None = None,
+    *,
+    catch: type[Exception] | tuple[type[Exception], ...] = (),
+    message: str | None = None,
+    field: str | None = None,
 ) -> Iterator[None]:
     """Run the block; a ``catch`` exception (a :class:`RuleViolation` unless told) rolls back the
-    request's writes and shows ``str(error)``: as an error flash, as an error of the field ``on``, or,
-    for a form ``on``, among its ``form_errors``. The rest of the block does not run; the exception does
-    not propagate."""
-    try:
+    request's writes (:func:`undone_on`) and shows its message (``message`` if given, else
+    ``str(error)``):
+
+    * ``on=None``: as an error flash;
+    * ``on=<field>``: as an error of that field;
+    * ``on=<form>``: as an error of the field the exception names (``error.field``), else of the field
+      named ``field``, else as a flash;
+    * ``on=<list>`` (say ``form.form_errors``): appended to it.
+
+    The rest of the block does not run; the exception does not propagate.
+    """
+    with undone_on(*(catch if isinstance(catch, tuple) else (catch,))) as refusal:
         yield
-    except catch as error:
-        db.session.rollback()
-        if on is None:
-            flash(str(error), "error")
-        elif isinstance(on, Form):
-            on.form_errors.append(str(error))
-        else:
-            on.errors = [*on.errors, str(error)]
+    if not refusal:
+        return
+    text = str(message if message is not None else refusal)
+    if isinstance(on, Form):
+        on = getattr(on, getattr(refusal.error, "field", None) or field or "", None)
+    if isinstance(on, list):
+        on.append(text)
+    elif isinstance(on, Field):
+        on.errors = [*on.errors, text]
+    else:
+        flash(text, "error")
 
 
 def form_status(form: Form | None = None) -> int:
@@ -55,6 +109,6 @@ def form_status(form: Form | None = None) -> int:
 def init_app(app: Flask) -> None:
     from portal.errors import MESSAGES, render_error
 
-    @app.errorhandler(RuleViolation)
-    def _refused(error: RuleViolation):
+    @app.errorhandler(_rule_violation())
+    def _refused(error: Exception):
         return render_error(422, MESSAGES[400][0], str(error))
