@@ -108,6 +108,7 @@ def sign_in_through_personal_link(person: User, via: str, **details) -> None:
         return
     person.last_login_at = utcnow()
     audit.record("auth.login", target=person, actor=person, via=via, **details)
+    db.session.flush()
     start_session(person)
 
 
@@ -442,9 +443,8 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
     """
     step = mfa.matching_step(secret, code)
     if step is None:
-        with unscoped():
-            audit.record("auth.mfa_enroll_failed", target=user, actor=user)
-            db.session.flush()
+        # Answered with 422 (the request rolls back): the failed attempt stays on record.
+        audit.record_denial("auth.mfa_enroll_failed", target=user, actor=user)
         return None
     codes = mfa.new_recovery_codes()
     with unscoped():
