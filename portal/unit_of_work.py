@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, has_request_context, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -31,6 +33,7 @@ from portal.tenancy import current_scope, reset_scope, set_scope
 log = logging.getLogger("portal.unit_of_work")
 
 _KEPT = "_unit_of_work_kept"
+_WROTE = "_unit_of_work_wrote"
 
 
 class UnitOfWorkFlask(Flask):
@@ -52,6 +55,11 @@ def finish(response: Response) -> Response:
     Returns ``response``, or for a commit that failed the error handlers' answer to that failure.
     """
     kept = g.pop(_KEPT, [])
+    wrote = g.pop(_WROTE, False)
+    if wrote and _unmarked_get():
+        # On SQLite such a request began with a deferred BEGIN and had to wait for the write lock mid-way.
+        log.warning("%s %s wrote to the database but its view is not marked @writes_on_get",
+                    request.method, request.endpoint)
     try:
         if response.status_code < 400:
             response = _commit(response)
@@ -72,6 +80,19 @@ def keep(row: db.Model) -> None:
         db.session.add(row)
         return
     g.setdefault(_KEPT, []).append((row, current_scope()))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session, flush_context) -> None:
+    if has_request_context():
+        g.setdefault(_WROTE, True)
+
+
+def _unmarked_get() -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and not getattr(view, "writes_on_get", False)
 
 
 def _commit(response: Response) -> Response:

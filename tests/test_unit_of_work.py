@@ -7,6 +7,9 @@ writes an organization named after the test, then answers in one way.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from bs4 import BeautifulSoup
 from flask import Blueprint, abort, flash, g, redirect, render_template_string
@@ -18,9 +21,11 @@ from portal.config import TestConfig
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import csrf, db
 from portal.models import AuditEvent, Organization, Role
+from portal.requests import writes_on_get
 from portal.tenancy import unscoped
 from portal.violations import form_status, rule_violations_shown
 
+BLUEPRINTS = Path(__file__).resolve().parent.parent / "portal" / "blueprints"
 PAGE = "{% for c, m in get_flashed_messages(with_categories=true) %}<p class={{ c }}>{{ m }}</p>{% endfor %}"
 
 
@@ -97,6 +102,17 @@ def _probe_blueprint() -> Blueprint:
         db.session.add(Organization(name="commit-fails", code="taken"))
         flash("保存しました。", "success")
         return redirect("/probe/page", 303)
+
+    @bp.get("/counted")
+    def counted():
+        _write("counted on GET")
+        return "", 204
+
+    @bp.get("/counted-marked")
+    @writes_on_get
+    def counted_marked():
+        _write("counted on GET, marked")
+        return "", 204
 
     @bp.post("/export")
     def export():
@@ -227,9 +243,27 @@ def test_a_streamed_export_is_committed_then_streamed(app, probe_app, make_org):
     assert sorted(_names(app)) == ["exported", "既存"]
 
 
+def test_a_get_view_that_writes_without_the_mark_is_logged(app, probe_app, caplog):
+    client = probe_app.test_client()
+    with caplog.at_level("WARNING", logger="portal.unit_of_work"):
+        assert client.get("/probe/counted-marked").status_code == 204
+        assert caplog.messages == []
+        assert client.get("/probe/counted").status_code == 204
+    assert caplog.messages == ["GET probe.counted wrote to the database but its view is not marked @writes_on_get"]
+    assert sorted(_names(app)) == ["counted on GET", "counted on GET, marked"]
+
+
 def test_a_row_kept_outside_a_request_joins_the_session(app):
     with app.app_context():
         row = Organization(name="kept")
         unit_of_work.keep(row)
         assert row in db.session.new
         db.session.rollback()
+def test_no_view_or_service_in_the_blueprints_commits_or_rolls_back():
+    """The request commits once (portal/unit_of_work.py); the worker and the CLI commit for themselves."""
+    found = []
+    for path in sorted(BLUEPRINTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("commit", "rollback"):
+                found.append(f"{path.relative_to(BLUEPRINTS.parent.parent)}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
