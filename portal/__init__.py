@@ -19,7 +19,10 @@ class ConfigurationError(RuntimeError):
 
 
 def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    from portal.unit_of_work import UnitOfWorkFlask
+
+    # The request commits once, or rolls back (portal/unit_of_work.py).
+    app = UnitOfWorkFlask(__name__, instance_relative_config=True)
     from portal.requests import PortalRequest
 
     app.request_class = PortalRequest
@@ -56,7 +59,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, legal, navigation, notices, security, static_assets, suspension
+    from portal import errors, legal, navigation, notices, security, static_assets, suspension, violations
     from portal.blueprints.auth.services import (
         bind_request_scope,
         enforce_mfa_enrollment,
@@ -76,6 +79,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     security.init_security_headers(app)
     static_assets.init_app(app)
     errors.init_app(app)
+    violations.init_app(app)
     _register_blueprints(app)
 
     from portal import cli

@@ -1,10 +1,15 @@
-"""Writing audit events. Services call :func:`record`; the request commits it with the change."""
+"""Writing audit events. Services call :func:`record`; the request commits it with the change.
+
+A refusal that must be on record although the request fails (and rolls back) goes through
+:func:`record_denial` instead.
+"""
 
 from __future__ import annotations
 
 from flask import has_request_context, request
 from flask_login import current_user
 
+from portal import unit_of_work
 from portal.extensions import db
 from portal.models import AuditEvent
 
@@ -33,6 +38,31 @@ def record(
     ``target`` may be a model instance; its class name and id are recorded. ``organization_id``
     defaults to the target's, then the actor's organization.
     """
+    event = _event(action, target, target_type, target_id, organization_id, actor, details)
+    db.session.add(event)
+    return event
+
+
+def record_denial(
+    action: str,
+    *,
+    target=None,
+    target_type: str | None = None,
+    target_id=None,
+    organization_id: int | None = None,
+    actor=None,
+    **details,
+) -> AuditEvent:
+    """Record a refusal (permission denied, sign-in locked out, wrong code) that must stay on record
+    although the request answers 4xx and rolls back: the event is written at the end of the request,
+    in a transaction of its own (:func:`portal.unit_of_work.keep`). Same arguments as :func:`record`.
+    """
+    event = _event(action, target, target_type, target_id, organization_id, actor, details)
+    unit_of_work.keep(event)
+    return event
+
+
+def _event(action, target, target_type, target_id, organization_id, actor, details) -> AuditEvent:
     if actor is None and has_request_context() and current_user and current_user.is_authenticated:
         actor = current_user
     if target is not None:
@@ -45,7 +75,7 @@ def record(
     if organization_id is None and actor is not None:
         organization_id = getattr(actor, "organization_id", None)
     clean = {k: v for k, v in details.items() if k not in _SECRET_KEYS}
-    event = AuditEvent(
+    return AuditEvent(
         action=action,
         actor_id=getattr(actor, "id", None),
         organization_id=organization_id,
@@ -54,5 +84,3 @@ def record(
         ip=client_ip(),
         details=clean,
     )
-    db.session.add(event)
-    return event

@@ -226,8 +226,8 @@ def approve_deletion(request: DeletionRequest, org: Organization, typed_name: st
 
 
 def audit_refusal(org: Organization, step: str, error: RuleViolation, by: User) -> None:
-    """Record a refused request, approval or withdrawal (the refused change itself was rolled back)."""
-    audit.record(
+    """Record a refused request, approval or withdrawal; the record outlives the request's rollback."""
+    audit.record_denial(
         "org.deletion_refused",
         target_type="Organization",
         target_id=org.id,
@@ -236,4 +236,3 @@ def audit_refusal(org: Organization, step: str, error: RuleViolation, by: User) 
         step=step,
         reason=str(error),
     )
-    db.session.flush()

@@ -162,17 +162,11 @@ def _internal(error: Exception):
 
 
 def _audit_denial() -> None:
-    try:
-        db.session.rollback()
-        audit.record(
-            "auth.permission_denied",
-            target_type="route",
-            target_id=request.endpoint,
-            path=request.path[:200],
-            method=request.method,
-            role=getattr(current_user, "role", None),
-        )
-        db.session.commit()
-    except Exception:  # noqa: BLE001 - a failed audit write must not turn a 403 into a 500
-        db.session.rollback()
-        log.exception("could not audit a permission denial")
+    audit.record_denial(
+        "auth.permission_denied",
+        target_type="route",
+        target_id=request.endpoint,
+        path=request.path[:200],
+        method=request.method,
+        role=getattr(current_user, "role", None),
+    )

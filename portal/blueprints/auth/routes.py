@@ -15,7 +15,7 @@ from portal.blueprints.auth.forms import (
     SignInLinkRequestForm,
     TwoFactorForm,
 )
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.passwords import verify_password
 from portal.security import safe_next
@@ -48,9 +48,7 @@ def login():
         if user is not None:
             next_url = _safe_next(request.args.get("next"))
             second_step = services.begin_sign_in(user, next_url)
-            db.session.commit()
             return redirect(second_step or next_url or url_for("main.index"), 303)
-        db.session.commit()
         form.password.errors.append(_("メールアドレスまたはパスワードが正しくありません。"))
     return render_template("auth/login.html", form=form)
 
@@ -63,7 +61,6 @@ def logout():
     target = services.sign_in_page_for(user)
     if form.validate_on_submit():
         services.end_all_sessions(user)
-        db.session.commit()
         flash(_("ログアウトしました。"), "success")
         return redirect(target, 303)
     return redirect(url_for("auth.login"), 303)
@@ -75,7 +72,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         flash(
             _(
                 "入力されたアドレスが登録されている場合、パスワード再設定のご案内をお送りしました。"
@@ -99,9 +95,7 @@ def reset_password(token: str):
         try:
             services.reset_password(token, form.new_password.data)
         except TokenInvalid:
-            db.session.rollback()
             return render_template("auth/reset_invalid.html"), 404
-        db.session.commit()
         flash(_("パスワードを再設定しました。新しいパスワードでログインしてください。"), "success")
         return redirect(url_for("auth.login"), 303)
     return render_template("auth/reset.html", form=form)
@@ -122,14 +116,12 @@ def change_password():
             services.change_password(user, form.new_password.data)
             user.end_all_sessions()
             services.start_session(user)
-            db.session.commit()
             flash(_("パスワードを設定しました。"), "success")
             return redirect(url_for("main.index"), 303)
         else:
             target = services.sign_in_page_for(user)
             services.change_password(user, form.new_password.data)
             services.end_all_sessions(user, action="auth.sessions_ended_by_password_change")
-            db.session.commit()
             flash(
                 _("パスワードを変更しました。すべての端末からログアウトしました。新しいパスワードでログインしてください。"),
                 "success",
@@ -161,9 +153,7 @@ def org_login(code: str):
         user = services.authenticate_learner(organization, form.login_id.data, form.password.data)
         if user is not None:
             second_step = services.begin_sign_in(user)
-            db.session.commit()
             return redirect(second_step or url_for("main.index"), 303)
-        db.session.commit()
         form.password.errors.append(_("受講者IDまたはパスワードが正しくありません。"))
     link_form = SignInLinkRequestForm() if organization is not None and organization.magic_link_sign_in else None
     return render_template("auth/org_login.html", form=form, link_form=link_form, code=code)
@@ -176,7 +166,6 @@ def request_sign_in_link(code: str):
     form = SignInLinkRequestForm()
     if form.validate_on_submit():
         services.request_sign_in_link(organization, form.link_email.data)
-        db.session.commit()
         flash(
             _(
                 "入力されたアドレスが登録されている場合、ログイン用のリンクをお送りしました。"
@@ -200,10 +189,8 @@ def sign_in_link(token: str):
         try:
             user = services.use_sign_in_link(token)
         except TokenInvalid:
-            db.session.rollback()
             return render_template("auth/link_invalid.html"), 404
         second_step = services.begin_sign_in(user)
-        db.session.commit()
         return redirect(second_step or url_for("main.index"), 303)
     return render_template("auth/sign_in_link.html", form=form)
 
@@ -232,7 +219,6 @@ def two_factor():
         used = services.verify_second_factor(user, form.code.data)
         if used is not None:
             next_url = services.finish_sign_in(user)
-            db.session.commit()
             if used == "recovery":
                 flash(
                     _("回復コードでログインしました。使った回復コードはもう使えません。残り%(n)d個です。",
@@ -240,7 +226,6 @@ def two_factor():
                     "warning",
                 )
             return redirect(_safe_next(next_url) or url_for("main.index"), 303)
-        db.session.commit()
         form.code.errors.append(_("確認コードが正しくないか、すでに使われています。"))
         return render_template("auth/two_factor.html", form=form), 422
     return render_template("auth/two_factor.html", form=form)
@@ -263,7 +248,6 @@ def mfa_setup():
     status = 200
     if form.validate_on_submit():
         codes = services.enroll_mfa(user, secret, form.code.data)
-        db.session.commit()
         if codes is not None:
             # Shown once, in this response only: nothing stores them in clear.
             return render_template("auth/recovery_codes.html", codes=codes, enrolled=True)
@@ -311,7 +295,6 @@ def mfa_disable():
 
     def disable(user):
         services.disable_mfa(user)
-        db.session.commit()
         if mfa.mfa_required(user):
             flash(_("2段階認証を解除しました。続けるには、もう一度設定してください。"), "warning")
         else:
@@ -330,7 +313,6 @@ def mfa_recovery_codes():
 
     def regenerate(user):
         codes = services.regenerate_recovery_codes(user)
-        db.session.commit()
         return render_template("auth/recovery_codes.html", codes=codes, enrolled=False)
 
     return _mfa_password_action(regenerate)
@@ -347,7 +329,6 @@ def report_compromised():
     has_email = bool(user.email)
     target = services.sign_in_page_for(user)
     operator_told = services.report_compromised_password(user)
-    db.session.commit()
     done = _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。")
     if has_email:
         next_step = _("登録のメールアドレスに再設定のご案内を送りました。")

@@ -106,6 +106,7 @@ def sign_in_through_personal_link(person: User, via: str, **details) -> None:
         return
     person.last_login_at = utcnow()
     audit.record("auth.login", target=person, actor=person, via=via, **details)
+    db.session.flush()
     start_session(person)
 
 
@@ -125,8 +126,7 @@ def end_all_sessions(user: User, action: str = "auth.logout") -> None:
 def audit_lockout() -> None:
     user = find_user_by_email(request.form.get("email", ""))
     with unscoped():
-        audit.record("auth.lockout", target=user, actor=None)
-        db.session.commit()
+        audit.record_denial("auth.lockout", target=user, actor=None)
 
 
 def login_account_key() -> str:
@@ -412,8 +412,8 @@ def verify_second_factor(user: User, code: str) -> str | None:
             audit.record("auth.recovery_code_used", target=user, actor=user, remaining=len(remaining))
             db.session.flush()
             return "recovery"
-        audit.record("auth.mfa_failed", target=user, actor=None)
-        db.session.flush()
+        # The wrong code is answered with 422 (the request rolls back): the attempt stays on record.
+        audit.record_denial("auth.mfa_failed", target=user, actor=None)
     return None
 
 
@@ -441,9 +441,8 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
     """
     step = mfa.matching_step(secret, code)
     if step is None:
-        with unscoped():
-            audit.record("auth.mfa_enroll_failed", target=user, actor=user)
-            db.session.flush()
+        # Answered with 422 (the request rolls back): the failed attempt stays on record.
+        audit.record_denial("auth.mfa_enroll_failed", target=user, actor=user)
         return None
     codes = mfa.new_recovery_codes()
     with unscoped():

@@ -9,9 +9,9 @@ from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses import bp, services
 from portal.blueprints.courses.forms import CourseForm, ImageForm, LessonForm, QuestionForm
 from portal.blueprints.courses.services import CourseRuleError
-from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import QuestionKind
+from portal.violations import rule_violations_shown
 
 
 @bp.get("/")
@@ -27,13 +27,8 @@ def index():
 def new():
     form = CourseForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form, field="title", catch=CourseRuleError):
             course = services.create_course(form.data, by=_me())
-            db.session.commit()
-        except CourseRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "title").errors.append(str(err))
-        else:
             flash(_("講座を作成しました。レッスンと問題を追加してください。"), "success")
             return redirect(url_for("courses.show", course_id=course.id), 303)
     return render_template("courses/form.html", form=form, course=None), 422 if form.errors else 200
@@ -54,13 +49,8 @@ def edit(course_id: int):
     course = services.get_editable_course_or_404(course_id, _me())
     form = CourseForm(obj=course)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form, field="title", catch=CourseRuleError):
             services.update_course(course, {k: v for k, v in form.data.items() if k not in ("csrf_token", "kind")})
-            db.session.commit()
-        except CourseRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "title").errors.append(str(err))
-        else:
             flash(_("講座を保存しました。"), "success")
             return redirect(url_for("courses.show", course_id=course.id), 303)
     return render_template("courses/form.html", form=form, course=course), 422 if form.errors else 200
@@ -72,15 +62,11 @@ def next_edition(course_id: int):
     if not EmptyForm().validate_on_submit():
         flash(_("画面を読み込み直してから、もう一度お試しください。"), "error")
         return redirect(url_for("courses.show", course_id=course.id), 303)
-    try:
+    with rule_violations_shown(catch=CourseRuleError):
         edition = services.create_next_edition(course)
-        db.session.commit()
-    except CourseRuleError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-        return redirect(url_for("courses.show", course_id=course.id), 303)
-    flash(_("%(year)d年度版を作成しました。", year=edition.fiscal_year), "success")
-    return redirect(url_for("courses.show", course_id=edition.id), 303)
+        flash(_("%(year)d年度版を作成しました。", year=edition.fiscal_year), "success")
+        return redirect(url_for("courses.show", course_id=edition.id), 303)
+    return redirect(url_for("courses.show", course_id=course.id), 303)
 
 
 @bp.route("/<int:course_id>/lessons/new", methods=["GET", "POST"], defaults={"lesson_id": None})
@@ -91,7 +77,6 @@ def lesson(course_id: int, lesson_id: int | None):
     form = LessonForm(obj=current)
     if form.validate_on_submit():
         services.save_lesson(course, current, form.title.data, form.body_md.data or "")
-        db.session.commit()
         flash(_("レッスンを保存しました。"), "success")
         return redirect(url_for("courses.show", course_id=course.id), 303)
     preview = services.render_markdown(form.body_md.data or "")
@@ -105,7 +90,6 @@ def delete_lesson(course_id: int, lesson_id: int):
     current = services.get_lesson_or_404(course, lesson_id)
     if EmptyForm().validate_on_submit():
         services.delete_lesson(course, current)
-        db.session.commit()
         flash(_("レッスンを削除しました。"), "success")
     return redirect(url_for("courses.show", course_id=course.id), 303)
 
@@ -115,13 +99,8 @@ def upload_image(course_id: int):
     course = services.get_editable_course_or_404(course_id, _me())
     form = ImageForm()
     if form.validate_on_submit() and form.image.data:
-        try:
+        with rule_violations_shown(catch=CourseRuleError):
             image = services.save_image(course, form.image.data)
-            db.session.commit()
-        except CourseRuleError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-        else:
             url = url_for("training_links.image", image_id=image.id)
             flash(_("画像を登録しました。レッスンには ![説明](%(url)s) と書いて載せます。", url=url), "success")
     else:
@@ -148,15 +127,10 @@ def question(course_id: int, question_id: int | None):
         if current.kind == QuestionKind.TRUE_FALSE:
             form.answer.data = "true" if current.choices and current.choices[0].is_correct else "false"
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form, field="text", catch=CourseRuleError):
             services.save_question(course, current, kind=form.kind.data, text=form.text.data,
                                    explanation=form.explanation.data or "", category=form.category.data or "",
                                    choices=_question_choices(form))
-            db.session.commit()
-        except CourseRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "text").errors.append(str(err))
-        else:
             flash(_("問題を保存しました。"), "success")
             return redirect(url_for("courses.show", course_id=course.id, _anchor="questions"), 303)
     return render_template("courses/question_form.html", form=form, course=course,
@@ -169,6 +143,5 @@ def delete_question(course_id: int, question_id: int):
     current = services.get_question_or_404(course, question_id)
     if EmptyForm().validate_on_submit():
         services.delete_question(course, current)
-        db.session.commit()
         flash(_("問題を削除しました。"), "success")
     return redirect(url_for("courses.show", course_id=course.id, _anchor="questions"), 303)

@@ -9,8 +9,8 @@ from portal.accounts import signed_in_user as _me
 from portal.blueprints.inspection_items import bp, services
 from portal.blueprints.inspection_items.forms import EditionForm, ItemForm
 from portal.clock import TOKYO, utcnow
-from portal.extensions import db
 from portal.forms import options
+from portal.violations import rule_violations_shown
 
 
 @bp.get("/items/")
@@ -27,7 +27,6 @@ def edit(item_id: int | None):
     if form.validate_on_submit():
         services.save_item(item, category=form.category.data, text=form.text.data, why=form.why.data,
                            is_active=form.is_active.data, organization_id=_me().organization_id)
-        db.session.commit()
         flash(_("点検項目を保存しました。"), "success")
         return redirect(url_for("inspection_items.index"), 303)
     return render_template("inspection_items/form.html", form=form, item=item,
@@ -60,17 +59,12 @@ def edit_edition(edition_id: int | None):
         form.item_ids.data = _fixed_ids(current)
     form.item_ids.choices = options((i.id, f"[{i.category}] {i.text}") for i in items)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form, field="title", catch=services.EditionRuleError):
             saved = services.save_edition(
                 current, title=form.title.data, kind=form.kind.data, description=form.description.data or "",
                 drawn_count=form.drawn_count.data, item_ids=form.item_ids.data or [],
                 organization_id=_me().organization_id,
             )
-            db.session.commit()
-        except services.EditionRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "title").errors.append(str(err))
-        else:
             flash(_("版を保存しました。"), "success")
             return redirect(url_for("inspection_items.edition", edition_id=saved.id), 303)
     return render_template("inspection_items/edition_form.html", form=form, edition=current), \

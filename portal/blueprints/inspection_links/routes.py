@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.blueprints.auth.services import sign_in_through_personal_link
 from portal.blueprints.inspection_links import bp
 from portal.blueprints.inspection_sheets.services import link_problem, response_for_link
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.tenancy import unscoped
 
@@ -39,5 +39,4 @@ def enter(token: str):
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("inspection_links.landing", token=token), 303)
         sign_in_through_personal_link(response.respondent, "inspection_link", round=response.round_id)
-        db.session.commit()
         return redirect(url_for("inspection_sheets.round_sheets", round_id=response.round_id), 303)

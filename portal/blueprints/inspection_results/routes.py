@@ -19,6 +19,7 @@ from portal.forms import options
 from portal.models import ActionStatus, InspectionAnswer, InspectionRound, Role
 from portal.pagination import requested_page
 from portal.security import role_required
+from portal.violations import rule_violations_shown, undone_on
 
 
 def _scope() -> tuple[DepartmentTree, set[int] | None]:
@@ -159,18 +160,14 @@ def new_action(answer_id: int):
         form.status.data = ActionStatus.OPEN
     refused = None
     if form.validate_on_submit():
-        try:
+        with undone_on(ActionRuleError) as refusal:
             action = services.open_action(answer, _input(form), by=_me())
-            db.session.commit()
-        except ActionRuleError as err:
-            db.session.rollback()
-            if err.field:
-                getattr(form, err.field).errors.append(str(err))
-            else:
-                refused = str(err)
-        else:
             flash(_("是正処置を登録しました。"), "success")
             return redirect(url_for("inspection_results.edit_action", action_id=action.id), 303)
+        if refusal.error.field:
+            getattr(form, refusal.error.field).errors.append(str(refusal))
+        else:
+            refused = str(refusal)
     status = 422 if form.errors or refused else 200
     return render_template("inspection_results/action_form.html", form=form, action=None, refused=refused,
                            context=_answer_context(answer), is_admin=True), status
@@ -185,16 +182,11 @@ def edit_action(action_id: int):
     if is_admin and not form.is_submitted():
         form.course_id.data = None
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form, field="status", catch=ActionRuleError):
             if is_admin:
                 services.update_action(action, _input(form), by=me)
             else:
                 services.update_progress(action, status=form.status.data or "", notes=form.notes.data or "", by=me)
-            db.session.commit()
-        except ActionRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "status").errors.append(str(err))
-        else:
             flash(_("是正処置を更新しました。"), "success")
             return redirect(url_for("inspection_results.edit_action", action_id=action.id), 303)
     answer = db.session.scalar(select(InspectionAnswer).where(InspectionAnswer.id == action.answer_id)) \

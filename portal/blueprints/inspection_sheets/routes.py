@@ -19,10 +19,10 @@ from portal.blueprints.inspections.services import (
     InspectionRuleError,
     round_items,
 )
-from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.models import InspectionResponse, ResponseStatus
+from portal.violations import undone_on
 
 
 @bp.get("/")
@@ -78,14 +78,13 @@ def save(response_id: int):
     if errors:
         return _sheet_page(response, status=422, posted=answers, errors=errors,
                            message=errors.get(0) or _("入力内容に誤りがあります。赤字のメッセージをご確認ください。"))
-    try:
+    with undone_on(InspectionRuleError) as refusal:
         services.save_answers(response, answers, submit=submit)
-        db.session.commit()
-    except InspectionRuleError as err:
-        db.session.rollback()
-        field_errors = {int(err.field): str(err)} if err.field and err.field.isdigit() else {}
+    if refusal:
+        field = refusal.error.field
+        field_errors = {int(field): str(refusal)} if field and field.isdigit() else {}
         return _sheet_page(services.get_response_or_404(response_id, _me()), status=422, posted=answers,
-                           errors=field_errors, message=str(err))
+                           errors=field_errors, message=str(refusal))
     if submit:
         flash(_("点検を提出しました。期限までは回答を変更できます。"), "success")
     else:
@@ -106,12 +105,9 @@ def answer(response_id: int, item_id: int):
     elif item_id not in (response.round.item_ids or []):
         error = str(NOT_IN_ROUND)
     else:
-        try:
+        with undone_on(InspectionRuleError) as refusal:
             services.save_answers(response, {item_id: answer})
-            db.session.commit()
-        except InspectionRuleError as err:
-            db.session.rollback()
-            error = str(err)
+        error = str(refusal) if refusal else None
     if not is_htmx():
         if error:
             return _sheet_page(services.get_response_or_404(response_id, _me()), status=422,

@@ -20,6 +20,7 @@ from portal.forms import EmptyForm, options
 from portal.models import Role, RoundStatus, User
 from portal.outbox import external_url
 from portal.security import role_required
+from portal.violations import rule_violations_shown
 
 
 def _departments(tree: DepartmentTree | None = None) -> set[int] | None:
@@ -78,13 +79,8 @@ def new():
             window_start_hour=form.window_start_hour.data, window_end_hour=form.window_end_hour.data,
             business_days_only=form.business_days_only.data, recurrence=form.recurrence.data,
         )
-        try:
+        with rule_violations_shown(form, field="edition_id", catch=InspectionRuleError):
             inspection_round = services.create_round(data, by=_me())
-            db.session.commit()
-        except InspectionRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "edition_id").errors.append(str(err))
-        else:
             flash(_("点検を登録しました。") if inspection_round.status == RoundStatus.SCHEDULED else
                   _("点検を開始しました。対象の人にメールを送ります。"), "success")
             return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)
@@ -108,13 +104,8 @@ def show(round_id: int):
 def remind(round_id: int):
     inspection_round = services.get_round_or_404(round_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown(catch=InspectionRuleError):
             sent = services.remind_now(inspection_round)
-            db.session.commit()
-        except InspectionRuleError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-        else:
             flash(_("%(n)d人にリマインドを送ります（同じ人には1日1回まで）。", n=sent), "success")
     return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)
 
@@ -125,6 +116,5 @@ def close(round_id: int):
     inspection_round = services.get_round_or_404(round_id)
     if EmptyForm().validate_on_submit():
         services.close_round(inspection_round)
-        db.session.commit()
         flash(_("点検を締め切りました。回答はこれ以上変更できません。"), "success")
     return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)

@@ -4,7 +4,6 @@ from flask_babel import gettext as _
 from portal.blueprints.auth.services import start_session
 from portal.blueprints.invitations import bp, services
 from portal.blueprints.invitations.forms import AcceptInvitationForm
-from portal.extensions import db
 from portal.tokens import TokenInvalid
 
 
@@ -20,9 +19,7 @@ def accept(token: str):
         try:
             user = services.accept_invitation(token, form.new_password.data)
         except TokenInvalid:
-            db.session.rollback()
             return render_template("invitations/invalid.html"), 404
-        db.session.commit()
         start_session(user)
         flash(_("パスワードを設定しました。ようこそ。"), "success")
         return redirect(url_for("main.index"), 303)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,7 @@ from portal.models import Role, User
 from portal.models.learners import EMPLOYMENT_LABELS
 from portal.pagination import requested_page
 from portal.security import role_required
+from portal.violations import rule_violations_shown
 
 PER_PAGE = 50
 
@@ -37,6 +39,8 @@ PER_PAGE = 50
 def _visible_departments(tree: DepartmentTree):
     ids = services.visible_department_ids(_me(), tree)
     return [d for d in tree.ordered() if d.id in ids]
+
+_LOGIN_TAKEN = _l("この受講者IDまたはメールアドレスはすでに使われています。")
 
 
 def _filtered_query(tree: DepartmentTree):
@@ -75,31 +79,18 @@ def new():
     if form.validate_on_submit():
         data = form.data_for_service()
         data["initial_password"] = form.initial_password.data or None
-        try:
+        with (
+            rule_violations_shown(form, catch=LearnerRuleError),
+            rule_violations_shown(form.login_id, catch=IntegrityError, message=_LOGIN_TAKEN),
+        ):
             learner = services.create_learner(data, by=_me())
             services.set_third_party(learner, form.third_party_id.data, _me())
             if form.send_invitation.data and learner.email:
                 services.send_invitation(learner, _me().organization)
-            db.session.commit()
-        except LearnerRuleError as err:
-            db.session.rollback()
-            _field_error(form, err)
-        except IntegrityError:
-            db.session.rollback()
-            form.login_id.errors.append(_("この受講者IDまたはメールアドレスはすでに使われています。"))
-        else:
             flash(_("受講者「%(id)s」を登録しました。", id=learner.login_id), "success")
             return redirect(url_for("learners.show", learner_id=learner.id), 303)
     seat = services.seat_effect(_me().organization_id, 1)
     return render_template("learners/form.html", form=form, learner=None, seat=seat), 422 if form.errors else 200
-
-
-def _field_error(form, err: LearnerRuleError) -> None:
-    target = getattr(form, err.field, None) if err.field else None
-    if target is not None:
-        target.errors = [*target.errors, str(err.message)]
-    else:
-        flash(str(err.message), "error")
 
 
 @bp.get("/<int:learner_id>")
@@ -132,17 +123,12 @@ def edit(learner_id: int):
         current = services.third_party_of(learner)
         form.third_party_id.data = current.id if current else None
     if form.validate_on_submit():
-        try:
+        with (
+            rule_violations_shown(form, catch=LearnerRuleError),
+            rule_violations_shown(form.login_id, catch=IntegrityError, message=_LOGIN_TAKEN),
+        ):
             services.update_learner(learner, form.data_for_service(), by=_me())
             services.set_third_party(learner, form.third_party_id.data, _me())
-            db.session.commit()
-        except LearnerRuleError as err:
-            db.session.rollback()
-            _field_error(form, err)
-        except IntegrityError:
-            db.session.rollback()
-            form.login_id.errors.append(_("この受講者IDまたはメールアドレスはすでに使われています。"))
-        else:
             flash(_("受講者の情報を更新しました。"), "success")
             return redirect(url_for("learners.show", learner_id=learner.id), 303)
     return render_template("learners/form.html", form=form, learner=learner), 422 if form.errors else 200
@@ -151,13 +137,9 @@ def edit(learner_id: int):
 def _post_action(learner_id: int, action, message: str):
     learner = services.get_learner_or_404(learner_id, _me())
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown(catch=LearnerRuleError):
             action(learner)
-            db.session.commit()
             flash(message, "success")
-        except LearnerRuleError as err:
-            db.session.rollback()
-            flash(str(err.message), "error")
     return redirect(url_for("learners.show", learner_id=learner.id), 303)
 
 
@@ -191,7 +173,6 @@ def reset_password(learner_id: int):
     form = InitialPasswordForm()
     if form.validate_on_submit():
         services.set_initial_password(learner, form.initial_password.data)
-        db.session.commit()
         flash(
             _("新しい初期パスワードを設定しました。受講者は次のログインでパスワードを変更します。"), "success"
         )
@@ -207,7 +188,6 @@ def delete(learner_id: int):
     if form.validate_on_submit():
         login_id = learner.login_id
         services.delete_learner(learner)
-        db.session.commit()
         flash(_("受講者「%(id)s」を削除しました。", id=login_id), "success")
         return redirect(url_for("learners.index"), 303)
     return render_template("learners/delete.html", form=form, learner=learner)
@@ -259,7 +239,6 @@ def import_upload():
             batch = imports.create_batch(
                 result, filename=upload.filename or "", sync=form.sync.data, invite=form.invite.data, by=_me()
             )
-            db.session.commit()
             return redirect(url_for("learners.import_preview", batch_id=batch.id), 303)
     return render_template("learners/import.html", form=form), 422 if form.errors else 200
 
@@ -297,30 +276,22 @@ def import_confirm(batch_id: int):
     batch = _batch_or_404(batch_id)
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("learners.import_preview", batch_id=batch.id), 303)
-    try:
-        plan = imports.apply_import(batch, _me().organization)
-        db.session.commit()
-    except imports.ImportRefused as err:
-        db.session.rollback()
-        flash(str(err.message), "error")
+    overlapped = _("ほかの操作と重なったため読み込めませんでした。何も登録していません。もう一度お試しください。")
+    with rule_violations_shown(catch=IntegrityError, message=overlapped):
+        with rule_violations_shown(catch=imports.ImportRefused):
+            plan = imports.apply_import(batch, _me().organization)
+            flash(
+                _(
+                    "読み込みました。新規 %(c)d 人、更新 %(u)d 人、無効化 %(d)d 人。",
+                    c=len(plan.creates),
+                    u=len(plan.updates),
+                    d=len(plan.deactivations),
+                ),
+                "success",
+            )
+            return redirect(url_for("learners.index"), 303)
         return redirect(url_for("learners.import_preview", batch_id=batch_id), 303)
-    except IntegrityError:
-        db.session.rollback()
-        flash(
-            _("ほかの操作と重なったため読み込めませんでした。何も登録していません。もう一度お試しください。"),
-            "error",
-        )
-        return redirect(url_for("learners.import_upload"), 303)
-    flash(
-        _(
-            "読み込みました。新規 %(c)d 人、更新 %(u)d 人、無効化 %(d)d 人。",
-            c=len(plan.creates),
-            u=len(plan.updates),
-            d=len(plan.deactivations),
-        ),
-        "success",
-    )
-    return redirect(url_for("learners.index"), 303)
+    return redirect(url_for("learners.import_upload"), 303)
 
 
 @bp.post("/import/<int:batch_id>/cancel")
@@ -329,7 +300,6 @@ def import_cancel(batch_id: int):
     batch = _batch_or_404(batch_id)
     if EmptyForm().validate_on_submit():
         imports.cancel_batch(batch)
-        db.session.commit()
         flash(_("読み込みを取り消しました。何も登録していません。"), "success")
     return redirect(url_for("learners.import_upload"), 303)
 
@@ -358,13 +328,8 @@ def departments():
     ]
     if form.validate_on_submit():
         parent = services.get_department_or_404(form.parent_id.data) if form.parent_id.data else None
-        try:
+        with rule_violations_shown(form, catch=LearnerRuleError):
             services.create_department(form.name.data, parent)
-            db.session.commit()
-        except LearnerRuleError as err:
-            db.session.rollback()
-            _field_error(form, err)
-        else:
             flash(_("部署「%(name)s」を作成しました。", name=form.name.data.strip()), "success")
             return redirect(url_for("learners.departments"), 303)
     counts = dict(
@@ -390,14 +355,9 @@ def department_edit(department_id: int):
     if request.method == "GET":
         form.managers.data = sorted(services.department_manager_ids(department))
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form, catch=LearnerRuleError):
             services.rename_department(department, form.name.data)
             services.set_department_managers(department, form.managers.data or [])
-            db.session.commit()
-        except LearnerRuleError as err:
-            db.session.rollback()
-            _field_error(form, err)
-        else:
             flash(_("部署を更新しました。"), "success")
             return redirect(url_for("learners.departments"), 303)
     return render_template(
@@ -411,13 +371,8 @@ def department_delete(department_id: int):
     department = services.get_department_or_404(department_id)
     if EmptyForm().validate_on_submit():
         name = department.name
-        try:
+        with rule_violations_shown(catch=LearnerRuleError):
             services.delete_department(department)
-            db.session.commit()
-        except LearnerRuleError as err:
-            db.session.rollback()
-            flash(str(err.message), "error")
-        else:
             flash(_("部署「%(name)s」を削除しました。", name=name), "success")
     return redirect(url_for("learners.departments"), 303)
 
@@ -432,7 +387,6 @@ def sign_in_settings():
     form = SignInSettingsForm(obj=organization)
     if form.validate_on_submit():
         services.set_magic_link_sign_in(organization, form.magic_link_sign_in.data)
-        db.session.commit()
         flash(_("ログイン方法の設定を保存しました。"), "success")
         return redirect(url_for("learners.sign_in_settings"), 303)
     return render_template(

@@ -4,7 +4,6 @@ from flask_login import current_user
 
 from portal import legal
 from portal.blueprints.legal import bp
-from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import DocumentKind, Role
 from portal.security import role_required, safe_next
@@ -35,7 +34,6 @@ def accept():
     form = EmptyForm()
     if form.validate_on_submit():
         legal.accept(document, me)
-        db.session.commit()
         flash(_("改定後の利用規約を確認しました。"), "success")
         return redirect(_safe_next(request.args.get("next")) or url_for("main.index"), 303)
     previous = legal.previous_document(document)

@@ -10,6 +10,7 @@ from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.models import Organization, Role
 from portal.security import role_required
+from portal.violations import rule_violations_shown
 
 
 def get_message_or_404(message_id: int):
@@ -58,12 +59,9 @@ def message(message_id: int):
 def retry(message_id: int):
     message = get_message_or_404(message_id)
     if EmptyForm().validate_on_submit():
-        try:
+        not_retryable = _("送信失敗または配信停止のメールだけを再送できます。")
+        with rule_violations_shown(catch=services.NotRetryable, message=not_retryable):
             services.retry_message(message, current_user._get_current_object())
-        except services.NotRetryable:
-            flash(_("送信失敗または配信停止のメールだけを再送できます。"), "error")
-        else:
-            db.session.commit()
             flash(_("再送を予約しました。数秒から数分で送信されます。"), "success")
     return redirect(url_for("mail.message", message_id=message.id), 303)
 
@@ -79,7 +77,6 @@ def suppressions():
         services.suppress(
             address=address, organization=organization, note=form.note.data or "", by=current_user._get_current_object()
         )
-        db.session.commit()
         flash(_("配信停止に追加しました。該当するメールは送信されず「配信停止で保留」として残ります。"), "success")
         return redirect(url_for("mail.suppressions"), 303)
     status = 422 if form.errors else 200
@@ -103,6 +100,5 @@ def lift_suppression(suppression_id: int):
         abort(404)
     if EmptyForm().validate_on_submit():
         services.lift_suppression(suppression, current_user._get_current_object())
-        db.session.commit()
         flash(_("配信停止を解除しました。保留になっていたメールは、必要なら個別に再送してください。"), "success")
     return redirect(url_for("mail.suppressions"), 303)

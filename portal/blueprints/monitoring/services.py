@@ -101,19 +101,18 @@ def last_worker_beat() -> datetime | None:
 
 
 def check_health(now: datetime | None = None) -> Health:
-    """Database reachable, outbox not stuck, a worker alive. Never raises: a failure is a problem listed."""
+    """Database reachable, outbox not stuck, a worker alive. Never raises: a failure is a problem listed
+    (and the request, answered 503, rolls the failed transaction back)."""
     now = now or utcnow()
     config = current_app.config
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        db.session.rollback()
         return Health(database=False, problems=["database unreachable"])
     try:
         figures = outbox_figures(now)
         beat = last_worker_beat()
     except SQLAlchemyError:
-        db.session.rollback()
         return Health(database=False, problems=["database query failed"])
     health = Health(
         database=True,

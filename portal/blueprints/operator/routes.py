@@ -39,7 +39,7 @@ from portal.forms import EmptyForm
 from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
 from portal.organizations import get_profile, status_history
 from portal.pagination import paginate_rows, requested_page
-from portal.rules import RuleViolation
+from portal.violations import form_status, rule_violations_shown, undone_on
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -104,19 +104,13 @@ def organizations():
 def organization_new():
     form = OrganizationForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             org = services.create_organization(
                 form.name.data, form.terms(), form.admin_name.data, form.admin_email.data, _me()
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("組織を登録し、管理者に招待メールを送信しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    status = 422 if form.errors or request.method == "POST" else 200
-    return render_template("operator/organization_new.html", form=form), status
+    return render_template("operator/organization_new.html", form=form), form_status(form)
 
 
 @bp.get("/organizations/<int:org_id>")
@@ -165,17 +159,11 @@ def contract_edit(org_id: int):
     contract = get_contract(org)
     form = ContractForm(obj=contract)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.save_contract(org, contract, form.terms(), _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("契約内容を保存しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/contract_edit.html", form=form, org=org), status
+    return render_template("operator/contract_edit.html", form=form, org=org), form_status()
 
 
 @bp.post("/organizations/<int:org_id>/admins")
@@ -183,13 +171,8 @@ def admin_new(org_id: int):
     org = get_org_or_404(org_id)
     form = AdminForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.admin_email):
             services.issue_admin(org, form.admin_name.data, form.admin_email.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.admin_email.errors.append(str(error))
-        else:
-            db.session.commit()
             flash(_("管理者IDを発行し、招待メールを送信しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
     return _detail(org, StatusForm(status=org.status), form, 422)
@@ -205,13 +188,8 @@ def admin_resend(org_id: int, user_id: int):
         abort(404)
     form = EmptyForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.resend_invitation(user, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("招待メールを再送しました。以前のリンクは使えなくなりました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -221,13 +199,8 @@ def status_change(org_id: int):
     org = get_org_or_404(org_id)
     form = StatusForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.status):
             services.change_status(org, form.status.data, form.reason.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.status.errors.append(str(error))
-        else:
-            db.session.commit()
             flash(_("組織の状態を「%(label)s」にしました。", label=services.STATUS_LABELS[org.status]), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
     return _detail(org, form, AdminForm(), 422)
@@ -250,7 +223,7 @@ def invoice_new(org_id: int):
         form.due_on.data = services.default_due_on()
         form.overage_seats.data = services.suggested_overage_seats(contract, contract.starts_on, contract.ends_on)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             invoice = services.issue_invoice(
                 org,
                 contract,
@@ -260,15 +233,9 @@ def invoice_new(org_id: int):
                 overage_seats=form.overage_seats.data,
                 by=_me(),
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("請求書 %(number)s を発行し、主管理者にメールで通知しました。", number=invoice.number), "success")
             return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/invoice_new.html", form=form, org=org, contract=contract), status
+    return render_template("operator/invoice_new.html", form=form, org=org, contract=contract), form_status()
 
 
 @bp.get("/invoices")
@@ -300,13 +267,8 @@ def invoice_detail(invoice_id: int):
 def invoice_paid(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.mark_paid(invoice, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("請求書 %(number)s を入金済みにしました。", number=invoice.number), "success")
     if request.form.get("next") == "overdue":
         return redirect(url_for("operator.invoices", overdue=1), 303)
@@ -317,13 +279,8 @@ def invoice_paid(invoice_id: int):
 def invoice_suspend(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.suspend_for_non_payment(invoice, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(
                 _("%(name)s を利用停止にしました。主管理者にメールで通知しました。", name=invoice.organization.name),
                 "success",
@@ -379,17 +336,11 @@ def notice_new():
             ends_at=tokyo_to_utc(form.ends_at.data),
             service_ends_on=form.service_ends_on.data,
         )
-        try:
+        with rule_violations_shown(form.kind):
             notice = notices.publish_notice(draft, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.kind.errors = [*form.kind.errors, str(error)]
-        else:
-            db.session.commit()
             flash(_("お知らせを公開し、主管理者にメールで通知しました。"), "success")
             return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/notice_new.html", form=form), status
+    return render_template("operator/notice_new.html", form=form), form_status()
 
 
 @bp.get("/notices/<int:notice_id>")
@@ -418,13 +369,8 @@ def notice_update(notice_id: int):
     notice = get_notice_or_404(notice_id)
     form = IncidentUpdateForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.status):
             notices.add_incident_update(notice, form.status.data, form.body.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.status.errors = [*form.status.errors, str(error)]
-        else:
-            db.session.commit()
             flash(_("経過報告を追加し、主管理者にメールで通知しました。"), "success")
             return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
     return _notice_page(notice, form, 422)
@@ -438,14 +384,12 @@ def notice_addresses():
     if form.validate_on_submit():
         body = notices.address_csv(list(form.organizations.data))
         audit.record("notice.addresses_exported", organizations=sorted(form.organizations.data))
-        db.session.commit()
         response = make_response(body)
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
         filename = f"addresses-{today_in_tokyo():%Y%m%d}.csv"
         response.headers["Content-Disposition"] = f"attachment; filename={filename}"
         return response
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/notice_addresses.html", form=form), status
+    return render_template("operator/notice_addresses.html", form=form), form_status()
 
 
 # --- termination and deletion (Art. 15, 16, 19) ----------------------------------------------
@@ -458,13 +402,8 @@ def termination_receive(org_id: int):
     if termination is None:
         abort(404)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             termination_rules.receive_termination(termination, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("利用終了の申し入れを受領しました。主管理者にメールで通知しました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -474,13 +413,8 @@ def contract_cancel(org_id: int):
     org = get_org_or_404(org_id)
     form = CancelContractForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             termination_rules.cancel_contract(org, form.ground.data, form.note.data or "", _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("契約を解除しました。"), "success")
     else:
         flash(_("解除の理由を選んでください。"), "error")
@@ -504,11 +438,9 @@ def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletio
     ), code
 
 
-def _refused(org: Organization, step: str, error: RuleViolation) -> None:
-    """The refused change is rolled back; the refusal itself is audited."""
-    db.session.rollback()
+def _refused(org: Organization, step: str, error: Exception) -> None:
+    """The refused change is rolled back (undone_on); the refusal itself is kept on record."""
     deletion.audit_refusal(org, step, error, _me())
-    db.session.commit()
 
 
 @bp.route("/organizations/<int:org_id>/purge", methods=["GET", "POST"])
@@ -517,17 +449,13 @@ def organization_purge(org_id: int):
     org = get_org_or_404(org_id)
     form = PurgeForm()
     if form.validate_on_submit():
-        try:
+        with undone_on() as refusal:
             deletion.request_deletion(org, form.ground.data, form.note.data or "", form.confirm_name.data, _me())
-        except RuleViolation as error:
-            _refused(org, "request", error)
-            return _purge_page(org, form, ApproveDeletionForm(formdata=None), 422, refusal=str(error))
-        else:
-            db.session.commit()
-            flash(
-                _("削除を依頼しました。別の運営スタッフが承認すると削除されます。まだ何も削除していません。"), "success"
-            )
-            return redirect(url_for("operator.organization_purge", org_id=org.id), 303)
+        if refusal:
+            _refused(org, "request", refusal.error)
+            return _purge_page(org, form, ApproveDeletionForm(formdata=None), 422, refusal=str(refusal))
+        flash(_("削除を依頼しました。別の運営スタッフが承認すると削除されます。まだ何も削除していません。"), "success")
+        return redirect(url_for("operator.organization_purge", org_id=org.id), 303)
     return _purge_page(org, form, ApproveDeletionForm(formdata=None), 422 if request.method == "POST" else 200)
 
 
@@ -540,20 +468,18 @@ def organization_purge_approve(org_id: int):
         abort(404)
     form = ApproveDeletionForm()
     if form.validate_on_submit():
-        try:
+        with undone_on() as refusal:
             approved = deletion.approve_deletion(pending, org, form.confirm_name.data, _me())
-        except RuleViolation as error:
-            _refused(org, "approve", error)
-            return _purge_page(org, PurgeForm(formdata=None), form, 422, refusal=str(error))
+        if refusal:
+            _refused(org, "approve", refusal.error)
+            return _purge_page(org, PurgeForm(formdata=None), form, 422, refusal=str(refusal))
+        flash(_("%(name)s のデータを削除しました(請求書と削除の記録は保存しています)。",
+                name=approved.record.organization_name), "success")
+        if approved.administrators_told:
+            flash(_("組織の管理者 %(n)d 名にメールで通知しました。", n=approved.administrators_told), "info")
         else:
-            db.session.commit()
-            flash(_("%(name)s のデータを削除しました(請求書と削除の記録は保存しています)。",
-                    name=approved.record.organization_name), "success")
-            if approved.administrators_told:
-                flash(_("組織の管理者 %(n)d 名にメールで通知しました。", n=approved.administrators_told), "info")
-            else:
-                flash(_("メールアドレスのある管理者がいないため、お客様にはメールで通知していません。"), "warning")
-            return redirect(url_for("operator.deletions"), 303)
+            flash(_("メールアドレスのある管理者がいないため、お客様にはメールで通知していません。"), "warning")
+        return redirect(url_for("operator.deletions"), 303)
     return _purge_page(org, PurgeForm(formdata=None), form, 422)
 
 
@@ -565,7 +491,6 @@ def organization_purge_withdraw(org_id: int):
         abort(404)
     if EmptyForm().validate_on_submit():
         deletion.withdraw_deletion(pending, _me())
-        db.session.commit()
         flash(_("削除の依頼を取り下げました。何も削除していません。"), "success")
     return redirect(url_for("operator.organization_purge", org_id=org.id), 303)
 
@@ -593,7 +518,7 @@ def handover_start(org_id: int):
     org = get_org_or_404(org_id)
     form = HandoverForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             org_services.start_handover(
                 org,
                 form.successor_name.data,
@@ -602,11 +527,6 @@ def handover_start(org_id: int):
                 form.predecessor_after.data,
                 _me(),
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("後任者に引き継ぎの依頼を送りました。"), "success")
     else:
         flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
@@ -640,17 +560,11 @@ def legal_new():
         if latest is not None:
             form.body.data = latest.body
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             legal.publish_document(form.kind.data, form.version.data, form.body.data, form.effective_on.data, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
             return redirect(url_for("operator.legal_list"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("operator/legal_new.html", form=form), status
+    return render_template("operator/legal_new.html", form=form), form_status()
 
 
 # --- third parties (Art. 14) ------------------------------------------------------------------
@@ -661,13 +575,8 @@ def third_party_approve(org_id: int):
     org = get_org_or_404(org_id)
     form = ThirdPartyForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             third_parties.approve(org, form.name.data, form.note.data or "", _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("第三者の利用を承諾しました。"), "success")
     else:
         flash(_("第三者の名称を入力してください。"), "error")
@@ -678,13 +587,8 @@ def third_party_approve(org_id: int):
 def third_party_revoke(party_id: int):
     party = db.get_or_404(ThirdParty, party_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown():
             unmarked = third_parties.revoke(party, _me())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
     return redirect(url_for("operator.organization_detail", org_id=party.organization_id), 303)
 
@@ -696,7 +600,6 @@ def organization_mfa_policy(org_id: int):
     form = AdminMfaPolicyForm()
     if form.validate_on_submit():
         auth_services.set_admin_mfa_policy(org, bool(form.required.data))
-        db.session.commit()
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -724,19 +627,14 @@ def user_mfa_reset(user_id: int):
     form = MfaResetForm()
     status = 200
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(catch=auth_services.MfaResetRefused):
             auth_services.reset_mfa_by_staff(user, by=_me(), reason=form.reason.data)
-        except auth_services.MfaResetRefused as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 409
-        else:
-            db.session.commit()
             flash(
                 _("2段階認証をリセットしました。本人にメールで知らせ、次のログインで設定し直すよう求めます。"),
                 "success",
             )
             return redirect(url_for("operator.user_mfa_reset", user_id=user.id), 303)
+        status = 409
     elif form.is_submitted():
         status = 422
     return render_template("operator/user_mfa_reset.html", user=user, form=form), status

@@ -23,9 +23,9 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User
 from portal.requests import writes_on_get
-from portal.rules import RuleViolation
 from portal.seats import seat_check
 from portal.security import role_required
+from portal.violations import form_status, rule_violations_shown
 
 
 @bp.get("/")
@@ -71,20 +71,14 @@ def profile():
             form.address_line2.data = profile.address_line2
             form.phone.data = profile.phone
     if can_edit and form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.organization_name):
             services.save_profile(org, admin, form.data_for_service())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.organization_name.errors.append(str(error))
-        else:
-            db.session.commit()
             message = _("登録が完了しました。ご利用を開始できます。") if first else _("登録情報を保存しました。")
             flash(message, "success")
             return redirect(url_for("org.home") if first else url_for("org.profile"), 303)
-    status = 422 if request.method == "POST" else 200
     return render_template(
         "org/profile.html", form=form, profile=profile, first=first, can_edit=can_edit
-    ), status
+    ), form_status()
 
 
 @bp.route("/members", methods=["GET", "POST"])
@@ -98,23 +92,17 @@ def members():
         if not is_primary:
             abort(403)
         if form.validate_on_submit():
-            try:
+            with rule_violations_shown(form.email):
                 services.invite_member(org, form.name.data, form.email.data, form.role.data, me)
-            except RuleViolation as error:
-                db.session.rollback()
-                form.email.errors.append(str(error))
-            else:
-                db.session.commit()
                 flash(_("招待メールを送信しました。"), "success")
                 return redirect(url_for("org.members"), 303)
-    status = 422 if request.method == "POST" else 200
     return render_template(
         "org/members.html",
         form=form,
         members=services.members(org),
         is_primary=is_primary,
         primary_id=services.profile_of(org).primary_admin_id if services.profile_of(org) else None,
-    ), status
+    ), form_status()
 
 
 @bp.get("/invoices")
@@ -150,7 +138,6 @@ def notice_detail(notice_id: int):
     if notice is None:
         abort(404)
     notice_rules.mark_read(notice, me)
-    db.session.commit()
     return render_template("org/notice_detail.html", notice=notice)
 
 
@@ -164,24 +151,18 @@ def termination():
     current = termination_rules.get_termination(org)
     form = TerminationRequestForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             termination_rules.request_termination(
                 org, form.end_on.data, form.reason.data or "", current_user._get_current_object()
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("利用終了の申し入れを送信しました。運営事務局が受領すると確定します。"), "success")
             return redirect(url_for("org.termination"), 303)
-    status = 422 if request.method == "POST" else 200
     return render_template(
         "org/termination.html",
         form=form,
         current=current,
         retention_ends_on=termination_rules.retention_ends_on(current) if current else None,
-    ), status
+    ), form_status()
 
 
 @bp.get("/export")
@@ -192,7 +173,6 @@ def export():
     org = current_user.organization
     body = termination_rules.export_zip(org)
     audit.record("org.data_exported", target=org, organization_id=org.id, size=len(body))
-    db.session.commit()
     response = make_response(body)
     response.headers["Content-Type"] = "application/zip"
     response.headers["Content-Disposition"] = f"attachment; filename=export-{org.code}-{today_in_tokyo():%Y%m%d}.zip"
@@ -211,7 +191,7 @@ def handover():
     if request.method == "POST" and not services.is_primary_admin(me):
         abort(403)
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.start_handover(
                 org,
                 form.successor_name.data,
@@ -220,20 +200,14 @@ def handover():
                 form.predecessor_after.data,
                 me,
             )
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("後任者に引き継ぎの依頼を送りました。受諾されると主管理者が交代します。"), "success")
             return redirect(url_for("org.handover"), 303)
-    status = 422 if request.method == "POST" else 200
     return render_template(
         "org/handover.html",
         form=form,
         pending=services.pending_handover(org),
         is_primary=services.is_primary_admin(me),
-    ), status
+    ), form_status()
 
 
 @bp.route("/handover/accept", methods=["GET", "POST"])
@@ -246,13 +220,8 @@ def handover_accept():
         abort(404)
     form = EmptyForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown():
             services.accept_handover(pending, me)
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("引き継ぎを受諾しました。あなたが主管理者になりました。"), "success")
             return redirect(url_for("org.home"), 303)
     return render_template(
@@ -292,19 +261,13 @@ def third_party_members():
         learner = db.session.get(User, form.learner.data)
         if learner is None:
             abort(404)
-        try:
+        with rule_violations_shown():
             third_parties.mark_learner(learner, form.third_party.data or None, current_user._get_current_object())
-        except RuleViolation as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
             flash(_("受講者の所属を保存しました。"), "success")
             return redirect(url_for("org.third_party_members"), 303)
-    status = 422 if request.method == "POST" else 200
     return render_template(
         "org/third_parties.html", form=form, approved=approved, members=third_parties.members(org)
-    ), status
+    ), form_status()
 
 
 @bp.post("/two-factor-policy")
@@ -314,6 +277,5 @@ def mfa_policy():
     form = AdminMfaPolicyForm()
     if form.validate_on_submit():
         auth_services.set_admin_mfa_policy(current_user.organization, bool(form.required.data))
-        db.session.commit()
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("org.home"), 303)

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx, render_page_or_block
 from portal.models import Attempt, AttemptState
+from portal.violations import undone_on
 
 
 def _attempts(assignment) -> list[Attempt]:
@@ -56,12 +57,10 @@ def start(assignment_id: int):
     if not EmptyForm().validate_on_submit():
         flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
         return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
-    try:
+    with undone_on(QuizRuleError) as refusal:
         attempt = services.start_attempt(current)
-        db.session.commit()
-    except QuizRuleError as err:
-        db.session.rollback()
-        flash(str(err), "error")
+    if refusal:
+        flash(str(refusal), "error")
         return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
     answered = services.answers_of(attempt)
     first_open = next((i for i, q in enumerate(attempt.question_ids) if q not in answered), 0)
@@ -99,15 +98,13 @@ def answer(attempt_id: int):
         choice_ids = [int(v) for v in request.form.getlist("choice")]
     except ValueError:
         choice_ids = [-1]
-    try:
+    with undone_on(QuizRuleError) as refusal:
         services.save_answer(attempt, question_id or 0, choice_ids)
-        db.session.commit()
-    except QuizRuleError as err:
-        db.session.rollback()
+    if refusal:
         if attempt.state != AttemptState.IN_PROGRESS and not is_htmx():
-            flash(str(err), "error")
+            flash(str(refusal), "error")
             return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
-        return _question_page(attempt, number, 422, str(err))
+        return _question_page(attempt, number, 422, str(refusal))
     if is_htmx():
         return _question_page(attempt, number, saved=True)
     if request.form.get("go") == "previous" and number > 1:
@@ -134,12 +131,10 @@ def finish(attempt_id: int):
         if not EmptyForm().validate_on_submit():
             flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
             return redirect(url_for("quizzes.review", attempt_id=attempt.id), 303)
-        try:
+        with undone_on(QuizRuleError) as refusal:
             services.finish_attempt(attempt)
-            db.session.commit()
-        except QuizRuleError as err:
-            db.session.rollback()
-            flash(str(err), "error")
+        if refusal:
+            flash(str(refusal), "error")
             return redirect(url_for("quizzes.assignment", assignment_id=attempt.assignment_id), 303)
     return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
 

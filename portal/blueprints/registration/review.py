@@ -10,7 +10,7 @@ from portal.blueprints.registration.forms import ApplicationFilterForm, Approval
 from portal.extensions import db
 from portal.models import Application, ApplicationStatus
 from portal.pagination import paginate_rows
-from portal.rules import RuleViolation
+from portal.violations import rule_violations_shown
 
 # Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
 MAX_ID = 2**31 - 1
@@ -68,13 +68,8 @@ def approve(application_id: int):
     application = get_application_or_404(application_id)
     form = ApprovalForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.form_errors):
             org = services.approve_application(application, form.terms(), current_user._get_current_object())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
             flash(_("申込を承認し、組織を登録して管理者に招待メールを送信しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
     application = get_application_or_404(application_id)
@@ -86,13 +81,8 @@ def reject(application_id: int):
     application = get_application_or_404(application_id)
     form = RejectionForm()
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.form_errors):
             services.reject_application(application, form.reason.data, current_user._get_current_object())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
             flash(_("申込をお断りし、お申込み担当者にメールを送信しました。"), "success")
             return redirect(url_for("applications.show", application_id=application_id), 303)
     application = get_application_or_404(application_id)

@@ -8,10 +8,10 @@ from portal.audit import client_ip
 from portal.blueprints.registration import bp, services
 from portal.blueprints.registration.forms import ApplicationForm
 from portal.blueprints.registration.services import LinkExpired, LinkInvalid
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.models import DocumentKind
-from portal.rules import RuleViolation
+from portal.violations import form_status, rule_violations_shown
 
 
 @bp.before_request
@@ -47,16 +47,10 @@ def apply():
         # A bot filled the hidden field: the same answer as everyone, and nothing stored.
         return redirect(url_for("registration.thanks"), 303)
     if terms is not None and form.validate_on_submit():
-        try:
+        with rule_violations_shown(form.form_errors):
             services.submit_application(form.data_for_service(), terms, client_ip())
-        except RuleViolation as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
             return redirect(url_for("registration.thanks"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("registration/apply.html", form=form, terms=terms), status
+    return render_template("registration/apply.html", form=form, terms=terms), form_status()
 
 
 @bp.get("/thanks")
@@ -72,13 +66,10 @@ def confirm(token: str):
         application = services.application_for_link(token)
         if form.validate_on_submit():
             services.confirm_application(token)
-            db.session.commit()
             return redirect(url_for("registration.confirmed"), 303)
     except LinkExpired:
-        db.session.rollback()
         return render_template("registration/expired.html", form=EmptyForm(), token=token), 410
     except LinkInvalid:
-        db.session.rollback()
         return render_template("registration/link_invalid.html"), 404
     return render_template("registration/confirm.html", form=form, application=application)
 
@@ -98,9 +89,7 @@ def resend(token: str):
     try:
         services.resend_confirmation(token)
     except LinkInvalid:
-        db.session.rollback()
         return render_template("registration/link_invalid.html"), 404
-    db.session.commit()
     return redirect(url_for("registration.resent"), 303)
 
 

@@ -35,6 +35,7 @@ from portal.models import CannedReply, DeskBreak, Organization, Role, Ticket, Ti
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 from portal.pagination import requested_page
 from portal.security import role_required
+from portal.violations import rule_violations_shown
 
 STAFF = (Role.SUPPORT, Role.OPERATOR)
 CUSTOMERS = (Role.ORG_ADMIN, Role.MANAGER, Role.LEARNER)
@@ -75,22 +76,18 @@ def new():
         abort(403)
     form = TicketForm(categories=services.categories_for(current_user))
     if form.validate_on_submit():
-        try:
+        with rule_violations_shown(catch=services.TicketRuleError):
             ticket = services.open_ticket(current_user, form.category.data, form.subject.data, form.body.data,
                                           form.checked)
-        except services.TicketRuleError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return render_template("tickets/new.html", form=form), error.status
-        oncall = services.oncall_outcome(ticket)
-        db.session.commit()
-        flash(_("お問い合わせを受け付けました。回答期限は画面に表示しています。"), "success")
-        if oncall == "oncall_notified":
-            flash(_("時間外の緊急のお問い合わせとして、当番の担当者にメールで連絡しました。"), "info")
-        elif oncall == "oncall_not_notified":
-            flash(_("時間外の緊急のお問い合わせですが、当番の担当者への連絡メールを送れませんでした。"
-                    "翌営業日の対応開始時に確認します。お急ぎの場合はお電話でもご連絡ください。"), "warning")
-        return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+            oncall = services.oncall_outcome(ticket)
+            flash(_("お問い合わせを受け付けました。回答期限は画面に表示しています。"), "success")
+            if oncall == "oncall_notified":
+                flash(_("時間外の緊急のお問い合わせとして、当番の担当者にメールで連絡しました。"), "info")
+            elif oncall == "oncall_not_notified":
+                flash(_("時間外の緊急のお問い合わせですが、当番の担当者への連絡メールを送れませんでした。"
+                        "翌営業日の対応開始時に確認します。お急ぎの場合はお電話でもご連絡ください。"), "warning")
+            return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+        return render_template("tickets/new.html", form=form), services.TicketRuleError.status
     status = 422 if form.is_submitted() else 200
     return render_template("tickets/new.html", form=form), status
 
@@ -141,22 +138,19 @@ def reply(ticket_id: int):
         if form.attachments.data and any(getattr(f, "filename", None) for f in form.attachments.data):
             flash(_("添付ファイルはもう一度選んでください(本文は残っています)。"), "error")
         return _render_ticket(ticket, 422, reply_form=form)
-    try:
+    with rule_violations_shown(catch=services.TicketRuleError):
         if staff:
             services.staff_reply(ticket, current_user, form.body.data, form.checked, internal=form.internal.data,
                                  next_status=form.next_status.data)
         else:
             services.customer_reply(ticket, current_user, form.body.data, form.checked)
-    except services.TicketRuleError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_ticket(get_ticket_or_404(ticket_id, for_view=True), error.status, reply_form=form)
-    db.session.commit()
-    if staff and form.internal.data:
-        flash(_("社内メモを保存しました。"), "success")
-    else:
-        flash(_("返信を送信しました。"), "success")
-    return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+        if staff and form.internal.data:
+            flash(_("社内メモを保存しました。"), "success")
+        else:
+            flash(_("返信を送信しました。"), "success")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+    ticket = get_ticket_or_404(ticket_id, for_view=True)
+    return _render_ticket(ticket, services.TicketRuleError.status, reply_form=form)
 
 
 @bp.post("/<int:ticket_id>/close")
@@ -167,7 +161,6 @@ def close(ticket_id: int):
         flash(_("このお問い合わせはすでに完了しています。"), "info")
         return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
     services.close_by_customer(ticket, current_user)
-    db.session.commit()
     flash(_("お問い合わせを完了にしました。よろしければ回答の評価をお願いします。"), "success")
     return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
 
@@ -179,15 +172,12 @@ def rate(ticket_id: int):
     form = RatingForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, rating_form=form)
-    try:
+    with rule_violations_shown(catch=services.TicketRuleError):
         services.rate(ticket, current_user, int(form.rating.data), form.comment.data or "")
-    except services.TicketRuleError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_ticket(get_ticket_or_404(ticket_id, for_view=True), error.status, rating_form=form)
-    db.session.commit()
-    flash(_("評価をありがとうございました。"), "success")
-    return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+        flash(_("評価をありがとうございました。"), "success")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+    ticket = get_ticket_or_404(ticket_id, for_view=True)
+    return _render_ticket(ticket, services.TicketRuleError.status, rating_form=form)
 
 
 @bp.get("/<int:ticket_id>/files/<int:attachment_id>")
@@ -216,7 +206,6 @@ def settings():
         if org.learners_may_ask != form.learners_may_ask.data:
             org.learners_may_ask = form.learners_may_ask.data
             audit.record("tickets.settings_changed", target=org, learners_may_ask=org.learners_may_ask)
-        db.session.commit()
         flash(_("サポート窓口の設定を保存しました。"), "success")
         return redirect(url_for("tickets.settings"), 303)
     return render_template("tickets/settings.html", form=form), 422 if form.is_submitted() else 200
@@ -226,19 +215,15 @@ def settings():
 
 
 def _staff_action(ticket_id: int, form, name: str, action):
-    """Validate a staff form about one ticket, run ``action``, commit; re-render on a refusal."""
+    """Validate a staff form about one ticket and run ``action``; re-render on a refusal."""
     ticket = get_ticket_or_404(ticket_id, for_view=True)
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, staff_forms={name: form})
-    try:
-        message = action(ticket, form)
-    except services.TicketRuleError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_ticket(get_ticket_or_404(ticket_id, for_view=True), error.status, staff_forms={name: form})
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("tickets.show", ticket_id=ticket_id), 303)
+    with rule_violations_shown(catch=services.TicketRuleError):
+        flash(action(ticket, form), "success")
+        return redirect(url_for("tickets.show", ticket_id=ticket_id), 303)
+    ticket = get_ticket_or_404(ticket_id, for_view=True)
+    return _render_ticket(ticket, services.TicketRuleError.status, staff_forms={name: form})
 
 
 @bp.post("/<int:ticket_id>/status")
@@ -339,7 +324,6 @@ def canned():
     form = CannedReplyForm()
     if form.validate_on_submit():
         db.session.add(CannedReply(title=form.title.data.strip(), body=form.body.data.strip()))
-        db.session.commit()
         flash(_("定型文を追加しました。"), "success")
         return redirect(url_for("tickets.canned"), 303)
     return render_template("tickets/canned.html", form=form, items=services.canned_replies()), (
@@ -352,7 +336,6 @@ def canned():
 def delete_canned(item_id: int):
     item = db.get_or_404(CannedReply, item_id)
     db.session.delete(item)
-    db.session.commit()
     flash(_("定型文を削除しました。"), "success")
     return redirect(url_for("tickets.canned"), 303)
 
@@ -363,7 +346,6 @@ def breaks():
     form = BreakForm()
     if form.validate_on_submit():
         services.add_break(form.name.data.strip(), form.first_day.data, form.last_day.data, current_user)
-        db.session.commit()
         flash(_("休業日を追加しました。対応中のお問い合わせの回答期限を再計算しました。"), "success")
         return redirect(url_for("tickets.breaks"), 303)
     items = db.session.scalars(select(DeskBreak).order_by(DeskBreak.first_day.desc())).all()
@@ -377,7 +359,6 @@ def breaks():
 def delete_break(item_id: int):
     item = db.get_or_404(DeskBreak, item_id)
     services.remove_break(item, current_user)
-    db.session.commit()
     flash(_("休業日を削除しました。対応中のお問い合わせの回答期限を再計算しました。"), "success")
     return redirect(url_for("tickets.breaks"), 303)
 

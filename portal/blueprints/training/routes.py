@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm, options
 from portal.models import Delivery, Role, User
 from portal.security import role_required
+from portal.violations import rule_violations_shown
 
 
 def _learners():
@@ -76,13 +77,8 @@ def new():
             window_end_hour=form.window_end_hour.data, business_days_only=form.business_days_only.data,
             recurrence=form.recurrence.data,
         )
-        try:
+        with rule_violations_shown(form, field="course_id", catch=DeliveryRuleError):
             delivery = services.create_delivery(data, by=_me())
-            db.session.commit()
-        except DeliveryRuleError as err:
-            db.session.rollback()
-            getattr(form, err.field or "course_id").errors.append(str(err))
-        else:
             flash(_("配信を登録しました。") if delivery.status == "scheduled" else
                   _("配信を開始しました。受講者にメールを送ります。"), "success")
             return redirect(url_for("training.show", delivery_id=delivery.id), 303)
@@ -116,13 +112,8 @@ def items(delivery_id: int):
 def remind(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     if EmptyForm().validate_on_submit():
-        try:
+        with rule_violations_shown(catch=DeliveryRuleError):
             sent = services.remind_now(delivery)
-            db.session.commit()
-        except DeliveryRuleError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-        else:
             flash(_("%(n)d人にリマインドを送ります（同じ人には1日1回まで）。", n=sent), "success")
     return redirect(url_for("training.show", delivery_id=delivery.id), 303)
 
@@ -133,7 +124,6 @@ def close(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     if EmptyForm().validate_on_submit():
         services.close_delivery(delivery)
-        db.session.commit()
         flash(_("配信を終了しました。"), "success")
     return redirect(url_for("training.show", delivery_id=delivery.id), 303)
 

@@ -44,7 +44,6 @@ def enter(token: str):
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("training_links.landing", token=token), 303)
         sign_in_through_personal_link(assignment.learner, "training_link", delivery=assignment.delivery_id)
-        db.session.commit()
         return redirect(url_for("quizzes.assignment", assignment_id=assignment.id), 303)
 
 
