@@ -5,6 +5,7 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.addresses import ADDRESS_UNAVAILABLE
 from portal.blueprints.learners import services
 from portal.blueprints.learners.services import EMPLOYMENT_LABELS, INITIAL_PASSWORD_MIN_LENGTH
 from portal.passwords import MAX_LENGTH
@@ -81,7 +82,7 @@ class LearnerForm(FlaskForm):
     def validate_email(self, field):
         email = services.normalize_email(field.data)
         if email and services.email_taken(email, self.learner_id):
-            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+            raise ValidationError(ADDRESS_UNAVAILABLE)
 
     def validate_department_id(self, field):
         if field.data is not None and field.data not in self._department_ids:

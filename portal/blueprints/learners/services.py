@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import Select, delete, false, func, or_, select
 
 from portal import audit
+from portal.addresses import ADDRESS_UNAVAILABLE
 from portal.blueprints.invitations import services as invitations
 from portal.extensions import db
 from portal.models import (
@@ -317,7 +318,7 @@ def _check_unique(login_id: str, email: str | None, exclude_id: int | None = Non
     if login_id_taken(login_id, exclude_id):
         raise LearnerRuleError(_l("この受講者IDはすでに使われています。"), "login_id")
     if email and email_taken(email, exclude_id):
-        raise LearnerRuleError(_l("このメールアドレスはすでに登録されています。"), "email")
+        raise LearnerRuleError(ADDRESS_UNAVAILABLE, "email")
 
 
 def _check_department(department_id: int | None, by: User) -> None:

@@ -7,6 +7,7 @@ from wtforms import DateField, EmailField, SelectField, StringField, TextAreaFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
+from portal.addresses import ADDRESS_UNAVAILABLE
 from portal.blueprints.operator.services import email_taken
 from portal.blueprints.org.services import ProfileData
 
@@ -148,7 +149,7 @@ class MemberForm(FlaskForm):
 
     def validate_email(self, field):
         if email_taken(field.data):
-            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+            raise ValidationError(ADDRESS_UNAVAILABLE)
 
 
 class TerminationRequestForm(FlaskForm):
