@@ -9,6 +9,7 @@ import sqlite3
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Config
 from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -31,6 +32,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     _finish_config(app)
+    trust_proxies(app)
 
     db.init_app(app)
     import portal.models  # noqa: F401 - every model on the metadata, for Alembic
@@ -87,6 +89,17 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     cli.init_app(app)
     logging.getLogger("portal").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Take the client's address and scheme from the ``TRUSTED_PROXY_HOPS`` proxies in front, if any.
+
+    ``request.remote_addr`` then is the client's address for the sign-in limits, the audit IP and the
+    ``/metrics`` networks alike. With 0 (the default) X-Forwarded-* headers are ignored.
+    """
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -151,6 +164,15 @@ def _finish_config(app: Flask) -> None:
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))") before starting the portal.'
             )
     _check_staff_addresses(app)
+    hops = app.config.get("TRUSTED_PROXY_HOPS")
+    if isinstance(hops, str) and hops.strip().isdigit():
+        hops = int(hops)
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 10:
+        raise ConfigurationError(
+            "PORTAL_TRUSTED_PROXY_HOPS must be a whole number from 0 to 10: the number of proxies in front of "
+            f"the portal that append to X-Forwarded-For (0 = none; got {hops!r})."
+        )
+    app.config["TRUSTED_PROXY_HOPS"] = hops
     from portal.blueprints.monitoring.services import parse_networks
 
     try:

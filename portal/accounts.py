@@ -9,12 +9,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Organization, User
 from portal.tenancy import unscoped
+
+# Addresses are unique across the service, so an address that belongs to anyone (in this organization, in
+# another one, or on the operator's staff) is refused. The customer's screens (a learner, a member, a
+# successor, a CSV import) refuse it with this one message, which says neither where the address is used
+# nor what kind of account holds it: other customers and staff are not to be found out by trying
+# addresses. The operator's own screens may be specific.
+ADDRESS_UNAVAILABLE = _l("このメールアドレスは登録できません。別のメールアドレスを入力してください。")
 
 
 def normalize_email(value: str | None) -> str:

@@ -46,6 +46,10 @@ class Config:
     # Redis (PORTAL_RATELIMIT_STORAGE_URI=redis://host:6379/0). Should Redis stop answering, each process
     # falls back to counting in its own memory rather than refusing every sign-in.
     RATELIMIT_STORAGE_URI = "memory://"
+    # How many proxies in front of the portal append to X-Forwarded-For (and set X-Forwarded-Proto): with
+    # 1 (one nginx), the client's address is the last entry of X-Forwarded-For. 0 ignores those headers,
+    # so that nobody picks their own address. Sign-in limits, audit IPs and /metrics networks all use it.
+    TRUSTED_PROXY_HOPS = 0
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_LOGIN_PER_IP = "30 per 15 minutes"

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from urllib.parse import quote
 
 from flask import Response, current_app
@@ -36,9 +37,16 @@ _DIGITS = re.compile(r"[0-9]+")
 
 
 def neutralise(value) -> str:
-    """The cell as text, with an apostrophe in front when a spreadsheet would run it as a formula."""
+    """The cell as text, with an apostrophe in front when a spreadsheet would run it as a formula.
+
+    Every CSV and TSV the portal writes goes through here (downloads, the data export zip, address lists).
+    Any text starting with one of :data:`FORMULA_PREFIXES` is neutralised, whatever follows (``=1+HYPERLINK``,
+    ``-2+3``); only a number that is a number in Python (``int``, ``float``, ``Decimal``) stays as it is.
+    """
     if value is None:
         return ""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = str(value)
     if isinstance(value, TextCell) and _DIGITS.fullmatch(text):
         return f'="{text}"'

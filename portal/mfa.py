@@ -1,8 +1,12 @@
 """Two-factor sign-in: TOTP secrets, codes, recovery codes, the enrollment QR code, and who must use it.
 
 Secrets are stored encrypted (Fernet) with ``MFA_ENCRYPTION_KEY`` or, when unset, a key derived from
-``SECRET_KEY``; they are never logged or audited. Recovery codes are stored as SHA-256 hashes only: they
-are random (50 bits) and every attempt is rate-limited, so a slow hash adds nothing.
+``SECRET_KEY``; they are never logged or audited. Recovery codes are stored as keyed hashes only
+(HMAC-SHA256 of the user's id and the code, with a key derived from the same key material and never
+stored in the database): a copy of the table or of an export is no use for guessing codes offline, and
+whoever holds the key can decrypt the TOTP secrets anyway, so a slow hash would protect nothing more
+(while costing up to ten slow verifications per wrong code). Hashes of the former kind (unsalted SHA-256,
+went out in data exports until #18) are invalidated by migration 0015: see ``recovery_codes_revoked_at``.
 """
 
 from __future__ import annotations
@@ -89,8 +93,35 @@ def new_recovery_codes() -> list[str]:
     return codes
 
 
-def hash_recovery_code(code: str) -> str:
-    return hashlib.sha256(normalize_code(code).encode("utf-8", "surrogatepass")).hexdigest()
+RECOVERY_HASH_PREFIX = "hmac-sha256$"
+
+
+def _recovery_key() -> bytes:
+    material = current_app.config.get("MFA_ENCRYPTION_KEY") or current_app.config["SECRET_KEY"]
+    return hmac.new(material.encode(), b"portal-recovery-codes-v1", hashlib.sha256).digest()
+
+
+def hash_recovery_code(user: User, code: str) -> str:
+    """The stored form of one of ``user``'s recovery codes: keyed, and different for every user."""
+    message = f"{user.id}:{normalize_code(code)}".encode("utf-8", "surrogatepass")
+    return RECOVERY_HASH_PREFIX + hmac.new(_recovery_key(), message, hashlib.sha256).hexdigest()
+
+
+def matching_recovery_hash(user: User, code: str) -> str | None:
+    """The stored hash that ``code`` matches among ``user``'s unused recovery codes, or None."""
+    if not looks_like_recovery_code(code):
+        return None
+    candidate = hash_recovery_code(user, code)
+    found = None
+    for stored in user.recovery_code_hashes or []:
+        if hmac.compare_digest(stored, candidate):
+            found = stored
+    return found
+
+
+def looks_like_recovery_code(code: str | None) -> bool:
+    normalized = normalize_code(code)
+    return len(normalized) == 10 and all(ch in _RECOVERY_ALPHABET for ch in normalized)
 
 
 def mfa_required(user: User) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from portal import audit
 from portal.clock import add_months_to_date, today_in_tokyo, utcnow
+from portal.exports import neutralise
 from portal.extensions import db
 from portal.htmx import is_htmx
 from portal.models import (
@@ -348,11 +349,6 @@ def maintenance_banner() -> list[Notice]:
 # --- addresses for notices by post (Art. 9-3) -------------------------------------------------
 
 
-def _cell(value: str) -> str:
-    # A cell that starts like a formula would run in a spreadsheet; a leading quote keeps it text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 ADDRESS_HEADER = ["法人名", "郵便番号", "都道府県", "住所1", "住所2", "電話番号", "主管理者"]
 
 
@@ -371,7 +367,7 @@ def address_csv(org_ids: list[int]) -> str:
     writer.writerow(ADDRESS_HEADER)
     for org, profile in rows:
         if profile is None:
-            writer.writerow([_cell(org.name), "", "", "", "", "", ""])
+            writer.writerow([neutralise(org.name), "", "", "", "", "", ""])
             continue
         admin = profile.primary_admin
         values = [
@@ -383,7 +379,7 @@ def address_csv(org_ids: list[int]) -> str:
             profile.phone,
             admin.name if admin else "",
         ]
-        writer.writerow([_cell(v) for v in values])
+        writer.writerow([neutralise(v) for v in values])
     return out.getvalue()
 
 

@@ -3,16 +3,13 @@
 * The administrator requests termination with a date; once the operator has received it, the
   organization ends on that date (a periodic job sets it to terminated).
 * The operator may cancel the contract at once for one of the grounds of Art. 16 (or 19, 24).
-* An ended organization's administrators can only export (a zip of CSV files) for the retention
-  period (``DATA_RETENTION_DAYS``); then the job deletes its personal data and keeps a
+* An ended organization's administrators can only export (a zip of CSV files, :mod:`portal.data_export`)
+  for the retention period (``DATA_RETENTION_DAYS``); then the job deletes its personal data and keeps a
   :class:`DeletionRecord`. Deleting everything at once takes two operators (portal/deletion.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -63,8 +60,6 @@ NEVER_DELETED = frozenset({"deletion_records", "deletion_requests"})
 # Kept when everything else of an organization is deleted at the operator's request: issued invoices are tax
 # records the operator keeps for 7 years (with the organization's row they belong to).
 KEPT_AFTER_PURGE = frozenset({"invoices"})
-# Never exported: secrets, and email bodies that may carry single-use links.
-SECRET_COLUMNS = frozenset({"password_hash", "session_token", "token_hash", "body_text", "body_html"})
 
 
 def get_termination(org: Organization) -> Termination | None:
@@ -143,35 +138,6 @@ def retention_ends_on(termination: Termination) -> date:
 def tenant_tables() -> list[Table]:
     """Every table holding an organization's rows, parents before children."""
     return [t for t in db.metadata.sorted_tables if "organization_id" in t.c]
-
-
-def export_zip(org: Organization) -> bytes:
-    """All of the organization's rows, one CSV per table (UTF-8 with BOM), secrets left out."""
-    buffer = io.BytesIO()
-    with unscoped(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        tables = [db.metadata.tables["organizations"], *tenant_tables()]
-        for table in tables:
-            columns = [c for c in table.c if c.name not in SECRET_COLUMNS]
-            key = table.c.id if table.name == "organizations" else table.c.organization_id
-            order = list(table.primary_key.columns) or columns[:1]
-            rows = db.session.execute(select(*columns).where(key == org.id).order_by(*order)).all()
-            out = io.StringIO()
-            out.write("\ufeff")
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow([c.name for c in columns])
-            for row in rows:
-                writer.writerow([_csv_value(v) for v in row])
-            archive.writestr(f"{table.name}.csv", out.getvalue())
-    return buffer.getvalue()
-
-
-def _csv_value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
 
 
 def delete_organization_data(org: Organization, scope: str, by: User | None, reason: str = "") -> DeletionRecord:

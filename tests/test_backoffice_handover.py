@@ -114,8 +114,8 @@ def test_existing_manager_as_successor_and_predecessor_access_ends(world, login_
 @pytest.mark.parametrize(
     ("email_of", "message"),
     [
-        ("admin_b", "他の組織(または運営事務局)で使われているため、後任者に指定できません。"),
-        ("operator", "他の組織(または運営事務局)で使われているため、後任者に指定できません。"),
+        ("admin_b", "このメールアドレスは登録できません。別のメールアドレスを入力してください。"),
+        ("operator", "このメールアドレスは登録できません。別のメールアドレスを入力してください。"),
         ("admin_a", "現在の主管理者を後任者に指定することはできません。"),
         ("learner_a", "後任者には、有効な管理者・マネージャー、または新しいメールアドレスを指定してください。"),
     ],

@@ -399,7 +399,7 @@ def test_primary_admin_invites_a_manager_but_another_admin_cannot(world, login_a
     # The same email again is refused with a message.
     response = post_form(primary, "/org/members", {"name": "課長 C", "email": "c@a.example.com", "role": "manager"})
     assert response.status_code == 422
-    assert "このメールアドレスはすでに登録されています。" in response.get_data(as_text=True)
+    assert "このメールアドレスは登録できません。" in response.get_data(as_text=True)
     # A second administrator is not the primary one.
     other = make_user(Role.ORG_ADMIN, world["org_a"], name="管理 A2")
     c = login_as(other)

@@ -190,7 +190,7 @@ def test_email_used_elsewhere_is_an_error_in_the_preview(world, login_as, run_in
     batch_id = batch_id_from(upload(admin, csv_bytes([["受講者ID", "メールアドレス"],
                                                       ["N1", world["learner_b"].email]])))
     page = admin.get(f"/org/learners/import/{batch_id}").get_data(as_text=True)
-    assert "このメールアドレスはすでに別の利用者が登録しています。" in page
+    assert "このメールアドレスは登録できません。" in page
     assert "この内容で読み込む" not in page
 
 

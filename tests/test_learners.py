@@ -39,7 +39,7 @@ def test_create_a_pseudonymous_learner_with_an_initial_password(world, login_as,
     ("fields", "message"),
     [
         ({"login_id": "A001"}, "この受講者IDはすでに使われています。"),
-        ({"login_id": "N1", "email": "USER-B@EXAMPLE.COM"}, "このメールアドレスはすでに登録されています。"),
+        ({"login_id": "N1", "email": "USER-B@EXAMPLE.COM"}, "このメールアドレスは登録できません。"),
         ({"login_id": "N 1"}, "受講者IDには半角英数字"),
         ({"login_id": ""}, "受講者IDを入力してください。"),
         ({"login_id": "N1", "email": "nope"}, "メールアドレスの形式が正しくありません。"),

@@ -57,6 +57,57 @@ def test_markdown_is_sanitised(app):
     assert "<strong>太字</strong>" in html
 
 
+HOSTILE_IMAGES = [
+    "//evil.example/x.png",
+    "https://evil.example/x.png",
+    "http://evil.example/x.png",
+    "data:image/png;base64,AAAA",
+    "javascript:alert(1)",
+    "x.png",
+]
+HOSTILE_LINKS = ["//evil.example/", "javascript:alert(1)", "JaVaScRiPt:alert(1)", "ftp://evil.example/", "data:,x",
+                 "vbscript:x", "file:///etc/passwd", "evil.example/path"]
+
+
+@pytest.mark.parametrize("url", HOSTILE_IMAGES)
+def test_lesson_images_come_from_this_site_only(app, url):
+    with app.app_context():
+        soup = BeautifulSoup(str(course_services.render_markdown(f"![図]({url})")), "html.parser")
+    assert soup.img is None or soup.img.get("src") is None
+
+
+@pytest.mark.parametrize("url", HOSTILE_LINKS)
+def test_lesson_links_are_http_https_mailto_or_this_site(app, url):
+    with app.app_context():
+        soup = BeautifulSoup(str(course_services.render_markdown(f"[リンク]({url})")), "html.parser")
+    assert soup.a is None or soup.a.get("href") is None
+
+
+@pytest.mark.parametrize("url", ["https://www.ipa.go.jp/security/", "http://example.jp/a", "mailto:help@example.jp",
+                                 "/training/images/1", "/me/training?x=1"])
+def test_lesson_links_that_stay(app, url):
+    with app.app_context():
+        soup = BeautifulSoup(str(course_services.render_markdown(f"[リンク]({url})")), "html.parser")
+    assert soup.a["href"] == url and soup.a["rel"] == ["noopener", "noreferrer"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", " //evil.example",
+     "\\\\evil.example", "/\x00/evil.example", "https://evil.example/", "javascript:alert(1)", ""],
+)
+def test_site_relative_refuses_what_a_browser_reads_as_another_host(url):
+    # Whatever Markdown does to the URL first, the rule itself refuses these.
+    assert not course_services.site_relative(url)
+    assert not course_services.url_allowed("img", url)
+
+
+@pytest.mark.parametrize("url", ["java\tscript:alert(1)", "https\n://evil.example", " javascript:alert(1)",
+                                 "https:\\\\evil.example"])
+def test_link_rule_refuses_hidden_schemes(url):
+    assert not course_services.url_allowed("a", url)
+
+
 def test_demo_course_is_idempotent_and_real(app, run_in_app):
     assert len(QUESTIONS) >= 20
 

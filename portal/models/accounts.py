@@ -104,8 +104,10 @@ class User(UserMixin, TenantScoped, db.Model):
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    # SHA-256 hashes of the unused recovery codes (each used once, then removed).
+    # Keyed hashes of the unused recovery codes (portal/mfa.py; each used once, then removed).
     recovery_code_hashes: Mapped[list | None] = mapped_column(JSON)
+    # When codes of the former, unkeyed kind were invalidated (migration 0015); cleared by new codes.
+    recovery_codes_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by "someone may know my password" (Art. 13-4): the old password no longer signs in.
     password_compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the operator reset a lost second factor: the user must enroll again (cleared by enrolling).

@@ -225,6 +225,8 @@ def two_factor():
                       n=len(user.recovery_code_hashes or [])),
                     "warning",
                 )
+            if user.recovery_codes_revoked_at is not None:
+                flash(str(services.RECOVERY_CODES_REVOKED), "warning")
             return redirect(_safe_next(next_url) or url_for("main.index"), 303)
         form.code.errors.append(_("確認コードが正しくないか、すでに使われています。"))
         return render_template("auth/two_factor.html", form=form), 422

@@ -389,6 +389,12 @@ def mfa_account_key() -> str:
     return f"mfa:{user_id}" if isinstance(user_id, int) else "mfa:none"
 
 
+RECOVERY_CODES_REVOKED = _l(
+    "以前の回復コードは、安全のため使えなくしました。認証アプリはそのまま使えます。"
+    "「2段階認証」の画面で回復コードを作り直してください。"
+)
+
+
 def verify_second_factor(user: User, code: str) -> str | None:
     """Check a TOTP code (never the same time step twice) or an unused recovery code.
 
@@ -403,9 +409,9 @@ def verify_second_factor(user: User, code: str) -> str | None:
             audit.record("auth.mfa_verified", target=user, actor=user)
             db.session.flush()
             return "totp"
-        hashed = mfa.hash_recovery_code(code)
-        remaining = list(user.recovery_code_hashes or [])
-        if mfa.normalize_code(code) and hashed in remaining:
+        hashed = mfa.matching_recovery_hash(user, code)
+        if hashed is not None:
+            remaining = list(user.recovery_code_hashes)
             remaining.remove(hashed)
             user.recovery_code_hashes = remaining
             user.last_login_at = utcnow()
@@ -449,7 +455,8 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
         user.totp_secret_encrypted = mfa.encrypt_secret(secret)
         user.totp_last_step = step
         user.mfa_enabled_at = utcnow()
-        user.recovery_code_hashes = [mfa.hash_recovery_code(c) for c in codes]
+        user.recovery_code_hashes = [mfa.hash_recovery_code(user, c) for c in codes]
+        user.recovery_codes_revoked_at = None
         user.mfa_reset_at = None
         audit.record("auth.mfa_enrolled", target=user, actor=user)
         db.session.flush()
@@ -464,6 +471,7 @@ def disable_mfa(user: User) -> None:
         user.totp_last_step = None
         user.mfa_enabled_at = None
         user.recovery_code_hashes = None
+        user.recovery_codes_revoked_at = None
         audit.record("auth.mfa_disabled", target=user, actor=user)
         db.session.flush()
 
@@ -488,6 +496,7 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
         user.totp_last_step = None
         user.mfa_enabled_at = None
         user.recovery_code_hashes = None
+        user.recovery_codes_revoked_at = None
         user.mfa_reset_at = utcnow()
         user.end_all_sessions()
         audit.record("auth.mfa_reset_by_staff", target=user, actor=by, reason=reason.strip()[:200])
@@ -508,7 +517,8 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = mfa.new_recovery_codes()
     with unscoped():
-        user.recovery_code_hashes = [mfa.hash_recovery_code(c) for c in codes]
+        user.recovery_code_hashes = [mfa.hash_recovery_code(user, c) for c in codes]
+        user.recovery_codes_revoked_at = None
         audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
         db.session.flush()
     return codes

@@ -11,6 +11,7 @@ Who may see and change a course:
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,23 +53,47 @@ class CourseRuleError(ValueError):
 def render_markdown(text: str) -> Markup:
     """Markdown as HTML that is safe to show: raw HTML is off and the result is cleaned by nh3.
 
-    Images may only come from this site (relative URLs); links get ``rel="noopener noreferrer"``.
+    Images may only come from this site (a path such as ``/training/images/1``); links may only go to
+    this site or to an ``http``, ``https`` or ``mailto`` address (:func:`url_allowed`). Anything else
+    loses its ``src`` or ``href``. Links get ``rel="noopener noreferrer"``.
     """
     html = _markdown.render(text or "")
     clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}},
-        url_schemes={"https", "http", "mailto"},
+        url_schemes=set(LINK_SCHEMES),
         link_rel="noopener noreferrer",
-        attribute_filter=_only_local_images,
+        attribute_filter=_allowed_urls_only,
     )
     # Reviewed: the HTML was cleaned by nh3 just above.
     return Markup(clean)  # noqa: S704  # nosec B704
 
 
-def _only_local_images(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and not value.startswith("/"):
+LINK_SCHEMES = ("http", "https", "mailto")
+# Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so "/\\evil", "/\t/evil"
+# and "//evil" all leave the site; such URLs are refused outright rather than cleaned.
+_UNSAFE_URL_CHARACTERS = re.compile(r"[\x00-\x20\x7f\\]")
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def site_relative(url: str) -> bool:
+    """``url`` is a path on this site: ``/...``, but not ``//host`` nor ``/\\host``."""
+    return url.startswith("/") and not url.startswith("//") and not _UNSAFE_URL_CHARACTERS.search(url)
+
+
+def url_allowed(tag: str, url: str) -> bool:
+    """An image source must be site-relative; a link site-relative or ``http``/``https``/``mailto``."""
+    if site_relative(url):
+        return True
+    if tag != "a" or _UNSAFE_URL_CHARACTERS.search(url):
+        return False
+    scheme = _SCHEME.match(url)
+    return scheme is not None and scheme.group(1).lower() in LINK_SCHEMES
+
+
+def _allowed_urls_only(tag: str, attribute: str, value: str) -> str | None:
+    if (tag, attribute) in (("a", "href"), ("img", "src")) and not url_allowed(tag, value):
         return None
     return value
 

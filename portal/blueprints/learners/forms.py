@@ -5,7 +5,7 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.accounts import email_taken, normalize_email
+from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, normalize_email
 from portal.blueprints.learners import services
 from portal.blueprints.learners.services import INITIAL_PASSWORD_MIN_LENGTH
 from portal.models.learners import EMPLOYMENT_LABELS
@@ -83,7 +83,7 @@ class LearnerForm(FlaskForm):
     def validate_email(self, field):
         email = normalize_email(field.data)
         if email and email_taken(email, self.learner_id):
-            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+            raise ValidationError(ADDRESS_UNAVAILABLE)
 
     def validate_department_id(self, field):
         if field.data is not None and field.data not in self._department_ids:

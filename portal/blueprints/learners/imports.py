@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, or_, select, update
 
 from portal import audit
+from portal.accounts import ADDRESS_UNAVAILABLE
 from portal.blueprints.learners.services import (
     INITIAL_PASSWORD_MIN_LENGTH,
     seat_effect,
@@ -367,7 +368,7 @@ def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organizatio
         email = row.get("email")
         if email and owners.get(email) not in (None, getattr(current, "id", None)):
             plan.errors.append(RowError(row["line"], str(COLUMNS["email"]),
-                                        str(_l("このメールアドレスはすでに別の利用者が登録しています。"))))
+                                        str(ADDRESS_UNAVAILABLE)))
             continue
         path = row.get("department")
         if path and path not in path_to_id:

@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import Select, delete, func, or_, select
 
 from portal import audit, invitations
-from portal.accounts import email_taken, normalize_email
+from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, normalize_email
 from portal.departments import DepartmentTree, scope_learners, visible_department_ids
 from portal.extensions import db
 from portal.models import (
@@ -210,7 +210,7 @@ def _check_unique(login_id: str, email: str | None, exclude_id: int | None = Non
     if login_id_taken(login_id, exclude_id):
         raise LearnerRuleError(_l("この受講者IDはすでに使われています。"), "login_id")
     if email and email_taken(email, exclude_id):
-        raise LearnerRuleError(_l("このメールアドレスはすでに登録されています。"), "email")
+        raise LearnerRuleError(ADDRESS_UNAVAILABLE, "email")
 
 
 def _check_department(department_id: int | None, by: User) -> None:

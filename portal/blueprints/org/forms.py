@@ -6,7 +6,7 @@ from wtforms import DateField, EmailField, SelectField, StringField, TextAreaFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
-from portal.accounts import email_taken
+from portal.accounts import ADDRESS_UNAVAILABLE, email_taken
 from portal.addresses import PHONE, POSTAL_CODE, PREFECTURES, fold_digits
 from portal.blueprints.org.services import ProfileData
 
@@ -88,7 +88,7 @@ class MemberForm(FlaskForm):
 
     def validate_email(self, field):
         if email_taken(field.data):
-            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
+            raise ValidationError(ADDRESS_UNAVAILABLE)
 
 
 class TerminationRequestForm(FlaskForm):

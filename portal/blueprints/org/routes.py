@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, third_parties
+from portal import audit, data_export, third_parties
 from portal import notices as notice_rules
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
@@ -171,7 +171,7 @@ def termination():
 def export():
     """All of the organization's data as a zip of CSV files; the download is audited."""
     org = current_user.organization
-    body = termination_rules.export_zip(org)
+    body = data_export.export_zip(org)
     audit.record("org.data_exported", target=org, organization_id=org.id, size=len(body))
     response = make_response(body)
     response.headers["Content-Type"] = "application/zip"

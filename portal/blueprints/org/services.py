@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit
-from portal.accounts import email_taken, name_taken
+from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, name_taken
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.invitations import send_invitation
@@ -111,7 +111,7 @@ def invite_member(org: Organization, name: str, email: str, role: str, by: User)
         raise RuleViolation(_l("権限を選んでください。"))
     email = email.strip().lower()
     if email_taken(email):
-        raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
+        raise RuleViolation(ADDRESS_UNAVAILABLE)
     user = User(organization_id=org.id, role=role, email=email, name=name.strip(), password_hash=None)
     db.session.add(user)
     db.session.flush()
@@ -154,9 +154,7 @@ def start_handover(
         predecessor = profile.primary_admin if profile else None
         successor = db.session.scalar(select(User).where(User.email == email))
         if successor is not None and successor.organization_id != org.id:
-            raise RuleViolation(
-                _l("このメールアドレスは他の組織(または運営事務局)で使われているため、後任者に指定できません。")
-            )
+            raise RuleViolation(ADDRESS_UNAVAILABLE)
         if successor is not None and predecessor is not None and successor.id == predecessor.id:
             raise RuleViolation(_l("現在の主管理者を後任者に指定することはできません。"))
         if successor is not None and (successor.role == Role.LEARNER or not successor.is_active):
