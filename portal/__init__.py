@@ -57,17 +57,21 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     i18n.init_app(app)
 
     from portal import errors, legal, navigation, notices, security, static_assets, suspension
+    from portal.blueprints.auth import link_sessions
     from portal.blueprints.auth.services import (
         bind_request_scope,
         enforce_mfa_enrollment,
         enforce_password_change,
+        enforce_session_lifetime,
         release_request_scope,
     )
 
     app.before_request(bind_request_scope)
+    app.before_request(enforce_session_lifetime)
     suspension.init_app(app)
     notices.init_app(app)
     legal.init_app(app)
+    link_sessions.init_app(app)
     app.before_request(enforce_password_change)
     app.before_request(enforce_mfa_enrollment)
     app.teardown_request(release_request_scope)
