@@ -180,7 +180,7 @@ def revoked_problem(person: User, sent_at: datetime | None) -> LinkProblem | Non
     ended = person.sessions_ended_at
     if person.password_compromised_at is not None or (ended is not None and (sent_at is None or sent_at <= ended)):
         return LinkProblem(
-            _("このリンクは使えなくなりました。パスワードの再設定やログアウトの操作で、それまでに送られたリンクは"
+            _("このリンクは使えなくなりました。パスワードの再設定など、アカウントを守る操作で、それまでに送られたリンクは"
               "止まります。ログインしてから開いてください。"),
             410,
         )
