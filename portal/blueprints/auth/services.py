@@ -121,6 +121,8 @@ def start_link_session(person: User, kind: str, object_id: int, via: str, **deta
     if not current_user.is_authenticated:
         _fresh_session()
         login_user(person, remember=False)
+        # The administrator's 最終ログイン counts a link's use too: it is the learner being active.
+        person.last_login_at = utcnow()
     link_sessions.add_grant(kind, object_id)
     audit.record("auth.link_session_started", target=person, actor=person, via=via, **details)
 
@@ -162,7 +164,7 @@ def enforce_session_lifetime():
     session.clear()
     if lang:
         session["lang"] = lang
-    flash(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。"), "warning")
+    flash(str(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。")), "warning")
     if request.headers.get("HX-Request") == "true":
         response = current_app.response_class(status=204)
         response.headers["HX-Redirect"] = target
