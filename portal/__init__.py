@@ -61,18 +61,31 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
-    from portal import errors, legal, navigation, notices, security, static_assets, suspension, violations
+    from portal import (
+        errors,
+        legal,
+        link_sessions,
+        navigation,
+        notices,
+        security,
+        static_assets,
+        suspension,
+        violations,
+    )
     from portal.blueprints.auth.services import (
         bind_request_scope,
         enforce_mfa_enrollment,
         enforce_password_change,
+        enforce_session_lifetime,
         release_request_scope,
     )
 
     app.before_request(bind_request_scope)
+    app.before_request(enforce_session_lifetime)
     suspension.init_app(app)
     notices.init_app(app)
     legal.init_app(app)
+    link_sessions.init_app(app)
     app.before_request(enforce_password_change)
     app.before_request(enforce_mfa_enrollment)
     app.teardown_request(release_request_scope)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -57,3 +58,10 @@ def name_taken(name: str, exclude_id: int | None = None) -> bool:
 def signed_in_user() -> User:
     """The signed-in user itself, not Flask-Login's proxy: for services, queries and ``is`` comparisons."""
     return current_user._get_current_object()
+
+
+def sign_in_page_for(user: User) -> str:
+    """Where ``user`` signs in again: the organization's URL for a learner without email."""
+    if not user.email and user.organization is not None:
+        return url_for("auth.org_login", code=user.organization.code)
+    return url_for("auth.login")

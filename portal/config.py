@@ -27,6 +27,9 @@ class Config:
     SESSION_COOKIE_NAME = "portal_session"
     # Idle lifetime (refreshed on each request): a working day plus, so a page left open still submits.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=14)
+    # Absolute lifetime: however busy, a session ends this many hours after its sign-in (or its personal
+    # link's click), and the person signs in again.
+    SESSION_ABSOLUTE_HOURS = 24
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
     PREFERRED_URL_SCHEME = "https"
     # The address used in links inside emails (the worker has no request to take it from).

@@ -118,6 +118,9 @@ EXPORTS: dict[str, TableExport] = {
             "totp_last_step": SECURITY_STATE,
             "failed_logins": SECURITY_STATE,
             "recovery_codes_revoked_at": SECURITY_STATE,
+            "totp_pending_encrypted": CREDENTIAL,
+            "totp_pending_expires_at": SECURITY_STATE,
+            "sessions_ended_at": SECURITY_STATE,
         },
     ),
     "audit_events": TableExport(

@@ -436,7 +436,7 @@ def test_a_link_refuses_another_learner_and_a_closed_delivery(world, run_in_app,
 
     run_in_app(close)
     closed = client.get(f"/t/{link}")
-    assert closed.status_code == 404 and "この配信は終了しました" in closed.get_data(as_text=True)
+    assert closed.status_code == 410 and "この配信は終了しました" in closed.get_data(as_text=True)
 
 
 # --- taking a test -------------------------------------------------------------------------------------

@@ -112,6 +112,13 @@ class User(UserMixin, TenantScoped, db.Model):
     password_compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the operator reset a lost second factor: the user must enroll again (cleared by enrolling).
     mfa_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When every session was last ended for the account's safety: personal links sent before it no longer
+    # open anything (portal/link_sessions.py).
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The TOTP secret being enrolled (encrypted like the enrolled one), until it is confirmed or expires:
+    # kept here, never in the session cookie, which the browser can read.
+    totp_pending_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_pending_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()
@@ -135,8 +142,12 @@ class User(UserMixin, TenantScoped, db.Model):
     def mfa_enabled(self) -> bool:
         return self.mfa_enabled_at is not None and bool(self.totp_secret_encrypted)
 
-    def end_all_sessions(self) -> None:
+    def end_all_sessions(self, *, keep_links: bool = False) -> None:
+        """Every session of this user ends. So do the personal links sent so far, unless ``keep_links``
+        (signing out, or setting a first password: nothing suggests that someone else holds them)."""
         self.session_token = secrets.token_urlsafe(24)
+        if not keep_links:
+            self.sessions_ended_at = utcnow()
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -17,7 +17,9 @@ from portal.blueprints.auth.forms import (
 )
 from portal.extensions import limiter
 from portal.forms import EmptyForm
+from portal.link_sessions import is_link_session
 from portal.passwords import verify_password
+from portal.requests import writes_on_get
 from portal.security import safe_next
 from portal.tokens import TokenInvalid
 
@@ -40,9 +42,11 @@ def _safe_next(target: str | None) -> str | None:
     deduct_when=_failed,
 )
 def login():
-    if current_user.is_authenticated:
+    """Sign in; a session opened by a personal link signs in here to become a full one."""
+    link_session = is_link_session()
+    if current_user.is_authenticated and not link_session:
         return redirect(url_for("main.index"), 303)
-    form = LoginForm()
+    form = LoginForm(email=current_user.email if link_session else None)
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
@@ -60,7 +64,7 @@ def logout():
     user = current_user._get_current_object()
     target = services.sign_in_page_for(user)
     if form.validate_on_submit():
-        services.end_all_sessions(user)
+        services.end_all_sessions(user, keep_links=True)
         flash(_("ログアウトしました。"), "success")
         return redirect(target, 303)
     return redirect(url_for("auth.login"), 303)
@@ -114,7 +118,7 @@ def change_password():
         elif first_change:
             # Replacing an initial password: other sessions end, this one continues on a fresh session.
             services.change_password(user, form.new_password.data)
-            user.end_all_sessions()
+            user.end_all_sessions(keep_links=True)
             services.start_session(user)
             flash(_("パスワードを設定しました。"), "success")
             return redirect(url_for("main.index"), 303)
@@ -145,7 +149,7 @@ def change_password():
 )
 def org_login(code: str):
     """受講者ID sign-in. An unknown code looks like any organization: no name, the same refusal."""
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and not is_link_session():
         return redirect(url_for("main.index"), 303)
     organization = services.find_organization(code)
     form = OrgLoginForm()
@@ -208,7 +212,7 @@ def sign_in_link(token: str):
 )
 def two_factor():
     """The second step: the session is not signed in until the code is right."""
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and not is_link_session():
         return redirect(url_for("main.index"), 303)
     user = services.pending_mfa_user()
     if user is None:
@@ -235,6 +239,7 @@ def two_factor():
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 @login_required
+@writes_on_get
 def mfa_setup():
     """Enroll an authenticator app (QR code), or see that two-factor sign-in is on and turn it off."""
     user = current_user._get_current_object()
@@ -245,16 +250,21 @@ def mfa_setup():
             remaining=len(user.recovery_code_hashes or []),
             required=mfa.mfa_required(user),
         )
-    secret = services.enrollment_secret()
+    secret, renewed = services.enrollment_secret(user)
     form = EnrollTwoFactorForm()
     status = 200
     if form.validate_on_submit():
-        codes = services.enroll_mfa(user, secret, form.code.data)
-        if codes is not None:
-            # Shown once, in this response only: nothing stores them in clear.
-            return render_template("auth/recovery_codes.html", codes=codes, enrolled=True)
-        form.code.errors.append(_("確認コードが正しくありません。アプリの時刻設定も確認してください。"))
-        status = 422
+        if renewed:
+            # A new secret replaced the expired one: this page is answered 200 so that the request keeps it.
+            form.code.errors.append(_("時間が経ったため、新しいQRコードに替えました。アプリで読み取り直してから、"
+                                      "表示される確認コードを入力してください。"))
+        else:
+            codes = services.enroll_mfa(user, secret, form.code.data)
+            if codes is not None:
+                # Shown once, in this response only: nothing stores them in clear.
+                return render_template("auth/recovery_codes.html", codes=codes, enrolled=True)
+            form.code.errors.append(_("確認コードが正しくありません。アプリの時刻設定も確認してください。"))
+            status = 422
     uri = mfa.provisioning_uri(secret, user)
     return (
         render_template(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from datetime import datetime, timedelta
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from portal import audit, mfa
-from portal.accounts import normalize_email
+from portal import audit, link_sessions, mfa
+from portal.accounts import normalize_email, sign_in_page_for
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
 from portal.models import Organization, OrganizationStatus, Role, User
@@ -89,38 +90,84 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def start_session(user: User) -> None:
-    """A fresh session (no fixation), keeping only the chosen language."""
+SIGNED_IN_AT_KEY = "signed_in_at"
+
+
+def _fresh_session() -> None:
+    """An empty session (no fixation), keeping only the chosen language, stamped with the sign-in time."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
     session.permanent = True
+    session[SIGNED_IN_AT_KEY] = epoch_seconds()
+
+
+def start_session(user: User) -> None:
+    """A fresh, full session (no fixation), keeping only the chosen language."""
+    _fresh_session()
     login_user(user, remember=False)
 
 
-def sign_in_through_personal_link(person: User, via: str, **details) -> None:
-    """The person's own click on their personal link (training or inspection): signed in when nobody is,
-    audited as a login ``via`` the link. Someone else signed in is refused before this (the link's rules)."""
-    if current_user.is_authenticated:
+def start_link_session(person: User, kind: str, object_id: int, via: str, **details) -> None:
+    """The person's own click on their personal link: a link session that opens this one task
+    (:mod:`portal.link_sessions`), audited. A full session of the same person stays as it
+    is; a link session of the same person gains the task. Someone else signed in is refused before this."""
+    if current_user.is_authenticated and not link_sessions.is_link_session():
         return
-    person.last_login_at = utcnow()
-    audit.record("auth.login", target=person, actor=person, via=via, **details)
+    if not current_user.is_authenticated:
+        _fresh_session()
+        login_user(person, remember=False)
+        # The administrator's 最終ログイン counts a link's use too: it is the learner being active.
+        person.last_login_at = utcnow()
+    link_sessions.add_grant(kind, object_id)
+    audit.record("auth.link_session_started", target=person, actor=person, via=via, **details)
     db.session.flush()
-    start_session(person)
 
 
-def end_all_sessions(user: User, action: str = "auth.logout") -> None:
-    """End this and every other session of ``user``."""
+def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: bool = False) -> None:
+    """End this and every other session of ``user`` (and their personal links sent so far, unless
+    ``keep_links``). Signing out of a link session ends that session only."""
     with unscoped():
-        user.end_all_sessions()
-        audit.record(action, target=user, actor=user)
+        if link_sessions.is_link_session():
+            audit.record(action, target=user, actor=user, session="link")
+        else:
+            user.end_all_sessions(keep_links=keep_links)
+            audit.record(action, target=user, actor=user)
         db.session.flush()
     lang = session.get("lang")
     logout_user()
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def enforce_session_lifetime():
+    """Before each request: a session ends ``SESSION_ABSOLUTE_HOURS`` after its sign-in, however busy it
+    has been (the idle limit, ``PERMANENT_SESSION_LIFETIME``, slides with every request). A session from
+    before the stamp existed gets its hours from now."""
+    if not current_user.is_authenticated:
+        return None
+    started = session.get(SIGNED_IN_AT_KEY)
+    if not isinstance(started, int):
+        session[SIGNED_IN_AT_KEY] = epoch_seconds()
+        return None
+    if epoch_seconds() - started <= int(current_app.config["SESSION_ABSOLUTE_HOURS"]) * 3600:
+        return None
+    target = sign_in_page_for(current_user)
+    if request.method == "GET" and target == url_for("auth.login"):
+        target = url_for("auth.login", next=request.full_path.rstrip("?"))
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(str(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。")), "warning")
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303 if request.method != "GET" else 302)
 
 
 def audit_lockout() -> None:
@@ -312,8 +359,11 @@ def use_sign_in_link(raw: str) -> User:
 
 
 def enforce_password_change():
-    """Before each request: a user with an initial password reaches only the change-password page."""
+    """Before each request: a user with an initial password reaches only the change-password page (a link
+    session reaches its task only, and changes nothing else)."""
     if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    if link_sessions.is_link_session():
         return None
     if request.endpoint in _PASSWORD_CHANGE_ALLOWED:
         return None
@@ -325,17 +375,11 @@ def enforce_password_change():
     return redirect(target, 303 if request.method != "GET" else 302)
 
 
-def sign_in_page_for(user: User) -> str:
-    """Where ``user`` signs in again: the organization's URL for a learner without email."""
-    if not user.email and user.organization is not None:
-        return url_for("auth.org_login", code=user.organization.code)
-    return url_for("auth.login")
-
-
 # --- two-factor sign-in (#10) -----------------------------------------------------------------
 
 MFA_PENDING_KEY = "mfa_pending"
-MFA_ENROLL_KEY = "mfa_enroll_secret"
+# How long a secret shown for enrollment (QR code) waits for its first code.
+MFA_ENROLL_MINUTES = 30
 MFA_PENDING_SECONDS = 600
 # Endpoints a user who must enroll a second factor can still reach.
 _MFA_ENROLL_ALLOWED = {
@@ -431,13 +475,21 @@ def finish_sign_in(user: User) -> str | None:
     return next_url if isinstance(next_url, str) else None
 
 
-def enrollment_secret() -> str:
-    """The secret being enrolled in this session (a new one the first time)."""
-    secret = session.get(MFA_ENROLL_KEY)
-    if not isinstance(secret, str) or len(secret) != 32:
+def enrollment_secret(user: User, *, now: datetime | None = None) -> tuple[str, bool]:
+    """The secret ``user`` is enrolling, and whether it is new: kept encrypted on the user's row (never in
+    the session cookie, which the browser can read) for ``MFA_ENROLL_MINUTES``, then replaced."""
+    now = now or utcnow()
+    with unscoped():
+        expires = user.totp_pending_expires_at
+        if user.totp_pending_encrypted and expires is not None and expires > now:
+            secret = mfa.decrypt_secret(user.totp_pending_encrypted)
+            if secret:
+                return secret, False
         secret = mfa.new_secret()
-        session[MFA_ENROLL_KEY] = secret
-    return secret
+        user.totp_pending_encrypted = mfa.encrypt_secret(secret)
+        user.totp_pending_expires_at = now + timedelta(minutes=MFA_ENROLL_MINUTES)
+        db.session.flush()
+    return secret, True
 
 
 def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
@@ -458,9 +510,10 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
         user.recovery_code_hashes = [mfa.hash_recovery_code(user, c) for c in codes]
         user.recovery_codes_revoked_at = None
         user.mfa_reset_at = None
+        user.totp_pending_encrypted = None
+        user.totp_pending_expires_at = None
         audit.record("auth.mfa_enrolled", target=user, actor=user)
         db.session.flush()
-    session.pop(MFA_ENROLL_KEY, None)
     return codes
 
 
@@ -526,7 +579,7 @@ def regenerate_recovery_codes(user: User) -> list[str]:
 
 def enforce_mfa_enrollment():
     """Before each request: a user who must use a second factor and has none reaches only enrollment."""
-    if not current_user.is_authenticated or current_user.mfa_enabled:
+    if not current_user.is_authenticated or current_user.mfa_enabled or link_sessions.is_link_session():
         return None
     if request.endpoint in _MFA_ENROLL_ALLOWED or not mfa.mfa_required(current_user):
         return None

@@ -29,6 +29,7 @@ from portal.clock import utcnow
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
+from portal.link_sessions import LinkProblem, revoked_problem
 from portal.models import (
     SELF_SUBJECT,
     AnswerValue,
@@ -52,13 +53,16 @@ def response_for_link(raw: str) -> InspectionResponse | None:
     return db.session.scalar(select(InspectionResponse).where(InspectionResponse.link_hash == sending.link_digest(raw)))
 
 
-def link_problem(response: InspectionResponse | None, user) -> str | None:
-    """Why this personal link cannot be used by ``user`` now, or None."""
+def link_problem(response: InspectionResponse | None, user) -> LinkProblem | None:
+    """Why this personal link cannot be used by ``user`` now, or None (see
+    :mod:`portal.link_sessions` for when a link stops working)."""
     if response is None or response.respondent is None or not response.respondent.is_active:
-        return _("このリンクは無効です。メールのリンクをもう一度ご確認ください。")
+        return LinkProblem(_("このリンクは無効です。メールのリンクをもう一度ご確認ください。"))
+    if response.round.status == RoundStatus.CLOSED:
+        return LinkProblem(_("この点検は終了しました。管理者にお問い合わせください。"), 410)
     if user is not None and user.is_authenticated and user.id != response.respondent_id:
-        return _("このリンクは別の人のものです。ご自身に届いたメールのリンクを開いてください。")
-    return None
+        return LinkProblem(_("このリンクは別の人のものです。ご自身に届いたメールのリンクを開いてください。"))
+    return revoked_problem(response.respondent, response.round.launched_at)
 
 
 def _managed_directly(user: User) -> set[int]:

@@ -30,7 +30,8 @@ def accept_invitation(raw: str, new_password: str) -> User:
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.must_change_password = False
-        user.end_all_sessions()
+        # A first password: the personal links already sent stay with their mailbox.
+        user.end_all_sessions(keep_links=True)
         audit.record("user.invitation_accepted", target=user, actor=user)
         db.session.flush()
     return user

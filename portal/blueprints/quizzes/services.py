@@ -23,6 +23,7 @@ from portal import audit
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
+from portal.link_sessions import LinkProblem, revoked_problem
 from portal.models import (
     Assignment,
     AssignmentStatus,
@@ -67,17 +68,16 @@ def assignment_for_link(raw: str) -> Assignment | None:
     return db.session.scalar(select(Assignment).where(Assignment.link_hash == link_digest(raw)))
 
 
-def link_problem(assignment: Assignment | None, user) -> str | None:
-    """Why this personal link cannot be used by ``user`` now, or None."""
-    if assignment is None:
-        return _("このリンクは無効です。メールのリンクをもう一度ご確認ください。")
+def link_problem(assignment: Assignment | None, user) -> LinkProblem | None:
+    """Why this personal link cannot be used by ``user`` now, or None (see
+    :mod:`portal.link_sessions` for when a link stops working)."""
+    if assignment is None or assignment.learner is None or not assignment.learner.is_active:
+        return LinkProblem(_("このリンクは無効です。メールのリンクをもう一度ご確認ください。"))
     if assignment.delivery.status == DeliveryStatus.CLOSED:
-        return _("この配信は終了しました。管理者にお問い合わせください。")
+        return LinkProblem(_("この配信は終了しました。管理者にお問い合わせください。"), 410)
     if user is not None and user.is_authenticated and user.id != assignment.learner_id:
-        return _("このリンクは別の受講者のものです。ご自身に届いたメールのリンクを開いてください。")
-    if assignment.learner is None or not assignment.learner.is_active:
-        return _("このリンクは無効です。メールのリンクをもう一度ご確認ください。")
-    return None
+        return LinkProblem(_("このリンクは別の受講者のものです。ご自身に届いたメールのリンクを開いてください。"))
+    return revoked_problem(assignment.learner, assignment.delivery.launched_at)
 
 
 def get_assignment_or_404(assignment_id: int, learner: User) -> Assignment:

@@ -8,7 +8,8 @@ from flask import abort, redirect, render_template, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.blueprints.auth.services import sign_in_through_personal_link
+from portal import link_sessions
+from portal.blueprints.auth.services import start_link_session
 from portal.blueprints.courses.services import image_dir
 from portal.blueprints.quizzes.services import assignment_for_link, link_problem, verify_certificate
 from portal.blueprints.training_links import bp
@@ -29,21 +30,26 @@ def landing(token: str):
         if problem is None:
             context.update(delivery=assignment.delivery, course=assignment.delivery.course,
                            learner_name=assignment.learner.name)
-        return render_template("training_links/landing.html", **context), 404 if problem else 200
+        return render_template("training_links/landing.html", **context), problem.status if problem else 200
 
 
 @bp.post("/t/<token>")
 @limiter.limit("30/minute")
 def enter(token: str):
-    """The learner's own click: sign in as the link's learner (when nobody is signed in) and go to the test."""
+    """The learner's own click: a link session that opens this test only (see portal/link_sessions.py)."""
     with unscoped():
         assignment = assignment_for_link(token)
         problem = link_problem(assignment, current_user)
         if problem is not None:
-            return render_template("training_links/landing.html", problem=problem, form=EmptyForm(), token=token), 404
+            if assignment is not None:
+                link_sessions.audit_refusal(assignment.learner, "training_link", problem,
+                                            delivery=assignment.delivery_id)
+            return render_template("training_links/landing.html", problem=problem, form=EmptyForm(),
+                                   token=token), problem.status
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("training_links.landing", token=token), 303)
-        sign_in_through_personal_link(assignment.learner, "training_link", delivery=assignment.delivery_id)
+        start_link_session(assignment.learner, link_sessions.ASSIGNMENT, assignment.id, "training_link",
+                           delivery=assignment.delivery_id)
         return redirect(url_for("quizzes.assignment", assignment_id=assignment.id), 303)
 
 
