@@ -71,16 +71,13 @@ def app(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clean_state(app):
+    from tests import database_state
+
     yield
-    with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        # DELETE, not TRUNCATE: on PostgreSQL a TRUNCATE of every table costs a second or more per test
-        # (each table's files are recreated), a DELETE of a few rows a few milliseconds.
-        with db.engine.begin() as conn:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 - table names from our metadata
-        db.engine.dispose()
+    # Empty the tables that hold rows, or put back a module's shared rows (tests/database_state.py). DELETE,
+    # not TRUNCATE: on PostgreSQL a TRUNCATE of every table costs a second or more per test (each table's
+    # files are recreated), a DELETE of a few rows a few milliseconds.
+    database_state.after_test(app)
     limiter.reset()
 
 
