@@ -110,6 +110,17 @@ def _detach(obj):
     return obj
 
 
+def reloaded(app, objects: dict) -> dict:
+    """``objects`` again, each ORM object read anew from the database (detached, like the creators')."""
+    import copy
+
+    with app.app_context(), unscoped():
+        return {
+            key: _detach(db.session.get(type(value), value.id)) if isinstance(value, db.Model) else copy.copy(value)
+            for key, value in objects.items()
+        }
+
+
 @pytest.fixture
 def make_org(app):
     return org_maker(app)

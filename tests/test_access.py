@@ -15,7 +15,16 @@ from portal.extensions import db
 from portal.models import Department, ImportBatch, MailSuppression, OutboxMessage, utcnow
 from tests import database_state
 from tests.application_helpers import make_application
-from tests.conftest import PDF_BYTES, app_runner, build_world, client_like, csrf_token_from, signer, ticket_maker
+from tests.conftest import (
+    PDF_BYTES,
+    app_runner,
+    build_world,
+    client_like,
+    csrf_token_from,
+    reloaded,
+    signer,
+    ticket_maker,
+)
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
 STAFF = ("support", "operator")
@@ -364,10 +373,13 @@ def _mail_objects(world) -> tuple[int, int]:
 
 
 @pytest.fixture
-def world(app, world):
-    """The shared world plus objects of organization A that the area routes need, built for each test
-    (tests/test_fuzz_forms.py posts hostile input to every route with it)."""
-    return _objects_of_org_a(app, world)
+def world(app):
+    """The shared world plus objects of organization A that the area routes need, fresh for each test
+    (tests/test_fuzz_forms.py posts hostile input to every route with it): built through the services
+    once, then the same rows copied in (tests/database_state.py)."""
+    return database_state.rows_once(
+        app, "access world", lambda: _objects_of_org_a(app, build_world(app)), lambda w: reloaded(app, w)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -43,3 +43,26 @@ def test_tables_are_emptied_after_a_test_without_shared_rows(app, make_org, make
     make_user(org=make_org())
     database_state.after_test(app)
     assert _state(app) == ([], 0)
+
+
+def test_rows_built_once_come_back_with_the_same_ids(app, make_org, make_user):
+    from tests.conftest import reloaded
+
+    built = []
+
+    def build():
+        built.append(1)
+        return {"org": make_org(), "count": 1}
+
+    first = database_state.rows_once(app, "test_database_state", build, lambda v: reloaded(app, v))
+    database_state.after_test(app)
+    assert _state(app) == ([], 0)
+    again = database_state.rows_once(app, "test_database_state", build, lambda v: reloaded(app, v))
+    assert built == [1]
+    assert again["org"].id == first["org"].id and again["org"].name == first["org"].name
+    assert again["org"] is not first["org"] and again["count"] == 1
+    assert _state(app) == ([], 1)
+    # Rows already present (another fixture wrote first): built as usual.
+    make_user(org=again["org"])
+    database_state.rows_once(app, "test_database_state", build, lambda v: reloaded(app, v))
+    assert built == [1, 1]
