@@ -11,7 +11,7 @@ STAFF_ENV := PORTAL_SUPPORT_EMAIL=support-desk@staff.example.com PORTAL_ONCALL_E
 	PORTAL_OPERATOR_EMAIL=security@staff.example.com
 DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) $(STAFF_ENV)
 
-.PHONY: install translations run test test-dates lint messages bench clean scan lighthouse screenshots
+.PHONY: install translations run test test-passes test-dates lint messages bench clean scan lighthouse screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +55,15 @@ scan: install
 # Browser tests run where /usr/bin/chromium exists. Where PORTAL_TEST_DATABASE_URL names an empty
 # PostgreSQL database, the suite (browser journeys excepted) also runs on PostgreSQL, at the same time
 # as the SQLite pass (one per core), with the clock moved by TEST_SHIFT (tests/clock.py): a test that only
-# passes near the day it was written fails there first. Its output follows the SQLite pass's.
+# passes near the day it was written fails there first. Its output follows the SQLite pass's. Each pass
+# lists its slowest tests (pyproject.toml: --durations); the last line is the wall time of the whole, lint
+# included.
 TEST_SHIFT ?= +400d
-test: install lint
+test:
+	@start=$$(date +%s); $(MAKE) --no-print-directory test-passes; rc=$$?; \
+	took=$$(( $$(date +%s) - start )); echo "make test: $$((took / 60)) min $$((took % 60)) s"; exit $$rc
+
+test-passes: install lint
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		log=$$(mktemp); \
 		( PORTAL_TEST_BACKEND=postgres PORTAL_TEST_NOW="$(TEST_SHIFT)" $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \

@@ -71,16 +71,13 @@ def app(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clean_state(app):
+    from tests import database_state
+
     yield
-    with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        # DELETE, not TRUNCATE: on PostgreSQL a TRUNCATE of every table costs a second or more per test
-        # (each table's files are recreated), a DELETE of a few rows a few milliseconds.
-        with db.engine.begin() as conn:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 - table names from our metadata
-        db.engine.dispose()
+    # Empty the tables that hold rows, or put back a module's shared rows (tests/database_state.py). DELETE,
+    # not TRUNCATE: on PostgreSQL a TRUNCATE of every table costs a second or more per test (each table's
+    # files are recreated), a DELETE of a few rows a few milliseconds.
+    database_state.after_test(app)
     limiter.reset()
 
 
@@ -92,7 +89,10 @@ def client(app):
 @pytest.fixture
 def run_in_app(app):
     """``run_in_app(fn)`` calls ``fn()`` in an app context across all tenants and commits."""
+    return app_runner(app)
 
+
+def app_runner(app):
     def run(fn):
         with app.app_context(), unscoped():
             result = fn()
@@ -110,8 +110,23 @@ def _detach(obj):
     return obj
 
 
+def reloaded(app, objects: dict) -> dict:
+    """``objects`` again, each ORM object read anew from the database (detached, like the creators')."""
+    import copy
+
+    with app.app_context(), unscoped():
+        return {
+            key: _detach(db.session.get(type(value), value.id)) if isinstance(value, db.Model) else copy.copy(value)
+            for key, value in objects.items()
+        }
+
+
 @pytest.fixture
 def make_org(app):
+    return org_maker(app)
+
+
+def org_maker(app):
     def make(name: str | None = None, **fields) -> Organization:
         n = next(_counter)
         with app.app_context(), unscoped():
@@ -125,6 +140,10 @@ def make_org(app):
 
 @pytest.fixture
 def make_user(app):
+    return user_maker(app)
+
+
+def user_maker(app):
     def make(role: Role | str = Role.LEARNER, org: Organization | None = None, **fields) -> User:
         n = next(_counter)
         password = fields.pop("password", PASSWORD)
@@ -201,7 +220,10 @@ def pass_second_step(client, email: str, secret: str = TOTP_SECRET):
 @pytest.fixture
 def login_as(app):
     """A new test client signed in as ``user``."""
+    return signer(app)
 
+
+def signer(app):
     def sign_in(user: User):
         c = app.test_client()
         response = login(c, user.email)
@@ -209,6 +231,14 @@ def login_as(app):
         return c
 
     return sign_in
+
+
+def client_like(signed_in):
+    """A new test client with ``signed_in``'s cookies: the same session, without sharing what a test then
+    does to it (a language, a flash message, signing out)."""
+    c = signed_in.application.test_client()
+    c._cookies = dict(signed_in._cookies)  # Werkzeug's jar: (domain, path, name) -> an immutable Cookie
+    return c
 
 
 def _backoffice_world(app, org_a, admin_a) -> dict:
@@ -248,8 +278,13 @@ def _backoffice_world(app, org_a, admin_a) -> dict:
 
 
 @pytest.fixture
-def world(app, make_org, make_user):
+def world(app):
     """Two organizations with their people, and the staff: enough for every access rule."""
+    return build_world(app)
+
+
+def build_world(app) -> dict:
+    make_org, make_user = org_maker(app), user_maker(app)
     org_a = make_org("株式会社エー")
     org_b = make_org("株式会社ビー")
     people = {
@@ -279,6 +314,10 @@ def make_ticket(app):
     Returns a small record (``id``, ``message_id``, ``attachment_ids``); ``files`` are
     ``(name, content_type, bytes)`` and are stored like real uploads.
     """
+    return ticket_maker(app)
+
+
+def ticket_maker(app):
     from types import SimpleNamespace
 
     from portal.blueprints.tickets import services

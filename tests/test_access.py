@@ -13,8 +13,18 @@ import pytest
 from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Department, ImportBatch, MailSuppression, OutboxMessage, utcnow
+from tests import database_state
 from tests.application_helpers import make_application
-from tests.conftest import PDF_BYTES, csrf_token_from
+from tests.conftest import (
+    PDF_BYTES,
+    app_runner,
+    build_world,
+    client_like,
+    csrf_token_from,
+    reloaded,
+    signer,
+    ticket_maker,
+)
 
 ROLES = ("anon", "learner_a", "manager_a", "admin_a", "admin_b", "support", "operator")
 STAFF = ("support", "operator")
@@ -366,8 +376,42 @@ def _mail_objects(world) -> tuple[int, int]:
 
 
 @pytest.fixture
-def world(world, run_in_app, make_ticket):
-    """The shared world plus objects of organization A that the area routes need."""
+def world(app):
+    """The shared world plus objects of organization A that the area routes need, fresh for each test
+    (tests/test_fuzz_forms.py posts hostile input to every route with it): built through the services
+    once, then the same rows copied in (tests/database_state.py)."""
+    return database_state.rows_once(
+        app, "access world", lambda: _objects_of_org_a(app, build_world(app)), lambda w: reloaded(app, w)
+    )
+
+
+@pytest.fixture(scope="module")
+def access_world(app):
+    """The same objects built once for the module, with a client signed in as each role. Every test starts
+    from exactly these rows and sessions: a test that writes gets them back (tests/database_state.py)."""
+    world = _objects_of_org_a(app, build_world(app))
+    sign_in = signer(app)
+    signed_in = {role: sign_in(world[role]) for role in ROLES if role != "anon"}
+    with database_state.shared_rows(app):
+        yield world, signed_in
+
+
+@pytest.fixture
+def shared_world(access_world):
+    return dict(access_world[0])
+
+
+@pytest.fixture
+def clients(app, access_world):
+    """A client per role, signed in as the module's user of that role (its cookies copied: what one test
+    does to its session, a language or a flash message, does not reach the next)."""
+    signed_in = {role: client_like(c) for role, c in access_world[1].items()}
+    signed_in["anon"] = app.test_client()
+    return signed_in
+
+
+def _objects_of_org_a(app, world) -> dict:
+    run_in_app, make_ticket = app_runner(app), ticket_maker(app)
     world["outbox_a"], world["suppression"] = run_in_app(lambda: _mail_objects(world))
     world["ticket_a"] = make_ticket(world["admin_a"], files=[("画面.pdf", "application/pdf", PDF_BYTES)])
 
@@ -462,18 +506,11 @@ def _training_world(world) -> dict:
     }
 
 
-@pytest.fixture
-def clients(app, world, login_as):
-    signed_in = {role: login_as(world[role]) for role in ROLES if role != "anon"}
-    signed_in["anon"] = app.test_client()
-    return signed_in
-
-
 @pytest.mark.parametrize("endpoint", sorted(ROUTES))
-def test_route_access_by_role(endpoint, clients, world):
+def test_route_access_by_role(endpoint, clients, shared_world):
     method, url, expected = ROUTES[endpoint]
     if callable(url):
-        url = url(world)
+        url = url(shared_world)
     for role in ROLES:
         c = clients[role]
         if method == "GET":

@@ -51,7 +51,8 @@ from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Role, utcnow
 from portal.tenancy import tenant_scope
-from tests.conftest import PDF_BYTES, csrf_token_from
+from tests import database_state
+from tests.conftest import PDF_BYTES, client_like, csrf_token_from, org_maker, signer, ticket_maker, user_maker
 
 # --- the table ----------------------------------------------------------------------------------------
 
@@ -384,8 +385,11 @@ def _global_objects(app, n: int = 0) -> dict:
         return ids
 
 
-@pytest.fixture
-def universe(app, make_org, make_user, make_ticket, login_as):
+@pytest.fixture(scope="class")
+def built_universe(app):
+    """Organizations A and B with their objects and A's people signed in, built once for the class: each
+    test starts from exactly these rows (tests/database_state.py puts them back after a test that wrote)."""
+    make_org, make_user, make_ticket, login_as = org_maker(app), user_maker(app), ticket_maker(app), signer(app)
     staff = {"operator": make_user(Role.OPERATOR), "support": make_user(Role.SUPPORT)}
     orgs = {}
     for key in ("a", "b"):
@@ -406,7 +410,15 @@ def universe(app, make_org, make_user, make_ticket, login_as):
     orgs["a"]["staff_own"] = {role: {**orgs["a"]["own"], **_global_objects(app, n)} for n, role in enumerate(STAFF, 1)}
     clients = {role: login_as(orgs["a"]["people"][role]) for role in ORG_ROLES}
     clients.update({role: login_as(user) for role, user in staff.items()})
-    return {"a": orgs["a"], "b": orgs["b"], "clients": clients}
+    with database_state.shared_rows(app):
+        yield {"a": orgs["a"], "b": orgs["b"], "clients": clients}
+
+
+@pytest.fixture
+def universe(built_universe):
+    """The class's universe, with clients of their own (the same sessions)."""
+    clients = {role: client_like(c) for role, c in built_universe["clients"].items()}
+    return {**built_universe, "clients": clients}
 
 
 # --- probing -----------------------------------------------------------------------------------------------
@@ -502,43 +514,48 @@ def _allowed(response) -> bool:
     return not (response.status_code in (301, 302, 303) and "/login" in response.headers.get("Location", ""))
 
 
-def test_objects_of_another_organization_or_learner_are_refused(app, universe):
-    """Other organization / other learner: 403 or 404 only, and a refused POST writes nothing."""
-    clients, failures, tried = universe["clients"], [], 0
-    for endpoint, probe in OBJECT_ROUTES.items():
-        for role in probe.roles:
-            _own, refused = _variants(probe, role, universe)
-            for label, objects in refused:
-                url = probe.template.format(**objects)
-                before = _tables_digest(app) if probe.method != "GET" else None
-                response = _send(clients[role], probe.method, url)
-                tried += 1
-                if response.status_code not in probe.refused:
-                    failures.append(f"{endpoint} as {role}, {label}: {probe.method} {url} -> {response.status_code}")
-                if before is not None:
-                    after = _tables_digest(app)
-                    changed = sorted(t for t in before if before[t] != after[t])
-                    if changed:
-                        failures.append(f"{endpoint} as {role}, {label}: {url} changed {changed}")
-    assert not failures, "\n".join(failures)
-    assert tried > 100
-    assert _cross_organization_references(app) == []
+class TestOrganizationObjects:
+    """The probes of both organizations' objects (the universe is built once for the two tests)."""
+
+    def test_objects_of_another_organization_or_learner_are_refused(self, app, universe):
+        """Other organization / other learner: 403 or 404 only, and a refused POST writes nothing."""
+        clients, failures, tried = universe["clients"], [], 0
+        for endpoint, probe in OBJECT_ROUTES.items():
+            for role in probe.roles:
+                _own, refused = _variants(probe, role, universe)
+                for label, objects in refused:
+                    url = probe.template.format(**objects)
+                    before = _tables_digest(app) if probe.method != "GET" else None
+                    response = _send(clients[role], probe.method, url)
+                    tried += 1
+                    if response.status_code not in probe.refused:
+                        failures.append(
+                            f"{endpoint} as {role}, {label}: {probe.method} {url} -> {response.status_code}"
+                        )
+                    if before is not None:
+                        after = _tables_digest(app)
+                        changed = sorted(t for t in before if before[t] != after[t])
+                        if changed:
+                            failures.append(f"{endpoint} as {role}, {label}: {url} changed {changed}")
+        assert not failures, "\n".join(failures)
+        assert tried > 100
+        assert _cross_organization_references(app) == []
 
 
-def test_own_objects_are_allowed(app, universe):
-    """The same routes with the caller's own organization's (and own learner's) objects work; POSTs last
-    (learners, then managers, admins and staff), so a deletion cannot hide another route's object."""
-    clients, failures = universe["clients"], []
-    probes = [(endpoint, probe, role) for endpoint, probe in OBJECT_ROUTES.items() for role in probe.roles]
-    probes.sort(key=lambda p: (p[1].method != "GET", ROLES.index(p[2])))
-    for endpoint, probe, role in probes:
-        url = probe.template.format(**_own(universe, role))
-        response = _send(clients[role], probe.method, url)
-        ok = response.status_code == probe.own if probe.own is not None else _allowed(response)
-        if not ok:
-            failures.append(f"{endpoint} as {role}: {probe.method} {url} -> {response.status_code}")
-    assert not failures, "\n".join(failures)
-    assert _cross_organization_references(app) == []
+    def test_own_objects_are_allowed(self, app, universe):
+        """The same routes with the caller's own organization's (and own learner's) objects work; POSTs last
+        (learners, then managers, admins and staff), so a deletion cannot hide another route's object."""
+        clients, failures = universe["clients"], []
+        probes = [(endpoint, probe, role) for endpoint, probe in OBJECT_ROUTES.items() for role in probe.roles]
+        probes.sort(key=lambda p: (p[1].method != "GET", ROLES.index(p[2])))
+        for endpoint, probe, role in probes:
+            url = probe.template.format(**_own(universe, role))
+            response = _send(clients[role], probe.method, url)
+            ok = response.status_code == probe.own if probe.own is not None else _allowed(response)
+            if not ok:
+                failures.append(f"{endpoint} as {role}: {probe.method} {url} -> {response.status_code}")
+        assert not failures, "\n".join(failures)
+        assert _cross_organization_references(app) == []
 
 
 def test_a_cross_organization_reference_is_seen(app, make_org, make_user, run_in_app):

@@ -9,7 +9,12 @@ import os
 import pytest
 
 from tests.conftest import csrf_token_from
-from tests.test_access import ROUTES, world  # noqa: F401 - the access table's objects of org A
+from tests.test_access import (  # noqa: F401 - the access table's objects of org A, built once per module
+    ROUTES,
+    access_world,
+    clients,
+    shared_world,
+)
 from tests.test_fuzz_forms import _prepare, _role_for, _url
 
 # The headers are set by an after_request hook whatever the database: the SQLite pass checks every route;
@@ -35,11 +40,11 @@ def assert_security_headers(response, what: str) -> None:
 
 
 @pytest.mark.parametrize("endpoint", sorted(ROUTES))
-def test_every_route_sends_the_security_headers(endpoint, app, world, login_as):  # noqa: F811
+def test_every_route_sends_the_security_headers(endpoint, app, shared_world, clients):  # noqa: F811
     role = _role_for(endpoint)
     method, _, _ = ROUTES[endpoint]
-    url = _url(endpoint, world)
-    client = _prepare(endpoint, role, world, app, login_as)
+    url = _url(endpoint, shared_world)
+    client = _prepare(endpoint, role, shared_world, app, login_as=lambda user: clients[role])
     for headers in ({}, HX):
         if method == "GET":
             response = client.get(url, headers=headers)
