@@ -297,3 +297,14 @@ def test_the_inspection_sheet_survives_hostile_answers(app, world, login_as, cap
         _assert_handled(response, f"POST {sheet_url}/items", caplog)
 
     run()
+
+
+def test_a_page_number_beyond_offset_is_a_page_not_a_500(world, login_as):  # noqa: F811
+    """The fuzzer found it (issue 16): ``?page=68785153349976776`` overflowed OFFSET on the organization list.
+    Every paginated list reads its page through ``portal.pagination.requested_page``."""
+    operator = login_as(world["operator"])
+    for page in ("-6131964800377342", "68785153349976776", "9" * 30, "-3407839388"):
+        for url in ("/operator/organizations", "/operator/audit", "/operator/applications/", "/mail/"):
+            assert operator.get(url, query_string={"page": page}).status_code == 200, (url, page)
+    admin = login_as(world["admin_a"])
+    assert admin.get("/org/audit", query_string={"page": "68785153349976776"}).status_code == 200

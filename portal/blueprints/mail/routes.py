@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.models import Organization, Role
+from portal.pagination import requested_page
 from portal.security import role_required
 
 
@@ -27,7 +28,7 @@ def messages():
     form.validate()
     org_field = getattr(form, "organization_id", None)
     page = services.message_page(
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(),
         organization_id=int(org_field.data) if org_field and str(org_field.data or "").isdigit() else None,
         status=form.status.data or None,
         template=form.template.data or None,

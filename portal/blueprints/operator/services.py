@@ -34,6 +34,7 @@ from portal.models import (
     utcnow,
 )
 from portal.outbox import external_url, queue_email
+from portal.pagination import clamp_page
 from portal.seats import TOKYO, active_learners_query, month_key, peak_between
 from portal.tenancy import unscoped
 
@@ -309,8 +310,10 @@ class Page:
         return self.page + 1
 
 
-def paginate_rows(stmt: Select, page: int, per_page: int = 25) -> Page:
-    page = max(page, 1)
+def paginate_rows(stmt: Select, page: int | None, per_page: int = 25) -> Page:
+    """One page of ``stmt``'s rows; ``page`` is clamped (``portal.pagination.clamp_page``), so no number
+    can overflow OFFSET."""
+    page = clamp_page(page)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=list(rows), page=page, per_page=per_page, total=total)

@@ -10,10 +10,10 @@ from portal.blueprints.registration import services
 from portal.blueprints.registration.forms import ApplicationFilterForm, ApprovalForm, RejectionForm
 from portal.extensions import db
 from portal.models import Application, ApplicationStatus
+from portal.pagination import requested_page
 
-# Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
+# Ids from URLs beyond what the database's INTEGER takes are simply not found.
 MAX_ID = 2**31 - 1
-MAX_PAGE = 100_000
 
 
 def get_application_or_404(application_id: int) -> Application:
@@ -28,7 +28,7 @@ def index():
     filters.validate()
     page = paginate_rows(
         services.applications_query(filters.status.data or "", filters.q.data or ""),
-        min(request.args.get("page", 1, type=int), MAX_PAGE),
+        requested_page(),
     )
     return render_template(
         "registration/review_index.html",
