@@ -7,7 +7,7 @@ PORT ?= 5000
 MAIL_PORT ?= 8025
 DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: install translations run test lint messages bench clean scan lighthouse screenshots
+.PHONY: install translations run test lint messages bench clean scan lighthouse screenshots fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,14 @@ test: install lint
 		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass is skipped."; \
 		$(BIN)/pytest; \
 	fi
+
+# The Hypothesis tests (every form and every page with a query, tests/test_fuzz_forms.py) with new random
+# examples, PORTAL_FUZZ_SCALE (default 20) times as many as `make test` draws: about 20 minutes on 2 cores.
+# Not part of `make test` nor CI, whose examples are fixed (the "ci" profile in tests/conftest.py). A failure
+# prints its example and a @reproduce_failure blob; keep it as an @example or a plain test once fixed.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q \
+		$$(grep -rlw --include='test_*.py' hypothesis tests)
 
 # Lighthouse 12 (pinned in tools/lighthouse/package-lock.json; 13 needs Node 22) in mobile mode on the
 # learner's pages of a local instance with the demo data, using Debian's Chromium. Prints the scores and

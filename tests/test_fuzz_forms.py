@@ -28,8 +28,12 @@ EXCLUDED: dict[str, str] = {}
 # it is there for what the database itself refuses (NUL bytes, integer and length overflow), and keeps
 # `make test` under ten minutes.
 ON_POSTGRES = os.environ.get("PORTAL_TEST_BACKEND") == "postgres"
-POST_EXAMPLES = 2 if ON_POSTGRES else 5
-GET_EXAMPLES = 1 if ON_POSTGRES else 2
+# The Hypothesis profile (tests/conftest.py) scales every count: 1 in `make test` ("ci"), PORTAL_FUZZ_SCALE
+# in `make fuzz` ("fuzz").
+SCALE = max(1, settings.default.max_examples // settings.get_profile("ci").max_examples)
+POST_EXAMPLES = (2 if ON_POSTGRES else 5) * SCALE
+GET_EXAMPLES = (1 if ON_POSTGRES else 2) * SCALE
+SHEET_EXAMPLES = 15 * SCALE
 MB = 1024 * 1024
 
 
@@ -141,7 +145,7 @@ def test_post_route_survives_hostile_input(endpoint, app, world, login_as, caplo
     client = _prepare(endpoint, role, world, app, login_as)
     token = _token(client)
 
-    @settings(max_examples=POST_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=POST_EXAMPLES, deadline=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     @given(
         kind=st.sampled_from(["form", "repeated", "raw", "big", "multipart"]),
@@ -195,7 +199,7 @@ def test_get_route_survives_hostile_queries(endpoint, app, world, login_as, capl
     # The query parameters pages read (filters, pages, search): every form field name and the common ones.
     names = [*FIELDS, "page", "q", "status", "sort", "next", "lang", "from", "to", "department", "role"]
 
-    @settings(max_examples=GET_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=GET_EXAMPLES, deadline=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     @given(
         values=st.lists(value, min_size=len(names), max_size=len(names)),
@@ -285,7 +289,7 @@ def test_the_inspection_sheet_survives_hostile_answers(app, world, login_as, cap
     names = st.one_of(st.sampled_from([f"value_{item}", f"comment_{item}", "value_", "value_-1", "value_1e9",
                                        f"value_{'9' * 40}", "comment_x", "action"]), text)
 
-    @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+    @settings(max_examples=SHEET_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.generate])
     @given(pairs=st.lists(st.tuples(names, value), max_size=8), submit=st.booleans(), htmx=st.booleans())
     def run(pairs, submit, htmx):
