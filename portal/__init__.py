@@ -20,7 +20,11 @@ class ConfigurationError(RuntimeError):
 
 def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    from portal.ids import DatabaseIntConverter
     from portal.requests import PortalRequest
+
+    # Before any rule is added: a rule binds its converter when it is registered.
+    app.url_map.converters["int"] = DatabaseIntConverter
 
     app.request_class = PortalRequest
     app.config.from_object(config_class)

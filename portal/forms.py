@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from portal.ids import MAX_ID
 from portal.passwords import MAX_LENGTH, password_problems
 
 
@@ -49,7 +50,7 @@ class IntegerField(wtforms.IntegerField):
     an ordinary form error. The limit is PostgreSQL's ``integer``, the type of our ids and amounts.
     """
 
-    LIMIT = 2**31 - 1
+    LIMIT = MAX_ID
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)

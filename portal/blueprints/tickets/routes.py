@@ -30,6 +30,7 @@ from portal.blueprints.tickets.forms import (
 )
 from portal.extensions import db
 from portal.htmx import is_htmx
+from portal.ids import database_int
 from portal.models import (
     CannedReply,
     DeskBreak,
@@ -112,7 +113,7 @@ def _render_ticket(ticket: Ticket, status: int = 200, *, reply_form=None, staff_
         canned = services.canned_replies()
         if reply_form is None:
             reply_form = StaffReplyForm()
-            chosen = request.args.get("canned", type=int)
+            chosen = request.args.get("canned", type=database_int)
             picked = next((c for c in canned if c.id == chosen), None)
             if picked is not None:
                 reply_form.body.data = picked.body
