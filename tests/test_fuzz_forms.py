@@ -312,3 +312,17 @@ def test_a_page_number_beyond_offset_is_a_page_not_a_500(world, login_as):  # no
             assert operator.get(url, query_string={"page": page}).status_code == 200, (url, page)
     admin = login_as(world["admin_a"])
     assert admin.get("/org/audit", query_string={"page": "68785153349976776"}).status_code == 200
+
+
+def test_ids_beyond_the_database_in_a_query_or_a_form_count_as_missing(world, login_as):  # noqa: F811
+    """``?canned=`` on a ticket and the quiz's ``question_id`` are read through ``portal.ids.database_int``."""
+    huge = "9" * 30
+    support = login_as(world["support"])
+    response = support.get(f"/tickets/{world['ticket_a'].id}", query_string={"canned": huge})
+    assert response.status_code == 200
+    learner = login_as(world["learner_a"])
+    token = _token(learner)
+    response = learner.post(f"/me/training/attempts/{world['attempt_a']}/answer",
+                            data={"number": "1", "question_id": huge, "choice": huge, "csrf_token": token})
+    assert response.status_code == 422
+    assert "この問題はこのテストに含まれていません。" in response.get_data(as_text=True)
