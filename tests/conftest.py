@@ -21,9 +21,9 @@ from portal.passwords import hash_password
 from portal.tenancy import unscoped
 
 # Hypothesis: `make test` draws the same examples on every run (a failure on main reproduces on the next run);
-# `make fuzz` (HYPOTHESIS_PROFILE=fuzz) draws new ones, PORTAL_FUZZ_SCALE (20) times as many of each test.
+# `make fuzz` (HYPOTHESIS_PROFILE=fuzz) draws new ones, PORTAL_FUZZ_SCALE (10) times as many of each test.
 settings.register_profile("ci", max_examples=100, derandomize=True, database=None, print_blob=True, deadline=None)
-settings.register_profile("fuzz", max_examples=100 * int(os.environ.get("PORTAL_FUZZ_SCALE") or 20),
+settings.register_profile("fuzz", max_examples=100 * int(os.environ.get("PORTAL_FUZZ_SCALE") or 10),
                           derandomize=False, database=None, print_blob=True, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
