@@ -22,6 +22,18 @@ def database_int(value: str) -> int:
     return number
 
 
+def parse_id(text: str | None) -> int | None:
+    """An id typed or sent as text: ASCII digits up to MAX_ID, else None.
+
+    Not ``str.isdigit()``, which is true for "²" and "١٢" (``int("²")`` raises ValueError: a 500).
+    """
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 class DatabaseIntConverter(IntegerConverter):
     """Werkzeug's ``int`` converter whose default maximum is the database's INTEGER: an id beyond it is
     404 (the portal's error page) on every route, before any view runs.

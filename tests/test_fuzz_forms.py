@@ -326,3 +326,23 @@ def test_ids_beyond_the_database_in_a_query_or_a_form_count_as_missing(world, lo
                             data={"number": "1", "question_id": huge, "choice": huge, "csrf_token": token})
     assert response.status_code == 422
     assert "この問題はこのテストに含まれていません。" in response.get_data(as_text=True)
+
+
+def test_superscript_and_huge_digits_are_not_ids(world, login_as):  # noqa: F811
+    """Found beside make fuzz (issue 16): "²".isdigit() is True and int("²") raises; 30 digits overflow the
+    database. The delivery log's organization, the desk's "#<ticket>" search and the inspection sheet's
+    ``value_<item id>`` names read ids through ``portal.ids.parse_id``."""
+    operator = login_as(world["operator"])
+    for value in ("²", "١٢", "9" * 30):
+        for headers in ({}, {"HX-Request": "true"}):
+            response = operator.get("/mail/", query_string={"organization_id": value}, headers=headers)
+            assert response.status_code == 200, value
+    support = login_as(world["support"])
+    for value in ("²", "#²", "#" + "9" * 30, "9" * 12):
+        assert support.get("/tickets/desk", query_string={"q": value}).status_code == 200, value
+    learner = login_as(world["learner_a"])
+    token = _token(learner)
+    for name in ("value_²", "comment_²", "value_" + "9" * 30):
+        response = learner.post(f"/me/inspections/{world['sheet_a']}",
+                                data={name: "yes", "csrf_token": token, "action": "save"})
+        assert response.status_code == 422, name

@@ -8,6 +8,7 @@ from portal.blueprints.mail.forms import MessageFilterForm, SuppressionForm
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
+from portal.ids import parse_id
 from portal.models import Organization, Role
 from portal.pagination import requested_page
 from portal.security import role_required
@@ -29,7 +30,7 @@ def messages():
     org_field = getattr(form, "organization_id", None)
     page = services.message_page(
         page=requested_page(),
-        organization_id=int(org_field.data) if org_field and str(org_field.data or "").isdigit() else None,
+        organization_id=parse_id(str(org_field.data or "")) if org_field else None,
         status=form.status.data or None,
         template=form.template.data or None,
         date_from=None if form.date_from.errors else form.date_from.data,
