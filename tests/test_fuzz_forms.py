@@ -346,3 +346,41 @@ def test_superscript_and_huge_digits_are_not_ids(world, login_as):  # noqa: F811
         response = learner.post(f"/me/inspections/{world['sheet_a']}",
                                 data={name: "yes", "csrf_token": token, "action": "save"})
         assert response.status_code == 422, name
+
+
+def test_every_integer_field_refuses_numbers_no_column_holds():
+    """make fuzz found it: the delivery form's stock WTForms IntegerField took 400 nines for the sending
+    hour and NumberRange's float() raised OverflowError (a 500). Every form uses ``portal.forms.IntegerField``."""
+    import wtforms
+    from flask_wtf import FlaskForm
+
+    from portal.forms import IntegerField
+
+    stock, pending = [], [FlaskForm]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for attr in dir(cls):
+            field = getattr(cls, attr, None)
+            if isinstance(field, UnboundField) and issubclass(field.field_class, wtforms.IntegerField) \
+                    and not issubclass(field.field_class, IntegerField):
+                stock.append(f"{cls.__module__}.{cls.__name__}.{attr}")
+    assert stock == [], f"use portal.forms.IntegerField: {stock}"
+
+
+def test_a_sending_hour_of_400_digits_is_a_form_error(app, world, login_as):  # noqa: F811
+    """The example make fuzz drew (admin_a POST /org/training/new); the inspection round's hours and the
+    application form's head count had the same stock field."""
+    admin = login_as(world["admin_a"])
+    huge = "9" * 400
+    for url in ("/org/training/new", "/org/inspections/new"):
+        response = admin.post(url, data={"window_start_hour": huge, "window_end_hour": "140",
+                                         "csrf_token": _token(admin)})
+        assert response.status_code in (200, 422), url
+        assert "数値が大きすぎます。" in response.get_data(as_text=True), url
+    from portal.blueprints.registration.forms import ApplicationForm
+
+    with app.test_request_context("/apply/", method="POST", data={"expected_learners": huge}):
+        form = ApplicationForm(meta={"csrf": False})
+        assert not form.validate()
+        assert "数値が大きすぎます。" in [str(e) for e in form.expected_learners.errors]

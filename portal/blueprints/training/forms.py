@@ -5,7 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -17,6 +16,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.blueprints.training.services import REMINDER_CHOICES
 from portal.business_calendar import TOKYO
+from portal.forms import IntegerField
 from portal.models import Recurrence, TargetKind
 from portal.sending import MAX_REMINDERS
 
