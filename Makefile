@@ -11,7 +11,7 @@ STAFF_ENV := PORTAL_SUPPORT_EMAIL=support-desk@staff.example.com PORTAL_ONCALL_E
 	PORTAL_OPERATOR_EMAIL=security@staff.example.com
 DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) $(STAFF_ENV)
 
-.PHONY: install translations run test test-passes test-dates lint messages bench clean scan lighthouse screenshots
+.PHONY: install translations run test test-passes test-dates lint messages bench clean scan lighthouse screenshots fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,14 @@ test-dates: install
 		echo "== PORTAL_TEST_NOW=$$moment =="; \
 		PORTAL_TEST_NOW=$$moment $(BIN)/pytest -q || exit 1; \
 	done
+
+# The Hypothesis tests (every form and every page with a query, tests/test_fuzz_forms.py) with new random
+# examples, PORTAL_FUZZ_SCALE (default 10) times as many as `make test` draws: about 25 minutes of one idle core.
+# Not part of `make test` nor CI, whose examples are fixed (the "ci" profile in tests/conftest.py). A failure
+# prints its example and a @reproduce_failure blob; keep it as an @example or a plain test once fixed.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q \
+		$$(grep -rlw --include='test_*.py' hypothesis tests)
 
 # Lighthouse 12 (pinned in tools/lighthouse/package-lock.json; 13 needs Node 22) in mobile mode on the
 # learner's pages of a local instance with the demo data, using Debian's Chromium. Prints the scores and

@@ -24,7 +24,11 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     # The request commits once, or rolls back (portal/unit_of_work.py).
     app = UnitOfWorkFlask(__name__, instance_relative_config=True)
+    from portal.ids import DatabaseIntConverter
     from portal.requests import PortalRequest
+
+    # Before any rule is added: a rule binds its converter when it is registered.
+    app.url_map.converters["int"] = DatabaseIntConverter
 
     app.request_class = PortalRequest
     app.config.from_object(config_class)

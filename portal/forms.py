@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.ids import MAX_ID
 from portal.passwords import MAX_LENGTH, password_problems
 from portal.sending import MAX_REMINDERS
 
@@ -52,7 +53,7 @@ class IntegerField(wtforms.IntegerField):
     an ordinary form error. The limit is PostgreSQL's ``integer``, the type of our ids and amounts.
     """
 
-    LIMIT = 2**31 - 1
+    LIMIT = MAX_ID
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from flask_migrate import upgrade
+from hypothesis import settings
 from sqlalchemy import text
 
 from portal import create_app
@@ -19,6 +20,13 @@ from portal.models import STAFF_ROLES, Organization, Role, User, utcnow
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
 from tests import clock as suite_clock
+
+# Hypothesis: `make test` draws the same examples on every run (a failure on main reproduces on the next run);
+# `make fuzz` (HYPOTHESIS_PROFILE=fuzz) draws new ones, PORTAL_FUZZ_SCALE (10) times as many of each test.
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("fuzz", max_examples=100 * int(os.environ.get("PORTAL_FUZZ_SCALE") or 10),
+                          derandomize=False, database=None, print_blob=True, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PASSWORD = "correct horse battery staple 2026"
 # Staff made by ``make_user`` are enrolled in two-factor sign-in with this secret; ``login`` passes

@@ -28,8 +28,12 @@ EXCLUDED: dict[str, str] = {}
 # it is there for what the database itself refuses (NUL bytes, integer and length overflow), and keeps
 # `make test` under ten minutes.
 ON_POSTGRES = os.environ.get("PORTAL_TEST_BACKEND") == "postgres"
-POST_EXAMPLES = 2 if ON_POSTGRES else 5
-GET_EXAMPLES = 1 if ON_POSTGRES else 2
+# The Hypothesis profile (tests/conftest.py) scales every count: 1 in `make test` ("ci"), PORTAL_FUZZ_SCALE
+# in `make fuzz` ("fuzz").
+SCALE = max(1, settings.default.max_examples // settings.get_profile("ci").max_examples)
+POST_EXAMPLES = (2 if ON_POSTGRES else 5) * SCALE
+GET_EXAMPLES = (1 if ON_POSTGRES else 2) * SCALE
+SHEET_EXAMPLES = 15 * SCALE
 MB = 1024 * 1024
 
 
@@ -141,7 +145,7 @@ def test_post_route_survives_hostile_input(endpoint, app, world, login_as, caplo
     client = _prepare(endpoint, role, world, app, login_as)
     token = _token(client)
 
-    @settings(max_examples=POST_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=POST_EXAMPLES, deadline=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     @given(
         kind=st.sampled_from(["form", "repeated", "raw", "big", "multipart"]),
@@ -195,7 +199,7 @@ def test_get_route_survives_hostile_queries(endpoint, app, world, login_as, capl
     # The query parameters pages read (filters, pages, search): every form field name and the common ones.
     names = [*FIELDS, "page", "q", "status", "sort", "next", "lang", "from", "to", "department", "role"]
 
-    @settings(max_examples=GET_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=GET_EXAMPLES, deadline=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     @given(
         values=st.lists(value, min_size=len(names), max_size=len(names)),
@@ -285,7 +289,7 @@ def test_the_inspection_sheet_survives_hostile_answers(app, world, login_as, cap
     names = st.one_of(st.sampled_from([f"value_{item}", f"comment_{item}", "value_", "value_-1", "value_1e9",
                                        f"value_{'9' * 40}", "comment_x", "action"]), text)
 
-    @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+    @settings(max_examples=SHEET_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.generate])
     @given(pairs=st.lists(st.tuples(names, value), max_size=8), submit=st.booleans(), htmx=st.booleans())
     def run(pairs, submit, htmx):
@@ -297,3 +301,86 @@ def test_the_inspection_sheet_survives_hostile_answers(app, world, login_as, cap
         _assert_handled(response, f"POST {sheet_url}/items", caplog)
 
     run()
+
+
+def test_a_page_number_beyond_offset_is_a_page_not_a_500(world, login_as):  # noqa: F811
+    """The fuzzer found it (issue 16): ``?page=68785153349976776`` overflowed OFFSET on the organization list.
+    Every paginated list reads its page through ``portal.pagination.requested_page``."""
+    operator = login_as(world["operator"])
+    for page in ("-6131964800377342", "68785153349976776", "9" * 30, "-3407839388"):
+        for url in ("/operator/organizations", "/operator/audit", "/operator/applications/", "/mail/"):
+            assert operator.get(url, query_string={"page": page}).status_code == 200, (url, page)
+    admin = login_as(world["admin_a"])
+    assert admin.get("/org/audit", query_string={"page": "68785153349976776"}).status_code == 200
+
+
+def test_ids_beyond_the_database_in_a_query_or_a_form_count_as_missing(world, login_as):  # noqa: F811
+    """``?canned=`` on a ticket and the quiz's ``question_id`` are read through ``portal.ids.database_int``."""
+    huge = "9" * 30
+    support = login_as(world["support"])
+    response = support.get(f"/tickets/{world['ticket_a'].id}", query_string={"canned": huge})
+    assert response.status_code == 200
+    learner = login_as(world["learner_a"])
+    token = _token(learner)
+    response = learner.post(f"/me/training/attempts/{world['attempt_a']}/answer",
+                            data={"number": "1", "question_id": huge, "choice": huge, "csrf_token": token})
+    assert response.status_code == 422
+    assert "この問題はこのテストに含まれていません。" in response.get_data(as_text=True)
+
+
+def test_superscript_and_huge_digits_are_not_ids(world, login_as):  # noqa: F811
+    """Found beside make fuzz (issue 16): "²".isdigit() is True and int("²") raises; 30 digits overflow the
+    database. The delivery log's organization, the desk's "#<ticket>" search and the inspection sheet's
+    ``value_<item id>`` names read ids through ``portal.ids.parse_id``."""
+    operator = login_as(world["operator"])
+    for value in ("²", "١٢", "9" * 30):
+        for headers in ({}, {"HX-Request": "true"}):
+            response = operator.get("/mail/", query_string={"organization_id": value}, headers=headers)
+            assert response.status_code == 200, value
+    support = login_as(world["support"])
+    for value in ("²", "#²", "#" + "9" * 30, "9" * 12):
+        assert support.get("/tickets/desk", query_string={"q": value}).status_code == 200, value
+    learner = login_as(world["learner_a"])
+    token = _token(learner)
+    for name in ("value_²", "comment_²", "value_" + "9" * 30):
+        response = learner.post(f"/me/inspections/{world['sheet_a']}",
+                                data={name: "yes", "csrf_token": token, "action": "save"})
+        assert response.status_code == 422, name
+
+
+def test_every_integer_field_refuses_numbers_no_column_holds():
+    """make fuzz found it: the delivery form's stock WTForms IntegerField took 400 nines for the sending
+    hour and NumberRange's float() raised OverflowError (a 500). Every form uses ``portal.forms.IntegerField``."""
+    import wtforms
+    from flask_wtf import FlaskForm
+
+    from portal.forms import IntegerField
+
+    stock, pending = [], [FlaskForm]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for attr in dir(cls):
+            field = getattr(cls, attr, None)
+            if isinstance(field, UnboundField) and issubclass(field.field_class, wtforms.IntegerField) \
+                    and not issubclass(field.field_class, IntegerField):
+                stock.append(f"{cls.__module__}.{cls.__name__}.{attr}")
+    assert stock == [], f"use portal.forms.IntegerField: {stock}"
+
+
+def test_a_sending_hour_of_400_digits_is_a_form_error(app, world, login_as):  # noqa: F811
+    """The example make fuzz drew (admin_a POST /org/training/new); the inspection round's hours and the
+    application form's head count had the same stock field."""
+    admin = login_as(world["admin_a"])
+    huge = "9" * 400
+    for url in ("/org/training/new", "/org/inspections/new"):
+        response = admin.post(url, data={"window_start_hour": huge, "window_end_hour": "140",
+                                         "csrf_token": _token(admin)})
+        assert response.status_code in (200, 422), url
+        assert "数値が大きすぎます。" in response.get_data(as_text=True), url
+    from portal.blueprints.registration.forms import ApplicationForm
+
+    with app.test_request_context("/apply/", method="POST", data={"expected_learners": huge}):
+        form = ApplicationForm(meta={"csrf": False})
+        assert not form.validate()
+        assert "数値が大きすぎます。" in [str(e) for e in form.expected_learners.errors]

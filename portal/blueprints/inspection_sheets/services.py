@@ -29,6 +29,7 @@ from portal.clock import utcnow
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
+from portal.ids import parse_id
 from portal.link_sessions import LinkProblem, revoked_problem
 from portal.models import (
     SELF_SUBJECT,
@@ -127,7 +128,7 @@ def parse_answers(form, allowed_item_ids: list[int]) -> tuple[dict[int, AnswerIn
         if not key.startswith(("value_", "comment_")):
             continue
         raw_id = key.split("_", 1)[1]
-        item_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else -1
+        item_id = parse_id(raw_id) or -1
         if item_id not in allowed:
             errors[0] = str(NOT_IN_ROUND)
             continue

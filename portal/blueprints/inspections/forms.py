@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, MonthField, RadioField, SelectField, StringField
+from wtforms import BooleanField, DateTimeLocalField, MonthField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.blueprints.inspections.services import REMINDER_CHOICES
-from portal.forms import MultiCheckboxField, ScheduleChecks, options
+from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, options
 from portal.models import Recurrence, TargetKind
 
 

@@ -8,6 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, normalize_email
 from portal.blueprints.learners import services
 from portal.blueprints.learners.services import INITIAL_PASSWORD_MIN_LENGTH
+from portal.ids import MAX_ID
 from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import MAX_LENGTH
 
@@ -22,7 +23,7 @@ def _optional_int(value):
     except (TypeError, ValueError):
         return -1
     # Beyond the database's integer an id is simply unknown (SQLite would raise OverflowError).
-    return number if abs(number) <= 2**31 - 1 else -1
+    return number if abs(number) <= MAX_ID else -1
 
 
 def employment_choices(blank_label):

@@ -6,6 +6,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from portal.blueprints.mail.services import STATUS_LABELS, normalize_address
 from portal.extensions import db
+from portal.ids import parse_id
 from portal.models import MailSuppression, Organization, OutboxMessage
 
 
@@ -34,7 +35,7 @@ class MessageFilterForm(FlaskForm):
             del self.organization_id
 
     def validate_organization_id(self, field):
-        if field.data and not str(field.data).isdigit():
+        if field.data and parse_id(str(field.data)) is None:
             raise ValidationError(_l("組織を一覧から選んでください。"))
 
 

@@ -8,7 +8,9 @@ from portal.blueprints.mail.forms import MessageFilterForm, SuppressionForm
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
+from portal.ids import parse_id
 from portal.models import Organization, Role
+from portal.pagination import requested_page
 from portal.security import role_required
 from portal.violations import rule_violations_shown
 
@@ -28,8 +30,8 @@ def messages():
     form.validate()
     org_field = getattr(form, "organization_id", None)
     page = services.message_page(
-        page=request.args.get("page", 1, type=int),
-        organization_id=int(org_field.data) if org_field and str(org_field.data or "").isdigit() else None,
+        page=requested_page(),
+        organization_id=parse_id(str(org_field.data or "")) if org_field else None,
         status=form.status.data or None,
         template=form.template.data or None,
         date_from=None if form.date_from.errors else form.date_from.data,

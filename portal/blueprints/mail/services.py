@@ -15,6 +15,7 @@ from sqlalchemy.orm import defer, joinedload
 from portal import audit
 from portal.clock import TOKYO, utcnow
 from portal.extensions import db
+from portal.ids import MAX_ID
 from portal.models import (
     MailAddressFailures,
     MailSuppression,
@@ -28,7 +29,6 @@ from portal.pagination import clamp_page
 
 PER_PAGE = 50
 # Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
-MAX_ID = 2**31 - 1
 STATUS_LABELS = {
     OutboxStatus.PENDING: _l("送信待ち"),
     OutboxStatus.SENT: _l("送信済み"),

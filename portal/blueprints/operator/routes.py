@@ -80,7 +80,7 @@ def home():
 @bp.get("/audit")
 def audit_log():
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=True)
-    page = audit_page(form, request.args.get("page", 1, type=int))
+    page = audit_page(form, requested_page())
     return render_template("operator/audit.html", form=form, page=page)
 
 
@@ -96,7 +96,7 @@ def organizations():
         status=form.status.data or "",
         over_limit=bool(form.over_limit.data),
     )
-    page = paginate_rows(stmt, request.args.get("page", 1, type=int))
+    page = paginate_rows(stmt, requested_page())
     return render_template("operator/organizations.html", form=form, page=page, labels=services.STATUS_LABELS)
 
 

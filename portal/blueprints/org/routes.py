@@ -22,6 +22,7 @@ from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User
+from portal.pagination import requested_page
 from portal.requests import writes_on_get
 from portal.seats import seat_check
 from portal.security import role_required
@@ -46,7 +47,7 @@ def home():
 def audit_log():
     # The tenant scope limits the rows to this organization; no filter is needed here.
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=False)
-    page = audit_page(form, request.args.get("page", 1, type=int))
+    page = audit_page(form, requested_page())
     return render_template("org/audit.html", form=form, page=page)
 
 

@@ -12,6 +12,7 @@ from portal.blueprints.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx, render_page_or_block
+from portal.ids import database_int
 from portal.models import Attempt, AttemptState
 from portal.violations import undone_on
 
@@ -93,7 +94,7 @@ def answer(attempt_id: int):
         abort(404)
     if not EmptyForm().validate_on_submit():
         return _question_page(attempt, number, 422, _("画面の有効期限が切れました。読み込み直してください。"))
-    question_id = request.form.get("question_id", type=int)
+    question_id = request.form.get("question_id", type=database_int)
     try:
         choice_ids = [int(v) for v in request.form.getlist("choice")]
     except ValueError:

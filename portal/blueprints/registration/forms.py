@@ -4,7 +4,6 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -18,6 +17,7 @@ from portal.addresses import POSTAL_CODE, PREFECTURES, fold_digits
 from portal.blueprints.operator.forms import ContractForm
 from portal.blueprints.registration import services
 from portal.blueprints.registration.services import SERVICE_LABELS, STATUS_LABELS, ApplicationData
+from portal.forms import IntegerField
 
 _email_validators = [
     Length(max=254, message=_l("メールアドレスは254文字以内で入力してください。")),

@@ -1,6 +1,6 @@
 """The operator's review of applications: the queue, the details with duplicate flags, approve, reject."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -9,17 +9,12 @@ from portal.blueprints.registration import services
 from portal.blueprints.registration.forms import ApplicationFilterForm, ApprovalForm, RejectionForm
 from portal.extensions import db
 from portal.models import Application, ApplicationStatus
-from portal.pagination import paginate_rows
+from portal.pagination import paginate_rows, requested_page
 from portal.violations import rule_violations_shown
-
-# Ids and page numbers from URLs beyond what the database's INTEGER/OFFSET take are simply not found.
-MAX_ID = 2**31 - 1
-MAX_PAGE = 100_000
 
 
 def get_application_or_404(application_id: int) -> Application:
-    if not 0 < application_id <= MAX_ID:
-        abort(404)
+    # An id beyond the database's INTEGER never gets here: the ``int`` converter answers 404 (portal.ids).
     return db.get_or_404(Application, application_id)
 
 
@@ -29,7 +24,7 @@ def index():
     filters.validate()
     page = paginate_rows(
         services.applications_query(filters.status.data or "", filters.q.data or ""),
-        min(request.args.get("page", 1, type=int), MAX_PAGE),
+        requested_page(),
     )
     return render_template(
         "registration/review_index.html",

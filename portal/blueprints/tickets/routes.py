@@ -31,6 +31,7 @@ from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.forms import options
 from portal.htmx import is_htmx
+from portal.ids import database_int
 from portal.models import CannedReply, DeskBreak, Organization, Role, Ticket, TicketAttachment, TicketCategory, User
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 from portal.pagination import requested_page
@@ -106,7 +107,7 @@ def _render_ticket(ticket: Ticket, status: int = 200, *, reply_form=None, staff_
         canned = services.canned_replies()
         if reply_form is None:
             reply_form = StaffReplyForm()
-            chosen = request.args.get("canned", type=int)
+            chosen = request.args.get("canned", type=database_int)
             picked = next((c for c in canned if c.id == chosen), None)
             if picked is not None:
                 reply_form.body.data = picked.body

@@ -21,6 +21,7 @@ from portal.blueprints.tickets import files
 from portal.business_calendar import PROMISE, Break, add_business_time, business_time_between, is_business_time
 from portal.clock import TOKYO, utcnow
 from portal.extensions import db
+from portal.ids import parse_id
 from portal.jobs import periodic
 from portal.models import (
     ACTIVE_STATUSES,
@@ -516,8 +517,9 @@ def _filter_conditions(filters: QueueFilters) -> list:
         conditions.append(Ticket.organization_id == filters.organization_id)
     if filters.text:
         pattern = filters.text.strip()
-        if pattern.lstrip("#").isdigit():
-            conditions.append(Ticket.id == int(pattern.lstrip("#")))
+        ticket_id = parse_id(pattern.lstrip("#"))
+        if ticket_id is not None:
+            conditions.append(Ticket.id == ticket_id)
         else:
             conditions.append(Ticket.subject.contains(pattern, autoescape=True))
     return conditions

@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -12,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.forms import MultiCheckboxField, ScheduleChecks, options
+from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, options
 from portal.models import Recurrence, TargetKind
 from portal.sending import REMINDER_CHOICES
 
