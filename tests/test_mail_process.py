@@ -31,6 +31,10 @@ def start_worker_process(app, smtp, *extra: str) -> subprocess.Popen:
         "PORTAL_MAIL_PORT": str(smtp.port),
         "PORTAL_MAIL_BATCH_SIZE": "25",
         "PORTAL_WORKER_POLL_SECONDS": "0.2",
+        # The production configuration refuses to start without staff addresses that can receive mail.
+        "PORTAL_SUPPORT_EMAIL": "support-desk@staff.example.com",
+        "PORTAL_ONCALL_EMAIL": "oncall@staff.example.com",
+        "PORTAL_OPERATOR_EMAIL": "security@staff.example.com",
     }
     env.pop("PORTAL_ENV", None)
     return subprocess.Popen(
