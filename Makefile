@@ -46,7 +46,7 @@ lint: $(STAMP)
 
 # sqlmap and wapiti (Debian packages, installed here when missing) against a local instance on a
 # throwaway SQLite database with the demo data, signed in as each role. Reports in scan-reports/.
-# Not part of `make test`: it takes long. The last result is in docs/notes/security.md.
+# Not part of `make test`: it takes long. The last result is in docs/guides/security.md ("make scan").
 scan: install
 	@command -v sqlmap >/dev/null && command -v wapiti >/dev/null || \
 		(apt-get install -y sqlmap wapiti || sudo apt-get install -y sqlmap wapiti)
