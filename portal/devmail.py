@@ -1,4 +1,5 @@
-"""A local SMTP sink for development: ``python -m portal.devmail --port 8025 --dir instance/mail``.
+"""A local SMTP sink for development: ``python -m portal.devmail --port 8025 --dir instance/mail``
+(aiosmtpd is a development dependency: `make run` installs it).
 
 Every message the portal sends arrives over real SMTP, is saved as an .eml file and announced on
 the console, so a developer can open the links in it.
