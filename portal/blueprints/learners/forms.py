@@ -2,17 +2,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, normalize_email
-from portal.blueprints.learners import services
-from portal.blueprints.learners.services import INITIAL_PASSWORD_MIN_LENGTH
+from portal.accounts import email_taken, normalize_email
+from portal.blueprints.learners import fields, services
 from portal.ids import MAX_ID
 from portal.models.learners import EMPLOYMENT_LABELS
-from portal.passwords import MAX_LENGTH
-
-LOGIN_ID_PATTERN = r"^[A-Za-z0-9._@-]+$"
 
 
 def _optional_int(value):
@@ -32,32 +28,25 @@ def employment_choices(blank_label):
 
 class LearnerForm(FlaskForm):
     login_id = StringField(
-        _l("受講者ID"),
-        validators=[
-            DataRequired(message=_l("受講者IDを入力してください。")),
-            Length(max=64, message=_l("受講者IDは64文字以内にしてください。")),
-            Regexp(LOGIN_ID_PATTERN, message=_l("受講者IDには半角英数字と . _ @ - だけが使えます。")),
-        ],
+        fields.LABELS["login_id"],
+        validators=fields.LOGIN_ID,
         description=_l("組織の中で重複しない番号や記号。先頭の0もそのまま使えます。"),
         render_kw={"autocapitalize": "none", "autocomplete": "off"},
     )
     name = StringField(
-        _l("氏名"),
-        validators=[Optional(), Length(max=100, message=_l("氏名は100文字以内にしてください。"))],
+        fields.LABELS["name"],
+        validators=fields.NAME,
         description=_l("任意。個人名を登録せず受講者IDだけで運用することもできます。"),
     )
     email = StringField(
-        _l("メールアドレス"),
-        validators=[
-            Optional(),
-            Length(max=254),
-            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
-        ],
+        fields.LABELS["email"],
+        validators=fields.EMAIL,
         description=_l("任意。登録すると招待メールやログインリンクを送れます。"),
         render_kw={"inputmode": "email", "autocapitalize": "none", "autocomplete": "off"},
     )
-    department_id = SelectField(_l("部署"), coerce=_optional_int, validate_choice=False)
-    employment_type = SelectField(_l("雇用形態"), validate_choice=False)
+    department_id = SelectField(fields.LABELS["department"], coerce=_optional_int, validate_choice=False)
+    employment_type = SelectField(fields.LABELS["employment_type"], validators=fields.EMPLOYMENT_TYPE,
+                                  validate_choice=False)
     # Only third parties that the operator approved for this organization can be chosen (Art. 14-1).
     third_party_id = SelectField(
         _l("所属する第三者(協力会社など)"),
@@ -79,12 +68,12 @@ class LearnerForm(FlaskForm):
 
     def validate_login_id(self, field):
         if field.data and services.login_id_taken(field.data.strip(), self.learner_id):
-            raise ValidationError(_l("この受講者IDはすでに使われています。"))
+            raise ValidationError(fields.LOGIN_ID_TAKEN)
 
     def validate_email(self, field):
         email = normalize_email(field.data)
         if email and email_taken(email, self.learner_id):
-            raise ValidationError(ADDRESS_UNAVAILABLE)
+            raise ValidationError(fields.EMAIL_TAKEN)
 
     def validate_department_id(self, field):
         if field.data is not None and field.data not in self._department_ids:
@@ -93,10 +82,6 @@ class LearnerForm(FlaskForm):
     def validate_third_party_id(self, field):
         if field.data is not None and field.data not in self._third_party_ids:
             raise ValidationError(_l("承諾されていない第三者は選べません(利用規約第14条)。"))
-
-    def validate_employment_type(self, field):
-        if field.data and field.data not in {str(k) for k in EMPLOYMENT_LABELS}:
-            raise ValidationError(_l("雇用形態を一覧から選んでください。"))
 
     def data_for_service(self) -> dict:
         return {
@@ -109,24 +94,16 @@ class LearnerForm(FlaskForm):
 
 
 def _initial_password_field(label, required=False):
-    validators = [
-        Length(
-            min=INITIAL_PASSWORD_MIN_LENGTH,
-            max=MAX_LENGTH,
-            message=_l("初期パスワードは%(n)d文字以上にしてください。", n=INITIAL_PASSWORD_MIN_LENGTH),
-        )
-    ]
-    validators.insert(0, DataRequired(message=_l("初期パスワードを入力してください。")) if required else Optional())
     return PasswordField(
         label,
-        validators=validators,
+        validators=fields.INITIAL_PASSWORD_REQUIRED if required else fields.INITIAL_PASSWORD,
         description=_l("受講者は最初のログインで自分のパスワードに変更します。"),
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class NewLearnerForm(LearnerForm):
-    initial_password = _initial_password_field(_l("初期パスワード"))
+    initial_password = _initial_password_field(fields.LABELS["initial_password"])
     send_invitation = BooleanField(_l("招待メールを送る(メールアドレスがある場合)"), default=True)
 
 
@@ -148,14 +125,7 @@ class FilterForm(FlaskForm):
 
 
 class DepartmentForm(FlaskForm):
-    name = StringField(
-        _l("部署名"),
-        validators=[
-            DataRequired(message=_l("部署名を入力してください。")),
-            Length(max=100, message=_l("部署名は100文字以内にしてください。")),
-            Regexp(r"^[^/]+$", message=_l("部署名に「/」は使えません(CSVで階層の区切りに使います)。")),
-        ],
-    )
+    name = StringField(_l("部署名"), validators=fields.DEPARTMENT_NAME)
     parent_id = SelectField(_l("上位の部署"), coerce=_optional_int, validate_choice=False)
 
 

@@ -17,17 +17,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, or_, select, update
 
 from portal import audit
-from portal.accounts import ADDRESS_UNAVAILABLE
-from portal.blueprints.learners.services import (
-    INITIAL_PASSWORD_MIN_LENGTH,
-    seat_effect,
-    send_invitation,
-)
+from portal.blueprints.learners import fields
+from portal.blueprints.learners.services import seat_effect, send_invitation
 from portal.clock import utcnow
 from portal.departments import DepartmentTree
 from portal.extensions import db
@@ -42,26 +37,17 @@ from portal.models import (
     Role,
     User,
 )
-from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import hash_password
 from portal.seats import record_seat_usage
 from portal.tenancy import unscoped
 
 MAX_ROWS = 20_000
 BATCH_TTL = timedelta(hours=2)
-LOGIN_ID_RE = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 # ="00123" is how our own export (and many Excel users) keep an ID as text; read it as the literal.
 TEXT_LITERAL_RE = re.compile(r'="([A-Za-z0-9._@-]*)"')
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-COLUMNS = {
-    "login_id": _l("受講者ID"),
-    "name": _l("氏名"),
-    "email": _l("メールアドレス"),
-    "department": _l("部署"),
-    "employment_type": _l("雇用形態"),
-    "initial_password": _l("初期パスワード"),
-}
+COLUMNS = fields.LABELS
 _HEADER_ALIASES = {
     "login_id": ("受講者id", "login_id", "loginid", "受講者番号", "社員番号", "id"),
     "name": ("氏名", "名前", "name", "受講者名"),
@@ -211,6 +197,8 @@ def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
     errors: list[RowError] = []
     seen_ids: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
+    # Departments, employment types and initial passwords repeat down a file: read each distinct cell once.
+    verdicts: dict[tuple[str, str], tuple] = {}
     for number, record in enumerate(data, start=2):
         if not any(cell.strip() for cell in record):
             continue
@@ -218,7 +206,10 @@ def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
         row_errors: list[RowError] = []
         for index, key in columns.items():
             cell = record[index] if index < len(record) else ""
-            value, problem = _read_cell(key, cell)
+            verdict = verdicts.get((key, cell))
+            if verdict is None:
+                verdict = verdicts[(key, cell)] = _read_cell(key, cell)
+            value, problem = verdict
             if problem:
                 row_errors.append(RowError(number, str(COLUMNS[key]), str(problem)))
             row[key] = value
@@ -258,50 +249,48 @@ def _read_cell(key: str, cell: str):
         return None, _l(
             "「=」「+」「-」「@」で始まるセルは数式とみなされるため読み込めません。先頭の記号を削除してください。"
         )
-    if key == "initial_password":
+    if key == "initial_password":  # a password is taken as typed, apart from the spaces around it
         value = cell.strip()
-        if value and len(value) < INITIAL_PASSWORD_MIN_LENGTH:
-            return None, _l("初期パスワードは%(n)d文字以上にしてください。", n=INITIAL_PASSWORD_MIN_LENGTH)
-        return value or None, None
-    value = normalise(cell)
-    if key == "login_id":
-        if not value:
-            return None, _l("受講者IDが空です。")
-        if not LOGIN_ID_RE.fullmatch(value):
-            return None, _l("受講者IDには半角英数字と . _ @ - だけが使えます(64文字まで)。")
-        return value, None
-    if key == "name":
-        if len(value) > 100:
-            return None, _l("氏名は100文字以内にしてください。")
-        return value, None
-    if key == "email":
-        if not value:
-            return None, None
-        try:
-            validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
-            return None, _l("メールアドレスの形式が正しくありません。")
-        return value.lower(), None
-    if key == "department":
-        if not value:
-            return None, None
-        parts = [p.strip() for p in value.split("/")]
-        if any(not p for p in parts):
-            return None, _l("部署の書き方が正しくありません(例:営業部/第一課)。")
-        if len(parts) > MAX_DEPARTMENT_DEPTH:
-            return None, _l("部署は%(n)d階層までです。", n=MAX_DEPARTMENT_DEPTH)
-        if any(len(p) > 100 for p in parts):
-            return None, _l("部署名は100文字以内にしてください。")
-        return "/".join(parts), None
-    if key == "employment_type":
-        if not value:
-            return None, None
+    elif key == "department":
+        return _read_department(normalise(cell))
+    else:
+        value = normalise(cell)
+    if key == "employment_type" and value:
+        # A Japanese label or a code becomes the code; anything else is left for the rule to refuse.
         found = EMPLOYMENT_MAP.get(value) or EMPLOYMENT_MAP.get(value.lower())
-        if found is None:
-            labels = "、".join(str(v) for v in EMPLOYMENT_LABELS.values())
-            return None, _l("雇用形態は %(labels)s のいずれかにしてください。", labels=labels)
-        return str(found), None
-    return value, None
+        value = str(found) if found is not None else value
+    elif key == "email":
+        value = value.lower()
+    problem = fields.problem(_RULES[key], value)
+    if problem:
+        return None, problem
+    return (value or None) if key in _EMPTY_IS_NONE else value, None
+
+
+# The same validator chains as the learner forms (fields.py), so both give the same verdict and message.
+_RULES = {
+    "login_id": fields.LOGIN_ID,
+    "name": fields.NAME,
+    "email": fields.EMAIL,
+    "employment_type": fields.EMPLOYMENT_TYPE,
+    "initial_password": fields.INITIAL_PASSWORD,
+}
+_EMPTY_IS_NONE = ("email", "employment_type", "initial_password")
+
+
+def _read_department(path: str):
+    """A department path such as 営業部/第一課: each part is a department name under the shared rule."""
+    if not path:
+        return None, None
+    parts = [p.strip() for p in path.split("/")]
+    if any(not p for p in parts):
+        return None, _l("部署の書き方が正しくありません(例:営業部/第一課)。")
+    if len(parts) > MAX_DEPARTMENT_DEPTH:
+        return None, fields.DEPARTMENT_TOO_DEEP
+    for part in parts:
+        if problem := fields.problem(fields.DEPARTMENT_NAME, part):
+            return None, problem
+    return "/".join(parts), None
 
 
 def hash_initial_passwords(rows: list[dict]) -> None:
@@ -362,13 +351,11 @@ def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organizatio
         in_file.add(login_id)
         current = existing.get(login_id)
         if current is not None and current.role != Role.LEARNER:
-            plan.errors.append(RowError(row["line"], str(COLUMNS["login_id"]),
-                                        str(_l("この受講者IDは管理者・マネージャーが使っています。"))))
+            plan.errors.append(RowError(row["line"], str(COLUMNS["login_id"]), str(fields.LOGIN_ID_TAKEN)))
             continue
         email = row.get("email")
         if email and owners.get(email) not in (None, getattr(current, "id", None)):
-            plan.errors.append(RowError(row["line"], str(COLUMNS["email"]),
-                                        str(ADDRESS_UNAVAILABLE)))
+            plan.errors.append(RowError(row["line"], str(COLUMNS["email"]), str(fields.EMAIL_TAKEN)))
             continue
         path = row.get("department")
         if path and path not in path_to_id:

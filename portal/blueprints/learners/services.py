@@ -32,8 +32,6 @@ from portal.passwords import hash_password
 from portal.seats import SeatCheck, record_seat_usage, seat_check
 from portal.tenancy import unscoped
 
-INITIAL_PASSWORD_MIN_LENGTH = 8
-
 
 class LearnerRuleError(Exception):
     """A business rule refused the change; ``message`` is for the user, ``field`` the form field."""
