@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal import audit
 from portal.extensions import db
-from portal.htmx import is_htmx
+from portal.htmx import into_flash, is_htmx
 
 log = logging.getLogger("portal.errors")
 
@@ -57,10 +57,7 @@ def render_error(status: int, title=None, detail=None, reference: str | None = N
         "reference": reference or uuid.uuid4().hex[:12],
     }
     if is_htmx():
-        response = make_response(render_template("errors/_fragment.html", **context), status)
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
+        return into_flash(make_response(render_template("errors/_fragment.html", **context), status))
     return make_response(render_template("errors/error.html", **context), status)
 
 
@@ -127,9 +124,7 @@ def _busy():
     title, detail = BUSY_MESSAGE
     context = {"status": 503, "title": title, "detail": detail, "reference": reference}
     if is_htmx():
-        response = make_response(render_template("errors/_fragment.html", **context), 503)
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
+        response = into_flash(make_response(render_template("errors/_fragment.html", **context), 503))
     else:
         kept, dropped = [], False
         if request.method == "POST":

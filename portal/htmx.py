@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, request, session
+from flask import current_app, redirect, render_template, request, session
 from jinja2_fragments.flask import render_block
 
 
@@ -22,3 +22,23 @@ def render_page_or_block(template: str, block: str, **context) -> str:
     if session.get("_flashes"):
         fragment += render_template("_flash_oob.html")
     return fragment
+
+
+def into_flash(response):
+    """Have htmx show ``response`` in the page's flash area (``#flash``) instead of the element that asked.
+
+    For a refusal or an error page that has no place in the fragment the request expected.
+    """
+    response.headers["HX-Retarget"] = "#flash"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def redirect_page(target: str):
+    """Send the browser to ``target`` as a whole page: for htmx a 204 with ``HX-Redirect`` (a swap of the
+    sign-in page into a fragment would be wrong), otherwise 303 after a form and 302 for a GET."""
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303 if request.method != "GET" else 302)

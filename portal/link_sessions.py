@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, flash, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from sqlalchemy import select
 from portal import audit
 from portal.accounts import sign_in_page_for
 from portal.extensions import db
+from portal.htmx import redirect_page
 from portal.models import (
     Assignment,
     Attempt,
@@ -208,11 +209,7 @@ def _to_sign_in():
         target = url_for("auth.login", next=request.full_path.rstrip("?"))
     flash(_("このページを開くには、パスワードでログインしてください（2段階認証を設定している方は確認コードも）。"),
           "warning")
-    if request.headers.get("HX-Request") == "true":
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303 if request.method != "GET" else 302)
+    return redirect_page(target)
 
 
 def enforce_link_scope():

@@ -21,7 +21,7 @@ from portal import audit
 from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.exports import neutralise
 from portal.extensions import db
-from portal.htmx import is_htmx
+from portal.htmx import into_flash, is_htmx
 from portal.models import (
     IncidentStatus,
     Notice,
@@ -334,8 +334,7 @@ def check_maintenance():
     response = make_response(render_template(template, notice=notice), 503)
     response.headers["Retry-After"] = str(max(60, int((notice.ends_at - utcnow()).total_seconds())))
     if is_htmx():
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
+        into_flash(response)
     return response
 
 

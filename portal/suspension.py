@@ -12,7 +12,7 @@ from flask import Flask, current_app, make_response, render_template, request
 from flask_login import current_user
 
 from portal import organizations
-from portal.htmx import is_htmx
+from portal.htmx import into_flash, is_htmx
 from portal.models import OrganizationStatus, Role
 
 # Signing out, switching language and static files always work.
@@ -85,10 +85,7 @@ def check_suspension():
         "is_admin": current_user.role == Role.ORG_ADMIN,
     }
     if is_htmx():
-        response = make_response(render_template("_suspended_body.html", **context), 403)
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
+        return into_flash(make_response(render_template("_suspended_body.html", **context), 403))
     return make_response(render_template("suspended.html", **context), 403)
 
 

@@ -161,7 +161,10 @@ def test_maintenance_for_chosen_organizations_leaves_others_alone(operator_clien
         ends_at=local(now + timedelta(hours=1)),
     )
     assert response.status_code == 303
-    assert login_as(world["learner_b"]).get("/me/").status_code == 503
+    learner_b = login_as(world["learner_b"])
+    assert learner_b.get("/me/").status_code == 503
+    htmx = learner_b.get("/me/", headers={"HX-Request": "true"})
+    assert htmx.status_code == 503 and htmx.headers["HX-Retarget"] == "#flash"
     assert login_as(world["learner_a"]).get("/me/").status_code == 200
 
 

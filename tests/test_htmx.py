@@ -42,3 +42,14 @@ def test_plain_request_gets_the_page(app, page_template):
 def test_history_restore_gets_the_whole_page(app):
     with app.test_request_context("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}):
         assert not is_htmx()
+
+
+def test_a_suspended_organization_answers_htmx_in_the_flash_area(make_org, make_user, login_as):
+    """A page refusal has no place in the fragment that was asked for: htmx shows it in #flash instead."""
+    learner = make_user("learner", make_org(status="suspended"), login_id="S1")
+    client = login_as(learner)
+    response = client.get("/me/", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    assert response.headers["HX-Retarget"] == "#flash" and response.headers["HX-Reswap"] == "innerHTML"
+    whole_page = client.get("/me/")
+    assert whole_page.status_code == 403 and "HX-Retarget" not in whole_page.headers

@@ -6,7 +6,7 @@ import hashlib
 import unicodedata
 from datetime import datetime, timedelta
 
-from flask import current_app, flash, g, redirect, request, session, url_for
+from flask import current_app, flash, g, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from portal import audit, link_sessions, mfa
 from portal.accounts import normalize_email, sign_in_page_for
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
+from portal.htmx import redirect_page
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
@@ -163,11 +164,7 @@ def enforce_session_lifetime():
     if lang:
         session["lang"] = lang
     flash(str(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。")), "warning")
-    if request.headers.get("HX-Request") == "true":
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303 if request.method != "GET" else 302)
+    return redirect_page(target)
 
 
 def audit_lockout() -> None:
@@ -368,11 +365,7 @@ def enforce_password_change():
     if request.endpoint in _PASSWORD_CHANGE_ALLOWED:
         return None
     target = url_for("auth.change_password")
-    if request.headers.get("HX-Request") == "true":
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303 if request.method != "GET" else 302)
+    return redirect_page(target)
 
 
 # --- two-factor sign-in (#10) -----------------------------------------------------------------
@@ -584,11 +577,7 @@ def enforce_mfa_enrollment():
     if request.endpoint in _MFA_ENROLL_ALLOWED or not mfa.mfa_required(current_user):
         return None
     target = url_for("auth.mfa_setup")
-    if request.headers.get("HX-Request") == "true":
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303 if request.method != "GET" else 302)
+    return redirect_page(target)
 
 
 def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
