@@ -287,7 +287,7 @@ def test_periodic_job_records_every_active_organization(world, run_in_app):
     now = datetime(2026, 11, 10, tzinfo=UTC)
     run_in_app(lambda: job.func(now))
     peaks = run_in_app(
-        lambda: dict(db.session.execute(select(SeatUsage.organization_id, SeatUsage.peak)).tuples().all())
+        lambda: dict(db.session.execute(select(SeatUsage.organization_id, SeatUsage.peak)).all())
     )
     assert peaks == {world["org_a"].id: 1, world["org_b"].id: 1}
     run_in_app(lambda: job.func(now))

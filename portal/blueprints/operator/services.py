@@ -203,7 +203,7 @@ def organizations_query(q: str = "", status: str = "", over_limit: bool = False)
 def status_counts() -> dict[str, int]:
     rows = db.session.execute(select(Organization.status, func.count(Organization.id)).group_by(Organization.status))
     counts = dict.fromkeys((str(s) for s in OrganizationStatus), 0)
-    counts.update(dict(rows.tuples().all()))
+    counts.update(dict(rows.all()))
     return counts
 
 

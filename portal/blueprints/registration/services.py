@@ -372,7 +372,7 @@ def applications_query(status: str = "", q: str = "") -> Select:
 def status_counts() -> dict[str, int]:
     counts = dict.fromkeys((str(s) for s in ApplicationStatus), 0)
     rows = db.session.execute(select(Application.status, func.count(Application.id)).group_by(Application.status))
-    counts.update(dict(rows.tuples().all()))
+    counts.update(dict(rows.all()))
     return counts
 
 
