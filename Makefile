@@ -11,7 +11,7 @@ STAFF_ENV := PORTAL_SUPPORT_EMAIL=support-desk@staff.example.com PORTAL_ONCALL_E
 	PORTAL_OPERATOR_EMAIL=security@staff.example.com
 DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) $(STAFF_ENV)
 
-.PHONY: install translations run test test-passes test-dates lint messages bench clean scan lighthouse screenshots fuzz
+.PHONY: install translations run test test-passes test-dates lint messages bench bench-pages clean scan lighthouse screenshots fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -125,6 +125,12 @@ bench: install
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then $(BIN)/python bench/load.py --postgres $(BENCH_ARGS); \
 	else echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL run is skipped."; fi
+
+# The CPU cost of each learner, anonymous and administrator page in process, as a share of a bare Flask view
+# on the same app (thread CPU time, interleaved, medians of 150 requests; #17): about a minute, on a
+# temporary SQLite database with the demo data. Not part of `make test`; docs/guides/performance.md.
+bench-pages: install
+	$(BIN)/python bench/pages.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

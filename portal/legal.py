@@ -9,19 +9,21 @@ that page; learners only see a short notice in the page header.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, g, has_request_context, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import audit
 from portal.audit import client_ip
-from portal.clock import today_in_tokyo
+from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.models import DocumentKind, LegalDocument, Role, TermsAcceptance, User
 from portal.rules import RuleViolation
+from portal.site_state import ProcessCache
 from portal.tenancy import unscoped
 
 KIND_LABELS = {
@@ -170,16 +172,43 @@ def acceptances(document: LegalDocument) -> list[TermsAcceptance]:
         )
 
 
-def learner_terms_notice() -> LegalDocument | None:
-    """A recently revised version of the terms, for the short notice learners see."""
-    if not current_user.is_authenticated or current_user.role != Role.LEARNER:
-        return None
-    today = today_in_tokyo()
+@dataclass(frozen=True)
+class RevisedTerms:
+    """What the learners' notice shows of a recently revised version of the terms."""
+
+    id: int
+    effective_on: date
+
+
+def _load_revised_terms(_now, today: date) -> RevisedTerms | None:
     with unscoped():
         document = current_document(DocumentKind.TERMS, today)
         if document is None or document.effective_on < today - timedelta(days=LEARNER_NOTICE_DAYS):
             return None
-        return document if previous_document(document) is not None else None
+        if previous_document(document) is None:
+            return None
+        return RevisedTerms(document.id, document.effective_on)
+
+
+# Read for every learner's page; this process sees a new version at once, another within the lifetime.
+_revised_terms = ProcessCache("revised terms", (LegalDocument,), timedelta(seconds=60), _load_revised_terms)
+
+
+def learner_terms_notice() -> RevisedTerms | None:
+    """A recently revised version of the terms, for the short notice learners see."""
+    if not current_user.is_authenticated or current_user.role != Role.LEARNER:
+        return None
+    now = utcnow()
+    return _revised_terms.get(now, today_in_tokyo(now))
+
+
+def _terms_context() -> dict:
+    """The learners' notice of revised terms, computed before a template renders, once a request."""
+    if not has_request_context():
+        return {}
+    if "revised_terms" not in g:
+        g.revised_terms = learner_terms_notice()
+    return {"revised_terms": g.revised_terms}
 
 
 def check_terms_acceptance():
@@ -193,5 +222,5 @@ def check_terms_acceptance():
 def init_app(app: Flask) -> None:
     """Register after the suspension and maintenance checks."""
     app.before_request(check_terms_acceptance)
-    app.jinja_env.globals["learner_terms_notice"] = learner_terms_notice
+    app.context_processor(_terms_context)
     app.jinja_env.globals["legal_kind_labels"] = KIND_LABELS

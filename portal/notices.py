@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, g, has_request_context, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
@@ -36,6 +36,7 @@ from portal.models import (
 )
 from portal.outbox import external_url, queue_email
 from portal.rules import RuleViolation
+from portal.site_state import ProcessCache
 from portal.tenancy import unscoped
 
 KIND_LABELS = {
@@ -263,32 +264,63 @@ def _concerns(org_id: int | None):
     return visible_to(org_id)
 
 
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A maintenance notice as every request needs it: when, for whom, its title."""
+
+    id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    all_organizations: bool
+    organization_ids: frozenset[int]
+
+    def concerns(self, org_id: int | None) -> bool:
+        return self.all_organizations or (org_id is not None and org_id in self.organization_ids)
+
+
+def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
+    with unscoped():
+        notices = db.session.scalars(
+            select(Notice).where(Notice.kind == NoticeKind.MAINTENANCE, Notice.ends_at > now)
+            .order_by(Notice.starts_at, Notice.id)
+        ).all()
+        targets: dict[int, set[int]] = {}
+        ids = [n.id for n in notices if not n.all_organizations]
+        if ids:
+            for notice_id, org_id in db.session.execute(
+                select(NoticeTarget.notice_id, NoticeTarget.organization_id).where(NoticeTarget.notice_id.in_(ids))
+            ):
+                targets.setdefault(notice_id, set()).add(org_id)
+    return tuple(
+        MaintenanceWindow(n.id, n.title, n.starts_at, n.ends_at, bool(n.all_organizations),
+                          frozenset(targets.get(n.id, ())))
+        for n in notices
+    )
+
+
+# Read by every request (the maintenance gate, the layout's banner); another process sees a new window
+# within the lifetime, this one at once (portal/site_state.py).
+_windows = ProcessCache("maintenance windows", (Notice, NoticeTarget), timedelta(seconds=30), _load_windows)
+
+
+def maintenance_windows(now: datetime) -> tuple[MaintenanceWindow, ...]:
+    """Every maintenance window not over at ``now``, in order of start."""
+    return tuple(w for w in _windows.get(now) if w.ends_at > now)
+
+
 def current_maintenance(org_id: int | None, now: datetime | None = None) -> Notice | None:
     now = now or utcnow()
+    current = [w for w in maintenance_windows(now) if w.starts_at <= now and w.concerns(org_id)]
+    if not current:
+        return None
     with unscoped():
-        return db.session.scalar(
-            select(Notice)
-            .where(
-                Notice.kind == NoticeKind.MAINTENANCE,
-                Notice.starts_at <= now,
-                Notice.ends_at > now,
-                _concerns(org_id),
-            )
-            .order_by(Notice.ends_at.desc())
-            .limit(1)
-        )
+        return db.session.get(Notice, max(current, key=lambda w: w.ends_at).id)
 
 
-def upcoming_maintenance(org_id: int | None, now: datetime | None = None) -> list[Notice]:
+def upcoming_maintenance(org_id: int | None, now: datetime | None = None) -> list[MaintenanceWindow]:
     now = now or utcnow()
-    with unscoped():
-        return list(
-            db.session.scalars(
-                select(Notice)
-                .where(Notice.kind == NoticeKind.MAINTENANCE, Notice.starts_at > now, _concerns(org_id))
-                .order_by(Notice.starts_at)
-            )
-        )
+    return [w for w in maintenance_windows(now) if w.starts_at > now and w.concerns(org_id)]
 
 
 def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notice]]:
@@ -338,11 +370,20 @@ def check_maintenance():
     return response
 
 
-def maintenance_banner() -> list[Notice]:
+def maintenance_banner() -> list[MaintenanceWindow]:
     """Upcoming maintenance for the signed-in member's organization (staff see none)."""
     if not current_user.is_authenticated or current_user.is_staff:
         return []
     return upcoming_maintenance(current_user.organization_id)
+
+
+def _banner_context() -> dict:
+    """The layout's banner, computed before a template renders (a template runs no query), once a request."""
+    if not has_request_context():
+        return {}
+    if "maintenance_banner" not in g:
+        g.maintenance_banner = maintenance_banner()
+    return {"upcoming_maintenance_windows": g.maintenance_banner}
 
 
 # --- addresses for notices by post (Art. 9-3) -------------------------------------------------
@@ -385,6 +426,6 @@ def address_csv(org_ids: list[int]) -> str:
 def init_app(app: Flask) -> None:
     """Register after the tenant scope is bound (and after the suspension check)."""
     app.before_request(check_maintenance)
-    app.jinja_env.globals["maintenance_banner"] = maintenance_banner
+    app.context_processor(_banner_context)
     app.jinja_env.globals["notice_kind_labels"] = KIND_LABELS
     app.jinja_env.globals["incident_labels"] = INCIDENT_LABELS

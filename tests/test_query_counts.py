@@ -8,12 +8,16 @@ per row (N+1) fails here.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
+from flask import before_render_template, template_rendered
 from sqlalchemy import event, select
 
 from portal.extensions import db
-from portal.models import Attempt, Role, User
+from portal.models import Attempt, Lesson, Role, User
 from portal.tenancy import tenant_scope, unscoped
+from tests.inspection_helpers import add_edition, answer_all, open_round, response_of
 from tests.training_helpers import add_course, assignment_of, deliver, take
 
 
@@ -26,6 +30,11 @@ def _organization(app, make_org, make_user, learners: int) -> dict:
                                  email=f"l{i}-{org.code}@example.com") for i in range(learners - 1)])
         db.session.commit()
         course_id = add_course(organization_id=org.id, questions=6).id
+        lesson = Lesson(course_id=course_id, position=1, title="レッスン", body_md="# 見出し\n\n本文")
+        db.session.add(lesson)
+        db.session.commit()
+        edition_id, item_ids = add_edition(org.id, items=4)
+        inspection = open_round(admin, edition_id)
         db.session.commit()
         first = deliver(admin, course_id, title="4月")
         second = deliver(admin, course_id, title="5月")
@@ -40,11 +49,17 @@ def _organization(app, make_org, make_user, learners: int) -> dict:
         done = take(assignment_of(first.id, me.id).id)
         mine = assignment_of(second.id, me.id)
         open_attempt = take(mine.id, right=3, finish=False)
+        for n, learner_id in enumerate(others):
+            if n % 2 == 0:
+                answer_all(response_of(inspection.id, learner_id).id, dict.fromkeys(item_ids, "yes"))
+        sheet = response_of(inspection.id, me.id)
+        answer_all(sheet.id, {item_ids[0]: "yes"}, submit=False)
         db.session.commit()
         with tenant_scope(org.id):
             assert db.session.get(Attempt, open_attempt.id).state == "in_progress"
         return {"admin": admin, "me": me, "delivery": second.id, "course": course_id, "assignment": mine.id,
-                "attempt": open_attempt.id, "done": done.id}
+                "attempt": open_attempt.id, "done": done.id, "done_assignment": assignment_of(first.id, me.id).id,
+                "lesson": lesson.id, "sheet": sheet.id, "round": inspection.id}
 
 
 LEARNER_PAGES = {
@@ -54,6 +69,10 @@ LEARNER_PAGES = {
     "test question": lambda w: f"/me/training/attempts/{w['attempt']}/2",
     "review before finishing": lambda w: f"/me/training/attempts/{w['attempt']}/review",
     "result": lambda w: f"/me/training/attempts/{w['done']}/result",
+    "lesson": lambda w: f"/me/training/{w['assignment']}/lessons/{w['lesson']}",
+    "certificate": lambda w: f"/me/training/{w['done_assignment']}/certificate",
+    "inspection sheet": lambda w: f"/me/inspections/{w['sheet']}",
+    "inspection history": lambda w: "/me/inspections/",
 }
 ADMIN_PAGES = {
     "administrator home": lambda w: "/org/",
@@ -102,3 +121,71 @@ def test_learner_and_admin_pages_cost_the_same_statements_for_5_and_50_learners(
             counts[name] = (_statements(app, small[who], url(small)), _statements(app, large[who], url(large)))
     grew = {name: pair for name, pair in counts.items() if pair[0] != pair[1]}
     assert grew == {}, f"statements per page (5 learners, 50 learners): {counts}"
+
+
+@contextmanager
+def statements_while_rendering(app):
+    """Yield (statements, statements run while a template renders): a query that a template sets off (a
+    global function, a lazy relationship) is one the view should have done before rendering."""
+    seen, in_templates, rendering = [], [], []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+        if rendering:
+            in_templates.append((rendering[-1], statement))
+
+    def started(_app, template, **_extra):
+        rendering.append(template.name)
+
+    def finished(_app, template, **_extra):
+        rendering.pop()
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    before_render_template.connect(started, app)
+    template_rendered.connect(finished, app)
+    try:
+        yield seen, in_templates
+    finally:
+        template_rendered.disconnect(finished, app)
+        before_render_template.disconnect(started, app)
+        event.remove(engine, "before_cursor_execute", count)
+
+
+# Statements per learner page, measured 2026-12-06 with the site-wide state (maintenance windows, revised
+# terms) already cached by the process; #17 aims at 5 at most. A bound may go down, never up.
+LEARNER_PAGE_BOUNDS = {
+    "learner home": 4,
+    "training list": 3,
+    "assignment": 8,
+    "test question": 6,
+    "review before finishing": 4,
+    "result": 14,
+    "lesson": 7,
+    "certificate": 5,
+    "inspection sheet": 6,
+    "inspection history": 3,
+}
+
+
+def test_every_learner_page_is_named_with_its_statement_bound():
+    assert set(LEARNER_PAGE_BOUNDS) == set(LEARNER_PAGES)
+
+
+def test_learner_pages_run_no_statement_from_a_template_and_stay_within_their_statement_bound(app, two_sizes):
+    small, _large = two_sizes
+    client = small["learner_client"]
+    counts, from_templates = {}, {}
+    for name, url in LEARNER_PAGES.items():
+        client.get(url(small))  # what a process caches once (the course, the translations)
+        with statements_while_rendering(app) as (seen, in_templates):
+            response = client.get(url(small))
+        assert response.status_code == 200, (name, response.status_code)
+        counts[name] = len(seen)
+        if in_templates:
+            from_templates[name] = in_templates
+    assert from_templates == {}, f"statements run while a template rendered: {from_templates}"
+    over = {name: (count, LEARNER_PAGE_BOUNDS[name]) for name, count in counts.items()
+            if count > LEARNER_PAGE_BOUNDS[name]}
+    assert over == {}, f"statements per learner page (counted, bound): {counts}"

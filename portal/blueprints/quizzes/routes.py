@@ -33,8 +33,10 @@ def index():
 @bp.get("/<int:assignment_id>")
 def assignment(assignment_id: int):
     current = services.get_assignment_or_404(assignment_id, _me())
+    course = current.delivery.course
     return render_template(
-        "quizzes/assignment.html", assignment=current, delivery=current.delivery, course=current.delivery.course,
+        "quizzes/assignment.html", assignment=current, delivery=current.delivery, course=course,
+        lessons=list(course.lessons),
         running=services.current_attempt(current), attempts=_attempts(current), labels=STATUS_LABELS,
         late=services.is_late(current), action_form=EmptyForm(),
     )

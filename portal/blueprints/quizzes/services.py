@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from portal import audit
 from portal.clock import utcnow
@@ -364,6 +365,7 @@ def learner_assignments(learner: User) -> list[Assignment]:
         db.session.scalars(
             select(Assignment)
             .join(Delivery, Delivery.id == Assignment.delivery_id)
+            .options(contains_eager(Assignment.delivery))
             .where(Assignment.learner_id == learner.id, Delivery.status != DeliveryStatus.SCHEDULED)
             .order_by(Delivery.due_at.desc())
         )

@@ -1,0 +1,59 @@
+"""Site-wide state that every request reads and that changes a few times a year, kept per process.
+
+The maintenance windows and the current terms are read by each request (the maintenance gate, the
+layout's banner) but written only by the operator. A :class:`ProcessCache` keeps what its loader returns
+for a short lifetime and forgets it as soon as this process's session writes one of the models it depends
+on (at the flush, and again at the commit or rollback, so that a rolled-back row does not stay). Another
+process sees a change within the lifetime. What it keeps must be plain values, never ORM objects (they
+belong to one request's session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+_caches: list[ProcessCache] = []
+
+
+class ProcessCache:
+    def __init__(self, name: str, models: tuple[type, ...], lifetime: timedelta, load: Callable):
+        self.name, self.models, self.lifetime, self.load = name, models, lifetime, load
+        self._entries: dict = {}
+        _caches.append(self)
+
+    def get(self, now: datetime, key=None):
+        """``load(now, key)``, or what it returned for ``key`` less than ``lifetime`` before ``now``."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] <= now < entry[0] + self.lifetime:
+            return entry[1]
+        value = self.load(now, key)
+        self._entries[key] = (now, value)
+        return value
+
+    def forget(self) -> None:
+        self._entries.clear()
+
+
+def _written(session: Session) -> list[ProcessCache]:
+    objects = (*session.new, *session.dirty, *session.deleted)
+    return [c for c in _caches if any(isinstance(o, c.models) for o in objects)]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_flush(session, _flush_context) -> None:
+    for cache in _written(session):
+        session.info.setdefault("site_state_written", set()).add(cache.name)
+        cache.forget()
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_when_settled(session, *_args) -> None:
+    names = session.info.pop("site_state_written", set())
+    for cache in _caches:
+        if cache.name in names:
+            cache.forget()
