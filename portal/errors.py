@@ -112,6 +112,8 @@ def _busy():
     still busy."""
     reference = uuid.uuid4().hex[:12]
     log.warning("database busy: %s %s, reference %s", request.method, request.endpoint, reference)
+    # The layout's banners read site-wide state (and the signed-in user's row): not on this page.
+    g.database_busy = True
     try:
         # Detach first so that the signed-in user's loaded attributes survive the rollback (reading them
         # again would wait for the lock once more).

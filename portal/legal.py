@@ -206,6 +206,9 @@ def _terms_context() -> dict:
     """The learners' notice of revised terms, computed before a template renders, once a request."""
     if not has_request_context():
         return {}
+    if g.get("database_busy"):
+        # The busy page renders without the database (portal/errors.py): no notice on it.
+        return {"revised_terms": None}
     if "revised_terms" not in g:
         g.revised_terms = learner_terms_notice()
     return {"revised_terms": g.revised_terms}

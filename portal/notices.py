@@ -381,6 +381,9 @@ def _banner_context() -> dict:
     """The layout's banner, computed before a template renders (a template runs no query), once a request."""
     if not has_request_context():
         return {}
+    if g.get("database_busy"):
+        # The busy page renders without the database (portal/errors.py): no banner on it.
+        return {"upcoming_maintenance_windows": []}
     if "maintenance_banner" not in g:
         g.maintenance_banner = maintenance_banner()
     return {"upcoming_maintenance_windows": g.maintenance_banner}

@@ -38,6 +38,12 @@ class ProcessCache:
         self._entries.clear()
 
 
+def forget_all() -> None:
+    """Forget every cache of this process (tests, after rows were removed without the ORM)."""
+    for cache in _caches:
+        cache.forget()
+
+
 def _written(session: Session) -> list[ProcessCache]:
     objects = (*session.new, *session.dirty, *session.deleted)
     return [c for c in _caches if any(isinstance(o, c.models) for o in objects)]

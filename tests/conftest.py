@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 from hypothesis import settings
 from sqlalchemy import text
 
-from portal import create_app
+from portal import create_app, site_state
 from portal.config import TestConfig
 from portal.extensions import db, limiter
 from portal.models import STAFF_ROLES, Organization, Role, User, utcnow
@@ -87,6 +87,8 @@ def _clean_state(app):
     # files are recreated), a DELETE of a few rows a few milliseconds.
     database_state.after_test(app)
     limiter.reset()
+    # The rows went without the ORM, so the per-process caches of site-wide state did not see them go.
+    site_state.forget_all()
 
 
 @pytest.fixture
