@@ -442,6 +442,8 @@ def _count_queries(app, client, url) -> int:
     def count(conn, cursor, statement, *args):
         statements.append(statement)
 
+    # Once before counting: the site-wide state (portal/site_state.py) is read once per process and kept.
+    client.get(url).get_data()
     event.listen(engine, "before_cursor_execute", count)
     try:
         response = client.get(url)
