@@ -18,7 +18,7 @@ from pathlib import Path
 
 import time_machine
 
-from portal.clock import TOKYO
+from portal.clock import TOKYO, utcnow
 
 OFFSET_VARIABLE = "PORTAL_TEST_CLOCK_OFFSET"
 SITE = str(Path(__file__).resolve().parent / "clock_site")
@@ -42,7 +42,8 @@ def start(value: str | None) -> datetime | None:
     global _traveller
     if not value:
         return None
-    real_now = datetime.now(UTC)
+    # Before the clock moves, portal.clock's "now" is the machine's: the offset is measured from it.
+    real_now = utcnow()
     target = destination(value, real_now)
     os.environ[OFFSET_VARIABLE] = repr((target - real_now).total_seconds())
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SITE, os.environ.get("PYTHONPATH")]))

@@ -9,4 +9,7 @@ if _offset:
 
     import time_machine
 
+    # Runs at interpreter start-up, before the portal can be imported: the machine's clock is read here
+    # once, to start this process at the test run's offset from it.
+
     time_machine.travel(datetime.now(UTC) + timedelta(seconds=float(_offset)), tick=True).start()
