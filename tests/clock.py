@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,7 +50,16 @@ def start(value: str | None) -> datetime | None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SITE, os.environ.get("PYTHONPATH")]))
     _traveller = time_machine.travel(target, tick=True)
     _traveller.start()
+    start_ticking()
     return target
+
+
+def start_ticking() -> None:
+    """time-machine's ticking clock starts to run at its first reading, not at ``start()``: read it now.
+    Otherwise each process's clock would lag behind by however long it took to first ask for the time, and
+    two portal processes would disagree by seconds (a session cookie signed by one looks "from the future"
+    to the other, which itsdangerous refuses)."""
+    time.time()
 
 
 def jst(*parts: int) -> datetime:

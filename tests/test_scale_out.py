@@ -146,37 +146,50 @@ def _sign_in(session, base: str, email: str, password: str = PASSWORD):
 
 def _take_test(session, urls, assignment_id: int, learner: int, chosen: dict, errors: list) -> None:
     """Start, answer every question and finish, each request on the other instance than the one before."""
+    last = None
+
+    def track(response):
+        nonlocal last
+        last = response
+        return response
+
     try:
         calls = iter(range(10_000))
 
         def base():
             return urls[(next(calls) + learner) % 2]
 
-        page = session.get(f"{base()}/me/training/{assignment_id}")
-        started = session.post(f"{base()}/me/training/{assignment_id}/start",
-                               data={"csrf_token": csrf_token_from(page.text)}, allow_redirects=False)
+        page = track(session.get(f"{base()}/me/training/{assignment_id}"))
+        started = track(session.post(f"{base()}/me/training/{assignment_id}/start",
+                               data={"csrf_token": csrf_token_from(page.text)}, allow_redirects=False))
         assert started.status_code == 303, started.status_code
         attempt_url = started.headers["Location"].rsplit("/", 1)[0]
         for number in range(1, QUESTIONS + 1):
-            page = session.get(f"{base()}{attempt_url}/{number}")
+            page = track(session.get(f"{base()}{attempt_url}/{number}"))
             assert page.status_code == 200, page.status_code
             form = BeautifulSoup(page.text, "html.parser")
             question_id = int(form.find("input", {"name": "question_id"})["value"])
             choices = [int(i["value"]) for i in form.find_all("input", {"name": "choice"})]
             choice = choices[(number + learner) % len(choices)]
             chosen[question_id] = choice
-            saved = session.post(f"{base()}{attempt_url}/answer", allow_redirects=False, data={
+            saved = track(session.post(f"{base()}{attempt_url}/answer", allow_redirects=False, data={
                 "csrf_token": csrf_token_from(page.text), "number": number, "question_id": question_id,
                 "choice": choice,
-            })
+            }))
             assert saved.status_code == 303, saved.status_code
-        review = session.get(f"{base()}{attempt_url}/review")
+        review = track(session.get(f"{base()}{attempt_url}/review"))
         assert review.status_code == 200, review.status_code
-        finished = session.post(f"{base()}{attempt_url}/finish", data={"csrf_token": csrf_token_from(review.text)},
-                                allow_redirects=False)
+        finished = track(session.post(f"{base()}{attempt_url}/finish",
+                                      data={"csrf_token": csrf_token_from(review.text)}, allow_redirects=False))
         assert finished.status_code == 303, finished.status_code
-    except Exception as exc:  # reported by the main thread
-        errors.append(repr(exc))
+    except Exception as exc:  # reported by the main thread, with the response it came from
+        where = "before any response"
+        if last is not None:
+            hops = " -> ".join(f"{r.status_code} {r.request.method} {r.url}" for r in [*last.history, last])
+            title = BeautifulSoup(last.text, "html.parser").title
+            flashes = [p.get_text(" ", strip=True) for p in BeautifulSoup(last.text, "html.parser").select("p.flash")]
+            where = f"{hops} (title {title.string if title else None!r}, messages {flashes})"
+        errors.append(f"learner {learner}: {exc!r} after {where}")
 
 
 def _sample(body: str, prefix: str) -> float:
