@@ -70,7 +70,6 @@ def _put_back(rows: dict[str, list[dict]]) -> None:
         for table in _tables():
             if rows.get(table.name):
                 conn.execute(table.insert(), rows[table.name])
-    db.engine.dispose()
 
 
 def _read_all() -> dict[str, list[dict]]:

@@ -85,15 +85,28 @@ def test_production_cookies_are_secure():
     assert Config.SESSION_COOKIE_SECURE is True and Config.HSTS is True
 
 
-def test_password_hash_is_argon2id_with_owasp_parameters(app):
+def test_password_hash_is_argon2id_with_owasp_parameters(app, monkeypatch):
+    """With production's settings (the suite itself runs at argon2id's lowest cost, TestConfig)."""
+    from portal.config import Config
     from portal.passwords import hash_password
 
+    for key in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM"):
+        monkeypatch.setitem(app.config, key, getattr(Config, key))
     with app.app_context():
         hashed = hash_password("a long enough passphrase")
     match = re.match(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$", hashed)
     assert match
     m, t, p = map(int, match.groups())
     assert m >= 19456 and t >= 2 and p >= 1
+
+
+def test_a_sign_in_rehashes_a_password_hashed_at_a_lower_cost(app, client, make_user, monkeypatch):
+    user = make_user(Role.LEARNER)
+    monkeypatch.setitem(app.config, "ARGON2_TIME_COST", app.config["ARGON2_TIME_COST"] + 1)
+    assert login(client, user.email).status_code == 303
+    with app.app_context(), unscoped():
+        stored = db.session.get(User, user.id).password_hash
+    assert f"t={app.config['ARGON2_TIME_COST']}," in stored
 
 
 class TestPasswordPolicy:
