@@ -141,13 +141,15 @@ def _demo_scale(n: int) -> None:
 
 
 def _demo_training() -> None:
-    """The demo course of セキュトレ (global, so every organization can deliver it)."""
-    from portal.blueprints.courses.demo import seed_demo_course
+    """The demo courses of セキュトレ, for every employee and for managers (global, so every organization
+    can deliver them). The employees' course first: `flask demo --scale` delivers the first global course."""
+    from portal.blueprints.courses.demo import seed_demo_course, seed_managers_course
 
     with unscoped():
-        course, created = seed_demo_course()
+        seeded = [seed_demo_course(), seed_managers_course()]
         db.session.commit()
-    click.echo(f"Training course: {course.title} ({course.fiscal_year}){' created' if created else ''}")
+    for course, created in seeded:
+        click.echo(f"Training course: {course.title} ({course.fiscal_year}){' created' if created else ''}")
 
 
 def _demo_inspections() -> None:

@@ -11,7 +11,8 @@ from bs4 import BeautifulSoup
 from sqlalchemy import event, func, select
 
 from portal.blueprints.courses import services as course_services
-from portal.blueprints.courses.demo import QUESTIONS, seed_demo_course
+from portal.blueprints.courses.demo import seed_demo_course
+from portal.blueprints.courses.editions.edition_2026 import GENERAL, MANAGERS
 from portal.blueprints.quizzes import services as quiz_services
 from portal.blueprints.training import services as delivery_services
 from portal.departments import DepartmentTree
@@ -109,7 +110,7 @@ def test_link_rule_refuses_hidden_schemes(url):
 
 
 def test_demo_course_is_idempotent_and_real(app, run_in_app):
-    assert len(QUESTIONS) >= 20
+    assert len(GENERAL.questions) >= 60
 
     def seed_twice():
         first, created = seed_demo_course()
@@ -122,15 +123,16 @@ def test_demo_course_is_idempotent_and_real(app, run_in_app):
     created, created_again, same, kinds, count, empty, org = run_in_app(seed_twice)
     assert created and not created_again and same
     assert kinds == {"single", "multiple", "true_false"}
-    assert count == len(QUESTIONS) and empty == 0 and org is None
+    assert count == len(GENERAL.questions) and empty == 0 and org is None
 
 
 def test_demo_command_seeds_the_course(app, run_in_app):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    assert "情報セキュリティ基礎" in result.output
+    assert "情報セキュリティ基礎" in result.output and "管理者のための情報セキュリティ" in result.output
     assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
-    assert run_in_app(lambda: db.session.scalar(select(func.count()).select_from(Course))) == 1
+    titles = run_in_app(lambda: sorted(db.session.scalars(select(Course.title))))
+    assert titles == sorted([GENERAL.title, MANAGERS.title])
 
 
 def test_global_courses_are_shared_and_own_courses_private(world, run_in_app, login_as):
