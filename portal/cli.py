@@ -110,15 +110,16 @@ def demo(if_empty: bool, scale: int | None) -> None:
             if created:
                 audit.record("user.created", target=user, actor=None, source="demo")
         departments = _seed_demo_organization(org)
-        id_learners = showcase.seed_id_learners(org, DEMO_PASSWORD, [departments[n].id for n in DEMO_DEPARTMENTS])
+        id_logins = [learner.login_id for learner in
+                     showcase.seed_id_learners(org, DEMO_PASSWORD, [departments[n].id for n in DEMO_DEPARTMENTS])]
         db.session.commit()
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
     for email, role, _name, _org in logins:
         click.echo(f"  {role:<10} {email}")
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
     click.echo(f"Learners without email sign in at /o/{org.code} with their learner ID (same password):")
-    for learner in id_learners:
-        click.echo(f"  {Role.LEARNER:<10} {learner.login_id}")
+    for login_id in id_logins:
+        click.echo(f"  {Role.LEARNER:<10} {login_id}")
     course = _demo_training()
     _demo_delivery(org.id, course)
     _demo_inspections()
