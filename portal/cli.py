@@ -10,7 +10,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from portal import audit
-from portal.clock import add_months_to_date
+from portal import demo_showcase as showcase
+from portal.clock import TOKYO, add_months_to_date
 from portal.demo_scale import DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import Organization, Role, User
@@ -108,16 +109,24 @@ def demo(if_empty: bool, scale: int | None) -> None:
                 user.login_id = email.split("@")[0].upper()
             if created:
                 audit.record("user.created", target=user, actor=None, source="demo")
-        _seed_demo_organization(org)
+        departments = _seed_demo_organization(org)
+        id_logins = [learner.login_id for learner in
+                     showcase.seed_id_learners(org, DEMO_PASSWORD, [departments[n].id for n in DEMO_DEPARTMENTS])]
         db.session.commit()
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
     for email, role, _name, _org in logins:
         click.echo(f"  {role:<10} {email}")
     click.echo(f"Organization: {DEMO_ORG_NAME} (code {org.code})")
-    _demo_training()
+    click.echo(f"Learners without email sign in at /o/{org.code} with their learner ID (same password):")
+    for login_id in id_logins:
+        click.echo(f"  {Role.LEARNER:<10} {login_id}")
+    course = _demo_training()
+    _demo_delivery(org.id, course)
     _demo_inspections()
     _demo_inspection_round(org.id)
     _demo_inspection_history(org.id)
+    _demo_invoice(org.id)
+    _demo_terms()
     if scale:
         _demo_scale(scale)
 
@@ -140,9 +149,10 @@ def _demo_scale(n: int) -> None:
                f"(password {DEMO_PASSWORD})")
 
 
-def _demo_training() -> None:
+def _demo_training():
     """The demo courses of セキュトレ, for every employee and for managers (global, so every organization
-    can deliver them). The employees' course first: `flask demo --scale` delivers the first global course."""
+    can deliver them); returns the employees' course. It comes first: `flask demo --scale` delivers the
+    first global course."""
     from portal.blueprints.courses.demo import seed_demo_course, seed_managers_course
 
     with unscoped():
@@ -150,6 +160,50 @@ def _demo_training() -> None:
         db.session.commit()
     for course, created in seeded:
         click.echo(f"Training course: {course.title} ({course.fiscal_year}){' created' if created else ''}")
+    return seeded[0][0]
+
+
+def _demo_delivery(org_id: int, course) -> None:
+    """An open delivery of the demo course to every demo learner: a test to take right after seeding."""
+    from portal.clock import utcnow
+
+    with unscoped():
+        admin = db.session.scalar(select(User).where(User.email == "admin@demo.example.com"))
+        delivery, created = showcase.open_delivery(org_id, course, admin, utcnow())
+        db.session.commit()
+        due = delivery.due_at.astimezone(TOKYO)
+        click.echo(f"Training delivery: {delivery.title} (open until {due:%Y-%m-%d %H:%M})"
+                   f"{'' if created else ' (exists)'}")
+
+
+def _demo_invoice(org_id: int) -> None:
+    """The demo company's invoice for its contract year, issued today (needs the issuer's settings)."""
+    from portal.rules import RuleViolation
+
+    with unscoped():
+        org = db.session.get(Organization, org_id)
+        operator = db.session.scalar(select(User).where(User.email == "operator@example.com"))
+        try:
+            invoice, created = showcase.issue_invoice(org, operator)
+        except RuleViolation as refusal:
+            db.session.rollback()
+            click.echo(f"Invoice: not issued: {refusal}")
+            return
+        db.session.commit()
+        if invoice is not None:
+            click.echo(f"Invoice: {invoice.number}, {invoice.total:,} yen, due {invoice.due_on:%Y-%m-%d}"
+                       f"{'' if created else ' (exists)'}")
+
+
+def _demo_terms() -> None:
+    """The terms of service as the current version, so that the application form /apply/ is open."""
+    with unscoped():
+        operator = db.session.scalar(select(User).where(User.email == "operator@example.com"))
+        admins = list(db.session.scalars(select(User).where(User.email == "admin@demo.example.com")))
+        document, created = showcase.publish_terms(operator, admins)
+        db.session.commit()
+        click.echo(f"Terms: {document.version} (in force since {document.effective_on:%Y-%m-%d})"
+                   f"{'' if created else ' (a version exists)'}")
 
 
 def _demo_inspections() -> None:
@@ -224,17 +278,17 @@ def _demo_inspection_round(org_id: int) -> None:
         click.echo(f"Inspection round: {created.title} (open until {due:%Y-%m-%d %H:%M})")
 
 
-def _seed_demo_organization(org: Organization) -> None:
-    """The demo company's contract, registered profile and departments, each created once."""
-    from datetime import date
-
-    from portal.clock import utcnow
+def _seed_demo_organization(org: Organization) -> dict:
+    """The demo company's contract (this fiscal year), registered profile and departments, each created
+    once; returns the departments by name."""
+    from portal.clock import today_in_tokyo, utcnow
     from portal.models import Contract, Department, ManagerDepartment, OrganizationProfile
 
     if db.session.scalar(select(Contract).where(Contract.organization_id == org.id)) is None:
+        starts_on, ends_on = showcase.fiscal_year(today_in_tokyo())
         db.session.add(
             Contract(
-                organization_id=org.id, plan_name="スタンダード", starts_on=date(2026, 4, 1), ends_on=date(2027, 3, 31),
+                organization_id=org.id, plan_name="スタンダード", starts_on=starts_on, ends_on=ends_on,
                 seat_limit=50, annual_fee=300_000, overage_unit_price=3_000,
             )
         )
@@ -263,3 +317,4 @@ def _seed_demo_organization(org: Organization) -> None:
     if db.session.get(ManagerDepartment, (manager.id, sales.id)) is None:
         db.session.add(ManagerDepartment(organization_id=org.id, user_id=manager.id, department_id=sales.id))
     db.session.flush()
+    return departments

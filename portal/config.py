@@ -151,6 +151,10 @@ class DevConfig(Config):
     SUPPORT_EMAIL = "support@portal.invalid"
     ONCALL_EMAIL = "oncall@portal.invalid"
     OPERATOR_EMAIL = "operator@portal.invalid"
+    # Demo values, so that `flask demo` issues an invoice (production has none and refuses to issue). No
+    # registration number starts T0: a 法人番号's check digit is 1 to 9, so this one belongs to nobody.
+    INVOICE_REGISTRATION_NUMBER = "T0000000000000"
+    INVOICE_BANK_ACCOUNT = "デモ銀行 本店営業部 普通 1234567 カ)ワークストラスト"
 
 
 class TestConfig(DevConfig):

@@ -22,8 +22,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import Table, func, insert, select
 
-from portal.clock import utcnow
+from portal.clock import TOKYO, utcnow
 from portal.extensions import db
+from portal.legal import current_document
 from portal.models import (
     Assignment,
     AssignmentStatus,
@@ -34,8 +35,10 @@ from portal.models import (
     Delivery,
     DeliveryStatus,
     Department,
+    DocumentKind,
     Organization,
     Role,
+    TermsAcceptance,
     Ticket,
     TicketMessage,
     User,
@@ -244,6 +247,13 @@ def _organizations(sizes, ids, now, report) -> list[tuple[int, str, str]]:
                            "session_token": secrets.token_urlsafe(24), "active": True, "must_change_password": False,
                            "failed_logins": 0, "created_at": now}
                           for i, (oid, _code, email) in enumerate(orgs)))
+    # Like the demo company's administrator (portal/demo_showcase.py), they accepted the terms in force:
+    # their pages open at once, not after the acceptance page.
+    terms = current_document(DocumentKind.TERMS, now.astimezone(TOKYO).date())
+    if terms is not None:
+        _insert(TermsAcceptance.__table__, ({"document_id": terms.id, "user_id": first_admin + i,
+                                             "organization_id": oid, "accepted_at": now}
+                                            for i, (oid, _code, _email) in enumerate(orgs)))
     report.add("organizations", len(orgs))
     report.add("administrators", len(orgs))
     return orgs
