@@ -130,7 +130,7 @@ def test_the_learner_home_works_with_javascript_off(live_server, browser, world)
         context.close()
 
 
-def test_the_administrator_opens_a_learners_record_from_the_list(live_server, desktop, world, history):
+def test_the_administrator_opens_a_learners_record_from_the_list(live_server, desktop, world, history):  # noqa: F811
     """記録 太郎 failed then passed 4月の研修 and answered いいえ in October (tests/test_learner_record.py)."""
     page = desktop
     page.goto(live_server + "/login")
