@@ -140,6 +140,8 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "learners.new": ("GET", "/org/learners/new", only("admin_a", "admin_b", "manager_a")),
     "learners.export": ("GET", "/org/learners/export.csv", only("admin_a", "admin_b", "manager_a")),
     "learners.show": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}", _in_org_a()),
+    "learners.record": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/record", _in_org_a()),
+    "learners.record_export": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/record.csv", _in_org_a()),
     "learners.edit": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/edit", _in_org_a()),
     "learners.reset_password": ("GET", lambda w: f"/org/learners/{w['learner_a'].id}/password", _in_org_a()),
     "learners.deactivate": ("POST", lambda w: f"/org/learners/{w['learner_a'].id}/deactivate", _in_org_a(303)),

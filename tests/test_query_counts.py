@@ -81,6 +81,7 @@ ADMIN_PAGES = {
     "delivery item analysis": lambda w: f"/org/training/{w['delivery']}/items",
     "course results": lambda w: f"/org/training/courses/{w['course']}",
     "learner list": lambda w: "/org/learners/",
+    "learner record": lambda w: f"/org/learners/{w['me'].id}/record",
 }
 
 

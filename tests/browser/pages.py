@@ -40,6 +40,7 @@ ADMIN_PAGES = [
     ("組織のホーム", lambda t: "/org/", "admin-home"),
     ("受講者", lambda t: "/org/learners/", "admin-learners"),
     ("受講者の詳細", lambda t: f"/org/learners/{t.learner}", None),
+    ("研修・点検の記録", lambda t: f"/org/learners/{t.learner}/record", None),
     ("受講者の登録", lambda t: "/org/learners/new", None),
     ("CSVで一括登録", lambda t: "/org/learners/import", None),
     ("部署", lambda t: "/org/learners/departments", None),

@@ -1,5 +1,6 @@
 """The administrator imports learners from a CP932 CSV (fixing its errors first); an invited learner
-sets a password on a phone and lands on an empty home; learner pages fit a 360 px screen."""
+sets a password on a phone and lands on an empty home; learner pages fit a 360 px screen; the administrator
+opens a learner's record (研修・点検の記録) from the list."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
+from tests.test_learner_record import history  # noqa: F401 - the record's learner, with a passed delivery
 
 pytestmark = pytest.mark.browser
 
@@ -126,3 +128,39 @@ def test_the_learner_home_works_with_javascript_off(live_server, browser, world)
         expect(page.get_by_text("A001")).to_be_visible()
     finally:
         context.close()
+
+
+def test_the_administrator_opens_a_learners_record_from_the_list(live_server, desktop, world, history):  # noqa: F811
+    """記録 太郎 failed then passed 4月の研修 and answered いいえ in October (tests/test_learner_record.py)."""
+    page = desktop
+    page.goto(live_server + "/login")
+    page.get_by_label("メールアドレス").fill(world["admin_a"].email)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("link", name="受講者", exact=True).click()
+    page.get_by_role("link", name="記録 太郎").click()
+
+    expect(page.get_by_role("heading", name="研修・点検の記録")).to_be_visible()
+    april = page.locator("tr", has=page.get_by_role("link", name="4月の研修"))
+    expect(april.locator("td[data-label='状態']")).to_have_text("合格")
+    expect(april.locator("td[data-label='受験回数']")).to_have_text("2")
+    expect(april.locator("td[data-label='最高点']")).to_have_text("100")
+    certificate = april.get_by_role("link", name="修了証")
+    expect(certificate).to_have_attribute("href", f"/verify/{history['certificate']}")
+    june = page.locator("tr", has=page.get_by_role("link", name="6月の研修"))
+    expect(june.locator("td[data-label='状態']")).to_have_text("不合格")
+    expect(june.get_by_role("link", name="修了証")).to_have_count(0)
+
+    october = page.locator("tr", has=page.get_by_role("link", name="10月の点検"))
+    expect(october).to_contain_text("施錠当番が不在でした。")
+    expect(page.get_by_role("link", name="入館証の携帯を徹底する")).to_be_visible()
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="CSVでダウンロード").click()
+    assert download.value.suggested_filename.startswith("研修・点検の記録_00123_")
+    text = open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115 - Playwright's temporary file
+    assert "4月の研修" in text and "施錠当番が不在でした。" in text
+
+    certificate.click()
+    expect(page).to_have_url(re.compile(rf"/verify/{history['certificate']}$"))
+    expect(page.get_by_text("記録 太郎")).to_be_visible()

@@ -22,14 +22,17 @@ from portal.blueprints.learners.forms import (
     SignInSettingsForm,
 )
 from portal.blueprints.learners.services import LearnerRuleError
+from portal.clock import TOKYO, utcnow
 from portal.departments import DepartmentTree
 from portal.exports import TextCell, csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
+from portal.learner_record import learner_record
 from portal.models import Role, User
 from portal.models.learners import EMPLOYMENT_LABELS
 from portal.pagination import requested_page
+from portal.requests import writes_on_get
 from portal.security import role_required
 from portal.violations import rule_violations_shown
 
@@ -106,6 +109,31 @@ def show(learner_id: int):
         action_form=EmptyForm(),
         login_url=url_for("auth.org_login", code=_me().organization.code, _external=True),
     )
+
+
+@bp.get("/<int:learner_id>/record")
+def record(learner_id: int):
+    learner = services.get_learner_or_404(learner_id, _me())
+    history = learner_record(learner)
+    return render_template(
+        "learners/record.html",
+        learner=learner,
+        record=history,
+        tree=DepartmentTree.load(),
+        openable=services.openable_action_ids(history.actions, _me()),
+    )
+
+
+@bp.get("/<int:learner_id>/record.<any(csv, tsv):fmt>")
+@writes_on_get
+def record_export(learner_id: int, fmt: str):
+    """The record as a file; a download of personal data is audited (``learners.record_exported``)."""
+    learner = services.get_learner_or_404(learner_id, _me())
+    rows = services.record_rows(learner_record(learner))
+    services.record_exported(learner, fmt)
+    stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
+    filename = f"研修・点検の記録_{learner.login_id or learner.id}_{stamp}.{fmt}"
+    return csv_response(filename, services.RECORD_HEADER, rows, dialect=fmt)
 
 
 @bp.route("/<int:learner_id>/edit", methods=["GET", "POST"])

@@ -11,14 +11,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, delete, func, or_, select
 
 from portal import audit, invitations
 from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, normalize_email
-from portal.departments import DepartmentTree, scope_learners, visible_department_ids
+from portal.clock import TOKYO
+from portal.departments import DepartmentTree, managed_department_ids, scope_learners, visible_department_ids
+from portal.exports import TextCell
 from portal.extensions import db
+from portal.learner_record import ActionEntry, LearnerRecord
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,
     Department,
@@ -418,3 +422,57 @@ def set_third_party(learner: User, third_party_id: int | None, by: User) -> None
         third_parties.mark_learner(learner, third_party_id, by)
     except third_parties.RuleViolation as err:
         raise LearnerRuleError(err.args[0] if err.args else str(err), field="third_party_id") from err
+
+
+# --- the learner's record (研修・点検の記録) ------------------------------------------------------------
+
+RECORD_HEADER = ("受講者ID", "氏名", "種別", "時期", "名称", "講座・点検項目", "分類", "状態", "受験回数", "最高点",
+                 "期限", "完了日時", "修了証コード", "回答", "コメント", "担当者")
+
+
+def openable_action_ids(actions: Iterable[ActionEntry], user: User) -> set[int]:
+    """The record's corrective actions whose page ``user`` may open, so that the record links only those.
+
+    The follow-up pages' rule: an administrator opens every action, a manager the ones they own and the
+    ones of the departments they look after (the learner may have answered in another department).
+    """
+    if user.role == Role.ORG_ADMIN:
+        return {a.id for a in actions}
+    departments = managed_department_ids(user)
+    return {a.id for a in actions if a.owner_id == user.id or a.department_id in departments}
+
+
+def _tokyo(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return moment.astimezone(TOKYO).strftime(fmt) if moment else ""
+
+
+def record_rows(record: LearnerRecord) -> list[list]:
+    """The record as rows of :data:`RECORD_HEADER`: one per delivery, one per いいえ answer (or one per sheet
+    without any), one per corrective action."""
+    learner = record.learner
+    who = [TextCell(learner.login_id or ""), learner.name]
+    training, inspection, follow_up, no = _("研修"), _("点検"), _("是正処置"), _("いいえ")
+    rows: list[list] = []
+    for t in record.training:
+        edition = _("%(year)d年度版", year=t.fiscal_year)
+        rows.append([*who, training, _tokyo(t.starts_at, "%Y-%m-%d"), t.delivery_title,
+                     f"{t.course_title}（{edition}）", "", t.status_label,
+                     t.attempts, "" if t.best_score is None else t.best_score, _tokyo(t.due_at), _tokyo(t.passed_at),
+                     t.certificate_code or "", "", "", ""])
+    for m in record.inspections:
+        sheet = [*who, inspection, m.month.strftime("%Y-%m"), m.round_title]
+        times = [_tokyo(m.due_at), _tokyo(m.submitted_at), ""]
+        if not m.no_answers:
+            rows.append([*sheet, "", "", m.status_label, "", "", *times, "", "", ""])
+        for a in m.no_answers:
+            rows.append([*sheet, a.item_text, a.category, m.status_label, "", "", *times, no, a.comment, ""])
+    for a in record.actions:
+        rows.append([*who, follow_up, a.month.strftime("%Y-%m"), a.title, a.item_text, a.category, a.status_label,
+                     "", "", a.due_on.isoformat() if a.due_on else "", _tokyo(a.closed_at), "", "", "",
+                     a.owner_name or ""])
+    return rows
+
+
+def record_exported(learner: User, fmt: str) -> None:
+    """Write down that ``learner``'s record (personal data) left the portal as a file."""
+    audit.record("learners.record_exported", target=learner, format=fmt)
