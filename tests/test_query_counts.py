@@ -78,8 +78,9 @@ def _organization(app, make_org, make_user, learners: int) -> dict:
         _start_page_rows(org.id, admin.id, sales.id, inspection.id, item_ids[0], learners)
         with tenant_scope(org.id):
             assert db.session.get(Attempt, open_attempt.id).state == "in_progress"
-        return {"admin": admin, "manager": manager, "me": me, "delivery": second.id, "course": course_id, "assignment": mine.id,
-                "attempt": open_attempt.id, "done": done.id, "done_assignment": assignment_of(first.id, me.id).id,
+        return {"admin": admin, "manager": manager, "me": me, "delivery": second.id, "course": course_id,
+                "assignment": mine.id, "attempt": open_attempt.id, "done": done.id,
+                "done_assignment": assignment_of(first.id, me.id).id,
                 "lesson": lesson.id, "sheet": sheet.id, "round": inspection.id}
 
 
