@@ -9,13 +9,26 @@ per row (N+1) fails here.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from flask import before_render_template, template_rendered
 from sqlalchemy import event, select
 
+from portal.blueprints.tickets import services as ticket_services
+from portal.clock import today_in_tokyo
 from portal.extensions import db
-from portal.models import Attempt, Lesson, Role, User
+from portal.models import (
+    Attempt,
+    CorrectiveAction,
+    Department,
+    Lesson,
+    ManagerDepartment,
+    Notice,
+    NoticeTarget,
+    Role,
+    User,
+)
 from portal.tenancy import tenant_scope, unscoped
 from tests.inspection_helpers import add_edition, answer_all, open_round, response_of
 from tests.training_helpers import add_course, assignment_of, deliver, take
@@ -24,10 +37,17 @@ from tests.training_helpers import add_course, assignment_of, deliver, take
 def _organization(app, make_org, make_user, learners: int) -> dict:
     org = make_org()
     admin = make_user(Role.ORG_ADMIN, org, mfa=False)
+    manager = make_user(Role.MANAGER, org, mfa=False)
     me = make_user(Role.LEARNER, org, login_id="ME001")
     with app.app_context(), unscoped():
+        # The manager looks after 営業部, where every other learner works.
+        sales = Department(organization_id=org.id, name="営業部", depth=1)
+        db.session.add(sales)
+        db.session.flush()
+        db.session.add(ManagerDepartment(organization_id=org.id, user_id=manager.id, department_id=sales.id))
         db.session.add_all([User(role=Role.LEARNER, organization_id=org.id, login_id=f"L{i:03d}", name=f"受講 {i}",
-                                 email=f"l{i}-{org.code}@example.com") for i in range(learners - 1)])
+                                 email=f"l{i}-{org.code}@example.com", department_id=sales.id if i % 2 else None)
+                            for i in range(learners - 1)])
         db.session.commit()
         course_id = add_course(organization_id=org.id, questions=6).id
         lesson = Lesson(course_id=course_id, position=1, title="レッスン", body_md="# 見出し\n\n本文")
@@ -55,11 +75,31 @@ def _organization(app, make_org, make_user, learners: int) -> dict:
         sheet = response_of(inspection.id, me.id)
         answer_all(sheet.id, {item_ids[0]: "yes"}, submit=False)
         db.session.commit()
+        _start_page_rows(org.id, admin.id, sales.id, inspection.id, item_ids[0], learners)
         with tenant_scope(org.id):
             assert db.session.get(Attempt, open_attempt.id).state == "in_progress"
-        return {"admin": admin, "me": me, "delivery": second.id, "course": course_id, "assignment": mine.id,
-                "attempt": open_attempt.id, "done": done.id, "done_assignment": assignment_of(first.id, me.id).id,
+        return {"admin": admin, "manager": manager, "me": me, "delivery": second.id, "course": course_id,
+                "assignment": mine.id, "attempt": open_attempt.id, "done": done.id,
+                "done_assignment": assignment_of(first.id, me.id).id,
                 "lesson": lesson.id, "sheet": sheet.id, "round": inspection.id}
+
+
+def _start_page_rows(org_id: int, admin_id: int, department_id: int, round_id: int, item_id: int,
+                     learners: int) -> None:
+    """What else the start page counts, as many as a fifth of the learners: tickets, corrective actions
+    (some overdue) and notices to the organization."""
+    with tenant_scope(org_id):
+        admin = db.session.get(User, admin_id)
+        for n in range(learners // 5):
+            ticket_services.open_ticket(admin, "question", f"質問 {n}", "本文")
+            db.session.add(CorrectiveAction(
+                organization_id=org_id, round_id=round_id, item_id=item_id, title=f"是正 {n}", owner_id=admin_id,
+                department_id=department_id if n % 2 else None, due_on=today_in_tokyo() + timedelta(days=n - 2)))
+            notice = Notice(kind="general", title=f"お知らせ {n}", body="本文", all_organizations=False)
+            db.session.add(notice)
+            db.session.flush()
+            db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org_id))
+        db.session.commit()
 
 
 LEARNER_PAGES = {
@@ -82,6 +122,9 @@ ADMIN_PAGES = {
     "course results": lambda w: f"/org/training/courses/{w['course']}",
     "learner list": lambda w: "/org/learners/",
     "learner record": lambda w: f"/org/learners/{w['me'].id}/record",
+}
+MANAGER_PAGES = {
+    "manager home": lambda w: "/org/",
 }
 
 
@@ -109,13 +152,15 @@ def two_sizes(app, make_org, make_user, login_as):
     for world in (small, large):
         world["learner_client"] = login_as(world["me"])
         world["admin_client"] = login_as(world["admin"])
+        world["manager_client"] = login_as(world["manager"])
     return small, large
 
 
-def test_learner_and_admin_pages_cost_the_same_statements_for_5_and_50_learners(app, two_sizes):
+def test_learner_admin_and_manager_pages_cost_the_same_statements_for_5_and_50_learners(app, two_sizes):
     small, large = two_sizes
     counts = {}
-    for who, pages in (("learner_client", LEARNER_PAGES), ("admin_client", ADMIN_PAGES)):
+    for who, pages in (("learner_client", LEARNER_PAGES), ("admin_client", ADMIN_PAGES),
+                       ("manager_client", MANAGER_PAGES)):
         for name, url in pages.items():
             # Once to warm what a process caches once (the course, the translations), then measured.
             _statements(app, small[who], url(small))
@@ -190,3 +235,26 @@ def test_learner_pages_run_no_statement_from_a_template_and_stay_within_their_st
     over = {name: (count, LEARNER_PAGE_BOUNDS[name]) for name, count in counts.items()
             if count > LEARNER_PAGE_BOUNDS[name]}
     assert over == {}, f"statements per learner page (counted, bound): {counts}"
+
+
+# The start page (#19 item 1): every panel's figures in a fixed number of statements, none from a template.
+# Measured 2026-12 with the site-wide state already cached; a bound may go down, never up.
+START_PAGE_BOUNDS = {"admin_client": 17, "manager_client": 17}
+
+
+def test_the_start_page_runs_no_statement_from_a_template_for_the_administrator_and_the_manager(app, two_sizes):
+    small, large = two_sizes
+    counts, from_templates = {}, {}
+    for who in START_PAGE_BOUNDS:
+        for world in (small, large):
+            client = world[who]
+            client.get("/org/")  # what a process caches once (the translations, the site-wide state)
+            with statements_while_rendering(app) as (seen, in_templates):
+                response = client.get("/org/")
+            assert response.status_code == 200, (who, response.status_code)
+            counts.setdefault(who, []).append(len(seen))
+            if in_templates:
+                from_templates[who] = in_templates
+    assert from_templates == {}, f"statements run while the start page rendered: {from_templates}"
+    assert all(small_count == large_count <= START_PAGE_BOUNDS[who]
+               for who, (small_count, large_count) in counts.items()), counts

@@ -12,4 +12,5 @@ from portal.security import restrict_blueprint
 bp = Blueprint("inspection_results", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.ORG_ADMIN, Role.MANAGER])
 
-from portal.blueprints.inspection_results import routes  # noqa: E402,F401
+# dashboard: this area's panels of the administrator's and manager's start page (portal/dashboard.py).
+from portal.blueprints.inspection_results import dashboard, routes  # noqa: E402,F401

@@ -624,10 +624,13 @@ def _finish(action: CorrectiveAction, changes: dict, now: datetime) -> None:
                  **{k: (v if k != "notes" else len(v)) for k, v in changes.items()})
 
 
-def _actions_visible_to(user: User) -> list:
+def actions_visible_to(user: User, departments: set[int] | None = None) -> list:
+    """Criteria for the actions ``user`` may see: an administrator every one; a manager their own and their
+    departments' (``departments``: the manager's departments when the caller has them already)."""
     if user.role == Role.ORG_ADMIN:
         return []
-    departments = managed_department_ids(user)
+    if departments is None:
+        departments = managed_department_ids(user)
     mine = CorrectiveAction.owner_id == user.id
     return [or_(mine, CorrectiveAction.department_id.in_(sorted(departments)))] if departments else [mine]
 
@@ -635,7 +638,7 @@ def _actions_visible_to(user: User) -> list:
 def get_action_or_404(action_id: int, user: User) -> CorrectiveAction:
     """The action if ``user`` may see it (a manager: their departments' and their own); 404 otherwise."""
     action = db.session.scalar(
-        select(CorrectiveAction).where(CorrectiveAction.id == action_id, *_actions_visible_to(user))
+        select(CorrectiveAction).where(CorrectiveAction.id == action_id, *actions_visible_to(user))
     )
     if action is None:
         abort(404)
@@ -657,7 +660,7 @@ def action_list(user: User, *, status: str = UNFINISHED, owner_id: int | None = 
         .join(InspectionItem, InspectionItem.id == CorrectiveAction.item_id)
         .join(InspectionRound, InspectionRound.id == CorrectiveAction.round_id)
         .outerjoin(User, User.id == CorrectiveAction.owner_id)
-        .where(*_actions_visible_to(user))
+        .where(*actions_visible_to(user))
         .order_by(CorrectiveAction.due_on.is_(None), CorrectiveAction.due_on, CorrectiveAction.id)
     )
     if status == UNFINISHED:

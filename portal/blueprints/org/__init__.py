@@ -20,4 +20,5 @@ def _require_registration():
     return None
 
 
-from portal.blueprints.org import routes  # noqa: E402,F401
+# dashboard: this area's panels of the administrator's and manager's start page (portal/dashboard.py).
+from portal.blueprints.org import dashboard, routes  # noqa: E402,F401

@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, data_export, third_parties
+from portal import audit, dashboard, data_export, third_parties
 from portal import notices as notice_rules
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
@@ -24,19 +24,18 @@ from portal.forms import EmptyForm
 from portal.models import Invoice, Role, User
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
-from portal.seats import seat_check
 from portal.security import role_required
 from portal.violations import form_status, rule_violations_shown
 
 
 @bp.get("/")
 def home():
+    """The dashboard: each area's panel (``portal.dashboard``), a manager's over their departments only."""
     me = current_user._get_current_object()
     pending = services.pending_handover(me.organization)
     return render_template(
         "org/home.html",
-        unread=notice_rules.unread_count(me),
-        seat=seat_check(me.organization) if me.role == Role.ORG_ADMIN else None,
+        panels=dashboard.panels(dashboard.viewer_of(me)),
         handover_to_accept=pending if pending and pending.successor_id == me.id else None,
         mfa_form=AdminMfaPolicyForm(required=me.organization.admins_require_mfa) if me.role == Role.ORG_ADMIN else None,
     )

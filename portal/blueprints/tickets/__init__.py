@@ -9,4 +9,5 @@ bp = Blueprint("tickets", __name__, template_folder="templates")
 # Every role has a use for the desk; each view narrows it further.
 restrict_blueprint(bp, list(Role))
 
-from portal.blueprints.tickets import routes  # noqa: E402,F401
+# dashboard: this area's panels of the administrator's and manager's start page (portal/dashboard.py).
+from portal.blueprints.tickets import dashboard, routes  # noqa: E402,F401

@@ -63,10 +63,14 @@ def get_ticket_or_404(ticket_id: int, *, for_view: bool = False) -> Ticket:
 def index():
     if current_user.is_staff:
         return redirect(url_for("tickets.desk"), 303)
+    status = request.args.get("status", "")
+    status = status if status in services.CUSTOMER_FILTERS else ""
     return render_template(
         "tickets/index.html",
-        tickets=services.customer_tickets(current_user),
+        tickets=services.customer_tickets(current_user, status),
         may_open=services.may_open_tickets(current_user),
+        status=status,
+        status_labels=STATUS_LABELS,
     )
 
 

@@ -549,11 +549,20 @@ def queue_page(filters: QueueFilters, user: User, now: datetime, per_page: int =
     return db.paginate(stmt, page=clamp_page(filters.page), per_page=per_page, error_out=False)
 
 
-def customer_tickets(user: User):
-    """The tickets a customer sees: the whole organization's, or a learner's own questions."""
+# The customer list's ``?status=``: "active" (not resolved yet: 新規・対応中・返答待ち) or one status.
+CUSTOMER_FILTERS = ("active", *(str(s) for s in TicketStatus))
+
+
+def customer_tickets(user: User, status: str = ""):
+    """The tickets a customer sees: the whole organization's, or a learner's own questions; ``status`` one of
+    :data:`CUSTOMER_FILTERS` narrows them (anything else: every ticket)."""
     stmt = select(Ticket).options(joinedload(Ticket.requester)).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
     if user.role == Role.LEARNER:
         stmt = stmt.where(Ticket.requester_id == user.id)
+    if status == "active":
+        stmt = stmt.where(Ticket.status.in_([str(s) for s in ACTIVE_STATUSES]))
+    elif status in CUSTOMER_FILTERS:
+        stmt = stmt.where(Ticket.status == status)
     return db.session.scalars(stmt).unique().all()
 
 

@@ -8,4 +8,5 @@ from portal.security import restrict_blueprint
 bp = Blueprint("training", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.ORG_ADMIN, Role.MANAGER])
 
-from portal.blueprints.training import routes  # noqa: E402,F401
+# dashboard: this area's panels of the administrator's and manager's start page (portal/dashboard.py).
+from portal.blueprints.training import dashboard, routes  # noqa: E402,F401

@@ -87,13 +87,19 @@ def new():
 
 @bp.get("/<int:delivery_id>")
 def show(delivery_id: int):
+    """The delivery's results; ``?overdue=1`` lists only the learners past the due date who have not passed
+    (the start page's 期限切れ figure links here)."""
     delivery = get_delivery_or_404(delivery_id)
     tree = DepartmentTree.load()
     learners = _learners()
     rows, total = services.department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree, learners)
+    overdue_only = request.args.get("overdue") == "1"
+    # The due date is the delivery's: once it has gone, everyone not passed is overdue; before it, no one.
+    past_due = delivery.due_at <= utcnow()
+    unfinished = services.unfinished_learners(delivery, learners=learners) if past_due or not overdue_only else []
     return render_template(
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
-        unfinished=services.unfinished_learners(delivery, learners=learners), labels=STATUS_LABELS,
+        unfinished=unfinished, labels=STATUS_LABELS, overdue_only=overdue_only, past_due=past_due,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
         today=today_in_tokyo(),
     )
