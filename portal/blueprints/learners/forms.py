@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -158,6 +158,18 @@ class ImportForm(FlaskForm):
     def validate_file(self, field):
         if not field.data or not getattr(field.data, "filename", ""):
             raise ValidationError(_l("CSVファイルを選んでください。"))
+
+
+class ImportConfirmForm(FlaskForm):
+    """The confirmation of an import. ``valid_rows_only`` is the administrator's explicit choice, from its own
+    button, to import the rows without errors; ``refused`` names the refused rows they saw."""
+
+    valid_rows_only = HiddenField()
+    refused = HiddenField()
+
+    @property
+    def chose_valid_rows_only(self) -> bool:
+        return self.valid_rows_only.data == "1"
 
 
 class SignInSettingsForm(FlaskForm):
