@@ -1,7 +1,8 @@
-"""Who is already registered: email addresses (unique service-wide) and organization names.
+"""Who is already registered: email addresses (unique service-wide), 受講者ID (unique per organization)
+and organization names.
 
 Every area that creates or renames a user or an organization asks here, so that the forms, the
-services and the sign-in agree on what counts as the same address or the same name.
+services, the CSV import and the sign-in agree on what counts as the same address, ID or name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import unicodedata
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 
 from portal.extensions import db
 from portal.models import Organization, User
@@ -38,6 +39,35 @@ def email_taken(email: str, exclude_id: int | None = None) -> bool:
         stmt = stmt.where(User.id != exclude_id)
     with unscoped():
         return db.session.scalar(stmt) is not None
+
+
+def normalize_login_id(value: str | None) -> str:
+    """A 受講者ID as typed or read from a file: width-folded (NFKC: ００１２３ is 00123), spaces around removed.
+
+    The case is kept: the ID is stored and shown as the administrator typed it.
+    """
+    return unicodedata.normalize("NFKC", value or "").strip()
+
+
+def login_id_key(login_id: str) -> str:
+    """What two 受講者ID are compared by: learner01 and LEARNER01 are the same person.
+
+    IDs are ASCII (the learner fields' rule), where Python's lower() and the database's lower() agree.
+    """
+    return login_id.lower()
+
+
+def login_id_is(login_id: str) -> ColumnElement[bool]:
+    """The users whose 受講者ID is ``login_id`` in any case; served by the unique index on lower(login_id)."""
+    return func.lower(User.login_id) == login_id_key(login_id)
+
+
+def login_id_taken(login_id: str, exclude_id: int | None = None) -> bool:
+    """Another user of the organization in scope already has ``login_id``, in any case."""
+    stmt = select(User.id).where(login_id_is(login_id))
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    return db.session.scalar(stmt) is not None
 
 
 def normalize_org_name(name: str) -> str:

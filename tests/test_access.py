@@ -158,6 +158,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "learners.import_cancel": (
         "POST", lambda w: f"/org/learners/import/{w['batch_a']}/cancel", _in_org_a(303, manager=403)
     ),
+    "learners.import_refused": (
+        "GET", lambda w: f"/org/learners/import/{w['batch_a']}/refused.csv", _in_org_a(manager=403)
+    ),
     "learners.departments": ("GET", "/org/learners/departments", only("admin_a", "admin_b")),
     "learners.department_edit": (
         "GET", lambda w: f"/org/learners/departments/{w['department_a']}", _in_org_a(manager=403)

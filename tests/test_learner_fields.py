@@ -78,3 +78,24 @@ def test_the_form_and_the_import_hold_the_same_rule_objects(app):
         for key in ("login_id", "name", "email", "employment_type", "initial_password"):
             assert form[key].validators is imports._RULES[key] is getattr(fields, key.upper())
         assert DepartmentForm(meta={"csrf": False}).name.validators is fields.DEPARTMENT_NAME
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "read"),
+    [
+        ("login_id", " ｎ００１ ", "n001"),  # width-folded, case kept
+        ("login_id", "Ab-01", "Ab-01"),
+        ("name", " 髙橋\u3000①ＡＢＣ ", "髙橋\u3000①ＡＢＣ"),  # as written, only the spaces around it go
+        ("email", "ＹＡＭＡＤＡ@Example.co.jp", "yamada@example.co.jp"),
+    ],
+)
+def test_the_form_and_the_import_read_a_typed_value_the_same_way(app, world, key, typed, read):
+    data = {**VALID, key: typed, "department_id": ""}
+    data.pop("department")
+    with app.test_request_context(), tenant_scope(world["org_a"].id):
+        form = NewLearnerForm(formdata=MultiDict(data), meta={"csrf": False})
+        assert form.validate(), form.errors
+        assert form[key].data == read
+    row = {**VALID, key: typed}
+    result = imports.read_csv(csv_bytes([HEADER, [row[c] for c in COLUMNS]], "utf-8"), max_bytes=1_000_000)
+    assert result.errors == [] and result.rows[0][key] == read

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Organization, OutboxMessage
+from portal.models import AuditEvent, Organization, OutboxMessage
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.learner_helpers import actions, post_form
 
@@ -79,6 +79,24 @@ def test_org_login_is_rate_limited_per_account(client, world, no_email_learner):
     response = org_login(client, world["org_a"].code, "00123", "shoki-pass-1")
     assert response.status_code == 429
     assert "一時的にログインを制限しています" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed", ["Learner01", "learner01", "LEARNER01", "ｌｅａｒｎｅｒ０１", " LeArNeR01 "])
+def test_the_learner_id_signs_in_whatever_its_case(app, world, make_user, typed, run_in_app):
+    learner = make_user("learner", world["org_a"], email=None, login_id="Learner01")
+    make_user("learner", world["org_b"], email=None, login_id="LEARNER01", password="other-org-pass")
+    client = app.test_client()
+    assert org_login(client, world["org_a"].code, typed, PASSWORD).status_code == 303
+    assert client.get("/me/profile").status_code == 200
+    login = run_in_app(lambda: db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login")).all())
+    assert [e.target_id for e in login] == [str(learner.id)]
+
+
+def test_the_rate_limit_counts_an_id_in_every_case_as_one_account(client, world, no_email_learner, make_user):
+    make_user("learner", world["org_a"], email=None, login_id="ab12")
+    for typed in ("AB12", "ab12", "Ab12", "ａｂ１２", "aB12"):
+        org_login(client, world["org_a"].code, typed, "wrong-password")
+    assert org_login(client, world["org_a"].code, "ab12", PASSWORD).status_code == 429
 
 
 def test_an_inactive_learner_cannot_sign_in(client, world, make_user):

@@ -334,3 +334,124 @@ def test_the_list_pages_through_many_learners(world, login_as, run_in_app):
     assert "121 人" in first and "1 / 3 ページ" in first and 'rel="next"' in first
     second = admin.get("/org/learners/?page=2").get_data(as_text=True)
     assert "2 / 3 ページ" in second and 'rel="prev"' in second and "L00049" in second
+
+
+# --- 受講者ID whatever their case (#19) ----------------------------------------------------------
+
+
+def test_an_id_in_another_case_is_the_same_learner_for_the_form(world, make_user, login_as, run_in_app):
+    admin = login_as(world["admin_a"])
+    for login_id in ("a001", "A001", "ａ００１"):  # learner_a holds A001
+        response = new_learner(admin, login_id=login_id)
+        assert response.status_code == 422, login_id
+        assert "この受講者IDはすでに使われています。" in response.get_data(as_text=True)
+    other = make_user("learner", world["org_a"], login_id="Learner02", email=None)
+    data = {"name": "", "email": "", "department_id": "", "employment_type": ""}
+    taken = post_form(admin, f"/org/learners/{other.id}/edit", {**data, "login_id": "a001"})
+    assert taken.status_code == 422 and "この受講者IDはすでに使われています。" in taken.get_data(as_text=True)
+    # A learner may have their own ID written in another case; a full-width ID is read as half-width.
+    assert post_form(admin, f"/org/learners/{other.id}/edit", {**data, "login_id": "LEARNER02"}).status_code == 303
+    assert new_learner(admin, login_id="ｎ００１").status_code == 303
+    found = learners(run_in_app, world["org_a"])
+    assert found["LEARNER02"].id == other.id and "n001" in found
+    assert new_learner(login_as(world["admin_b"]), login_id="a001").status_code == 303  # another organization
+
+
+def test_the_database_refuses_an_id_in_another_case(app, world):
+    """The unique index on (organization, lower(login_id)), on SQLite and PostgreSQL alike: a migration that
+    rebuilds the users table in batch mode on SQLite and forgets to create it again fails here."""
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.tenancy import unscoped
+
+    with app.app_context(), unscoped():
+        db.session.add(User(role="learner", organization_id=world["org_a"].id, login_id="a001", name=""))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+        db.session.add(User(role="learner", organization_id=world["org_b"].id, login_id="a001", name=""))
+        db.session.flush()  # another organization's IDs are its own
+        db.session.rollback()
+
+
+def test_the_list_search_finds_an_id_in_any_case(world, make_user, login_as):
+    make_user("learner", world["org_a"], login_id="Tokyo-07", name="東京 七子", email=None)
+    make_user("learner", world["org_a"], login_id="aa10", name="", email=None)
+    make_user("learner", world["org_a"], login_id="AB20", name="", email=None)
+    admin = login_as(world["admin_a"])
+    assert "Tokyo-07" in admin.get("/org/learners/?q=TOKYO").get_data(as_text=True)
+    page = admin.get("/org/learners/").get_data(as_text=True)
+    assert page.index("A001") < page.index("aa10") < page.index("AB20") < page.index("Tokyo-07")  # case ignored
+
+
+@pytest.fixture
+def scratch_database(tmp_path):
+    """The configuration of a database of its own for migration tests: a SQLite file, or a schema of its
+    own on PostgreSQL."""
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("PORTAL_TEST_DATABASE_URL") if os.environ.get("PORTAL_TEST_BACKEND") == "postgres" else None
+    if url is None:
+        yield {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'migrations.sqlite3'}"}
+        return
+    schema = "migration_learnerids"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield {"SQLALCHEMY_DATABASE_URI": url,
+               "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-c search_path={schema}"}}}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+def test_migration_0018_stops_on_ids_that_differ_only_in_case_then_adds_the_index(scratch_database, capfd):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from portal import create_app
+    from portal.config import TestConfig
+
+    scratch = create_app(TestConfig, **scratch_database)
+    with scratch.app_context():
+        upgrade(revision="0017_link_sessions")
+        columns = "organization_id, role, login_id, name, session_token, active, must_change_password, failed_logins"
+        insert_user = text(f"INSERT INTO users ({columns}, created_at) VALUES (:org, 'learner', :login_id, '', "  # noqa: S608
+                           ":token, :yes, :no, 0, '2026-12-01 00:00:00')")
+
+        def user(org_id, login_id):
+            return {"org": org_id, "login_id": login_id, "token": f"{org_id}-{login_id}", "yes": True, "no": False}
+
+        with db.engine.begin() as conn:
+            for org_id, code in ((1, "case-org"), (2, "other-org")):
+                conn.execute(text("INSERT INTO organizations (id, name, code, status, created_at) VALUES "
+                                  "(:id, :code, :code, 'active', '2026-12-01 00:00:00')"), {"id": org_id, "code": code})
+            for org_id, login_id in ((1, "learner01"), (1, "LEARNER01"), (1, "B2"), (2, "learner01")):
+                conn.execute(insert_user, user(org_id, login_id))
+
+        with pytest.raises(SystemExit):  # flask db upgrade reports the error and exits with 1
+            upgrade(revision="0018_learnerids")
+        report = capfd.readouterr().err  # Alembic's logging configuration writes to stderr
+        assert "/o/case-org" in report and "'learner01'" in report and "'LEARNER01'" in report
+        assert "other-org" not in report and "Nothing was changed" in report
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0017_link_sessions"
+
+        with db.engine.begin() as conn:  # what the administrator does: rename one of the pair
+            conn.execute(text("UPDATE users SET login_id = 'learner01-2' WHERE login_id = 'LEARNER01'"))
+        upgrade(revision="0018_learnerids")
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert_user, user(1, "b2"))
+
+        downgrade(revision="0017_link_sessions")  # back to the constraint on the ID as typed
+        with db.engine.begin() as conn:
+            conn.execute(insert_user, user(1, "b2"))
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert_user, user(1, "B2"))
+        db.engine.dispose()

@@ -104,6 +104,7 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "learners.import_preview": get("/org/learners/import/{batch}", "admin"),
     "learners.import_confirm": post("/org/learners/import/{batch}/confirm", "admin"),
     "learners.import_cancel": post("/org/learners/import/{spare_batch}/cancel", "admin"),
+    "learners.import_refused": get("/org/learners/import/{batch}/refused.csv", "admin"),
     "learners.department_edit": get("/org/learners/departments/{department}", "admin"),
     "learners.department_delete": post("/org/learners/departments/{department}/delete", "admin"),
     # --- back office ---

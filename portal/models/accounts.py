@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -72,7 +72,6 @@ class User(UserMixin, TenantScoped, db.Model):
 
     __tablename__ = "users"
     __table_args__ = (
-        UniqueConstraint("organization_id", "login_id"),
         # The learner list filters by role, department and status within one organization.
         Index("ix_users_org_role_active", "organization_id", "role", "active"),
         Index("ix_users_org_department", "organization_id", "department_id"),
@@ -82,7 +81,9 @@ class User(UserMixin, TenantScoped, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     # Stored lower-cased; unique across the service (one person, one organization).
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
-    # 受講者ID for learners who sign in at the organization's URL without email.
+    # 受講者ID for learners who sign in at the organization's URL without email. Kept as the administrator
+    # typed it; unique per organization ignoring case (the index below), compared through
+    # portal.accounts.login_id_is().
     login_id: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
@@ -151,3 +152,10 @@ class User(UserMixin, TenantScoped, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+# learner01 and LEARNER01 are the same person (#19). IDs are ASCII (portal/blueprints/learners/fields.py), so
+# SQLite's lower() and PostgreSQL's agree. SQLAlchemy cannot reflect an index on an expression from SQLite:
+# a later migration that copies the users table in batch mode must create this index again (see migration
+# 0018_learnerids; tests/test_learners.py fails when it is missing).
+Index("uq_users_organization_id_lower_login_id", User.organization_id, func.lower(User.login_id), unique=True)

@@ -73,6 +73,9 @@ class ManagerDepartment(TenantScoped, db.Model):
 class ImportStatus(enum.StrEnum):
     PENDING = "pending"
     APPLIED = "applied"
+    # The valid rows were applied; the refused ones are kept (``rows["refused"]``) for their download until
+    # the batch expires.
+    PARTIAL = "partial"
     CANCELLED = "cancelled"
 
 
@@ -91,7 +94,8 @@ class ImportBatch(TenantScoped, db.Model):
     encoding: Mapped[str] = mapped_column(String(16), default="")
     sync: Mapped[bool] = mapped_column(Boolean, default=False)
     invite: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The rows as normalised at upload (initial passwords already hashed), replanned at confirmation.
+    # The rows as normalised at upload (initial passwords already hashed), replanned at confirmation, and
+    # the file's own cells ("source", initial passwords left out) for the download of the refused rows.
     rows: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=ImportStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

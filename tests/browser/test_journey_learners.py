@@ -1,9 +1,12 @@
-"""The administrator imports learners from a CP932 CSV (fixing its errors first); an invited learner
-sets a password on a phone and lands on an empty home; learner pages fit a 360 px screen; the administrator
-opens a learner's record (研修・点検の記録) from the list."""
+"""The administrator imports learners from a CP932 CSV (fixing its errors first, or importing its valid
+rows and correcting the refused ones from their download); an invited learner sets a password on a phone
+and lands on an empty home; learner pages fit a 360 px screen; the administrator opens a learner's record
+(研修・点検の記録) from the list."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -83,6 +86,50 @@ def test_import_with_errors_then_corrected_then_invitation_on_a_phone(
     expect(phone.get_by_role("heading", name="マイページ")).to_be_visible()
     expect(phone.get_by_text("いま取り組むものはありません")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= phone.viewport_size["width"]
+
+
+def test_import_the_valid_rows_then_correct_the_downloaded_refused_rows(live_server, desktop, world, mailbox):
+    page = desktop
+    page.goto(live_server + "/login")
+    page.get_by_label("メールアドレス").fill(world["admin_a"].email)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.goto(live_server + "/org/learners/import")
+
+    upload(page, cp932(
+        "00201,山田 花子①,hanako@example.co.jp,営業部/第一課,正社員,",
+        "00202,田中 次郎,,営業部/第二課,社長,shoki-pass-1",
+        "00203,=1+1,,総務部,正社員,shoki-pass-1",
+    ), invite=True)
+    expect(page.get_by_role("heading", name="エラー(2 件)")).to_be_visible()
+    expect(page.get_by_role("button", name="この内容で読み込む")).to_have_count(0)  # not the whole file
+    with page.expect_download() as info:
+        page.get_by_role("link", name="エラーのある 2 行をダウンロード").click()
+    assert info.value.suggested_filename == "受講者一覧_読み込まなかった行.csv"
+    with open(info.value.path(), encoding="utf-8-sig", newline="") as fh:  # noqa: PTH123
+        header, *refused = csv.reader(fh)
+    assert header == [*HEADER.split(","), "理由"]
+    assert [row[0] for row in refused] == ['="00202"', '="00203"']  # Excel keeps them as text
+    assert "雇用形態" in refused[0][6] and "数式" in refused[1][6]
+
+    page.get_by_role("button", name="エラーのない 1 行だけ読み込む").click()
+    expect(page.get_by_text("エラーのない行を読み込みました。新規 1 人")).to_be_visible()
+    expect(page.get_by_role("link", name="読み込まなかった 2 行をダウンロード")).to_be_visible()
+
+    # Corrected as Excel would save it, the reasons still in their column, and imported again.
+    refused[0][4], refused[0][5] = "正社員", "shoki-pass-2"
+    refused[1][1], refused[1][5] = "佐藤 三郎", "shoki-pass-3"
+    corrected = io.StringIO()
+    csv.writer(corrected, lineterminator="\r\n").writerows([header, *refused])
+    upload(page, corrected.getvalue().encode("cp932"))
+    expect(page.get_by_text("新しく登録: 2 人")).to_be_visible()
+    expect(page.get_by_text("次の列は読み込みません: 理由")).to_be_visible()
+    page.get_by_role("button", name="この内容で読み込む").click()
+    expect(page.get_by_text("読み込みました。新規 2 人")).to_be_visible()
+    for login_id in ("00201", "00202", "00203"):
+        expect(page.get_by_role("link", name=login_id)).to_be_visible()
+    expect(page.get_by_text("山田 花子①")).to_be_visible()  # the name as written
+    assert len(mailbox("hanako@example.co.jp")) == 1  # invited once, with the valid rows
 
 
 def test_learner_pages_fit_360_px(live_server, browser, world, make_user):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from datetime import datetime, timedelta
 
 from flask import current_app, flash, g, request, session, url_for
@@ -12,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import audit, link_sessions, mfa
-from portal.accounts import normalize_email, sign_in_page_for
+from portal.accounts import login_id_is, login_id_key, normalize_email, normalize_login_id, sign_in_page_for
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
 from portal.htmx import redirect_page
@@ -249,10 +248,6 @@ _PASSWORD_CHANGE_ALLOWED = {
 }
 
 
-def normalize_login_id(value: str | None) -> str:
-    return unicodedata.normalize("NFKC", value or "").strip()
-
-
 def find_organization(code: str) -> Organization | None:
     """The active organization with login code ``code``, or None."""
     if not code or len(code) > 32:
@@ -264,7 +259,8 @@ def find_organization(code: str) -> Organization | None:
 
 
 def authenticate_learner(organization: Organization | None, login_id: str, password: str) -> User | None:
-    """The active learner of ``organization`` with this 受講者ID and password, or None.
+    """The active learner of ``organization`` with this 受講者ID (in any case: learner01 is LEARNER01) and
+    password, or None.
 
     An unknown organization costs the same time and is refused and audited like a wrong password.
     """
@@ -272,7 +268,7 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
     user = None
     if organization is not None and login_id:
         with tenant_scope(organization.id):
-            user = db.session.scalar(select(User).where(User.login_id == login_id, User.role == Role.LEARNER))
+            user = db.session.scalar(select(User).where(login_id_is(login_id), User.role == Role.LEARNER))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         with unscoped():
@@ -296,7 +292,7 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
 def org_login_account_key() -> str:
     """Rate-limit key per account at an organization's URL: code and 受講者ID, hashed."""
     code = (request.view_args or {}).get("code", "")
-    login_id = normalize_login_id(request.form.get("login_id")).lower()
+    login_id = login_id_key(normalize_login_id(request.form.get("login_id")))
     digest = hashlib.sha256(f"{code}\x00{login_id}".encode("utf-8", "surrogatepass")).hexdigest()
     return "org-login:" + digest
 

@@ -6,12 +6,19 @@ import does not run a whole form per row: building one ``NewLearnerForm`` costs 
 than half again the whole reading of a 10,000-row file, while a chain on a bare value costs a few
 microseconds.
 
-What is not a field rule stays with its user: reading a cell (NFKC, Excel's ``="00123"``, formula
-refusal, Japanese employment labels, department paths) is the import's; choosing a department or a
-third party from the offered list is the form's.
+How a typed value is read before the rules (:data:`READ`) is here too, used as the form's filters and by
+the import: an ID and an address are width-folded (NFKC: ００１２３ is 00123, ＹＡＭＡＤＡ＠… is yamada@…); a
+name is kept as written, full-width letters, ① and the full-width space included, apart from the spaces
+around it. A 受講者ID keeps its case and is compared ignoring it (:func:`portal.accounts.login_id_is`).
+
+What is not a field rule stays with its user: reading a cell (Excel's ``="00123"``, formula refusal,
+Japanese employment labels, department paths) is the import's; choosing a department or a third party
+from the offered list is the form's.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import (
@@ -25,7 +32,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.accounts import ADDRESS_UNAVAILABLE
+from portal.accounts import ADDRESS_UNAVAILABLE, normalize_email, normalize_login_id
 from portal.models import MAX_DEPARTMENT_DEPTH
 from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
@@ -91,6 +98,31 @@ DEPARTMENT_NAME = [
     ),
     Regexp(r"^[^/]+$", message=_l("部署名に「/」は使えません(CSVで階層の区切りに使います)。")),
 ]
+
+
+
+def _as_written(value: str | None) -> str:
+    """A name as the administrator wrote it: only the spaces around it (half- or full-width) go."""
+    return (value or "").strip()
+
+
+def _width_folded(value: str | None) -> str:
+    """NFKC, trimmed, inner runs of spaces made one: for codes chosen from a list (雇用形態 such as ﾊﾟｰﾄ)."""
+    return " ".join(unicodedata.normalize("NFKC", value or "").split())
+
+
+def _address(value: str | None) -> str:
+    return normalize_email(unicodedata.normalize("NFKC", value or ""))
+
+
+# How each field's typed value is read before its rules. The initial password is taken as typed.
+READ = {
+    "login_id": normalize_login_id,
+    "name": _as_written,
+    "email": _address,
+    "employment_type": _width_folded,
+    "department": _as_written,
+}
 
 # Rules that need the organization's data: the form checks them in its validate_<field>, the
 # import when it plans the rows against the learners it already has.

@@ -1,12 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.accounts import email_taken, normalize_email
-from portal.blueprints.learners import fields, services
+from portal.accounts import email_taken, login_id_taken, normalize_email
+from portal.blueprints.learners import fields
 from portal.ids import MAX_ID
 from portal.models.learners import EMPLOYMENT_LABELS
 
@@ -30,17 +30,20 @@ class LearnerForm(FlaskForm):
     login_id = StringField(
         fields.LABELS["login_id"],
         validators=fields.LOGIN_ID,
-        description=_l("組織の中で重複しない番号や記号。先頭の0もそのまま使えます。"),
+        filters=[fields.READ["login_id"]],
+        description=_l("組織の中で重複しない番号や記号。先頭の0もそのまま使えます。大文字と小文字は区別しません。"),
         render_kw={"autocapitalize": "none", "autocomplete": "off"},
     )
     name = StringField(
         fields.LABELS["name"],
         validators=fields.NAME,
+        filters=[fields.READ["name"]],
         description=_l("任意。個人名を登録せず受講者IDだけで運用することもできます。"),
     )
     email = StringField(
         fields.LABELS["email"],
         validators=fields.EMAIL,
+        filters=[fields.READ["email"]],
         description=_l("任意。登録すると招待メールやログインリンクを送れます。"),
         render_kw={"inputmode": "email", "autocapitalize": "none", "autocomplete": "off"},
     )
@@ -67,7 +70,7 @@ class LearnerForm(FlaskForm):
         self.employment_type.choices = employment_choices(str(_l("(未設定)")))
 
     def validate_login_id(self, field):
-        if field.data and services.login_id_taken(field.data.strip(), self.learner_id):
+        if field.data and login_id_taken(field.data.strip(), self.learner_id):
             raise ValidationError(fields.LOGIN_ID_TAKEN)
 
     def validate_email(self, field):
@@ -155,6 +158,18 @@ class ImportForm(FlaskForm):
     def validate_file(self, field):
         if not field.data or not getattr(field.data, "filename", ""):
             raise ValidationError(_l("CSVファイルを選んでください。"))
+
+
+class ImportConfirmForm(FlaskForm):
+    """The confirmation of an import. ``valid_rows_only`` is the administrator's explicit choice, from its own
+    button, to import the rows without errors; ``refused`` names the refused rows they saw."""
+
+    valid_rows_only = HiddenField()
+    refused = HiddenField()
+
+    @property
+    def chose_valid_rows_only(self) -> bool:
+        return self.valid_rows_only.data == "1"
 
 
 class SignInSettingsForm(FlaskForm):

@@ -5,12 +5,17 @@ column without touching the database. Planning (:func:`plan_import`) compares th
 organization's learners: what will be created, updated, left alone and (in sync mode) deactivated.
 Both run at the preview and again at confirmation, when :func:`apply_import` writes everything in
 the request's single transaction with bulk statements.
+
+A file with refused rows is refused whole unless the administrator chooses to import its valid rows
+(``valid_rows_only``); the refused rows can then be downloaded as they were written, with the reason
+(:func:`refused_rows`), to be corrected and imported again. A 受講者ID matches a learner whatever its case.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import re
 import unicodedata
@@ -21,10 +26,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, or_, select, update
 
 from portal import audit
+from portal.accounts import login_id_key
 from portal.blueprints.learners import fields
 from portal.blueprints.learners.services import seat_effect, send_invitation
 from portal.clock import utcnow
 from portal.departments import DepartmentTree
+from portal.exports import TextCell
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import (
@@ -92,6 +99,9 @@ class ReadResult:
     errors: list[RowError]
     columns: list[str]
     ignored_columns: list[str] = field(default_factory=list)
+    # The file's own cells, for the download of refused rows: {"header", "id_column", "records": [[line,
+    # cells]], "passwords": [lines]}. The initial password cells are left out (never kept in plain text).
+    source: dict = field(default_factory=dict)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -142,13 +152,8 @@ def _has_control_characters(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in text)
 
 
-def normalise(value: str) -> str:
-    """NFKC (全角英数字・全角スペース・半角カナ), trimmed, inner runs of spaces made one."""
-    return " ".join(unicodedata.normalize("NFKC", value).split())
-
-
 def _header_key(cell: str) -> str:
-    return normalise(cell).lower().replace(" ", "")
+    return "".join(unicodedata.normalize("NFKC", cell).split()).lower()
 
 
 def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
@@ -195,6 +200,9 @@ def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
 
     rows: list[dict] = []
     errors: list[RowError] = []
+    password_index = next((i for i, key in columns.items() if key == "initial_password"), None)
+    records: list[list] = []
+    with_password: list[int] = []
     seen_ids: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
     # Departments, employment types and initial passwords repeat down a file: read each distinct cell once.
@@ -202,6 +210,11 @@ def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
     for number, record in enumerate(data, start=2):
         if not any(cell.strip() for cell in record):
             continue
+        kept = record
+        if password_index is not None and password_index < len(record) and record[password_index].strip():
+            with_password.append(number)
+            kept = [*record[:password_index], "", *record[password_index + 1 :]]
+        records.append([number, kept])
         row: dict = {"line": number}
         row_errors: list[RowError] = []
         for index, key in columns.items():
@@ -215,14 +228,15 @@ def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
             row[key] = value
         login_id = row.get("login_id")
         if login_id:
-            if login_id in seen_ids:
+            key = login_id_key(login_id)  # A1 and a1 are the same learner
+            if key in seen_ids:
                 row_errors.append(
                     RowError(number, str(COLUMNS["login_id"]),
                              str(_l("受講者ID「%(id)s」が%(line)d行目と重複しています。", id=login_id,
-                                    line=seen_ids[login_id])))
+                                    line=seen_ids[key])))
                 )
             else:
-                seen_ids[login_id] = number
+                seen_ids[key] = number
         email = row.get("email")
         if email:
             if email in seen_emails:
@@ -237,7 +251,9 @@ def read_csv(raw: bytes, *, max_bytes: int) -> ReadResult:
             rows.append(row)
     if not rows and not errors:
         raise ImportFileError(_l("見出しの行のほかにデータがありません。"))
-    return ReadResult(encoding, rows, errors, sorted(set(columns.values())), ignored)
+    id_column = next(i for i, key in columns.items() if key == "login_id")
+    source = {"header": header, "id_column": id_column, "records": records, "passwords": with_password}
+    return ReadResult(encoding, rows, errors, sorted(set(columns.values())), ignored, source)
 
 
 def _read_cell(key: str, cell: str):
@@ -252,15 +268,13 @@ def _read_cell(key: str, cell: str):
     if key == "initial_password":  # a password is taken as typed, apart from the spaces around it
         value = cell.strip()
     elif key == "department":
-        return _read_department(normalise(cell))
+        return _read_department(cell)
     else:
-        value = normalise(cell)
+        value = fields.READ[key](cell)  # IDs and addresses width-folded, names as written
     if key == "employment_type" and value:
         # A Japanese label or a code becomes the code; anything else is left for the rule to refuse.
         found = EMPLOYMENT_MAP.get(value) or EMPLOYMENT_MAP.get(value.lower())
         value = str(found) if found is not None else value
-    elif key == "email":
-        value = value.lower()
     problem = fields.problem(_RULES[key], value)
     if problem:
         return None, problem
@@ -279,10 +293,12 @@ _EMPTY_IS_NONE = ("email", "employment_type", "initial_password")
 
 
 def _read_department(path: str):
-    """A department path such as 営業部/第一課: each part is a department name under the shared rule."""
+    """A department path such as 営業部/第一課 (or 営業部／第一課): each part is a department name under the
+    shared rule, kept as written."""
+    path = path.replace("／", "/").strip()
     if not path:
         return None, None
-    parts = [p.strip() for p in path.split("/")]
+    parts = [fields.READ["department"](p) for p in path.split("/")]
     if any(not p for p in parts):
         return None, _l("部署の書き方が正しくありません(例:営業部/第一課)。")
     if len(parts) > MAX_DEPARTMENT_DEPTH:
@@ -326,17 +342,28 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.creates or self.updates or self.deactivations or self.new_departments)
 
+    @property
+    def valid_rows(self) -> int:
+        """Rows of the file that would be imported: created, updated, or already as written."""
+        return len(self.creates) + len(self.updates) + self.unchanged
+
 
 _UPDATABLE = ("name", "email", "department", "employment_type")
+SEATS_COLUMN = _l("上限利用者数")
 
 
 def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organization_id: int) -> Plan:
-    """What importing ``rows`` would do now. Reads only; the caller shows or applies it."""
+    """What importing ``rows`` would do now. Reads only; the caller shows or applies it.
+
+    A row's 受講者ID matches the learner with that ID in any case; the learner keeps the ID as it was
+    registered. A row that a rule refuses here (an administrator's ID, an address in use, no seat left)
+    is in ``errors`` and in nothing else.
+    """
     plan = Plan()
     tree = DepartmentTree.load()
     path_to_id = tree.by_path()
     existing = {
-        r.login_id: r
+        login_id_key(r.login_id): r
         for r in db.session.execute(
             select(User.id, User.login_id, User.role, User.name, User.email, User.department_id,
                    User.employment_type, User.is_active_flag)
@@ -344,12 +371,12 @@ def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organizatio
         )
     }
     owners = _email_owners([r["email"] for r in rows if r.get("email")])
-    new_paths: set[str] = set()
+    new_paths: dict[int, list[str]] = {}
     in_file: set[str] = set()
     for row in rows:
-        login_id = row["login_id"]
-        in_file.add(login_id)
-        current = existing.get(login_id)
+        key = login_id_key(row["login_id"])
+        in_file.add(key)
+        current = existing.get(key)
         if current is not None and current.role != Role.LEARNER:
             plan.errors.append(RowError(row["line"], str(COLUMNS["login_id"]), str(fields.LOGIN_ID_TAKEN)))
             continue
@@ -359,39 +386,80 @@ def plan_import(rows: list[dict], columns: list[str], *, sync: bool, organizatio
             continue
         path = row.get("department")
         if path and path not in path_to_id:
-            for depth in range(1, path.count("/") + 2):
-                prefix = "/".join(path.split("/")[:depth])
-                if prefix not in path_to_id:
-                    new_paths.add(prefix)
+            new_paths[row["line"]] = [
+                prefix
+                for depth in range(1, path.count("/") + 2)
+                if (prefix := "/".join(path.split("/")[:depth])) not in path_to_id
+            ]
         if current is None:
             plan.creates.append(row)
             continue
         changes = {}
-        for key in _UPDATABLE:
-            if key not in columns:
+        for column in _UPDATABLE:
+            if column not in columns:
                 continue
-            old = (tree.path(current.department_id) or None) if key == "department" else getattr(current, key)
-            new = row.get(key)
-            if key == "name":
+            old = (tree.path(current.department_id) or None) if column == "department" else getattr(current, column)
+            new = row.get(column)
+            if column == "name":
                 new, old = new or "", old or ""
             if old != new:
-                changes[key] = new
+                changes[column] = new
         if not current.is_active_flag:
             changes["active"] = True
-            plan.reactivations += 1
         if changes:
-            plan.updates.append({"id": current.id, "login_id": login_id, "line": row["line"], "changes": changes})
+            plan.updates.append(
+                {"id": current.id, "login_id": current.login_id, "line": row["line"], "changes": changes}
+            )
         else:
             plan.unchanged += 1
     if sync:
         plan.deactivations = [
             {"id": r.id, "login_id": r.login_id, "name": r.name}
-            for r in existing.values()
-            if r.role == Role.LEARNER and r.is_active_flag and r.login_id not in in_file
+            for key, r in existing.items()
+            if r.role == Role.LEARNER and r.is_active_flag and key not in in_file
         ]
-    plan.new_departments = sorted(new_paths, key=lambda p: (p.count("/"), p))
-    plan.seat = seat_effect(organization_id, len(plan.creates) + plan.reactivations)
+    _refuse_rows_beyond_seats(plan, organization_id)
+    kept = {row["line"] for row in plan.creates} | {item["line"] for item in plan.updates}
+    plan.new_departments = sorted(
+        {path for line, paths in new_paths.items() if line in kept for path in paths},
+        key=lambda p: (p.count("/"), p),
+    )
     return plan
+
+
+def _refuse_rows_beyond_seats(plan: Plan, organization_id: int) -> None:
+    """Tell what the rows that add a learner (new, or active again) do to the seats; refuse the rows beyond
+    the seats left if the seat rule refuses (:func:`rows_beyond_seats`)."""
+    adding = sorted(
+        [row["line"] for row in plan.creates]
+        + [item["line"] for item in plan.updates if item["changes"].get("active")]
+    )
+    plan.reactivations = len(adding) - len(plan.creates)
+    plan.seat = seat_effect(organization_id, len(adding))
+    refused = rows_beyond_seats(adding, plan.seat)
+    if not refused:
+        return
+    message = str(getattr(plan.seat, "message", None) or _l("契約の席数を超えるため、登録できません。"))
+    plan.errors.extend(RowError(line, str(SEATS_COLUMN), message) for line in refused)
+    lines = set(refused)
+    plan.creates = [row for row in plan.creates if row["line"] not in lines]
+    plan.updates = [item for item in plan.updates if item["line"] not in lines]
+    plan.reactivations = sum(1 for item in plan.updates if item["changes"].get("active"))
+    plan.seat = seat_effect(organization_id, len(plan.creates) + plan.reactivations)
+
+
+def rows_beyond_seats(adding: list[int], effect) -> list[int]:
+    """Of the rows ``adding`` a learner (line numbers, in file order), those that the seat rule refuses.
+
+    Going over the limit is allowed (Art. 3-2: the difference is charged), so :func:`seat_effect` only
+    warns and no row is refused. Should it refuse (``allowed`` false), the rows within the seats left
+    stay importable and the rest are refused, each with the reason.
+    """
+    if effect is None or getattr(effect, "allowed", True):
+        return []
+    check = effect.check
+    left = max(0, (check.limit or 0) - check.used)
+    return adding[left:]
 
 
 def _email_owners(emails: list[str]) -> dict[str, int]:
@@ -417,7 +485,8 @@ def create_batch(result: ReadResult, *, filename: str, sync: bool, invite: bool,
         sync=sync,
         invite=invite,
         rows={"columns": result.columns, "rows": result.rows,
-              "errors": [e.__dict__ for e in result.errors], "ignored": result.ignored_columns},
+              "errors": [e.__dict__ for e in result.errors], "ignored": result.ignored_columns,
+              "source": result.source},
         expires_at=utcnow() + BATCH_TTL,
     )
     db.session.add(batch)
@@ -436,8 +505,57 @@ def get_pending_batch(batch_id: int, by: User) -> ImportBatch | None:
     return batch
 
 
+def get_batch_with_refusals(batch_id: int, by: User) -> ImportBatch | None:
+    """The caller's own unexpired batch whose refused rows may be downloaded: still pending, or applied
+    for its valid rows only. None otherwise (another organization's id finds nothing)."""
+    batch = db.session.scalar(
+        select(ImportBatch).where(ImportBatch.id == batch_id, ImportBatch.created_by_id == by.id)
+    )
+    if batch is None or batch.expires_at <= utcnow():
+        return None
+    return batch if batch.status in (ImportStatus.PENDING, ImportStatus.PARTIAL) else None
+
+
+def partial_imports(by: User) -> list[ImportBatch]:
+    """The caller's recent imports of valid rows only whose refused rows can still be downloaded."""
+    return list(
+        db.session.scalars(
+            select(ImportBatch)
+            .where(ImportBatch.created_by_id == by.id, ImportBatch.status == ImportStatus.PARTIAL,
+                   ImportBatch.expires_at > utcnow())
+            .order_by(ImportBatch.id.desc())
+            .limit(5)
+        )
+    )
+
+
 def batch_errors(batch: ImportBatch) -> list[RowError]:
     return [RowError(**e) for e in batch.rows.get("errors", [])]
+
+
+@dataclass
+class Review:
+    """A pending batch as it stands now: the plan of its valid rows and every refused row with its reasons."""
+
+    plan: Plan
+    errors: list[RowError]
+
+    @property
+    def refused_lines(self) -> list[int]:
+        return sorted({e.line for e in self.errors})
+
+    @property
+    def fingerprint(self) -> str:
+        """Which rows are refused: the confirmation of the valid rows must see the same rows refused."""
+        lines = ",".join(str(line) for line in self.refused_lines)
+        return hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+
+def review_batch(batch: ImportBatch, organization_id: int) -> Review:
+    """Plan the batch's rows against the organization's learners as they are now. Reads only."""
+    plan = plan_import(batch.rows["rows"], batch.rows["columns"], sync=batch.sync, organization_id=organization_id)
+    errors = sorted(batch_errors(batch) + plan.errors, key=lambda e: (e.line, e.column))
+    return Review(plan, errors)
 
 
 def cancel_batch(batch: ImportBatch) -> None:
@@ -453,21 +571,40 @@ class ImportRefused(Exception):
         self.message = message
 
 
-def apply_import(batch: ImportBatch, organization: Organization) -> Plan:
+def apply_import(batch: ImportBatch, organization: Organization, *, valid_rows_only: bool = False,
+                 refused: str | None = None) -> Plan:
     """Write the batch: departments, new learners, updates, deactivations; one transaction, bulk.
 
-    :raises ImportRefused: the file still has errors, or the database changed so that rows now fail.
+    By default the whole file or nothing. With ``valid_rows_only`` (the administrator's explicit choice)
+    the refused rows are left out and kept for their download; ``refused`` is the fingerprint of the
+    refused rows the administrator saw (:attr:`Review.fingerprint`).
+
+    :raises ImportRefused: the file still has errors (by default); for the valid rows only: the file was
+        read in sync mode, the refused rows are not the ones shown, or no row is left to import; in both
+        cases when the database changed so that rows now fail.
     """
-    if batch.rows.get("errors"):
-        raise ImportRefused(_l("エラーのある行が残っています。CSVを修正して、もう一度読み込んでください。"))
-    columns = batch.rows["columns"]
-    plan = plan_import(batch.rows["rows"], columns, sync=batch.sync, organization_id=organization.id)
-    if plan.errors:
-        raise ImportRefused(
-            _l("プレビューの後に登録内容が変わったため、読み込めない行があります。もう一度プレビューしてください。")
-        )
-    if plan.seat is not None and not getattr(plan.seat, "allowed", True):
-        raise ImportRefused(getattr(plan.seat, "message", _l("契約の席数を超えるため、登録できません。")))
+    current = review_batch(batch, organization.id)
+    plan = current.plan
+    if not valid_rows_only:
+        if batch.rows.get("errors"):
+            raise ImportRefused(_l("エラーのある行が残っています。CSVを修正して、もう一度読み込んでください。"))
+        if plan.errors and all(e.column == str(SEATS_COLUMN) for e in plan.errors):
+            raise ImportRefused(plan.errors[0].message)
+        if plan.errors:
+            raise ImportRefused(
+                _l("プレビューの後に登録内容が変わったため、読み込めない行があります。もう一度プレビューしてください。")
+            )
+    else:
+        if batch.sync:
+            raise ImportRefused(
+                _l("同期モードでは、すべての行が正しいときだけ読み込めます。CSVを修正して、もう一度読み込んでください。")
+            )
+        if refused != current.fingerprint:
+            raise ImportRefused(
+                _l("確認した後に読み込めない行が変わりました。内容をもう一度確認してください。何も登録していません。")
+            )
+        if plan.valid_rows == 0:
+            raise ImportRefused(_l("読み込める行がありません。CSVを修正して、もう一度読み込んでください。"))
     path_to_id = _create_departments(plan.new_departments)
     now = utcnow()
     if plan.creates:
@@ -511,8 +648,15 @@ def apply_import(batch: ImportBatch, organization: Organization) -> Plan:
             )
     if batch.invite:
         _invite_new_learners(plan, organization)
-    batch.status = ImportStatus.APPLIED
-    batch.rows = {}
+    details = {}
+    if current.errors:  # the administrator chose to import the valid rows only
+        batch.status = ImportStatus.PARTIAL
+        batch.rows = {"refused": refused_rows(batch, current.errors)}
+        batch.expires_at = now + BATCH_TTL  # time to download them, however long the preview took
+        details = {"valid_rows_only": True, "imported": plan.valid_rows, "refused": len(current.refused_lines)}
+    else:
+        batch.status = ImportStatus.APPLIED
+        batch.rows = {}
     audit.record(
         "learners.imported",
         target=batch,
@@ -520,6 +664,7 @@ def apply_import(batch: ImportBatch, organization: Organization) -> Plan:
         updated=len(plan.updates),
         deactivated=len(plan.deactivations),
         departments_created=len(plan.new_departments),
+        **details,
     )
     db.session.flush()
     record_seat_usage(organization.id)
@@ -550,9 +695,65 @@ def _invite_new_learners(plan: Plan, organization: Organization) -> None:
 
 @periodic("learners.purge_import_batches", every=timedelta(hours=1))
 def purge_import_batches(now) -> None:
-    """Delete batches that were applied, cancelled or left to expire (they may hold password hashes)."""
+    """Delete batches that were applied, cancelled or left to expire (they may hold password hashes); the
+    refused rows of an import of valid rows only stay until they expire."""
+    kept = ImportBatch.status.in_([ImportStatus.PENDING, ImportStatus.PARTIAL])
     db.session.execute(
         delete(ImportBatch)
-        .where(or_(ImportBatch.status != ImportStatus.PENDING, ImportBatch.expires_at <= now))
+        .where(or_(~kept, ImportBatch.expires_at <= now))
         .execution_options(synchronize_session=False)
     )
+
+
+# --- the refused rows, as they were written -------------------------------------------------------
+
+REASON_HEADER = "理由"
+
+
+def refused_rows(batch: ImportBatch, errors: list[RowError]) -> dict:
+    """The refused rows as the file had them, each with its reasons: ``{"header", "id_column", "rows"}``.
+
+    A column of reasons from an earlier download (the administrator corrected that file and imported it
+    again) is left out: the new reasons replace it. Initial passwords were never kept: such a row says so.
+    """
+    source = batch.rows.get("source") or {}
+    reasons: dict[int, list[str]] = {}
+    for error in errors:
+        reasons.setdefault(error.line, []).append(f"{error.column}: {error.message}")
+    with_password = set(source.get("passwords", []))
+    no_password = str(_l("初期パスワードは保存していないため空欄です。元のファイルから入力してください。"))
+    records = dict(source.get("records", []))
+    header = list(source.get("header", []))
+    dropped = {i for i, cell in enumerate(header) if _header_key(cell) == REASON_HEADER}
+    id_column = source.get("id_column")
+    rows = []
+    for line, messages in sorted(reasons.items()):
+        if line in with_password:
+            messages = [*messages, no_password]
+        cells = records.get(line, [])
+        rows.append({
+            "line": line,
+            "cells": [c for i, c in enumerate(cells) if i not in dropped],
+            "reason": str(_l("%(line)d行目", line=line)) + " " + " / ".join(messages),
+        })
+    if id_column is not None:
+        id_column -= sum(1 for i in dropped if i < id_column)
+    return {"header": [c for i, c in enumerate(header) if i not in dropped], "id_column": id_column, "rows": rows}
+
+
+def refused_csv(refused: dict) -> tuple[list[str], list[list]]:
+    """Header and rows of the download: the file's columns (as wide as its widest refused row), then 理由.
+
+    The 受講者ID cell is written so that Excel keeps it as text (00123 stays 00123).
+    """
+    width = max([len(refused["header"]), *(len(r["cells"]) for r in refused["rows"])])
+    header = [*refused["header"], *[""] * (width - len(refused["header"])), REASON_HEADER]
+    id_column = refused.get("id_column")
+    rows = []
+    for row in refused["rows"]:
+        cells = [*row["cells"], *[""] * (width - len(row["cells"]))]
+        if id_column is not None and id_column < width:
+            literal = TEXT_LITERAL_RE.fullmatch(cells[id_column].strip())
+            cells[id_column] = TextCell(literal.group(1) if literal else cells[id_column])
+        rows.append([*cells, row["reason"]])
+    return header, rows

@@ -15,6 +15,7 @@ from portal.blueprints.learners.forms import (
     DepartmentEditForm,
     DepartmentForm,
     FilterForm,
+    ImportConfirmForm,
     ImportForm,
     InitialPasswordForm,
     LearnerForm,
@@ -29,7 +30,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.learner_record import learner_record
-from portal.models import Role, User
+from portal.models import ImportStatus, Role, User
 from portal.models.learners import EMPLOYMENT_LABELS
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
@@ -268,7 +269,9 @@ def import_upload():
                 result, filename=upload.filename or "", sync=form.sync.data, invite=form.invite.data, by=_me()
             )
             return redirect(url_for("learners.import_preview", batch_id=batch.id), 303)
-    return render_template("learners/import.html", form=form), 422 if form.errors else 200
+    return render_template(
+        "learners/import.html", form=form, partial_imports=imports.partial_imports(_me())
+    ), 422 if form.errors else 200
 
 
 def _batch_or_404(batch_id: int):
@@ -282,18 +285,17 @@ def _batch_or_404(batch_id: int):
 @role_required(Role.ORG_ADMIN)
 def import_preview(batch_id: int):
     batch = _batch_or_404(batch_id)
-    errors = imports.batch_errors(batch)
-    plan = imports.plan_import(
-        batch.rows["rows"], batch.rows["columns"], sync=batch.sync, organization_id=_me().organization_id
-    )
-    errors = sorted(errors + plan.errors, key=lambda e: (e.line, e.column))
+    review = imports.review_batch(batch, _me().organization_id)
     return render_template(
         "learners/import_preview.html",
         batch=batch,
-        plan=plan,
-        errors=errors,
+        plan=review.plan,
+        errors=review.errors,
+        refused_lines=len(review.refused_lines),
         columns=imports.COLUMNS,
-        form=EmptyForm(),
+        form=ImportConfirmForm(formdata=None),
+        valid_rows_form=ImportConfirmForm(formdata=None, valid_rows_only="1", refused=review.fingerprint),
+        cancel_form=EmptyForm(),
         limit=200,
     )
 
@@ -302,12 +304,27 @@ def import_preview(batch_id: int):
 @role_required(Role.ORG_ADMIN)
 def import_confirm(batch_id: int):
     batch = _batch_or_404(batch_id)
-    if not EmptyForm().validate_on_submit():
+    form = ImportConfirmForm()
+    if not form.validate_on_submit():
         return redirect(url_for("learners.import_preview", batch_id=batch.id), 303)
     overlapped = _("ほかの操作と重なったため読み込めませんでした。何も登録していません。もう一度お試しください。")
     with rule_violations_shown(catch=IntegrityError, message=overlapped):
         with rule_violations_shown(catch=imports.ImportRefused):
-            plan = imports.apply_import(batch, _me().organization)
+            plan = imports.apply_import(
+                batch, _me().organization, valid_rows_only=form.chose_valid_rows_only, refused=form.refused.data
+            )
+            if batch.status == ImportStatus.PARTIAL:
+                flash(
+                    _(
+                        "エラーのない行を読み込みました。新規 %(c)d 人、更新 %(u)d 人。エラーのある %(r)d 行は"
+                        "読み込んでいません(下の「読み込まなかった行」からダウンロードできます)。",
+                        c=len(plan.creates),
+                        u=len(plan.updates),
+                        r=len(batch.rows["refused"]["rows"]),
+                    ),
+                    "success",
+                )
+                return redirect(url_for("learners.import_upload"), 303)
             flash(
                 _(
                     "読み込みました。新規 %(c)d 人、更新 %(u)d 人、無効化 %(d)d 人。",
@@ -320,6 +337,23 @@ def import_confirm(batch_id: int):
             return redirect(url_for("learners.index"), 303)
         return redirect(url_for("learners.import_preview", batch_id=batch_id), 303)
     return redirect(url_for("learners.import_upload"), 303)
+
+
+@bp.get("/import/<int:batch_id>/refused.csv")
+@role_required(Role.ORG_ADMIN)
+def import_refused(batch_id: int):
+    """The refused rows as the file had them, with a 理由 column: before the choice, or after importing
+    the valid rows only (until the batch expires)."""
+    batch = imports.get_batch_with_refusals(batch_id, _me())
+    if batch is None:
+        abort(404)
+    if batch.status == ImportStatus.PARTIAL:
+        refused = batch.rows["refused"]
+    else:
+        refused = imports.refused_rows(batch, imports.review_batch(batch, _me().organization_id).errors)
+    header, rows = imports.refused_csv(refused)
+    stem = batch.filename.rpartition(".")[0] or batch.filename or _("受講者")
+    return csv_response(_("%(name)s_読み込まなかった行.csv", name=stem), header, rows)
 
 
 @bp.post("/import/<int:batch_id>/cancel")

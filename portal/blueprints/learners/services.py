@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import Select, delete, func, or_, select
 
 from portal import audit, invitations
-from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, normalize_email
+from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, login_id_key, login_id_taken, normalize_email
 from portal.clock import TOKYO
 from portal.departments import DepartmentTree, managed_department_ids, scope_learners, visible_department_ids
 from portal.exports import TextCell
@@ -200,14 +200,6 @@ def set_department_managers(department: Department, manager_ids: Iterable[int]) 
 # --- learners ---------------------------------------------------------------------------------
 
 
-def login_id_taken(login_id: str, exclude_id: int | None = None) -> bool:
-    """Another user of this organization already has ``login_id`` (the tenant scope limits the check)."""
-    stmt = select(User.id).where(User.login_id == login_id)
-    if exclude_id is not None:
-        stmt = stmt.where(User.id != exclude_id)
-    return db.session.scalar(stmt) is not None
-
-
 def _check_unique(login_id: str, email: str | None, exclude_id: int | None = None) -> None:
     if login_id_taken(login_id, exclude_id):
         raise LearnerRuleError(_l("この受講者IDはすでに使われています。"), "login_id")
@@ -366,7 +358,7 @@ def learner_list_query(user: User, tree: DepartmentTree, *, q: str = "", departm
     if q:
         stmt = stmt.where(
             or_(
-                User.login_id.startswith(q, autoescape=True),
+                func.lower(User.login_id).startswith(login_id_key(q), autoescape=True),
                 User.name.contains(q, autoescape=True),
                 User.email.contains(q.lower(), autoescape=True),
             )
@@ -379,7 +371,7 @@ def learner_list_query(user: User, tree: DepartmentTree, *, q: str = "", departm
         stmt = stmt.where(User.is_active_flag.is_(True))
     elif status == "inactive":
         stmt = stmt.where(User.is_active_flag.is_(False))
-    return stmt.order_by(User.login_id, User.id)
+    return stmt.order_by(func.lower(User.login_id), User.id)
 
 
 # --- third parties (Art. 14) --------------------------------------------------------------------
