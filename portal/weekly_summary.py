@@ -6,10 +6,11 @@ after the due date) and the inspection rounds open or closed during the past wee
 organization's home page (:func:`set_preference`).
 
 The job runs every half hour; from Monday 8:00 (Tokyo) each active organization's summary of the week is
-queued once; an organization that starts later in the week gets its first one the next Monday. A
-``weekly_summaries`` row per organization and week is the claim, written in the same transaction as the
-emails: a second worker, a restart or a re-run finds it and queues nothing again. A worker that was down
-on Monday sends the week's summary when it comes back, later that week.
+queued once. An organization gets its first summary on the first Monday at least a day after it started
+(one that started on Sunday has nothing to summarise on Monday morning). A ``weekly_summaries`` row per
+organization and week is the claim, written in the same transaction as the emails: a second worker, a
+restart or a re-run finds it and queues nothing again. A worker that was down on Monday sends the week's
+summary when it comes back, later that week.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from portal.outbox import external_url, queue_email
 from portal.tenancy import tenant_scope, unscoped
 
 SEND_HOUR = 8  # Monday, Tokyo
+# An organization younger than this at the week's send time waits for the next Monday.
+FIRST_SUMMARY_AFTER = timedelta(days=1)
 
 
 def summary_week(now: datetime) -> date | None:
@@ -195,7 +198,7 @@ def send_weekly_summaries(now: datetime) -> int:
         due = db.session.scalars(
             select(Organization)
             .where(Organization.status == OrganizationStatus.ACTIVE,
-                   Organization.created_at < send_time(week),
+                   Organization.created_at < send_time(week) - FIRST_SUMMARY_AFTER,
                    ~exists().where(WeeklySummary.organization_id == Organization.id, WeeklySummary.week_of == week))
             .order_by(Organization.id)
         ).all()

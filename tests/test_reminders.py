@@ -442,10 +442,12 @@ def test_administrators_get_the_weekly_summary_once_unless_they_turned_it_off(
     assert "http://portal.test/org/#mail-settings" in summary
     assert mailbox(quiet_admin.email) == [] and mailbox(idle_admin.email) == []
     assert mailbox("suspended-admin@example.com") == []
-    # An organization that started after this Monday's summary gets its first one the next Monday.
+    # An organization that started on Sunday evening gets its first summary the next Monday.
     newcomer = make_org("株式会社ニューカマー")
     run_in_app(lambda: db.session.execute(update(Organization).where(Organization.id == newcomer.id)
-                                          .values(created_at=monday + timedelta(hours=1))))
+                                          .values(created_at=monday - timedelta(hours=14))))
+    make_user(Role.LEARNER, newcomer)
+    run_in_app(lambda: deliver(make_user(Role.ORG_ADMIN, newcomer), add_course(organization_id=None).id))
     assert run_in_app(lambda: send_weekly_summaries(monday + timedelta(hours=2))) == 0
     assert not run_in_app(lambda: db.session.scalars(
         select(WeeklySummary).where(WeeklySummary.organization_id == newcomer.id)).all())
