@@ -122,6 +122,8 @@ def test_an_administrator_reminds_one_learner_once_a_day(
     # The button for everyone skips the one reminded today; the next day, the learner can be reminded again.
     page = admin.get(f"/org/training/{team.delivery_id}").get_data(as_text=True)
     admin.post(f"/org/training/{team.delivery_id}/remind", data={"csrf_token": csrf_token_from(page)})
+    told = admin.get(f"/org/training/{team.delivery_id}").get_data(as_text=True)
+    assert "3人にリマインドを送ります" in told and "メールアドレスのない1人には送れません。" in told
     reminded = [m.user_id for m in _outbox(run_in_app, OutboxMessage.template == "training_reminder")]
     assert reminded.count(team.sales1.id) == 1 and team.sales2.id in reminded
     time_machine.move_to(MONDAY + timedelta(days=3))
