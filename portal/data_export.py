@@ -106,10 +106,11 @@ EXPORTS: dict[str, TableExport] = {
     ),
     "inspection_edition_items": TableExport(("id", "edition_id", "item_id", "position")),
     "seat_usage": TableExport(("id", "organization_id", "month", "peak", "updated_at")),
+    "weekly_summaries": TableExport(("id", "organization_id", "week_of", "recipients", "created_at")),
     "users": TableExport(
         ("id", "organization_id", "role", "email", "login_id", "name", "active", "must_change_password", "locale",
          "created_at", "last_login_at", "password_changed_at", "department_id", "employment_type", "mfa_enabled_at",
-         "password_compromised_at", "mfa_reset_at"),
+         "password_compromised_at", "mfa_reset_at", "wants_weekly_summary"),
         {
             "password_hash": CREDENTIAL,
             "session_token": CREDENTIAL,
@@ -134,8 +135,11 @@ EXPORTS: dict[str, TableExport] = {
         ("id", "organization_id", "course_id", "title", "previous_round_id", "status", "target_kind",
          "target_department_ids", "target_learner_ids", "starts_at", "due_at", "reminder_days", "reminders_sent",
          "window_start_hour", "window_end_hour", "business_days_only", "recurrence", "round_no", "launched_at",
-         "created_by_id", "created_at"),
+         "created_by_id", "created_at", "escalate_after_days", "escalation_rounds"),
         {"link_salt": CREDENTIAL},
+    ),
+    "delivery_escalations": TableExport(
+        ("id", "organization_id", "delivery_id", "manager_id", "round_no", "learner_ids", "created_at"),
     ),
     "handovers": TableExport(
         ("id", "organization_id", "predecessor_id", "successor_id", "notes", "predecessor_after", "created_by_id",
@@ -172,7 +176,7 @@ EXPORTS: dict[str, TableExport] = {
     ),
     "outbox_messages": TableExport(
         ("id", "organization_id", "user_id", "template", "to_address", "subject", "status", "attempts",
-         "next_attempt_at", "last_attempt_at", "created_at", "sent_at"),
+         "next_attempt_at", "last_attempt_at", "created_at", "sent_at", "topic"),
         {
             "idempotency_key": HASH_IN_KEY,
             "body_text": EMAIL_BODY,

@@ -146,13 +146,16 @@ class BulkEmail:
     """An email template rendered once, with each person's name and personal link substituted in.
 
     ``link_endpoint`` is the landing page of the personal links (it takes a ``token``); the templates
-    receive ``learner_name``, ``link`` and ``context``.
+    receive ``learner_name``, ``link`` and ``context``. ``topic`` names what the emails belong to
+    (:func:`portal.outbox.topic_counts`).
     """
 
-    def __init__(self, template: str, *, organization_id: int, link_endpoint: str, **context):
+    def __init__(self, template: str, *, organization_id: int, link_endpoint: str, topic: str | None = None,
+                 **context):
         link = external_url(link_endpoint, token=TOKEN_PLACEHOLDER)
         self.template = template
         self.organization_id = organization_id
+        self.topic = topic
         self.subject, self.text, self.html = render_email(
             template, current_app.config["BABEL_DEFAULT_LOCALE"], learner_name=NAME_PLACEHOLDER, link=link,
             **context,
@@ -169,6 +172,7 @@ class BulkEmail:
             "body_html": self.html.replace(NAME_PLACEHOLDER, str(escape(name))).replace(TOKEN_PLACEHOLDER, token),
             "organization_id": self.organization_id,
             "user_id": person_id,
+            "topic": self.topic,
             "status": OutboxStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": send_at,

@@ -96,6 +96,7 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     ),
     "auth.report_compromised": ("POST", "/password/compromised", {**everyone(303), "anon": 302}),
     "org.mfa_policy": ("POST", "/org/two-factor-policy", only("admin_a", "admin_b", ok=303)),
+    "org.weekly_summary_preference": ("POST", "/org/weekly-summary", only("admin_a", "admin_b", ok=303)),
     "operator.organization_mfa_policy": ("POST", org_a_url("/two-factor-policy"), only("operator", ok=303)),
     "operator.user_mfa_lookup": ("GET", "/operator/users/two-factor", only("operator")),
     "operator.user_mfa_reset": ("GET", lambda w: f"/operator/users/{w['admin_a'].id}/two-factor", only("operator")),
@@ -282,6 +283,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "training.items": ("GET", lambda w: f"/org/training/{w['delivery_a']}/items", _admin_a(200, manager=200)),
     "training.export": ("GET", lambda w: f"/org/training/{w['delivery_a']}/export.csv", _admin_a(200, manager=200)),
     "training.remind": ("POST", lambda w: f"/org/training/{w['delivery_a']}/remind", _admin_a(303)),
+    "training.remind_one": (
+        "POST", lambda w: f"/org/training/{w['delivery_a']}/remind/{w['learner_a'].id}", _admin_a(303)
+    ),
     "training.close": ("POST", lambda w: f"/org/training/{w['delivery_a']}/close", _admin_a(303)),
     "training.course_results": ("GET", lambda w: f"/org/training/courses/{w['course_a']}", _admin_a(200, manager=200)),
     "quizzes.index": ("GET", "/me/training/", only("learner_a")),

@@ -153,6 +153,8 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "training.items": get("/org/training/{delivery}/items", "admin", "manager"),
     "training.export": get("/org/training/{delivery}/export.csv", "admin", "manager"),
     "training.remind": post("/org/training/{delivery}/remind", "admin"),
+    # {trainee} is a learner of {delivery} who has not passed it.
+    "training.remind_one": post("/org/training/{delivery}/remind/{trainee}", "admin"),
     "training.close": post("/org/training/{delivery}/close", "admin"),
     "training.course_results": get("/org/training/courses/{course}", "admin", "manager"),
     "training_links.image": get("/training/images/{image}", "admin", "learner"),
@@ -213,7 +215,7 @@ KEYS = {
     "notice",
     "course", "lesson", "question", "image", "delivery", "assignment", "assignment_passed", "attempt",
     "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
-    "open_round", "sheet", "inspection_link",
+    "open_round", "sheet", "inspection_link", "trainee",
     # not owned by an organization (staff objects): the same for A and B
     "canned", "desk_break", "application", "suppression",
 }
@@ -349,7 +351,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
             outbox=outbox.id, invoice=invoice.id,
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
-            lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id,
+            lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id, trainee=learner.id,
         )
         open_round = inspection_rounds.open_round(admin, edition.id, person_ids=[learner.id, peer.id])
         objects["open_round"] = open_round.id

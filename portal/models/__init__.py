@@ -54,6 +54,7 @@ from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
 from portal.models.mail import MailAddressFailures, MailSuppression, SuppressionReason
 from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
 from portal.models.outbox import OutboxMessage, OutboxStatus, outbox_message_id
+from portal.models.summaries import WeeklySummary
 from portal.models.tickets import (
     ACTIVE_STATUSES,
     CannedReply,
@@ -77,6 +78,7 @@ from portal.models.training import (
     CourseImage,
     CourseKind,
     Delivery,
+    DeliveryEscalation,
     DeliveryStatus,
     LatePolicy,
     Lesson,
@@ -88,6 +90,7 @@ from portal.models.training import (
 from portal.models.worker import JobRun, WorkerHeartbeat
 
 __all__ = [
+    "WeeklySummary",
     "INSPECTION_CATEGORIES",
     "EditionItem",
     "EditionKind",
@@ -113,6 +116,7 @@ __all__ = [
     "CourseImage",
     "CourseKind",
     "Delivery",
+    "DeliveryEscalation",
     "DeliveryStatus",
     "LatePolicy",
     "Lesson",

@@ -8,7 +8,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -120,6 +132,8 @@ class User(UserMixin, TenantScoped, db.Model):
     # kept here, never in the session cookie, which the browser can read.
     totp_pending_encrypted: Mapped[str | None] = mapped_column(Text)
     totp_pending_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An organization's administrator receives the weekly summary unless they turn it off.
+    wants_weekly_summary: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()

@@ -20,17 +20,27 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     DEAD = "dead"
     SUPPRESSED = "suppressed"
+    # No longer needed before it went out (the learner passed while it waited for the sending window,
+    # or the delivery was closed): kept, never sent.
+    CANCELLED = "cancelled"
 
 
 class OutboxMessage(TenantScoped, db.Model):
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # A delivery's page counts its emails by status in one query.
+        Index("ix_outbox_topic_status", "topic", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # One logical email (say, reminder 2 of delivery X to learner Y) is queued once.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     template: Mapped[str] = mapped_column(String(64), index=True)
+    # What the email belongs to, when it belongs to something that counts or cancels its emails
+    # (``delivery:12``: the invitations, reminders and escalations of training delivery 12).
+    topic: Mapped[str | None] = mapped_column(String(64))
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
     body_text: Mapped[str] = mapped_column(Text)

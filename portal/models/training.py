@@ -148,8 +148,18 @@ class Delivery(SendingSchedule, TenantScoped, db.Model):
     title: Mapped[str] = mapped_column(String(200))
     previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.SCHEDULED)
+    # Days after the due date when the managers of learners not yet passed are told (then weekly while
+    # some remain); 0: never.
+    escalate_after_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # How many weekly escalation rounds are done (claimed by one UPDATE, so a round runs once).
+    escalation_rounds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     course: Mapped[Course] = relationship()
+
+    @property
+    def outbox_topic(self) -> str:
+        """The topic of this delivery's emails in the outbox (:mod:`portal.outbox`), which its page counts."""
+        return f"delivery:{self.id}"
 
 
 class AssignmentStatus(enum.StrEnum):
@@ -192,6 +202,24 @@ class Assignment(TenantScoped, db.Model):
 
     delivery: Mapped[Delivery] = relationship()
     learner = relationship("User")
+
+
+class DeliveryEscalation(TenantScoped, db.Model):
+    """One escalation email to one manager: their learners still not passed, ``round_no`` weeks after the
+    delivery's escalation threshold. The row is the record that it was sent; the unique key keeps it once."""
+
+    __tablename__ = "delivery_escalations"
+    __table_args__ = (UniqueConstraint("delivery_id", "manager_id", "round_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    round_no: Mapped[int] = mapped_column(Integer)
+    learner_ids: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AttemptState(enum.StrEnum):

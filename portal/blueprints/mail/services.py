@@ -34,6 +34,7 @@ STATUS_LABELS = {
     OutboxStatus.SENT: _l("送信済み"),
     OutboxStatus.DEAD: _l("送信失敗"),
     OutboxStatus.SUPPRESSED: _l("配信停止で保留"),
+    OutboxStatus.CANCELLED: _l("不要になり取り消し"),
 }
 REASON_LABELS = {
     SuppressionReason.OPERATOR: _l("運営による停止"),

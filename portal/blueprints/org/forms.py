@@ -2,7 +2,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
@@ -129,3 +129,9 @@ class HandoverForm(FlaskForm):
 class ThirdPartyMemberForm(FlaskForm):
     learner = SelectField(_l("受講者"), coerce=int, validators=[DataRequired(message=_l("受講者を選んでください。"))])
     third_party = SelectField(_l("所属する第三者"), coerce=int, validators=[Optional()])
+
+
+class WeeklySummaryForm(FlaskForm):
+    """An administrator's own choice: the weekly summary email, Monday morning."""
+
+    wanted = BooleanField(_l("週次サマリーをメールで受け取る（毎週月曜日の朝）"))

@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, dashboard, data_export, third_parties
+from portal import audit, dashboard, data_export, third_parties, weekly_summary
 from portal import notices as notice_rules
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, audit_page
@@ -17,6 +17,7 @@ from portal.blueprints.org.forms import (
     ProfileForm,
     TerminationRequestForm,
     ThirdPartyMemberForm,
+    WeeklySummaryForm,
 )
 from portal.clock import today_in_tokyo
 from portal.extensions import db
@@ -38,6 +39,7 @@ def home():
         panels=dashboard.panels(dashboard.viewer_of(me)),
         handover_to_accept=pending if pending and pending.successor_id == me.id else None,
         mfa_form=AdminMfaPolicyForm(required=me.organization.admins_require_mfa) if me.role == Role.ORG_ADMIN else None,
+        summary_form=WeeklySummaryForm(wanted=me.wants_weekly_summary) if me.role == Role.ORG_ADMIN else None,
     )
 
 
@@ -279,3 +281,14 @@ def mfa_policy():
         auth_services.set_admin_mfa_policy(current_user.organization, bool(form.required.data))
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("org.home"), 303)
+
+
+@bp.post("/weekly-summary")
+@role_required(Role.ORG_ADMIN)
+def weekly_summary_preference():
+    """The administrator's own choice of the weekly summary email."""
+    form = WeeklySummaryForm()
+    if form.validate_on_submit():
+        weekly_summary.set_preference(current_user._get_current_object(), bool(form.wanted.data))
+        flash(_("週次サマリーを受け取ります。") if form.wanted.data else _("週次サマリーを止めました。"), "success")
+    return redirect(url_for("org.home", _anchor="mail-settings"), 303)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
-from portal import audit
+from portal import audit, outbox
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
@@ -264,7 +264,8 @@ def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, no
 
 def finish_attempt(attempt: Attempt, *, now: datetime | None = None) -> bool:
     """Finish and score the attempt once. Returns True for the call that finished it, False when it
-    was finished already (its score stands).
+    was finished already (its score stands). A pass cancels the learner's emails of the delivery that have
+    not gone out yet (an invitation held for the sending window, a reminder).
 
     :raises QuizRuleError: delivery closed or refusing after its due date.
     """
@@ -310,6 +311,11 @@ def finish_attempt(attempt: Attempt, *, now: datetime | None = None) -> bool:
         assignment.passed_at = now
         assignment.late = late
         assignment.certificate_code = new_certificate_code()
+        # The invitation or a reminder may still wait for the sending window: no longer needed.
+        cancelled = outbox.cancel_pending(assignment.delivery.outbox_topic, now, user_id=assignment.learner_id,
+                                          reason="passed before it was sent")
+        if cancelled:
+            audit.record("training.emails_cancelled", target=assignment, emails=cancelled, reason="passed")
     elif not passed and assignment.status != AssignmentStatus.PASSED:
         assignment.status = AssignmentStatus.FAILED
     db.session.flush()

@@ -11,6 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.blueprints.training.services import MAX_ESCALATE_AFTER_DAYS
 from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, options
 from portal.models import Recurrence, TargetKind
 from portal.sending import REMINDER_CHOICES
@@ -41,5 +42,11 @@ class DeliveryForm(ScheduleChecks, FlaskForm):
         _l("繰り返し"),
         choices=options([(Recurrence.NONE, _l("繰り返さない")), (Recurrence.MONTHLY, _l("毎月")),
                  (Recurrence.QUARTERLY, _l("四半期ごと"))]),
+    )
+    escalate_after_days = IntegerField(
+        _l("期限後、上長に知らせるまでの日数"), default=3,
+        validators=[NumberRange(0, MAX_ESCALATE_AFTER_DAYS, message=_l("0から60までの日数を入力してください。"))],
+        description=_l("期限を過ぎてこの日数が経っても合格していない人を、その部署のマネージャーにメールで知らせます。"
+                       "その後も未合格の人がいれば1週間ごとに知らせます。0 なら知らせません。"),
     )
 

@@ -19,7 +19,9 @@ from portal.departments import DepartmentTree, scope_learners
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm, options
-from portal.models import Delivery, Role, User
+from portal.i18n import local_datetime
+from portal.models import Assignment, Delivery, Role, User
+from portal.outbox import topic_counts
 from portal.security import role_required
 from portal.violations import rule_violations_shown
 
@@ -35,6 +37,16 @@ def get_delivery_or_404(delivery_id: int) -> Delivery:
     if delivery is None:
         abort(404)
     return delivery
+
+
+def get_assignment_or_404(delivery: Delivery, learner_id: int) -> Assignment:
+    """The learner's assignment in ``delivery``; 404 for anyone the delivery is not for."""
+    assignment = db.session.scalar(
+        select(Assignment).where(Assignment.delivery_id == delivery.id, Assignment.learner_id == learner_id)
+    )
+    if assignment is None:
+        abort(404)
+    return assignment
 
 
 @bp.get("/")
@@ -75,7 +87,7 @@ def new():
             starts_at=tokyo_to_utc(form.starts_at.data), due_at=tokyo_to_utc(form.due_at.data),
             reminder_days=form.reminder_days.data or [], window_start_hour=form.window_start_hour.data,
             window_end_hour=form.window_end_hour.data, business_days_only=form.business_days_only.data,
-            recurrence=form.recurrence.data,
+            recurrence=form.recurrence.data, escalate_after_days=form.escalate_after_days.data,
         )
         with rule_violations_shown(form, field="course_id", catch=DeliveryRuleError):
             delivery = services.create_delivery(data, by=_me())
@@ -85,11 +97,9 @@ def new():
     return render_template("training/new.html", form=form), 422 if form.errors else 200
 
 
-@bp.get("/<int:delivery_id>")
-def show(delivery_id: int):
+def _show_page(delivery: Delivery, status: int = 200):
     """The delivery's results; ``?overdue=1`` lists only the learners past the due date who have not passed
     (the start page's 期限切れ figure links here)."""
-    delivery = get_delivery_or_404(delivery_id)
     tree = DepartmentTree.load()
     learners = _learners()
     rows, total = services.department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree, learners)
@@ -101,8 +111,14 @@ def show(delivery_id: int):
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
         unfinished=unfinished, labels=STATUS_LABELS, overdue_only=overdue_only, past_due=past_due,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
-        today=today_in_tokyo(),
-    )
+        today=today_in_tokyo(), emails=topic_counts(delivery.outbox_topic, utcnow()),
+        escalations=services.escalations_sent(delivery),
+    ), status
+
+
+@bp.get("/<int:delivery_id>")
+def show(delivery_id: int):
+    return _show_page(get_delivery_or_404(delivery_id))
 
 
 @bp.get("/<int:delivery_id>/items")
@@ -119,9 +135,31 @@ def remind(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     if EmptyForm().validate_on_submit():
         with rule_violations_shown(catch=DeliveryRuleError):
-            sent = services.remind_now(delivery)
-            flash(_("%(n)d人にリマインドを送ります（同じ人には1日1回まで）。", n=sent), "success")
+            reminded = services.remind_now(delivery)
+            flash(_("%(n)d人にリマインドを送ります（同じ人には1日1回まで）。", n=reminded.queued), "success")
+            if reminded.without_email:
+                flash(_("メールアドレスのない%(n)d人には送れません。ログインするとホームに研修が表示されます。",
+                        n=reminded.without_email), "warning")
     return redirect(url_for("training.show", delivery_id=delivery.id), 303)
+
+
+@bp.post("/<int:delivery_id>/remind/<int:learner_id>")
+@role_required(Role.ORG_ADMIN)
+def remind_one(delivery_id: int, learner_id: int):
+    delivery = get_delivery_or_404(delivery_id)
+    assignment = get_assignment_or_404(delivery, learner_id)
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("training.show", delivery_id=delivery.id), 303)
+    with rule_violations_shown():
+        send_at = services.remind_one(assignment)
+        name = assignment.learner.name
+        if send_at > utcnow():
+            flash(_("%(name)sさんへのリマインドは、送信時間帯の始まる %(at)s に送ります。", name=name,
+                    at=local_datetime(send_at)), "success")
+        else:
+            flash(_("%(name)sさんにリマインドを送ります。", name=name), "success")
+        return redirect(url_for("training.show", delivery_id=delivery.id), 303)
+    return _show_page(get_delivery_or_404(delivery_id), 422)
 
 
 @bp.post("/<int:delivery_id>/close")

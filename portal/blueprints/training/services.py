@@ -8,19 +8,23 @@ holds it until the window opens.
 The generic parts (sending window, targets, bulk email, reminder times, personal-link secrets in the
 ``training-link`` namespace) are in :mod:`portal.sending`, shared with the inspection rounds. Personal links
 are derived, not stored; only their SHA-256 is kept on the assignment.
+
+Every email of a delivery carries its outbox topic (``delivery:<id>``): the delivery page counts them, and
+those still waiting are cancelled when the delivery closes (and, for one learner, when that learner passes).
+Overdue learners' managers are told ``escalate_after_days`` after the due date, then weekly (escalations).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, and_, case, func, select, update
 from sqlalchemy import cast as sa_cast
 
-from portal import audit, sending
+from portal import audit, outbox, sending
 from portal.blueprints.courses.services import question_count
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
@@ -35,7 +39,9 @@ from portal.models import (
     AttemptState,
     Course,
     Delivery,
+    DeliveryEscalation,
     DeliveryStatus,
+    ManagerDepartment,
     OutboxMessage,
     Question,
     Recurrence,
@@ -43,15 +49,20 @@ from portal.models import (
     TargetKind,
     User,
 )
+from portal.outbox import external_url, queue_email
+from portal.rules import RuleViolation
 from portal.sending import (
     MAX_REMINDERS,
     RECURRENCE_MONTHS,
     _insert_ignoring_duplicates,
     next_send_time,
 )
-from portal.tenancy import unscoped
+from portal.tenancy import tenant_scope, unscoped
 
 _LINK_NAMESPACE = "training-link"
+MAX_ESCALATE_AFTER_DAYS = 60
+# An escalation email names at most this many people; the page behind its link shows them all.
+ESCALATION_LIST_LIMIT = 100
 
 
 class DeliveryRuleError(ValueError):
@@ -84,6 +95,7 @@ class DeliveryInput:
     window_end_hour: int = 18
     business_days_only: bool = True
     recurrence: str = Recurrence.NONE
+    escalate_after_days: int = 3
 
 
 def _check(data: DeliveryInput) -> None:
@@ -93,6 +105,8 @@ def _check(data: DeliveryInput) -> None:
         raise DeliveryRuleError(_("リマインドは5回までです。"), "reminder_days")
     if not 0 <= data.window_start_hour < data.window_end_hour <= 24:
         raise DeliveryRuleError(_("送信時間帯は開始時刻を終了時刻より前にしてください。"), "window_start_hour")
+    if not 0 <= data.escalate_after_days <= MAX_ESCALATE_AFTER_DAYS:
+        raise DeliveryRuleError(_("上長に知らせるまでの日数は0から60までにしてください。"), "escalate_after_days")
     if question_count(data.course) == 0:
         raise DeliveryRuleError(
             _("この講座にはまだ問題がありません。問題を登録してから配信してください。"), "course_id"
@@ -116,6 +130,7 @@ def create_delivery(data: DeliveryInput, *, by: User, now: datetime | None = Non
         course_id=data.course.id,
         title=data.title.strip() or f"{data.course.title}（{data.course.fiscal_year}年度）",
         **sending.schedule_columns(data, data.learner_ids),
+        escalate_after_days=data.escalate_after_days,
         created_by_id=by.id,
     )
     db.session.add(delivery)
@@ -138,7 +153,7 @@ class _BulkEmail(sending.BulkEmail):
 
     def __init__(self, template: str, delivery: Delivery, **context):
         super().__init__(template, organization_id=delivery.organization_id, link_endpoint="training_links.landing",
-                         delivery=delivery, course=delivery.course, **context)
+                         topic=delivery.outbox_topic, delivery=delivery, course=delivery.course, **context)
 
     def row(self, key: str, delivery: Delivery, learner_id: int, email: str, name: str,  # type: ignore[override]
             send_at: datetime) -> dict:
@@ -202,6 +217,7 @@ def schedule_next_round(delivery: Delivery) -> Delivery | None:
         window_end_hour=delivery.window_end_hour,
         business_days_only=delivery.business_days_only,
         recurrence=delivery.recurrence,
+        escalate_after_days=delivery.escalate_after_days,
         round_no=delivery.round_no + 1,
         previous_round_id=delivery.id,
         created_by_id=delivery.created_by_id,
@@ -212,11 +228,13 @@ def schedule_next_round(delivery: Delivery) -> Delivery | None:
     return following
 
 
-def close_delivery(delivery: Delivery) -> None:
-    """Stop the delivery: links stop working and no more reminders go out."""
+def close_delivery(delivery: Delivery, *, now: datetime | None = None) -> None:
+    """Stop the delivery: links stop working, no more reminders go out, and its emails still waiting (for
+    the sending window, say) are cancelled: their links would no longer open anything."""
     delivery.status = DeliveryStatus.CLOSED
     db.session.flush()
-    audit.record("training.delivery_closed", target=delivery)
+    cancelled = outbox.cancel_pending(delivery.outbox_topic, now or utcnow(), reason="delivery closed")
+    audit.record("training.delivery_closed", target=delivery, emails_cancelled=cancelled)
 
 
 # --- reminders -----------------------------------------------------------------------------------------
@@ -252,8 +270,17 @@ def send_due_reminders(delivery: Delivery, now: datetime) -> int:
     return sending.send_due_reminders(delivery, now, send)
 
 
-def remind_now(delivery: Delivery, *, now: datetime | None = None) -> int:
-    """The administrator's one-click reminder to everyone not yet passed; once per learner per day."""
+@dataclass(frozen=True)
+class Reminded:
+    """What a reminder by hand did: emails queued, and learners left out because they have no address."""
+
+    queued: int
+    without_email: int
+
+
+def remind_now(delivery: Delivery, *, now: datetime | None = None) -> Reminded:
+    """The administrator's one-click reminder to everyone not yet passed; once per learner per day (a
+    learner reminded on their own today is not reminded again)."""
     now = now or utcnow()
     today = now.astimezone(TOKYO).date()
     if delivery.status != DeliveryStatus.LAUNCHED:
@@ -271,6 +298,7 @@ def remind_now(delivery: Delivery, *, now: datetime | None = None) -> int:
                       address, name, send_at)
             for learner_id, address, name in learners if address]
     _insert_ignoring_duplicates(OutboxMessage.__table__, rows, ["idempotency_key"])
+    without_email = sum(1 for _id, address, _name in learners if not address)
     db.session.execute(
         update(Assignment)
         .where(Assignment.delivery_id == delivery.id, Assignment.status != AssignmentStatus.PASSED,
@@ -279,7 +307,46 @@ def remind_now(delivery: Delivery, *, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     audit.record("training.reminder_manual", target=delivery, emails=len(rows))
-    return len(rows)
+    return Reminded(len(rows), without_email)
+
+
+def remind_one(assignment: Assignment, *, now: datetime | None = None) -> datetime:
+    """Remind one learner who has not passed; returns when the email goes out (the delivery's sending
+    window holds it until then, as it holds every reminder).
+
+    At most once a day per learner and delivery, shared with the reminder to everyone: the same email
+    (one idempotency key), so a double click, a second administrator or the button for everyone sends
+    nothing more that day.
+
+    :raises RuleViolation: the delivery is not running; the learner passed, is deactivated, was reminded
+        today, has no email address, or their address (or the organization) is suppressed.
+    """
+    now = now or utcnow()
+    today = now.astimezone(TOKYO).date()
+    delivery, learner = assignment.delivery, assignment.learner
+    if delivery.status != DeliveryStatus.LAUNCHED:
+        raise RuleViolation(_("配信中の配信にだけリマインドを送れます。"))
+    if assignment.status == AssignmentStatus.PASSED:
+        raise RuleViolation(_("%(name)sさんは合格済みです。", name=learner.name))
+    if not learner.is_active_flag:
+        raise RuleViolation(_("%(name)sさんは無効になっているため、リマインドを送れません。", name=learner.name))
+    if assignment.last_manual_reminder_on == today:
+        raise RuleViolation(
+            _("%(name)sさんには本日すでにリマインドを送りました（同じ人には1日1回まで）。", name=learner.name)
+        )
+    if not learner.email:
+        raise RuleViolation(_("%(name)sさんはメールアドレスが登録されていないため、メールは送れません。"
+                              "ログインするとホームに研修が表示されます。", name=learner.name))
+    if outbox.is_suppressed(learner.email, delivery.organization_id):
+        raise RuleViolation(_("%(name)sさんのアドレスへのメールは配信停止中のため送れません。", name=learner.name))
+    send_at = next_send_time(delivery, now)
+    email = _BulkEmail("training_reminder", delivery, overdue=now > delivery.due_at)
+    sending.queue_rows([email.row(f"delivery:{delivery.id}:manual:{today.isoformat()}:{learner.id}", delivery,
+                                  learner.id, learner.email, learner.name, send_at)])
+    assignment.last_manual_reminder_on = today
+    db.session.flush()
+    audit.record("training.reminder_one", target=delivery, learner=learner.id, send_at=send_at.isoformat())
+    return send_at
 
 
 @periodic("training.deliveries", every=timedelta(minutes=1))
@@ -295,6 +362,130 @@ def run_deliveries(now: datetime) -> None:
         for delivery in db.session.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.LAUNCHED)):
             if delivery.reminders_sent < len(delivery.reminder_days or []):
                 send_due_reminders(delivery, now)
+
+
+# --- escalation to the managers -------------------------------------------------------------------------
+
+
+def escalation_round(delivery: Delivery, now: datetime) -> int | None:
+    """Which weekly escalation round is current: 0 from ``escalate_after_days`` after the due date, 1 a week
+    later, and so on; None before the first (or when the delivery never escalates)."""
+    if not delivery.escalate_after_days:
+        return None
+    first = delivery.due_at + timedelta(days=delivery.escalate_after_days)
+    if now < first:
+        return None
+    return (now - first) // timedelta(days=7)
+
+
+@periodic("training.escalations", every=timedelta(minutes=15))
+def run_escalations(now: datetime) -> int:
+    """Tell each manager, once per round, who among their departments' learners has still not passed a
+    delivery that is overdue (one email per manager and delivery); returns the emails queued. Safe to run
+    twice or from two workers: a round is claimed by one UPDATE of the delivery."""
+    # Deliveries of every organization are looked at; each one's escalation runs in its organization's scope.
+    with unscoped():
+        candidates = db.session.execute(
+            select(Delivery.id, Delivery.organization_id, Delivery.due_at, Delivery.escalate_after_days,
+                   Delivery.escalation_rounds)
+            .where(Delivery.status == DeliveryStatus.LAUNCHED, Delivery.escalate_after_days > 0,
+                   Delivery.due_at < now)
+        ).all()
+    queued = 0
+    for row in candidates:
+        number = escalation_round(row, now)
+        if number is None or row.escalation_rounds > number:
+            continue
+        with tenant_scope(row.organization_id):
+            queued += escalate(db.session.get(Delivery, row.id), number, now)
+    return queued
+
+
+def _claim_escalation(delivery: Delivery, number: int) -> bool:
+    moved = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.escalation_rounds <= number)
+        .values(escalation_rounds=number + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return moved.rowcount == 1
+
+
+def escalate(delivery: Delivery, number: int, now: datetime) -> int:
+    """Escalation round ``number`` of ``delivery`` (inside its organization's scope): each active manager
+    with an email address gets one email listing the learners of their departments (sub-departments
+    included) who have not passed; returns the emails queued. A round already claimed queues nothing."""
+    if not _claim_escalation(delivery, number):
+        return 0
+    overdue = db.session.execute(
+        select(User.id, User.name, User.login_id, User.department_id, Assignment.status)
+        .join(Assignment, Assignment.learner_id == User.id)
+        .where(Assignment.delivery_id == delivery.id, Assignment.status != AssignmentStatus.PASSED,
+               User.is_active_flag.is_(True), User.department_id.is_not(None))
+        .order_by(User.name, User.id)
+    ).all()
+    if not overdue:
+        return 0
+    managers: dict[int, tuple[str, str, str | None, list[int]]] = {}
+    for manager_id, email, name, locale, department_id in db.session.execute(
+        select(User.id, User.email, User.name, User.locale, ManagerDepartment.department_id)
+        .join(ManagerDepartment, ManagerDepartment.user_id == User.id)
+        .where(User.role == Role.MANAGER, User.is_active_flag.is_(True), User.email.is_not(None))
+        .order_by(User.id)
+    ):
+        managers.setdefault(manager_id, (email, name, locale, []))[3].append(department_id)
+    tree = DepartmentTree.load()
+    send_at = next_send_time(delivery, now)
+    told: set[int] = set()
+    for manager_id, (email, name, locale, departments) in managers.items():
+        looked_after = tree.with_descendants(departments)
+        people = [p for p in overdue if p.department_id in looked_after]
+        if not people:
+            continue
+        db.session.add(DeliveryEscalation(organization_id=delivery.organization_id, delivery_id=delivery.id,
+                                          manager_id=manager_id, round_no=number, learner_ids=[p.id for p in people],
+                                          created_at=now))
+        queue_email(
+            "training_escalation", email,
+            idempotency_key=f"{delivery.outbox_topic}:escalation:{number}:{manager_id}",
+            organization_id=delivery.organization_id, user_id=manager_id, locale=locale,
+            topic=delivery.outbox_topic, send_at=send_at,
+            manager_name=name, delivery=delivery, total=len(people),
+            people=[(p.name, p.login_id, tree.path(p.department_id), STATUS_LABELS[AssignmentStatus(p.status)])
+                    for p in people[:ESCALATION_LIST_LIMIT]],
+            url=external_url("training.show", delivery_id=delivery.id),
+        )
+        told.add(manager_id)
+    db.session.flush()
+    audit.record("training.escalated", target=delivery, round=number, managers=len(told), learners=len(overdue),
+                 actor=None)
+    return len(told)
+
+
+@dataclass(frozen=True)
+class EscalationsSent:
+    rounds: int
+    emails: int
+    last_at: datetime | None
+
+
+def escalations_sent(delivery: Delivery) -> EscalationsSent:
+    """How many escalation rounds told a manager, in how many emails, and when the last was queued."""
+    rounds, emails, last_at = db.session.execute(
+        select(func.count(func.distinct(DeliveryEscalation.round_no)), func.count(DeliveryEscalation.id),
+               func.max(DeliveryEscalation.created_at))
+        .where(DeliveryEscalation.delivery_id == delivery.id)
+    ).one()
+    return EscalationsSent(rounds or 0, emails or 0, _aware(last_at))
+
+
+def _aware(value):
+    # An aggregate bypasses the column's UTC type on SQLite: a naive value (or its text) is UTC.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 # --- results -------------------------------------------------------------------------------------------
