@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal import certificates
 from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses.services import get_course_or_404, visible_courses
 from portal.blueprints.quizzes.services import STATUS_LABELS
@@ -20,6 +21,8 @@ from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm, options
 from portal.models import Delivery, Role, User
+from portal.pagination import requested_page
+from portal.requests import writes_on_get
 from portal.security import role_required
 from portal.violations import rule_violations_shown
 
@@ -137,6 +140,34 @@ def export(delivery_id: int, fmt: str):
     stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
     return csv_response(f"受講記録_{delivery.title}_{stamp}.{fmt}", services.EXPORT_HEADER,
                         rows_from_database(lambda: services.export_rows(ids, learners)), dialect=fmt)
+
+
+@bp.get("/<int:delivery_id>/certificates")
+def certificates_list(delivery_id: int):
+    """The learners who passed, each with their certificate; a manager sees their departments' only."""
+    delivery = get_delivery_or_404(delivery_id)
+    return render_template("training/certificates.html", delivery=delivery, tree=DepartmentTree.load(),
+                           page=services.passed_learners(delivery, requested_page(), _learners()),
+                           is_admin=_me().role == Role.ORG_ADMIN)
+
+
+@bp.get("/assignments/<int:assignment_id>/certificate.pdf")
+def certificate_pdf(assignment_id: int):
+    """One learner's certificate (a manager's learners only); none for a learner who has not passed."""
+    return certificates.pdf_response(certificates.get_certificate_or_404(assignment_id, learners=_learners()))
+
+
+@bp.get("/<int:delivery_id>/certificates.zip")
+@writes_on_get
+@role_required(Role.ORG_ADMIN)
+def certificates_zip(delivery_id: int):
+    """Every certificate of the delivery in one zip, drawn while it downloads; the download is audited."""
+    delivery = get_delivery_or_404(delivery_id)
+    with rule_violations_shown():
+        services.export_certificates(delivery, by=_me())
+        stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
+        return certificates.zip_response(f"修了証_{delivery.title}_{stamp}.zip", delivery.id)
+    return redirect(url_for("training.show", delivery_id=delivery.id), 303)
 
 
 @bp.get("/courses/<int:course_id>")

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, and_, case, func, select, update
 from sqlalchemy import cast as sa_cast
 
-from portal import audit, sending
+from portal import audit, certificates, sending
 from portal.blueprints.courses.services import question_count
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
@@ -43,6 +43,8 @@ from portal.models import (
     TargetKind,
     User,
 )
+from portal.pagination import Page, paginate_rows
+from portal.rules import RuleViolation
 from portal.sending import (
     MAX_REMINDERS,
     RECURRENCE_MONTHS,
@@ -366,6 +368,33 @@ def unfinished_learners(delivery: Delivery, limit: int = 200, learners=None) -> 
         .order_by(Assignment.status, User.name, User.id)
         .limit(limit)
     ).all()
+
+
+def passed_learners(delivery: Delivery, page: int, learners=None, per_page: int = 50) -> Page:
+    """One page of the learners who passed (their certificates), by name, with the total, in two queries."""
+    return paginate_rows(
+        select(Assignment.id, User.login_id, User.name, Assignment.department_id, Assignment.passed_at,
+               Assignment.best_score, Assignment.late)
+        .join(User, User.id == Assignment.learner_id)
+        .where(Assignment.delivery_id == delivery.id, Assignment.status == AssignmentStatus.PASSED,
+               Assignment.certificate_code.is_not(None), *_learner_criteria(learners))
+        .order_by(User.name, User.id),
+        page, per_page,
+    )
+
+
+def export_certificates(delivery: Delivery, *, by: User) -> int:
+    """Record the download of every certificate of ``delivery`` (a bulk export of personal data: names,
+    scores, dates) and return how many there are.
+
+    :raises RuleViolation: nobody has passed yet, so there is nothing to download.
+    """
+    count = certificates.count_certificates(delivery.id)
+    if not count:
+        raise RuleViolation(_("この配信にはまだ合格者がいないため、ダウンロードできる修了証はありません。"))
+    audit.record("training.certificates_exported", target=delivery, actor=by, count=count)
+    db.session.flush()
+    return count
 
 
 @dataclass(frozen=True)
