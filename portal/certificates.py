@@ -20,7 +20,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -37,10 +37,11 @@ from sqlalchemy import Select, func, select
 
 from portal.clock import TOKYO
 from portal.errors import render_error
-from portal.exports import content_disposition, rows_from_database
+from portal.exports import content_disposition
 from portal.extensions import db
 from portal.models import Assignment, AssignmentStatus, Course, Delivery, Organization, User
 from portal.outbox import external_url
+from portal.tenancy import current_scope, reset_scope, set_scope
 
 MINCHO = "HeiseiMin-W3"
 GOTHIC = "HeiseiKakuGo-W5"
@@ -363,10 +364,38 @@ def zip_chunks(certificates: Iterable[Certificate]) -> Iterator[bytes]:
     yield sink.take()
 
 
+def _step_by_step(produce: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:
+    """``produce()``'s chunks while the response streams, after the request has ended.
+
+    Each chunk is made in an app context of its own, in the request's tenant scope, pushed and popped around
+    that step only: no context is left behind between two chunks, nor when the download stops half-way and
+    the garbage collector closes what is left. So nothing may keep a database session across chunks
+    (:func:`delivery_certificates` reads each batch in a transaction of its own).
+    """
+    app = current_app._get_current_object()
+    scope = current_scope()
+
+    def generate() -> Iterator[bytes]:
+        chunks: Iterator[bytes] | None = None
+        while True:
+            with app.app_context():
+                token = set_scope(scope)
+                try:
+                    if chunks is None:
+                        chunks = produce()
+                    chunk = next(chunks, None)
+                finally:
+                    reset_scope(token)
+            if chunk is None:
+                return
+            yield chunk
+
+    return generate()
+
+
 def zip_response(filename: str, delivery_id: int, learners=None) -> Response:
-    """A streamed zip of the delivery's certificates: read, drawn and zipped while it downloads (in an app
-    context of its own, in the request's tenant scope; see :func:`portal.exports.rows_from_database`)."""
-    body = rows_from_database(lambda: zip_chunks(delivery_certificates(delivery_id, learners)))
+    """A streamed zip of the delivery's certificates: read, drawn and zipped while it downloads."""
+    body = _step_by_step(lambda: zip_chunks(delivery_certificates(delivery_id, learners)))
     response = Response(body, mimetype="application/zip")
     response.headers["Content-Disposition"] = content_disposition(filename)
     return response

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 from bs4 import BeautifulSoup
+from flask import has_app_context
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -221,6 +222,18 @@ def test_the_zip_of_a_delivery_streams_one_pdf_at_a_time_and_is_audited(app, wor
                 db.session.scalars(select(AuditEvent).where(AuditEvent.action == "training.certificates_exported"))]
 
     assert run_in_app(audited) == [(world["admin_a"].id, str(delivery_id), {"count": learners})]
+
+
+def test_a_download_stopped_half_way_leaves_no_context_behind(app, world, run_in_app, login_as):
+    """Each chunk is made in an app context of its own: none stays pushed between chunks, and closing the
+    download early (a browser cancelled) ends cleanly."""
+    delivery_id = _many_passed(app, world, run_in_app, 5)
+    response = login_as(world["admin_a"]).get(f"/org/training/{delivery_id}/certificates.zip")
+    chunks = iter(response.response)
+    assert next(chunks).startswith(b"PK") and next(chunks)
+    assert not has_app_context()
+    response.close()
+    assert not has_app_context()
 
 
 def test_no_zip_without_a_passed_learner(world, passed, run_in_app, login_as):
