@@ -133,7 +133,7 @@ def test_a_manager_downloads_certificates_of_their_departments_only(world, passe
     url = f"/org/training/assignments/{passed.assignment}/certificate.pdf"
     assert manager.get(url).status_code == 404  # learner_a is in none of the manager's departments
     listing = manager.get(f"/org/training/{passed.delivery}/certificates").get_data(as_text=True)
-    assert "受講 A" not in listing and "全員の修了証" not in listing
+    assert "受講 A" not in listing and "一括ダウンロード" not in listing
     run_in_app(lambda: setattr(db.session.get(User, world["learner_a"].id), "department_id", mine))
     assert "受講 A 殿" in pdf_text(manager.get(url).get_data())
     assert "受講 A" in manager.get(f"/org/training/{passed.delivery}/certificates").get_data(as_text=True)
@@ -221,7 +221,8 @@ def test_the_zip_of_a_delivery_streams_one_pdf_at_a_time_and_is_audited(app, wor
         return [(e.actor_id, e.target_id, e.details) for e in
                 db.session.scalars(select(AuditEvent).where(AuditEvent.action == "training.certificates_exported"))]
 
-    assert run_in_app(audited) == [(world["admin_a"].id, str(delivery_id), {"count": learners})]
+    assert run_in_app(audited) == [(world["admin_a"].id, str(delivery_id), {"count": learners, "part": 1,
+                                                                            "parts": 1})]
 
 
 def test_a_download_stopped_half_way_leaves_no_context_behind(app, world, run_in_app, login_as):
@@ -234,6 +235,39 @@ def test_a_download_stopped_half_way_leaves_no_context_behind(app, world, run_in
     assert not has_app_context()
     response.close()
     assert not has_app_context()
+
+
+def test_a_large_delivery_downloads_in_parts(app, world, run_in_app, login_as, monkeypatch):
+    """Above ZIP_PART_SIZE certificates the zip comes in parts, so that no download outlasts the server's
+    time for one request; each part is audited."""
+    monkeypatch.setattr(certificates, "ZIP_PART_SIZE", 2)
+    delivery_id = _many_passed(app, world, run_in_app, 5)
+    admin = login_as(world["admin_a"])
+    results = BeautifulSoup(admin.get(f"/org/training/{delivery_id}").get_data(as_text=True), "html.parser")
+    links = [a["href"] for a in results.find_all("a", string=lambda s: s and s.startswith("修了証 ZIP"))]
+    assert [a.get_text() for a in results.find_all("a", string=lambda s: s and s.startswith("修了証 ZIP"))] == [
+        "修了証 ZIP（1〜2人目）", "修了証 ZIP（3〜4人目）", "修了証 ZIP（5〜5人目）"]
+    seen = []
+    for link, count in zip(links, (2, 2, 1), strict=True):
+        response = admin.get(link)
+        assert response.status_code == 200
+        with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+            assert len(archive.namelist()) == count
+            seen += archive.namelist()
+    assert sorted(seen) == [f"修了証_P000{i}_合格_{i}.pdf" for i in range(5)]
+    assert "_5-5.zip" in unquote(admin.get(links[2]).headers["Content-Disposition"])
+    beyond = admin.get(f"/org/training/{delivery_id}/certificates.zip?part=4")
+    assert beyond.status_code == 303
+    assert "このZIPファイルはありません" in admin.get(beyond.headers["Location"]).get_data(as_text=True)
+    assert admin.get(f"/org/training/{delivery_id}/certificates.zip?part=x").status_code == 200  # the first
+
+    def parts():
+        return [e.details for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "training.certificates_exported").order_by(AuditEvent.id))]
+
+    assert run_in_app(parts) == [{"count": 2, "part": 1, "parts": 3}, {"count": 2, "part": 2, "parts": 3},
+                                 {"count": 1, "part": 3, "parts": 3}, {"count": 1, "part": 3, "parts": 3},
+                                 {"count": 2, "part": 1, "parts": 3}]
 
 
 def test_no_zip_without_a_passed_learner(world, passed, run_in_app, login_as):

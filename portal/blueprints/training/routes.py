@@ -96,6 +96,7 @@ def show(delivery_id: int):
     rows, total = services.department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree, learners)
     return render_template(
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
+        zip_parts=certificates.zip_parts(total.passed),
         unfinished=services.unfinished_learners(delivery, learners=learners), labels=STATUS_LABELS,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
         today=today_in_tokyo(),
@@ -146,9 +147,10 @@ def export(delivery_id: int, fmt: str):
 def certificates_list(delivery_id: int):
     """The learners who passed, each with their certificate; a manager sees their departments' only."""
     delivery = get_delivery_or_404(delivery_id)
-    return render_template("training/certificates.html", delivery=delivery, tree=DepartmentTree.load(),
-                           page=services.passed_learners(delivery, requested_page(), _learners()),
-                           is_admin=_me().role == Role.ORG_ADMIN)
+    page = services.passed_learners(delivery, requested_page(), _learners())
+    return render_template("training/certificates.html", delivery=delivery, tree=DepartmentTree.load(), page=page,
+                           is_admin=_me().role == Role.ORG_ADMIN, zip_parts=certificates.zip_parts(page.total),
+                           zip_size=certificates.ZIP_PART_SIZE)
 
 
 @bp.get("/assignments/<int:assignment_id>/certificate.pdf")
@@ -161,12 +163,13 @@ def certificate_pdf(assignment_id: int):
 @writes_on_get
 @role_required(Role.ORG_ADMIN)
 def certificates_zip(delivery_id: int):
-    """Every certificate of the delivery in one zip, drawn while it downloads; the download is audited."""
+    """The delivery's certificates in one zip (``?part=`` of a larger delivery), drawn while it downloads;
+    the download is audited."""
     delivery = get_delivery_or_404(delivery_id)
+    part = requested_page("part")
     with rule_violations_shown():
-        services.export_certificates(delivery, by=_me())
-        stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
-        return certificates.zip_response(f"修了証_{delivery.title}_{stamp}.zip", delivery.id)
+        filename = services.export_certificates(delivery, part, by=_me())
+        return certificates.zip_response(filename, delivery.id, part)
     return redirect(url_for("training.show", delivery_id=delivery.id), 303)
 
 

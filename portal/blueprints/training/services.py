@@ -383,18 +383,25 @@ def passed_learners(delivery: Delivery, page: int, learners=None, per_page: int 
     )
 
 
-def export_certificates(delivery: Delivery, *, by: User) -> int:
-    """Record the download of every certificate of ``delivery`` (a bulk export of personal data: names,
-    scores, dates) and return how many there are.
+def export_certificates(delivery: Delivery, part: int, *, by: User) -> str:
+    """Record the download of the certificates of ``delivery`` in zip ``part`` (a bulk export of personal
+    data: names, scores, dates) and return the zip's file name.
 
-    :raises RuleViolation: nobody has passed yet, so there is nothing to download.
+    :raises RuleViolation: nobody has passed yet, or there is no such part.
     """
-    count = certificates.count_certificates(delivery.id)
-    if not count:
+    total = certificates.count_certificates(delivery.id)
+    if not total:
         raise RuleViolation(_("この配信にはまだ合格者がいないため、ダウンロードできる修了証はありません。"))
-    audit.record("training.certificates_exported", target=delivery, actor=by, count=count)
+    parts = certificates.zip_parts(total)
+    if not 1 <= part <= len(parts):
+        raise RuleViolation(_("このZIPファイルはありません。配信の結果から、もう一度ダウンロードしてください。"))
+    _part, first, last = parts[part - 1]
+    audit.record("training.certificates_exported", target=delivery, actor=by, count=last - first + 1,
+                 part=part, parts=len(parts))
     db.session.flush()
-    return count
+    stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
+    suffix = f"_{first}-{last}" if len(parts) > 1 else ""
+    return f"修了証_{delivery.title}_{stamp}{suffix}.zip"
 
 
 @dataclass(frozen=True)
