@@ -131,6 +131,9 @@ class Config:
     INVOICE_BANK_ACCOUNT = ""
     INVOICE_TAX_RATE = 10
     INVOICE_DUE_DAYS = 30
+    # Who issues training certificates (修了証): printed on every certificate and its PDF. None: the operator's
+    # company name above (INVOICE_ISSUER_NAME).
+    CERTIFICATE_ISSUER: str | None = None
     # Days an ended organization can still export its data before its personal data is deleted (Art. 15, 19).
     DATA_RETENTION_DAYS = 90
     # Whom a suspended customer contacts (shown on the suspension page).

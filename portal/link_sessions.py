@@ -124,6 +124,7 @@ SCOPED_ENDPOINTS: dict[str, Callable[[dict], Iterable[tuple[str, int]]]] = {
     "quizzes.lesson": _assignment,
     "quizzes.start": _assignment,
     "quizzes.certificate": _assignment,
+    "quizzes.certificate_pdf": _assignment,
     "quizzes.question": _attempt,
     "quizzes.answer": _attempt,
     "quizzes.review": _attempt,

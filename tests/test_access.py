@@ -288,6 +288,18 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     ),
     "training.close": ("POST", lambda w: f"/org/training/{w['delivery_a']}/close", _admin_a(303)),
     "training.course_results": ("GET", lambda w: f"/org/training/courses/{w['course_a']}", _admin_a(200, manager=200)),
+    # Certificates of delivery_a2 (passed by learner_a, who is in none of manager_a's departments: 404 for
+    # the PDF); the zip of them all is the administrator's.
+    "training.certificates_list": (
+        "GET", lambda w: f"/org/training/{w['delivery_passed']}/certificates", _admin_a(200, manager=200)
+    ),
+    "training.certificate_pdf": (
+        "GET", lambda w: f"/org/training/assignments/{w['assignment_passed']}/certificate.pdf",
+        _admin_a(200, manager=404),
+    ),
+    "training.certificates_zip": (
+        "GET", lambda w: f"/org/training/{w['delivery_passed']}/certificates.zip", _admin_a(200)
+    ),
     "quizzes.index": ("GET", "/me/training/", only("learner_a")),
     "quizzes.assignment": ("GET", lambda w: f"/me/training/{w['assignment_a']}", only("learner_a")),
     "quizzes.lesson": (
@@ -300,6 +312,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "quizzes.finish": ("POST", lambda w: f"/me/training/attempts/{w['attempt_a']}/finish", only("learner_a", ok=303)),
     "quizzes.result": ("GET", lambda w: f"/me/training/attempts/{w['attempt_done']}/result", only("learner_a")),
     "quizzes.certificate": ("GET", lambda w: f"/me/training/{w['assignment_passed']}/certificate", only("learner_a")),
+    "quizzes.certificate_pdf": (
+        "GET", lambda w: f"/me/training/{w['assignment_passed']}/certificate.pdf", only("learner_a")
+    ),
     # Public: a personal link shows its page to nobody but its learner (or the signed-out), and records
     # nothing on GET; the verification page shows a certificate to anyone.
     "training_links.landing": ("GET", lambda w: f"/t/{w['link_a']}", {**everyone(404), "anon": 200, "learner_a": 200}),
@@ -509,8 +524,8 @@ def _training_world(world) -> dict:
     return {
         "course_a": course.id, "lesson_a": lesson.id, "question_a": question_id, "image_a": image.id,
         "delivery_a": delivery.id, "assignment_a": assignment.id, "attempt_done": done.id, "attempt_a": running.id,
-        "assignment_passed": passed.id, "certificate_a": assignment_of(passed_delivery.id,
-                                                                       world["learner_a"].id).certificate_code,
+        "assignment_passed": passed.id, "delivery_passed": passed_delivery.id,
+        "certificate_a": assignment_of(passed_delivery.id, world["learner_a"].id).certificate_code,
         "link_a": link_for(delivery.id, world["learner_a"].id),
     }
 

@@ -157,10 +157,16 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "training.remind_one": post("/org/training/{delivery}/remind/{trainee}", "admin"),
     "training.close": post("/org/training/{delivery}/close", "admin"),
     "training.course_results": get("/org/training/courses/{course}", "admin", "manager"),
+    # Certificates: {passed_delivery} was passed by the learner and the peer (the manager's department).
+    "training.certificates_list": get("/org/training/{passed_delivery}/certificates", "admin", "manager"),
+    "training.certificate_pdf": get("/org/training/assignments/{assignment_passed}/certificate.pdf", "admin",
+                                    "manager"),
+    "training.certificates_zip": get("/org/training/{passed_delivery}/certificates.zip", "admin"),
     "training_links.image": get("/training/images/{image}", "admin", "learner"),
     # --- the learner's side: {assignment} is in progress with {attempt}; {attempt_done} failed ---
     "quizzes.assignment": get("/me/training/{assignment}", "learner"),
     "quizzes.certificate": get("/me/training/{assignment_passed}/certificate", "learner"),
+    "quizzes.certificate_pdf": get("/me/training/{assignment_passed}/certificate.pdf", "learner"),
     "quizzes.lesson": get("/me/training/{assignment}/lessons/{lesson}", "learner"),
     "quizzes.start": post("/me/training/{assignment}/start", "learner"),
     "quizzes.question": get("/me/training/attempts/{attempt}/1", "learner"),
@@ -213,8 +219,8 @@ NOT_OBJECT_ROUTES: dict[str, str] = {
 KEYS = {
     "org", "admin", "subject", "department", "batch", "spare_batch", "ticket", "attachment", "outbox", "invoice",
     "notice",
-    "course", "lesson", "question", "image", "delivery", "assignment", "assignment_passed", "attempt",
-    "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
+    "course", "lesson", "question", "image", "delivery", "passed_delivery", "assignment", "assignment_passed",
+    "attempt", "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
     "open_round", "sheet", "inspection_link", "trainee",
     # not owned by an organization (staff objects): the same for A and B
     "canned", "desk_break", "application", "suppression",
@@ -352,6 +358,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id, trainee=learner.id,
+            passed_delivery=passed_delivery.id,
         )
         open_round = inspection_rounds.open_round(admin, edition.id, person_ids=[learner.id, peer.id])
         objects["open_round"] = open_round.id

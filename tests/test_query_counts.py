@@ -119,6 +119,7 @@ ADMIN_PAGES = {
     "deliveries": lambda w: "/org/training/",
     "delivery results": lambda w: f"/org/training/{w['delivery']}",
     "delivery item analysis": lambda w: f"/org/training/{w['delivery']}/items",
+    "delivery certificates": lambda w: f"/org/training/{w['delivery']}/certificates",
     "course results": lambda w: f"/org/training/courses/{w['course']}",
     "learner list": lambda w: "/org/learners/",
     "learner record": lambda w: f"/org/learners/{w['me'].id}/record",

@@ -49,6 +49,7 @@ ADMIN_PAGES = [
     ("配信する", lambda t: "/org/training/new", None),
     ("配信の状況", lambda t: f"/org/training/{t.delivery}", "admin-delivery"),
     ("設問の分析", lambda t: f"/org/training/{t.delivery}/items", None),
+    ("修了証の一覧", lambda t: f"/org/training/{t.delivery}/certificates", None),
     ("講座の結果", lambda t: f"/org/training/courses/{t.course}", None),
     ("管理者", lambda t: "/org/members", None),
     ("組織の登録情報", lambda t: "/org/profile", None),

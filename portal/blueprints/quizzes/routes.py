@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from portal import certificates
 from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses.services import get_lesson_or_404, render_markdown
 from portal.blueprints.quizzes import bp, services
@@ -155,11 +156,10 @@ def result(attempt_id: int):
 
 @bp.get("/<int:assignment_id>/certificate")
 def certificate(assignment_id: int):
-    current = services.get_assignment_or_404(assignment_id, _me())
-    if current.status != "passed" or not current.certificate_code:
-        abort(404)
-    from portal.outbox import external_url
+    shown = certificates.get_certificate_or_404(assignment_id, learner_id=_me().id)
+    return render_template("quizzes/certificate.html", certificate=shown, issuer=certificates.issuer())
 
-    return render_template("quizzes/certificate.html", assignment=current, course=current.delivery.course,
-                           learner=_me(), verify_url=external_url("training_links.verify",
-                                                                  code=current.certificate_code))
+
+@bp.get("/<int:assignment_id>/certificate.pdf")
+def certificate_pdf(assignment_id: int):
+    return certificates.pdf_response(certificates.get_certificate_or_404(assignment_id, learner_id=_me().id))

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal import certificates
 from portal.accounts import signed_in_user as _me
 from portal.blueprints.courses.services import get_course_or_404, visible_courses
 from portal.blueprints.quizzes.services import STATUS_LABELS
@@ -22,6 +23,8 @@ from portal.forms import EmptyForm, options
 from portal.i18n import local_datetime
 from portal.models import Assignment, Delivery, Role, User
 from portal.outbox import topic_counts
+from portal.pagination import requested_page
+from portal.requests import writes_on_get
 from portal.security import role_required
 from portal.violations import rule_violations_shown
 
@@ -109,6 +112,7 @@ def _show_page(delivery: Delivery, status: int = 200):
     unfinished = services.unfinished_learners(delivery, learners=learners) if past_due or not overdue_only else []
     return render_template(
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
+        zip_parts=certificates.zip_parts(total.passed),
         unfinished=unfinished, labels=STATUS_LABELS, overdue_only=overdue_only, past_due=past_due,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
         today=today_in_tokyo(), emails=topic_counts(delivery.outbox_topic, utcnow()),
@@ -181,6 +185,36 @@ def export(delivery_id: int, fmt: str):
     stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
     return csv_response(f"受講記録_{delivery.title}_{stamp}.{fmt}", services.EXPORT_HEADER,
                         rows_from_database(lambda: services.export_rows(ids, learners)), dialect=fmt)
+
+
+@bp.get("/<int:delivery_id>/certificates")
+def certificates_list(delivery_id: int):
+    """The learners who passed, each with their certificate; a manager sees their departments' only."""
+    delivery = get_delivery_or_404(delivery_id)
+    page = services.passed_learners(delivery, requested_page(), _learners())
+    return render_template("training/certificates.html", delivery=delivery, tree=DepartmentTree.load(), page=page,
+                           is_admin=_me().role == Role.ORG_ADMIN, zip_parts=certificates.zip_parts(page.total),
+                           zip_size=certificates.ZIP_PART_SIZE)
+
+
+@bp.get("/assignments/<int:assignment_id>/certificate.pdf")
+def certificate_pdf(assignment_id: int):
+    """One learner's certificate (a manager's learners only); none for a learner who has not passed."""
+    return certificates.pdf_response(certificates.get_certificate_or_404(assignment_id, learners=_learners()))
+
+
+@bp.get("/<int:delivery_id>/certificates.zip")
+@writes_on_get
+@role_required(Role.ORG_ADMIN)
+def certificates_zip(delivery_id: int):
+    """The delivery's certificates in one zip (``?part=`` of a larger delivery), drawn while it downloads;
+    the download is audited."""
+    delivery = get_delivery_or_404(delivery_id)
+    part = requested_page("part")
+    with rule_violations_shown():
+        filename = services.export_certificates(delivery, part, by=_me())
+        return certificates.zip_response(filename, delivery.id, part)
+    return redirect(url_for("training.show", delivery_id=delivery.id), 303)
 
 
 @bp.get("/courses/<int:course_id>")

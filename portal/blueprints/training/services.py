@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, and_, case, func, select, update
 from sqlalchemy import cast as sa_cast
 
-from portal import audit, outbox, sending
+from portal import audit, certificates, outbox, sending
 from portal.blueprints.courses.services import question_count
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
@@ -50,6 +50,7 @@ from portal.models import (
     User,
 )
 from portal.outbox import external_url, queue_email
+from portal.pagination import Page, paginate_rows
 from portal.rules import RuleViolation
 from portal.sending import (
     MAX_REMINDERS,
@@ -557,6 +558,40 @@ def unfinished_learners(delivery: Delivery, limit: int = 200, learners=None) -> 
         .order_by(Assignment.status, User.name, User.id)
         .limit(limit)
     ).all()
+
+
+def passed_learners(delivery: Delivery, page: int, learners=None, per_page: int = 50) -> Page:
+    """One page of the learners who passed (their certificates), by name, with the total, in two queries."""
+    return paginate_rows(
+        select(Assignment.id, User.login_id, User.name, Assignment.department_id, Assignment.passed_at,
+               Assignment.best_score, Assignment.late)
+        .join(User, User.id == Assignment.learner_id)
+        .where(Assignment.delivery_id == delivery.id, Assignment.status == AssignmentStatus.PASSED,
+               Assignment.certificate_code.is_not(None), *_learner_criteria(learners))
+        .order_by(User.name, User.id),
+        page, per_page,
+    )
+
+
+def export_certificates(delivery: Delivery, part: int, *, by: User) -> str:
+    """Record the download of the certificates of ``delivery`` in zip ``part`` (a bulk export of personal
+    data: names, scores, dates) and return the zip's file name.
+
+    :raises RuleViolation: nobody has passed yet, or there is no such part.
+    """
+    total = certificates.count_certificates(delivery.id)
+    if not total:
+        raise RuleViolation(_("この配信にはまだ合格者がいないため、ダウンロードできる修了証はありません。"))
+    parts = certificates.zip_parts(total)
+    if not 1 <= part <= len(parts):
+        raise RuleViolation(_("このZIPファイルはありません。配信の結果から、もう一度ダウンロードしてください。"))
+    _part, first, last = parts[part - 1]
+    audit.record("training.certificates_exported", target=delivery, actor=by, count=last - first + 1,
+                 part=part, parts=len(parts))
+    db.session.flush()
+    stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
+    suffix = f"_{first}-{last}" if len(parts) > 1 else ""
+    return f"修了証_{delivery.title}_{stamp}{suffix}.zip"
 
 
 @dataclass(frozen=True)
