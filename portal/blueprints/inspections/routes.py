@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspection_items.services import EDITION_KIND_LABELS, get_edition_or_404, visible_editions
+from portal.blueprints.inspection_items.services import edition_name, get_edition_or_404, visible_editions
 from portal.blueprints.inspections import bp, services
 from portal.blueprints.inspections.forms import RoundForm
 from portal.blueprints.inspections.services import InspectionRuleError, RoundInput
@@ -43,9 +43,7 @@ def index():
 
 def _round_form() -> RoundForm:
     form = RoundForm()
-    form.edition_id.choices = options(
-        [(e.id, f"{e.title}（{EDITION_KIND_LABELS.get(e.kind, '')}）") for e in visible_editions(_me())]
-    )
+    form.edition_id.choices = options([(e.id, edition_name(e)) for e in visible_editions(_me())])
     tree = DepartmentTree.load()
     form.department_ids.choices = options([(d.id, tree.path(d.id)) for d in tree.ordered()])
     people = db.session.execute(
@@ -95,7 +93,7 @@ def show(round_id: int):
     return render_template(
         "inspections/show.html", round=inspection_round, rows=rows, total=total, action_form=EmptyForm(),
         labels=services.ROUND_STATUS_LABELS, is_admin=_me().role == Role.ORG_ADMIN,
-        items=services.round_items(inspection_round), kind_labels=EDITION_KIND_LABELS,
+        items=services.round_items(inspection_round), edition_name=edition_name(inspection_round.edition),
     )
 
 

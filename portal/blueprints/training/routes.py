@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.courses.services import get_course_or_404, visible_courses
+from portal.blueprints.courses.services import course_name, get_course_or_404, visible_courses
 from portal.blueprints.quizzes.services import STATUS_LABELS
 from portal.blueprints.training import bp, services
 from portal.blueprints.training.forms import DeliveryForm
@@ -47,7 +47,7 @@ def index():
 
 def _delivery_form() -> DeliveryForm:
     form = DeliveryForm()
-    form.course_id.choices = options([(c.id, f"{c.title}（{c.fiscal_year}年度）") for c in visible_courses()])
+    form.course_id.choices = options([(c.id, course_name(c)) for c in visible_courses()])
     tree = DepartmentTree.load()
     form.department_ids.choices = options([(d.id, tree.path(d.id)) for d in tree.ordered()])
     learners = db.session.execute(
