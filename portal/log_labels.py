@@ -38,8 +38,8 @@ ACTION_GROUPS = (
         "auth.recovery_codes_regenerated": _l("回復コードを作り直し"),
     }),
     (_l("利用者・部署"), {
-        "user.created": _l("運営アカウントを作成"),
-        "user.password_set_by_cli": _l("運営アカウントのパスワードを設定"),
+        "user.created": _l("アカウントを作成(コマンド)"),
+        "user.password_set_by_cli": _l("パスワードを設定(コマンド)"),
         "user.invited": _l("招待メールを送信"),
         "user.invitation_accepted": _l("招待を受けてパスワードを設定"),
         "learners.created": _l("受講者を登録"),
@@ -97,7 +97,7 @@ ACTION_GROUPS = (
     (_l("お知らせ・規約"), {
         "notice.published": _l("お知らせを公開"),
         "notice.incident_updated": _l("障害の経過を報告"),
-        "notice.read": _l("お知らせを既読"),
+        "notice.read": _l("お知らせを確認"),
         "notice.addresses_exported": _l("郵送用の住所を書き出し"),
         "legal.published": _l("規約・文書を公開"),
         "legal.terms_accepted": _l("利用規約に同意"),
