@@ -96,7 +96,8 @@ def test_column_headers_are_whole_at_desktop_width(live_server, desktop, world, 
     def messages():
         for n in range(3):
             db.session.add(OutboxMessage(
-                idempotency_key=f"headers:{n}", template="training_reminder", to_address=f"long.address.{n}@example.com",
+                idempotency_key=f"headers:{n}", template="training_reminder",
+                to_address=f"long.address.{n}@example.com",
                 subject="【リマインド】研修「情報セキュリティ基礎（2026年度）」の期限は 2026/12/28 です" * 2,
                 body_text="本文", organization_id=world["org_a"].id, status=OutboxStatus.DEAD, attempts=8))
 
