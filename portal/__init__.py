@@ -69,6 +69,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         errors,
         legal,
         link_sessions,
+        log_labels,
         navigation,
         notices,
         security,
@@ -94,6 +95,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.before_request(enforce_mfa_enrollment)
     app.teardown_request(release_request_scope)
     navigation.init_app(app)
+    log_labels.init_app(app)
 
     security.init_security_headers(app)
     static_assets.init_app(app)

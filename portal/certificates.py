@@ -71,6 +71,13 @@ class Certificate:
     pass_mark: int
 
     @property
+    def course_label(self) -> str:
+        """「course」（2026年度版）, without the year when the title says it already (情報セキュリティ基礎 2026年度)."""
+        if str(self.fiscal_year) in unicodedata.normalize("NFKC", self.course_title or ""):
+            return _("「%(course)s」", course=self.course_title)
+        return _("「%(course)s」（%(year)d年度版）", course=self.course_title, year=self.fiscal_year)
+
+    @property
     def passed_on(self) -> date:
         """The day of passing in Tokyo."""
         return self.passed_at.astimezone(TOKYO).date()
@@ -298,8 +305,7 @@ def render_pdf(certificate: Certificate) -> bytes:
         canvas.setLineWidth(0.6)
         canvas.line(width / 2 - 200, 334, width / 2 + 200, 334)
         _centred(canvas, _("あなたは下記の研修を修了したことを証します。"), MINCHO, 14, 292, smallest=14)
-        course = _("「%(course)s」（%(year)d年度版）", course=printable(certificate.course_title),
-                   year=certificate.fiscal_year)
+        course = printable(certificate.course_label)
         y = _centred(canvas, course, MINCHO, 18, 250, smallest=11, lines=2)
         facts = _("修了日: %(when)s", when=japanese_date(certificate.passed_on))
         if certificate.score is not None:

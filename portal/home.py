@@ -21,8 +21,8 @@ class HomeItem:
     kind: str  # "training", "inspection", ...
     title: str
     url: str
-    due_at: datetime | None = None
-    finished_at: datetime | None = None
+    due_at: datetime | None = None  # shown as 期限 while the item is open
+    finished_at: datetime | None = None  # shown as 完了 when there is no due date; orders done and history
     status: str = ""
 
 

@@ -279,6 +279,7 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     ),
     "training.index": ("GET", "/org/training/", only("admin_a", "admin_b", "manager_a")),
     "training.new": ("GET", "/org/training/new", only("admin_a", "admin_b")),
+    "training.learner_search": ("GET", "/org/training/new/learners", only("admin_a", "admin_b")),
     "training.show": ("GET", lambda w: f"/org/training/{w['delivery_a']}", _admin_a(200, manager=200)),
     "training.items": ("GET", lambda w: f"/org/training/{w['delivery_a']}/items", _admin_a(200, manager=200)),
     "training.export": ("GET", lambda w: f"/org/training/{w['delivery_a']}/export.csv", _admin_a(200, manager=200)),
@@ -353,6 +354,7 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     # Rounds: round_a is open for learner_a only (sheet_a); manager_a has no sheet of it.
     "inspections.index": ("GET", "/org/inspections/", only("admin_a", "admin_b", "manager_a")),
     "inspections.new": ("GET", "/org/inspections/new", only("admin_a", "admin_b")),
+    "inspections.people_search": ("GET", "/org/inspections/new/people", only("admin_a", "admin_b")),
     "inspections.show": ("GET", lambda w: f"/org/inspections/{w['round_a']}", _admin_a(200, manager=200)),
     "inspections.remind": ("POST", lambda w: f"/org/inspections/{w['round_a']}/remind", _admin_a(303)),
     "inspections.close": ("POST", lambda w: f"/org/inspections/{w['round_a']}/close", _admin_a(303)),

@@ -9,6 +9,7 @@ are reached only through a course that the caller may see, so they carry no orga
 from __future__ import annotations
 
 import enum
+import unicodedata
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -66,6 +67,12 @@ class Course(SharedOrTenantScoped, db.Model):
     @property
     def is_global(self) -> bool:
         return self.organization_id is None
+
+    @property
+    def title_names_year(self) -> bool:
+        """True when the title says its fiscal year already (情報セキュリティ基礎 2026年度): pages then do not
+        add 「2026年度版」 to it a second time."""
+        return str(self.fiscal_year) in unicodedata.normalize("NFKC", self.title or "")
 
     def __repr__(self) -> str:
         return f"<Course {self.id} {self.fiscal_year}>"

@@ -101,6 +101,12 @@ def _allowed_urls_only(tag: str, attribute: str, value: str) -> str | None:
 # --- loading ------------------------------------------------------------------------------------------
 
 
+def course_name(course: Course) -> str:
+    """The course with its fiscal year (情報セキュリティ基礎（2026年度）), the year not repeated when the title
+    says it already: a delivery's default title and the course choices."""
+    return course.title if course.title_names_year else f"{course.title}（{course.fiscal_year}年度）"
+
+
 def visible_courses() -> list[Course]:
     """The courses the current scope may read (the guard adds the organization rule), newest first."""
     return list(db.session.scalars(select(Course).order_by(Course.fiscal_year.desc(), Course.title, Course.id)))

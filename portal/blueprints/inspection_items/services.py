@@ -92,6 +92,13 @@ EDITION_KIND_LABELS = {
 }
 
 
+def edition_name(edition: InspectionEdition) -> str:
+    """The edition's title with its kind (月次点検（従業員版）); the kind is left out when the title says it
+    already, so the demo's 従業員版 is not shown as 従業員版（従業員版）."""
+    kind = str(EDITION_KIND_LABELS.get(edition.kind, ""))
+    return edition.title if not kind or kind in edition.title else f"{edition.title}（{kind}）"
+
+
 def visible_editions(user: User) -> list[InspectionEdition]:
     query = select(InspectionEdition)
     if user.is_staff:

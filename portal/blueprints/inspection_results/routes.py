@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.courses.services import visible_courses
+from portal.blueprints.courses.services import course_name, visible_courses
 from portal.blueprints.inspection_results import bp, charts, services
 from portal.blueprints.inspection_results.forms import ActionForm, ActionProgressForm, int_or_none
 from portal.blueprints.inspection_results.services import ActionInput, ActionRuleError
@@ -137,7 +137,7 @@ def _action_form(obj=None) -> ActionForm:
     form.owner_id.choices = options((u.id, f"{u.name}（{roles.get(u.role, '')}）")
                                     for u in services.assignable_owners())
     form.course_id.choices = options([("", _("割り当てない"))] +
-                                     [(c.id, f"{c.title}（{c.fiscal_year}年度）") for c in visible_courses()])
+                                     [(c.id, course_name(c)) for c in visible_courses()])
     return form
 
 

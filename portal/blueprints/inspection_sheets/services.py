@@ -291,7 +291,9 @@ def inspection_home_items(learner: User) -> list[HomeItem]:
             items.append(HomeItem("history", "inspection", title, url, finished_at=response.round.closed_at,
                                   status=status))
         elif response.status == ResponseStatus.SUBMITTED:
-            items.append(HomeItem("done", "inspection", title, url, finished_at=response.submitted_at, status=status))
+            # The round is still open: the sheet may change until its due date, which is what is shown.
+            items.append(HomeItem("done", "inspection", title, url, due_at=response.round.due_at,
+                                  finished_at=response.submitted_at, status=status))
         else:
             items.append(HomeItem("assigned", "inspection", title, url, due_at=response.round.due_at, status=status))
     return items

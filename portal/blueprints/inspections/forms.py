@@ -1,10 +1,18 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, MonthField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    MonthField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.blueprints.inspections.services import REMINDER_CHOICES
-from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, options
+from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, bounded_int, options
 from portal.models import Recurrence, TargetKind
 
 
@@ -20,7 +28,9 @@ class RoundForm(ScheduleChecks, FlaskForm):
         description=_l("管理者版では、対象の管理者が担当部署ごとに1枚ずつ回答します。"),
     )
     department_ids = MultiCheckboxField(_l("部署（下位の部署を含む）"), coerce=int, validate_choice=False)
-    learner_ids = MultiCheckboxField(_l("人（管理者版では管理者）"), coerce=int, validate_choice=False)
+    # Chosen in the learner picker (portal/learner_picker.py), which renders the checkboxes itself.
+    learner_ids = SelectMultipleField(_l("人（管理者版では管理者）"), coerce=bounded_int, validate_choice=False)
+    learner_q = StringField(_l("名前・受講者ID・メールアドレスで探す"))
     starts_at = DateTimeLocalField(_l("開始日時"),
                                    validators=[DataRequired(message=_l("開始日時を入力してください。"))])
     due_at = DateTimeLocalField(_l("期限"), validators=[DataRequired(message=_l("期限を入力してください。"))],

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
+from portal import learner_picker
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspection_items.services import EDITION_KIND_LABELS, get_edition_or_404, visible_editions
+from portal.blueprints.inspection_items.services import edition_name, get_edition_or_404, visible_editions
 from portal.blueprints.inspections import bp, services
 from portal.blueprints.inspections.forms import RoundForm
 from portal.blueprints.inspections.services import InspectionRuleError, RoundInput
 from portal.clock import TOKYO, tokyo_to_utc, utcnow
 from portal.departments import DepartmentTree, managed_department_ids
-from portal.extensions import db
 from portal.forms import EmptyForm, options
-from portal.models import Role, RoundStatus, User
+from portal.htmx import render_page_or_block
+from portal.models import Role, RoundStatus, TargetKind
 from portal.outbox import external_url
 from portal.security import role_required
 from portal.violations import rule_violations_shown
@@ -41,22 +41,11 @@ def index():
     )
 
 
-def _round_form() -> RoundForm:
-    form = RoundForm()
-    form.edition_id.choices = options(
-        [(e.id, f"{e.title}（{EDITION_KIND_LABELS.get(e.kind, '')}）") for e in visible_editions(_me())]
-    )
+def _round_form(**kwargs) -> RoundForm:
+    form = RoundForm(**kwargs)
+    form.edition_id.choices = options([(e.id, edition_name(e)) for e in visible_editions(_me())])
     tree = DepartmentTree.load()
     form.department_ids.choices = options([(d.id, tree.path(d.id)) for d in tree.ordered()])
-    people = db.session.execute(
-        select(User.id, User.login_id, User.name, User.role)
-        .where(User.role.in_([Role.LEARNER, Role.MANAGER]), User.is_active_flag.is_(True))
-        .order_by(User.role.desc(), User.login_id, User.id).limit(2000)
-    )
-    form.learner_ids.choices = options(
-        [(i, f"{login_id or ''} {name}" + (_("（管理者）") if role == Role.MANAGER else ""))
-         for i, login_id, name, role in people]
-    )
     if not form.is_submitted():
         now = utcnow().astimezone(TOKYO).replace(second=0, microsecond=0, tzinfo=None)
         form.month.data = now.date().replace(day=1)
@@ -66,10 +55,23 @@ def _round_form() -> RoundForm:
     return form
 
 
+# A round is for learners, and for managers (the manager edition's sheets).
+PICKABLE = (Role.LEARNER, Role.MANAGER)
+
+
+def _render_new(form: RoundForm, status: int = 200, block: str | None = None):
+    picker = learner_picker.search(_me(), form.learner_q.data, form.learner_ids.data or [], roles=PICKABLE)
+    if block:
+        return render_page_or_block("inspections/new.html", block, form=form, picker=picker), status
+    return render_template("inspections/new.html", form=form, picker=picker), status
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.ORG_ADMIN)
 def new():
     form = _round_form()
+    if learner_picker.searching():
+        return _render_new(form)
     if form.validate_on_submit():
         data = RoundInput(
             edition=get_edition_or_404(form.edition_id.data), month=form.month.data, title=form.title.data or "",
@@ -84,7 +86,19 @@ def new():
             flash(_("点検を登録しました。") if inspection_round.status == RoundStatus.SCHEDULED else
                   _("点検を開始しました。対象の人にメールを送ります。"), "success")
             return redirect(url_for("inspections.show", round_id=inspection_round.id), 303)
-    return render_template("inspections/new.html", form=form), 422 if form.errors else 200
+    return _render_new(form, 422 if form.errors else 200)
+
+
+@bp.get("/new/people")
+@role_required(Role.ORG_ADMIN)
+def people_search():
+    """The round form's picker search: its results for htmx; otherwise the form, showing them."""
+    form = _round_form(formdata=None)
+    form.learner_q.data = request.args.get("learner_q", "")
+    form.learner_ids.data = learner_picker.chosen_ids(request.args.getlist("learner_ids"))
+    if form.learner_ids.data:
+        form.target_kind.data = TargetKind.LEARNERS
+    return _render_new(form, block="learner_results")
 
 
 @bp.get("/<int:round_id>")
@@ -95,7 +109,7 @@ def show(round_id: int):
     return render_template(
         "inspections/show.html", round=inspection_round, rows=rows, total=total, action_form=EmptyForm(),
         labels=services.ROUND_STATUS_LABELS, is_admin=_me().role == Role.ORG_ADMIN,
-        items=services.round_items(inspection_round), kind_labels=EDITION_KIND_LABELS,
+        items=services.round_items(inspection_round), edition_name=edition_name(inspection_round.edition),
     )
 
 

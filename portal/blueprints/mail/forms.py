@@ -7,7 +7,8 @@ from wtforms.validators import Length, Optional, ValidationError
 from portal.blueprints.mail.services import STATUS_LABELS, normalize_address
 from portal.extensions import db
 from portal.ids import parse_id
-from portal.models import MailSuppression, Organization, OutboxMessage
+from portal.log_labels import mail_kind_choices
+from portal.models import MailSuppression, Organization
 
 
 def _organization_choices(blank: str):
@@ -16,7 +17,9 @@ def _organization_choices(blank: str):
 
 
 class MessageFilterForm(FlaskForm):
-    """The delivery log's filters (GET, no CSRF). Operators also filter by organization."""
+    """The delivery log's filters (GET, no CSRF). Operators also filter by organization. 種類 lists every
+    email kind with its label; a kind in the query string that is not one of them (an old link, a kind no
+    longer sent) still filters and is offered as itself."""
 
     organization_id = SelectField(_l("組織"), validate_choice=False)
     status = SelectField(_l("状態"), validate_choice=False)
@@ -27,8 +30,7 @@ class MessageFilterForm(FlaskForm):
     def __init__(self, *args, with_organization: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.status.choices = [("", _l("すべて"))] + [(k, v) for k, v in STATUS_LABELS.items()]
-        templates = db.session.scalars(select(OutboxMessage.template).distinct().order_by(OutboxMessage.template))
-        self.template.choices = [("", _l("すべて"))] + [(t, t) for t in templates]
+        self.template.choices = mail_kind_choices(self.template.data)
         if with_organization:
             self.organization_id.choices = _organization_choices(_l("すべて"))
         else:

@@ -12,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.blueprints.training.services import MAX_ESCALATE_AFTER_DAYS
-from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, options
+from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, bounded_int, options
 from portal.models import Recurrence, TargetKind
 from portal.sending import REMINDER_CHOICES
 
@@ -27,8 +27,9 @@ class DeliveryForm(ScheduleChecks, FlaskForm):
                  (TargetKind.LEARNERS, _l("受講者を選ぶ"))]),
     )
     department_ids = MultiCheckboxField(_l("部署（下位の部署を含む）"), coerce=int, validate_choice=False)
-    learner_ids = SelectMultipleField(_l("受講者"), coerce=int, validate_choice=False,
-                                      description=_l("Ctrl（Mac は ⌘）を押しながら複数選べます。"))
+    # Chosen in the learner picker (portal/learner_picker.py), which renders the checkboxes itself.
+    learner_ids = SelectMultipleField(_l("受講者"), coerce=bounded_int, validate_choice=False)
+    learner_q = StringField(_l("名前・受講者ID・メールアドレスで探す"))
     starts_at = DateTimeLocalField(
         _l("開始日時"), validators=[DataRequired(message=_l("開始日時を入力してください。"))]
     )

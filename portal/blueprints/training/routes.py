@@ -8,9 +8,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from portal import certificates
+from portal import certificates, learner_picker
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.courses.services import get_course_or_404, visible_courses
+from portal.blueprints.courses.services import course_name, get_course_or_404, visible_courses
 from portal.blueprints.quizzes.services import STATUS_LABELS
 from portal.blueprints.training import bp, services
 from portal.blueprints.training.forms import DeliveryForm
@@ -20,8 +20,9 @@ from portal.departments import DepartmentTree, scope_learners
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm, options
+from portal.htmx import render_page_or_block
 from portal.i18n import local_datetime
-from portal.models import Assignment, Delivery, Role, User
+from portal.models import Assignment, Delivery, Role, TargetKind, User
 from portal.outbox import topic_counts
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
@@ -60,16 +61,11 @@ def index():
                            courses=visible_courses())
 
 
-def _delivery_form() -> DeliveryForm:
-    form = DeliveryForm()
-    form.course_id.choices = options([(c.id, f"{c.title}（{c.fiscal_year}年度）") for c in visible_courses()])
+def _delivery_form(**kwargs) -> DeliveryForm:
+    form = DeliveryForm(**kwargs)
+    form.course_id.choices = options([(c.id, course_name(c)) for c in visible_courses()])
     tree = DepartmentTree.load()
     form.department_ids.choices = options([(d.id, tree.path(d.id)) for d in tree.ordered()])
-    learners = db.session.execute(
-        select(User.id, User.login_id, User.name).where(User.role == Role.LEARNER, User.is_active_flag.is_(True))
-        .order_by(User.login_id).limit(2000)
-    )
-    form.learner_ids.choices = options([(i, f"{login_id} {name}") for i, login_id, name in learners])
     if not form.is_submitted():
         now = utcnow().astimezone(TOKYO).replace(second=0, microsecond=0, tzinfo=None)
         form.starts_at.data = now
@@ -78,10 +74,19 @@ def _delivery_form() -> DeliveryForm:
     return form
 
 
+def _render_new(form: DeliveryForm, status: int = 200, block: str | None = None):
+    picker = learner_picker.search(_me(), form.learner_q.data, form.learner_ids.data or [])
+    if block:
+        return render_page_or_block("training/new.html", block, form=form, picker=picker), status
+    return render_template("training/new.html", form=form, picker=picker), status
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.ORG_ADMIN)
 def new():
     form = _delivery_form()
+    if learner_picker.searching():
+        return _render_new(form)
     if form.validate_on_submit():
         course = get_course_or_404(form.course_id.data)
         data = DeliveryInput(
@@ -97,7 +102,19 @@ def new():
             flash(_("配信を登録しました。") if delivery.status == "scheduled" else
                   _("配信を開始しました。受講者にメールを送ります。"), "success")
             return redirect(url_for("training.show", delivery_id=delivery.id), 303)
-    return render_template("training/new.html", form=form), 422 if form.errors else 200
+    return _render_new(form, 422 if form.errors else 200)
+
+
+@bp.get("/new/learners")
+@role_required(Role.ORG_ADMIN)
+def learner_search():
+    """The learner picker's search: its results for htmx; otherwise the form, showing them."""
+    form = _delivery_form(formdata=None)
+    form.learner_q.data = request.args.get("learner_q", "")
+    form.learner_ids.data = learner_picker.chosen_ids(request.args.getlist("learner_ids"))
+    if form.learner_ids.data:
+        form.target_kind.data = TargetKind.LEARNERS
+    return _render_new(form, block="learner_results")
 
 
 def _show_page(delivery: Delivery, status: int = 200):

@@ -25,7 +25,7 @@ from sqlalchemy import Integer, and_, case, func, select, update
 from sqlalchemy import cast as sa_cast
 
 from portal import audit, certificates, outbox, sending
-from portal.blueprints.courses.services import question_count
+from portal.blueprints.courses.services import course_name, question_count
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
 from portal.departments import DepartmentTree
@@ -129,7 +129,7 @@ def create_delivery(data: DeliveryInput, *, by: User, now: datetime | None = Non
     delivery = Delivery(
         organization_id=by.organization_id,
         course_id=data.course.id,
-        title=data.title.strip() or f"{data.course.title}（{data.course.fiscal_year}年度）",
+        title=data.title.strip() or course_name(data.course),
         **sending.schedule_columns(data, data.learner_ids),
         escalate_after_days=data.escalate_after_days,
         created_by_id=by.id,
