@@ -95,6 +95,8 @@ OBJECT_ROUTES: dict[str, Probe] = {
     # --- learners and departments: {subject} is a learner of {department}, which the manager looks after ---
     "learners.show": get("/org/learners/{subject}", "admin", "manager"),
     "learners.edit": get("/org/learners/{subject}/edit", "admin", "manager"),
+    "learners.record": get("/org/learners/{subject}/record", "admin", "manager"),
+    "learners.record_export": get("/org/learners/{subject}/record.csv", "admin", "manager"),
     "learners.reset_password": get("/org/learners/{subject}/password", "admin", "manager"),
     "learners.deactivate": post("/org/learners/{subject}/deactivate", "admin", "manager"),
     "learners.reactivate": post("/org/learners/{subject}/reactivate", "admin", "manager"),
