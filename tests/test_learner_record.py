@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from pypdf import PdfReader
 from sqlalchemy import event, select
 
 from portal.blueprints.inspection_results import services as results
@@ -109,11 +110,11 @@ def history(world, make_user, run_in_app):
     def passed():
         a = db.session.scalar(select(Assignment).where(Assignment.delivery_id == deliveries["4月の研修"],
                                                        Assignment.learner_id == learner.id))
-        return a.passed_at, a.certificate_code
+        return a.passed_at, a.certificate_code, a.id
 
-    passed_at, code = run_in_app(passed)
+    passed_at, code, assignment_id = run_in_app(passed)
     return {"learner": learner, "other": other, "deliveries": deliveries, "passed_at": passed_at,
-            "certificate": code, "deps": deps, **found}
+            "certificate": code, "assignment": assignment_id, "deps": deps, **found}
 
 
 def _record(client, learner) -> BeautifulSoup:
@@ -143,7 +144,10 @@ def test_the_record_shows_every_delivery_sheet_and_action_of_the_learner(world, 
                        "6月の研修": ("不合格", "1", "0"), "7月の研修": ("未受講", "0", "—")}
     april = training["4月の研修"]
     assert _text(april["合格日"]) == history["passed_at"].astimezone(TOKYO).strftime("%Y/%m/%d")
-    assert april["修了証"].a["href"] == f"/verify/{history['certificate']}"
+    pdf, verify = april["修了証"].find_all("a")
+    assert pdf["href"] == f"/org/training/assignments/{history['assignment']}/certificate.pdf"
+    assert pdf.has_attr("download")
+    assert verify["href"] == f"/verify/{history['certificate']}"
     assert april["配信"].a["href"] == f"/org/training/{history['deliveries']['4月の研修']}"
     assert all(training[t]["修了証"].a is None for t in ("5月の研修", "6月の研修", "7月の研修"))
 
@@ -179,6 +183,11 @@ def test_a_manager_reads_the_records_of_their_departments_learners_only(world, h
     assert set(actions) == {"入館証の携帯を徹底する", "鍵の持ち帰りをやめる"}
     assert actions["入館証の携帯を徹底する"]["是正処置"].a is not None
     assert actions["鍵の持ち帰りをやめる"]["是正処置"].a is None
+    # The certificate link of the record is one the manager may follow: the PDF of this learner.
+    training = {_text(row["配信"]): row for row in _rows(soup, "record-training")}
+    pdf = manager.get(training["4月の研修"]["修了証"].a["href"])
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "記録 太郎" in "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     other = history["other"].id
     assert manager.get(f"/org/learners/{other}/record").status_code == 404
     assert manager.get(f"/org/learners/{other}/record.csv").status_code == 404

@@ -1,7 +1,7 @@
 """The administrator imports learners from a CP932 CSV (fixing its errors first, or importing its valid
 rows and correcting the refused ones from their download); an invited learner sets a password on a phone
 and lands on an empty home; learner pages fit a 360 px screen; the administrator opens a learner's record
-(研修・点検の記録) from the list."""
+(研修・点検の記録) from the list and downloads a certificate PDF from it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from tests.conftest import PASSWORD
 from tests.test_learner_record import history  # noqa: F401 - the record's learner, with a passed delivery
@@ -192,11 +193,20 @@ def test_the_administrator_opens_a_learners_record_from_the_list(live_server, de
     expect(april.locator("td[data-label='状態']")).to_have_text("合格")
     expect(april.locator("td[data-label='受験回数']")).to_have_text("2")
     expect(april.locator("td[data-label='最高点']")).to_have_text("100")
-    certificate = april.get_by_role("link", name="修了証")
-    expect(certificate).to_have_attribute("href", f"/verify/{history['certificate']}")
+    verify = april.get_by_role("link", name=f"確認コード: {history['certificate']}")
     june = page.locator("tr", has=page.get_by_role("link", name="6月の研修"))
     expect(june.locator("td[data-label='状態']")).to_have_text("不合格")
-    expect(june.get_by_role("link", name="修了証")).to_have_count(0)
+    expect(june.locator("td[data-label='修了証'] a")).to_have_count(0)
+
+    # The record's 修了証 is the PDF itself, with the learner's name on it.
+    with page.expect_download() as download:
+        april.get_by_role("link", name="修了証 PDF").click()
+    assert download.value.suggested_filename == "修了証_00123_記録_太郎.pdf"
+    with open(download.value.path(), "rb") as fh:
+        body = fh.read()
+    assert body.startswith(b"%PDF-")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages)
+    assert "記録 太郎 殿" in text and "情報セキュリティ基礎" in text
 
     october = page.locator("tr", has=page.get_by_role("link", name="10月の点検"))
     expect(october).to_contain_text("施錠当番が不在でした。")
@@ -208,6 +218,6 @@ def test_the_administrator_opens_a_learners_record_from_the_list(live_server, de
     text = open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115 - Playwright's temporary file
     assert "4月の研修" in text and "施錠当番が不在でした。" in text
 
-    certificate.click()
+    verify.click()
     expect(page).to_have_url(re.compile(rf"/verify/{history['certificate']}$"))
     expect(page.get_by_text("記録 太郎")).to_be_visible()
