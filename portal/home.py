@@ -21,7 +21,7 @@ class HomeItem:
     kind: str  # "training", "inspection", ...
     title: str
     url: str
-    due_at: datetime | None = None  # shown as 期限 while the item is open
+    due_at: datetime | None = None  # shown as 期限 while the item is open, and for one closed unfinished
     finished_at: datetime | None = None  # shown as 完了 when there is no due date; orders done and history
     status: str = ""
 

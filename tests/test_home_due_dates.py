@@ -1,5 +1,6 @@
 """The learner's home names an open inspection round by its due date (期限), even once the sheet is submitted:
-it can still change until then, so 「完了: …」 was the wrong word (#19 item 5)."""
+it can still change until then, so 「完了: …」 was the wrong word (#19 item 5). In the history, a closed round
+or delivery shows 完了 only for what was finished, and its due date with the status otherwise."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 
+from portal.blueprints.inspections import services as rounds
+from portal.blueprints.training import services as training
+from portal.extensions import db
+from portal.models import Delivery, InspectionRound
 from tests.clock import jst
 from tests.inspection_helpers import add_edition, answer_all, open_round, response_of
+from tests.training_helpers import add_course, assignment_of, deliver, take
 
 
 def _card(page: str, section: str, title: str) -> list[str]:
@@ -33,3 +39,45 @@ def test_a_submitted_sheet_of_an_open_round_shows_its_due_date(world, login_as, 
     run_in_app(lambda: answer_all(response_id, dict.fromkeys(items, "yes")))
     assert _card(client.get("/me/").get_data(as_text=True), "done", "11月の点検") == \
         ["期限: 2026/12/05 10:00", "提出済"]
+
+
+def test_a_closed_round_shows_its_due_date_when_unsubmitted_and_the_submission_otherwise(world, login_as, run_in_app,
+                                                                                      time_machine):
+    """履歴: a round closed before the sheet was submitted completed nothing: 期限 and 未回答, never 「完了:」."""
+    time_machine.move_to(jst(2026, 11, 25, 10, 0))
+    learner = world["learner_a"]
+    edition, items = run_in_app(lambda: add_edition(world["org_a"].id, items=2))
+    missed = run_in_app(lambda: open_round(world["admin_a"], edition, person_ids=[learner.id],
+                                           due_in=timedelta(days=3), title="見送った点検"))
+    done = run_in_app(lambda: open_round(world["admin_a"], edition, person_ids=[learner.id],
+                                         due_in=timedelta(days=3), title="提出した点検"))
+    response_id = run_in_app(lambda: response_of(done.id, learner.id).id)
+    time_machine.move_to(jst(2026, 11, 26, 9, 30))
+    run_in_app(lambda: answer_all(response_id, dict.fromkeys(items, "yes")))
+    time_machine.move_to(jst(2026, 12, 1, 8, 0))
+    for round_id in (missed.id, done.id):
+        run_in_app(lambda round_id=round_id: rounds.close_round(db.session.get(InspectionRound, round_id)))
+
+    page = login_as(learner).get("/me/").get_data(as_text=True)
+    assert _card(page, "history", "見送った点検") == ["期限: 2026/11/28 10:00", "未回答"]
+    assert _card(page, "history", "提出した点検") == ["完了: 2026/11/26 09:30", "提出済"]
+
+
+def test_a_closed_delivery_shows_its_due_date_unless_passed(world, login_as, run_in_app, time_machine):
+    """履歴: a delivery closed before the learner passed shows 期限 and its status; a passed one, 完了."""
+    time_machine.move_to(jst(2026, 11, 25, 10, 0))
+    learner = world["learner_a"]
+    course = run_in_app(lambda: add_course(organization_id=world["org_a"].id, questions=2, pass_mark=50).id)
+    missed = run_in_app(lambda: deliver(world["admin_a"], course, learner_ids=[learner.id], due_in=timedelta(days=3),
+                                        title="受けなかった研修").id)
+    passed = run_in_app(lambda: deliver(world["admin_a"], course, learner_ids=[learner.id], due_in=timedelta(days=3),
+                                        title="合格した研修").id)
+    time_machine.move_to(jst(2026, 11, 26, 9, 30))
+    run_in_app(lambda: take(assignment_of(passed, learner.id).id))
+    time_machine.move_to(jst(2026, 12, 1, 8, 0))
+    for delivery_id in (missed, passed):
+        run_in_app(lambda delivery_id=delivery_id: training.close_delivery(db.session.get(Delivery, delivery_id)))
+
+    page = login_as(learner).get("/me/").get_data(as_text=True)
+    assert _card(page, "history", "受けなかった研修") == ["期限: 2026/11/28 10:00", "未受講"]
+    assert _card(page, "history", "合格した研修") == ["完了: 2026/11/26 09:30", "合格"]

@@ -287,9 +287,13 @@ def inspection_home_items(learner: User) -> list[HomeItem]:
         url = url_for("inspection_sheets.sheet", response_id=response.id)
         status = str(RESPONSE_STATUS_LABELS[ResponseStatus(response.status)])
         title = response.round.title
-        if response.round.status == RoundStatus.CLOSED:
-            items.append(HomeItem("history", "inspection", title, url, finished_at=response.round.closed_at,
+        if response.round.status == RoundStatus.CLOSED and response.status == ResponseStatus.SUBMITTED:
+            items.append(HomeItem("history", "inspection", title, url, finished_at=response.submitted_at,
                                   status=status))
+        elif response.round.status == RoundStatus.CLOSED:
+            # Closed before it was submitted: the history shows the due date that went by, not a 完了.
+            items.append(HomeItem("history", "inspection", title, url, due_at=response.round.due_at,
+                                  finished_at=response.round.closed_at, status=status))
         elif response.status == ResponseStatus.SUBMITTED:
             # The round is still open: the sheet may change until its due date, which is what is shown.
             items.append(HomeItem("done", "inspection", title, url, due_at=response.round.due_at,

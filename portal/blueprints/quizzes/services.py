@@ -395,6 +395,7 @@ def training_home_items(learner: User) -> list[HomeItem]:
         elif delivery.status == DeliveryStatus.LAUNCHED:
             items.append(HomeItem("assigned", "training", delivery.title, url, due_at=delivery.due_at, status=status))
         else:
-            items.append(HomeItem("history", "training", delivery.title, url, finished_at=delivery.due_at,
-                                  status=status))
+            # Closed without a pass: nothing was completed, so the history shows the due date that went by.
+            items.append(HomeItem("history", "training", delivery.title, url, due_at=delivery.due_at,
+                                  finished_at=delivery.due_at, status=status))
     return items
