@@ -77,6 +77,14 @@ def managed_department_ids(user: User, tree: DepartmentTree | None = None) -> se
     return (tree or DepartmentTree.load()).with_descendants(direct)
 
 
+def may_open_record(departments: set[int] | None, role: str | None, department_id: int | None) -> bool:
+    """Whether a viewer may open the record of a user of ``role`` in ``department_id``, without a query:
+    :func:`scope_learners`'s rule, for lists that already read those two columns. ``departments`` is the
+    viewer's: None for an administrator (the whole organization), a manager's
+    :func:`managed_department_ids`."""
+    return role == Role.LEARNER and (departments is None or department_id in departments)
+
+
 def visible_department_ids(user: User, tree: DepartmentTree) -> set[int]:
     if user.role == Role.ORG_ADMIN:
         return set(tree.by_id)

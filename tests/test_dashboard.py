@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from sqlalchemy import select
 
 from portal.blueprints.training import services as delivery_services
 from portal.clock import utcnow
@@ -322,6 +323,42 @@ def test_actions_panel_lists_open_actions_by_due_date_with_links_to_the_filtered
     manager_panel = _panel(_page(login_as(org_world["manager"])), "actions")
     assert [r["件名"] for r in _rows(manager_panel)] == ["鍵の管理を見直す"]
     assert "未完了 1件" in manager_panel.get_text()
+
+
+def _owner_cells(panel) -> dict[str, object]:
+    cells = [{td["data-label"]: td for td in tr.find_all("td")} for tr in panel.select("tbody tr")]
+    return {row["件名"].get_text(strip=True): row["担当者"] for row in cells}
+
+
+def test_an_action_owners_name_opens_their_record_where_the_viewer_may(org_world, login_as, run_in_app):
+    """鍵の管理を見直す (一係) is given to u2 (第二課, not the manager's) and 画面ロックの声かけ stays the
+    administrator's: the administrator opens u2's record from the name; the manager sees the action but not
+    a link to a learner they do not look after; nobody gets a link for a non-learner."""
+    people = org_world["people"]
+
+    def give(owner_key: str):
+        def run():
+            with tenant_scope(org_world["org_a"].id):
+                action = db.session.scalar(
+                    select(CorrectiveAction).where(CorrectiveAction.title == "鍵の管理を見直す"))
+                action.owner_id = people[owner_key]
+        return run
+
+    run_in_app(give("u2"))
+    admin = login_as(org_world["admin"])
+    owners = _owner_cells(_panel(_page(admin), "actions"))
+    assert owners["鍵の管理を見直す"].a["href"] == f"/org/learners/{people['u2']}/record"
+    assert admin.get(owners["鍵の管理を見直す"].a["href"]).status_code == 200
+    assert owners["画面ロックの声かけ"].a is None and owners["画面ロックの声かけ"].get_text(strip=True)
+    manager = login_as(org_world["manager"])
+    owners = _owner_cells(_panel(_page(manager), "actions"))
+    assert owners["鍵の管理を見直す"].get_text(strip=True) == "受講者u2" and owners["鍵の管理を見直す"].a is None
+    assert manager.get(f"/org/learners/{people['u2']}/record").status_code == 404
+
+    run_in_app(give("u1"))  # 一係: the manager's
+    owners = _owner_cells(_panel(_page(manager), "actions"))
+    assert owners["鍵の管理を見直す"].a["href"] == f"/org/learners/{people['u1']}/record"
+    assert manager.get(owners["鍵の管理を見直す"].a["href"]).status_code == 200
 
 
 # --- tickets, notices, seats ----------------------------------------------------------------------------

@@ -249,6 +249,35 @@ def test_who_has_not_answered_and_the_no_answers(world, example, login_as):
     assert html.count("是正処置を登録") == 3
 
 
+def _answerers(html: str) -> dict[str, object]:
+    soup = BeautifulSoup(html, "html.parser")
+    return {td.get_text(" ", strip=True).split(" (")[0]: td for td in soup.select("td[data-label='回答した人']")}
+
+
+def test_a_respondents_name_opens_their_record_where_the_viewer_may(world, example, login_as, run_in_app):
+    """The いいえ list links each learner's name to their record; a manager's only for the learners they look
+    after now (u1 moved to 総務部 after answering stays on the manager's list, by the sheet's 一係, unlinked)."""
+    nov, people = example["rounds"][2], example["people"]
+    url = f"/org/inspections/results/rounds/{nov}/no"
+    admin = login_as(world["admin_a"])
+    names = _answerers(admin.get(url).get_data(as_text=True))
+    assert {name: cell.a["href"] for name, cell in names.items()} == {
+        f"受講者{k}": f"/org/learners/{people[k]}/record" for k in ("u1", "u2", "u3")}
+    manager = login_as(world["manager_a"])
+    names = _answerers(manager.get(url).get_data(as_text=True))
+    assert names["受講者u1"].a["href"] == f"/org/learners/{people['u1']}/record"
+    assert manager.get(names["受講者u1"].a["href"]).status_code == 200
+
+    def move():
+        with tenant_scope(world["org_a"].id):
+            db.session.get(User, people["u1"]).department_id = example["deps"]["general"]
+
+    run_in_app(move)
+    names = _answerers(manager.get(url).get_data(as_text=True))
+    assert list(names) == ["受講者u1"] and names["受講者u1"].a is None
+    assert manager.get(f"/org/learners/{people['u1']}/record").status_code == 404
+
+
 def test_exports_of_figures_and_answers(world, example, login_as):
     admin = login_as(world["admin_a"])
     rows = _csv(admin.get(f"/org/inspections/results/figures.csv?edition={example['edition']}&month=2026-11"))

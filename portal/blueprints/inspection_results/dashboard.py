@@ -18,6 +18,7 @@ from portal.blueprints.inspection_results import services
 from portal.blueprints.inspection_results.services import FAILING_MONTHS, WINDOW_MONTHS, Figures
 from portal.clock import shift_month, this_month, today_in_tokyo
 from portal.dashboard import LISTED, Panel, Viewer, register_panel
+from portal.departments import may_open_record
 from portal.extensions import db
 from portal.models import (
     ActionStatus,
@@ -163,7 +164,8 @@ def actions_panel(viewer: Viewer) -> Panel:
     ).one()
     soonest = db.session.execute(
         select(CorrectiveAction.id, CorrectiveAction.title, CorrectiveAction.status, CorrectiveAction.due_on,
-               User.name.label("owner_name"))
+               CorrectiveAction.owner_id, User.name.label("owner_name"), User.role.label("owner_role"),
+               User.department_id.label("owner_department_id"))
         .outerjoin(User, User.id == CorrectiveAction.owner_id)
         .where(*visible)
         .order_by(CorrectiveAction.due_on.is_(None), CorrectiveAction.due_on, CorrectiveAction.id)
@@ -172,5 +174,8 @@ def actions_panel(viewer: Viewer) -> Panel:
     return Panel(
         key="actions", title=_("是正処置"), template="inspection_results/_dashboard_actions.html", empty=not count,
         data={"count": count or 0, "overdue": overdue or 0, "actions": soonest, "today": today,
+              # Owners who are learners the viewer looks after: their names open their record.
+              "records": {a.id for a in soonest
+                          if may_open_record(viewer.departments, a.owner_role, a.owner_department_id)},
               "labels": services.ACTION_LABELS, "is_overdue": services.is_overdue},
     )

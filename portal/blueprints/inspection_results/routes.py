@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,7 +14,7 @@ from portal.blueprints.inspection_results import bp, charts, services
 from portal.blueprints.inspection_results.forms import ActionForm, ActionProgressForm, int_or_none
 from portal.blueprints.inspection_results.services import ActionInput, ActionRuleError
 from portal.clock import TOKYO, this_month, today_in_tokyo, utcnow
-from portal.departments import DepartmentTree
+from portal.departments import DepartmentTree, may_open_record
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import options
@@ -90,6 +92,7 @@ def no_answers(round_id: int):
         "inspection_results/no_answers.html", round=inspection_round, tree=tree,
         page=services.no_answers(inspection_round, departments, requested_page()),
         action_labels=services.ACTION_LABELS, is_admin=_me().role == Role.ORG_ADMIN,
+        may_open_record=partial(may_open_record, departments),
     )
 
 

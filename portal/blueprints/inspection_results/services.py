@@ -356,6 +356,7 @@ def _no_answers_stmt(round_ids, departments: set[int] | None, values=(AnswerValu
         select(InspectionAnswer.id, InspectionAnswer.value, InspectionAnswer.comment, InspectionAnswer.answered_at,
                InspectionItem.category, InspectionItem.text, InspectionResponse.department_id,
                InspectionResponse.submitted_at, User.id.label("respondent_id"), User.login_id, User.name,
+               User.role.label("respondent_role"), User.department_id.label("respondent_department_id"),
                CorrectiveAction.id.label("action_id"), CorrectiveAction.status.label("action_status"))
         .join(InspectionResponse, InspectionResponse.id == InspectionAnswer.response_id)
         .join(User, User.id == InspectionResponse.respondent_id)
