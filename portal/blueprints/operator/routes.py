@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from portal import audit, deletion, legal, notices, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
-from portal.audit_log import AuditFilterForm, audit_page
+from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.operator import bp, services
@@ -81,7 +81,7 @@ def home():
 def audit_log():
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=True)
     page = audit_page(form, requested_page())
-    return render_template("operator/audit.html", form=form, page=page)
+    return render_template("operator/audit.html", form=form, page=page, targets=TargetLabels(page.items))
 
 
 # --- organizations and contracts ------------------------------------------------------------

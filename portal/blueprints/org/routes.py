@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from portal import audit, dashboard, data_export, third_parties, weekly_summary
 from portal import notices as notice_rules
 from portal import termination as termination_rules
-from portal.audit_log import AuditFilterForm, audit_page
+from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.org import bp, services
@@ -49,7 +49,7 @@ def audit_log():
     # The tenant scope limits the rows to this organization; no filter is needed here.
     form = AuditFilterForm(request.args, meta={"csrf": False}, with_organization=False)
     page = audit_page(form, requested_page())
-    return render_template("org/audit.html", form=form, page=page)
+    return render_template("org/audit.html", form=form, page=page, targets=TargetLabels(page.items))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
