@@ -1,6 +1,7 @@
-"""The audit log's 対象 column names what an event was about (受講者 山田 太郎 (learner01), 点検回 従業員版（2026年11月）)
-instead of a class name and id (#19 follow-up): in a fixed number of statements per page whatever its length, a
-deleted target by its class name and id, and an organization's log never names another organization's rows."""
+"""The audit log's 対象 column names what an event was about (受講者 山田 太郎 (learner01), 点検回
+従業員版（2026年11月）) instead of a class name and id (#19 follow-up): in a fixed number of statements per page
+whatever its length, a deleted target by its class name and id, and an organization's log never names another
+organization's rows."""
 
 from __future__ import annotations
 
