@@ -278,6 +278,23 @@ def test_a_respondents_name_opens_their_record_where_the_viewer_may(world, examp
     assert manager.get(f"/org/learners/{people['u1']}/record").status_code == 404
 
 
+def test_the_names_of_who_has_not_submitted_open_their_records_where_the_viewer_may(world, example, login_as):
+    """The round page's まだ提出していない人 (where the start page's 未提出 figure leads): u4 (第一課) and u5
+    (総務部) for the administrator, both linked; u4 only for the manager, linked."""
+    nov, people = example["rounds"][2], example["people"]
+
+    def names(client) -> dict[str, str | None]:
+        html = client.get(f"/org/inspections/results/rounds/{nov}").get_data(as_text=True)
+        cells = BeautifulSoup(html, "html.parser").select("section#pending td[data-label='氏名']")
+        return {td.get_text(strip=True): td.a["href"] if td.a else None for td in cells}
+
+    record = "/org/learners/{}/record".format
+    assert names(login_as(world["admin_a"])) == {"受講者u4": record(people["u4"]), "受講者u5": record(people["u5"])}
+    manager = login_as(world["manager_a"])
+    assert names(manager) == {"受講者u4": record(people["u4"])}
+    assert manager.get(record(people["u4"])).status_code == 200
+
+
 def test_exports_of_figures_and_answers(world, example, login_as):
     admin = login_as(world["admin_a"])
     rows = _csv(admin.get(f"/org/inspections/results/figures.csv?edition={example['edition']}&month=2026-11"))

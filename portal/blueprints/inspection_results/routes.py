@@ -81,6 +81,7 @@ def round_view(round_id: int):
         items=services.round_items(inspection_round, departments),
         page=services.pending_responses(inspection_round, departments, requested_page()),
         labels=services.RESPONSE_LABELS, failing_rate=services.FAILING_RATE,
+        may_open_record=partial(may_open_record, departments),
     )
 
 

@@ -341,7 +341,9 @@ def pending_responses(inspection_round: InspectionRound, departments: set[int] |
     """Who has not submitted (未回答 first, then 回答中), a page at a time."""
     stmt = (
         select(InspectionResponse.id, InspectionResponse.status, InspectionResponse.department_id,
-               InspectionResponse.subject, InspectionResponse.updated_at, User.login_id, User.name, User.email)
+               InspectionResponse.subject, InspectionResponse.updated_at, User.login_id, User.name, User.email,
+               User.id.label("respondent_id"), User.role.label("respondent_role"),
+               User.department_id.label("respondent_department_id"))
         .join(User, User.id == InspectionResponse.respondent_id)
         .where(InspectionResponse.round_id == inspection_round.id,
                InspectionResponse.status != ResponseStatus.SUBMITTED,
