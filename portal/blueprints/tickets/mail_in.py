@@ -40,8 +40,8 @@ from werkzeug.datastructures import FileStorage
 
 from portal import audit
 from portal.blueprints.tickets import files, services
-from portal.blueprints.tickets.reply_address import ticket_id_from_address
 from portal.blueprints.tickets.forms import BODY_MAX
+from portal.blueprints.tickets.reply_address import ticket_id_from_address
 from portal.extensions import db
 from portal.models import STAFF_ROLES, Ticket, TicketMessage, User
 from portal.outbox import external_url, queue_email
@@ -67,7 +67,9 @@ class Inbound:
 
 
 _QUOTE_STARTS = [
-    re.compile(r"^\s*-{2,}\s*(original message|元のメッセージ|転送されたメッセージ|forwarded message)\s*-{2,}\s*$", re.I),
+    re.compile(
+        r"^\s*-{2,}\s*(original message|元のメッセージ|転送されたメッセージ|forwarded message)\s*-{2,}\s*$", re.I
+    ),
     re.compile(r"^\s*On\b.*\bwrote:\s*$", re.I),
     re.compile(r"^.*(に書きました|が書きました|さんは書きました)\s*[:：]\s*$"),
     re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日.*<[^>\s]+@[^>\s]+>\s*[:：]?\s*$"),
@@ -259,7 +261,9 @@ def receive(raw: bytes, recipient: str, envelope_sender: str = "") -> Outcome:
 
 def _receive_for(ticket: Ticket, inbound: Inbound) -> Outcome:
     known = db.session.scalar(
-        select(TicketMessage.id).where(TicketMessage.ticket_id == ticket.id, TicketMessage.email_digest == inbound.digest)
+        select(TicketMessage.id).where(
+            TicketMessage.ticket_id == ticket.id, TicketMessage.email_digest == inbound.digest
+        )
     )
     if known is not None:
         return Outcome.DUPLICATE
