@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 MAIL_PORT ?= 8025
+MAIL_IN_PORT ?= 8026
 # Staff alerts (new tickets, out-of-hours emergencies, leaked passwords) go to deliverable addresses, so
 # they arrive in the local mail sink like every other email of the demo.
 STAFF_ENV := PORTAL_SUPPORT_EMAIL=support-desk@staff.example.com PORTAL_ONCALL_EMAIL=oncall@staff.example.com \
 	PORTAL_OPERATOR_EMAIL=security@staff.example.com
-DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) $(STAFF_ENV)
+DEV_ENV := PORTAL_ENV=development PORTAL_MAIL_PORT=$(MAIL_PORT) PORTAL_MAIL_IN_PORT=$(MAIL_IN_PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) $(STAFF_ENV)
 
 .PHONY: install translations run test test-passes test-dates lint messages bench bench-pages clean scan lighthouse screenshots fuzz
 
@@ -28,14 +29,17 @@ instance/secret_key: | $(STAMP)
 	mkdir -p instance
 	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
-# The portal with demo data on SQLite, a local SMTP sink and the mail worker; Ctrl-C stops them all.
+# The portal with demo data on SQLite, a local SMTP sink, the mail worker and the listener for replies to
+# ticket notifications (docs/guides/support-desk.md); Ctrl-C stops them all.
 run: install instance/secret_key
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(DEV_ENV) $(BIN)/flask --app wsgi demo --if-empty
 	@echo "Portal: http://127.0.0.1:$(PORT)/  (mail sink on 127.0.0.1:$(MAIL_PORT), messages in instance/mail/ and in the delivery log /mail/)"
+	@echo "Replies to ticket emails: send them to 127.0.0.1:$(MAIL_IN_PORT) (docs/guides/support-desk.md)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python -m portal.devmail --port $(MAIL_PORT) --dir instance/mail & \
 	$(DEV_ENV) $(BIN)/flask --app wsgi worker & \
+	$(DEV_ENV) $(BIN)/flask --app wsgi mail-in & \
 	$(DEV_ENV) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT) & \
 	wait
 

@@ -1,4 +1,5 @@
-"""Command-line tools: ``flask --app wsgi create-operator``, ``demo`` and ``worker`` (in portal.worker)."""
+"""Command-line tools: ``flask --app wsgi create-operator``, ``demo``, ``worker`` (in portal.worker) and
+``mail-in`` (replies to ticket notifications, in the tickets area)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def init_app(app: Flask) -> None:
     from portal.worker import worker_command
 
     app.cli.add_command(worker_command)
+
+    from portal.blueprints.tickets.mail_listener import mail_in_command
+
+    app.cli.add_command(mail_in_command)
 
 
 def upsert_user(*, email: str, role: Role, name: str, password: str, organization: Organization | None = None):

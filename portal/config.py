@@ -123,6 +123,14 @@ class Config:
     TICKET_ATTACHMENTS_PER_MESSAGE = 3
     # Staff are warned when this much business time is left before an answer is due.
     TICKET_WARN_BEFORE_MINUTES = 120
+    # Email into tickets (docs/guides/support-desk.md): ticket notifications carry Reply-To
+    # ``<local>+t<ticket id>.<code>@<domain>`` built from this address, and ``flask mail-in`` listens on
+    # MAIL_IN_HOST:MAIL_IN_PORT for the replies (the MX for that domain forwards there). None: no
+    # Reply-To is set and nothing is received. MAIL_IN_MAX_BYTES: larger emails are refused (SMTP 552).
+    MAIL_IN_ADDRESS: str | None = None
+    MAIL_IN_HOST = "127.0.0.1"
+    MAIL_IN_PORT = 8026
+    MAIL_IN_MAX_BYTES = 10 * 1024 * 1024
 
     # The issuer of qualified invoices (適格請求書) and where customers pay by bank transfer (Art. 3-3).
     # INVOICE_REGISTRATION_NUMBER is "T" and 13 digits; invoices cannot be issued until it is set.
@@ -154,6 +162,8 @@ class DevConfig(Config):
     SUPPORT_EMAIL = "support@portal.invalid"
     ONCALL_EMAIL = "oncall@portal.invalid"
     OPERATOR_EMAIL = "operator@portal.invalid"
+    # `make run` starts `flask mail-in` on 127.0.0.1:8026; replies to ticket notifications go there.
+    MAIL_IN_ADDRESS = "support@reply.portal.test"
     # Demo values, so that `flask demo` issues an invoice (production has none and refuses to issue). No
     # registration number starts T0: a 法人番号's check digit is 1 to 9, so this one belongs to nobody.
     INVOICE_REGISTRATION_NUMBER = "T0000000000000"

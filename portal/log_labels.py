@@ -163,6 +163,8 @@ ACTION_GROUPS = (
         "ticket.oncall_notified": _l("時間外の緊急として当番へ連絡"),
         "ticket.oncall_not_notified": _l("時間外の緊急を当番へ連絡できず"),
         "ticket.notice_linked": _l("お問い合わせを障害のお知らせに紐づけ"),
+        "ticket.mail_in_added": _l("お問い合わせにメールの返信を追加"),
+        "ticket.mail_in_refused": _l("お問い合わせへのメールを受け付けず"),
         "tickets.settings_changed": _l("サポート窓口の設定を変更"),
         "tickets.break_added": _l("サポート窓口の休業期間を追加"),
         "tickets.break_removed": _l("サポート窓口の休業期間を削除"),
@@ -201,6 +203,7 @@ MAIL_KIND_LABELS = {
     "tickets_overdue": _l("回答期限を過ぎたお問い合わせ(サポートあて)"),
     "tickets_reply_customer": _l("お問い合わせへの回答"),
     "tickets_reply_staff": _l("お客様からの返信(サポートあて)"),
+    "tickets_mail_returned": _l("お問い合わせに追加できなかったメールの返送"),
 }
 
 

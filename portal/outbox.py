@@ -49,13 +49,14 @@ def queue_email(
     locale: str | None = None,
     topic: str | None = None,
     send_at: datetime | None = None,
+    reply_to: str | None = None,
     **context,
 ) -> OutboxMessage:
     """Queue one logical email in the current transaction; asking again with the same key is a no-op.
 
     Nothing is sent until the transaction commits and the worker picks the row up, so a request
     that rolls back sends nothing. ``send_at`` holds it until then (a sending window); ``topic`` names
-    what it belongs to.
+    what it belongs to; ``reply_to`` sets the Reply-To header (a ticket's reply address).
     """
     existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key))
     if existing is not None:
@@ -71,6 +72,7 @@ def queue_email(
         organization_id=organization_id,
         user_id=user_id,
         topic=topic,
+        reply_to=reply_to,
     )
     if send_at is not None:
         message.next_attempt_at = send_at

@@ -30,6 +30,7 @@ class Sendable(Protocol):
     body_text: str
     body_html: str | None
     message_id: str
+    reply_to: str | None
 
 
 @dataclass
@@ -126,13 +127,16 @@ class OutboxEmail(Message):
 
 
 def build_message(message: Sendable, recipient: str) -> Message:
-    """The email for one outbox row, with the row's stable Message-ID."""
+    """The email for one outbox row, with the row's stable Message-ID (and its Reply-To, if any)."""
+    headers = {"Auto-Submitted": "auto-generated"}
+    if message.reply_to:
+        headers["Reply-To"] = message.reply_to
     outgoing = OutboxEmail(
         subject=message.subject,
         recipients=[recipient],
         body=message.body_text,
         html=message.body_html,
-        extra_headers={"Auto-Submitted": "auto-generated"},
+        extra_headers=headers,
     )
     outgoing.msgId = message.message_id
     return outgoing

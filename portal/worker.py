@@ -104,6 +104,7 @@ class Claimed:
     attempts: int
     organization_id: int | None
     message_id: str
+    reply_to: str | None = None
 
 
 @dataclass
@@ -197,6 +198,7 @@ class Worker:
                 OutboxMessage.attempts,
                 OutboxMessage.organization_id,
                 OutboxMessage.idempotency_key,
+                OutboxMessage.reply_to,
             )
             .where(OutboxMessage.id.in_(ids))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
@@ -212,6 +214,7 @@ class Worker:
                 attempts=row.attempts,
                 organization_id=row.organization_id,
                 message_id=outbox_message_id(row.id, row.idempotency_key),
+                reply_to=row.reply_to,
             )
             for row in rows
         ]

@@ -42,6 +42,8 @@ class OutboxMessage(TenantScoped, db.Model):
     # (``delivery:12``: the invitations, reminders and escalations of training delivery 12).
     topic: Mapped[str | None] = mapped_column(String(64))
     to_address: Mapped[str] = mapped_column(String(254))
+    # Where a reply goes (a ticket's reply address, portal/blueprints/tickets/mail_in.py); empty: no Reply-To.
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)

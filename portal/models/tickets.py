@@ -139,6 +139,10 @@ class TicketMessage(TenantScoped, db.Model):
     """A message on a ticket. ``internal`` notes are for staff only and never shown to customers."""
 
     __tablename__ = "ticket_messages"
+    __table_args__ = (
+        # The same email delivered twice (or re-sent by a server that missed our answer) adds one message.
+        Index("uq_ticket_messages_ticket_email", "ticket_id", "email_digest", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
@@ -148,6 +152,9 @@ class TicketMessage(TenantScoped, db.Model):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A message that arrived by email (a reply to a ticket's notification): SHA-256 of its Message-ID
+    # (of the whole email when it has none). Empty for messages written in the portal.
+    email_digest: Mapped[str | None] = mapped_column(String(64))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()

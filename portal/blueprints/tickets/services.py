@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit
 from portal.blueprints.tickets import files
+from portal.blueprints.tickets.reply_address import reply_address
 from portal.business_calendar import PROMISE, Break, add_business_time, business_time_between, is_business_time
 from portal.clock import TOKYO, utcnow
 from portal.extensions import db
@@ -192,6 +193,7 @@ def open_ticket(
         "tickets_new",
         idempotency_key=f"ticket-{ticket.id}-new",
         organization_id=ticket.organization_id,
+        reply_to=reply_address(ticket.id),
         **context,
     )
     if ticket.is_emergency and not is_business_time(now, breaks):
@@ -200,6 +202,7 @@ def open_ticket(
             "tickets_emergency",
             idempotency_key=f"ticket-{ticket.id}-oncall",
             organization_id=ticket.organization_id,
+            reply_to=reply_address(ticket.id),
             **context,
         )
         # The history says what happened: staff must not believe on-call was reached when it was not.
@@ -232,16 +235,23 @@ def _refuse_if_finished(ticket: Ticket) -> None:
 
 
 def customer_reply(
-    ticket: Ticket, author: User, body: str, attachments: list[files.CheckedFile] = (), now: datetime | None = None
+    ticket: Ticket,
+    author: User,
+    body: str,
+    attachments: list[files.CheckedFile] = (),
+    now: datetime | None = None,
+    email_digest: str | None = None,
 ) -> TicketMessage:
     """The customer writes again. A resolved or waiting ticket reopens and an answer is owed again.
+    ``email_digest``: the message arrived by email (mail_in.py), the same email is added once.
 
     :raises TicketRuleError: the ticket is closed or merged into another.
     """
     now = now or utcnow()
     _refuse_if_finished(ticket)
     breaks = load_breaks()
-    message = _add_message(ticket, author, body, attachments, now, from_staff=False, internal=False)
+    message = _add_message(ticket, author, body, attachments, now, from_staff=False, internal=False,
+                           email_digest=email_digest)
     previous = ticket.status
     if previous in (TicketStatus.WAITING, TicketStatus.RESOLVED):
         ticket.status = TicketStatus.OPEN
@@ -259,6 +269,7 @@ def customer_reply(
         _desk_address(ticket),
         idempotency_key=f"ticket-message-{message.id}-staff",
         organization_id=ticket.organization_id,
+        reply_to=reply_address(ticket.id),
         ticket=ticket,
         message=message,
         url=external_url("tickets.show", ticket_id=ticket.id),
@@ -316,6 +327,7 @@ def staff_reply(
     internal: bool = False,
     next_status: str | None = None,
     now: datetime | None = None,
+    email_digest: str | None = None,
 ) -> TicketMessage:
     """An answer to the customer, or an internal note (``internal``) that the customer never sees.
 
@@ -327,7 +339,8 @@ def staff_reply(
     now = now or utcnow()
     _refuse_if_finished(ticket)
     breaks = load_breaks()
-    message = _add_message(ticket, author, body, attachments, now, from_staff=True, internal=internal)
+    message = _add_message(ticket, author, body, attachments, now, from_staff=True, internal=internal,
+                           email_digest=email_digest)
     db.session.flush()
     if internal:
         _log(ticket, "note", author, now, message_id=message.id)
@@ -357,6 +370,8 @@ def staff_reply(
             organization_id=ticket.organization_id,
             user_id=ticket.requester_id,
             locale=ticket.requester.locale,
+            reply_to=reply_address(ticket.id),
+            reply_by_email=reply_address(ticket.id) is not None,
             ticket=ticket,
             message=message,
             url=external_url("tickets.show", ticket_id=ticket.id),
@@ -445,6 +460,7 @@ def _add_message(
     *,
     from_staff: bool,
     internal: bool,
+    email_digest: str | None = None,
 ) -> TicketMessage:
     message = TicketMessage(
         ticket=ticket,
@@ -454,6 +470,7 @@ def _add_message(
         internal=internal,
         body=body.strip(),
         created_at=now,
+        email_digest=email_digest,
     )
     db.session.add(message)
     for checked in attachments:
@@ -639,6 +656,7 @@ def _send_due_warnings(now: datetime) -> int:
             to,
             idempotency_key=key,
             organization_id=ticket.organization_id,
+            reply_to=reply_address(ticket.id),
             ticket=ticket,
             url=external_url("tickets.show", ticket_id=ticket.id),
         )
