@@ -321,7 +321,9 @@ def credit_note_new(invoice_id: int):
     if form.validate_on_submit():
         with rule_violations_shown(form.amount):
             note = services.issue_credit_note(invoice, form.amount.data, form.reason.data, _me())
-            flash(_("返還インボイス %(number)s を発行し、主管理者にメールで通知しました。", number=note.number), "success")
+            flash(
+                _("返還インボイス %(number)s を発行し、主管理者にメールで通知しました。", number=note.number), "success"
+            )
             return redirect(url_for("operator.credit_note_detail", note_id=note.id), 303)
     return render_template(
         "operator/credit_note_new.html",
