@@ -105,7 +105,9 @@ EXPORTS: dict[str, TableExport] = {
         ("id", "organization_id", "category", "text", "why", "position", "is_active", "created_at"),
     ),
     "inspection_edition_items": TableExport(("id", "edition_id", "item_id", "position")),
-    "seat_usage": TableExport(("id", "organization_id", "month", "peak", "updated_at")),
+    "seat_usage": TableExport(
+        ("id", "organization_id", "month", "peak", "seat_limit", "overage_unit_price", "updated_at"),
+    ),
     "weekly_summaries": TableExport(("id", "organization_id", "week_of", "recipients", "created_at")),
     "users": TableExport(
         ("id", "organization_id", "role", "email", "login_id", "name", "active", "must_change_password", "locale",
@@ -162,6 +164,10 @@ EXPORTS: dict[str, TableExport] = {
          "base_amount", "seat_limit", "overage_seats", "overage_unit_price", "overage_amount", "subtotal", "tax_rate",
          "tax_amount", "total", "issuer_name", "registration_number", "bank_account", "issued_on", "due_on",
          "paid_at", "created_by_id", "created_at"),
+    ),
+    "credit_notes": TableExport(
+        ("id", "organization_id", "invoice_id", "number", "recipient_name", "reason", "amount", "tax_rate",
+         "tax_amount", "total", "issuer_name", "registration_number", "issued_on", "created_by_id", "created_at"),
     ),
     "mail_suppressions": TableExport(
         ("id", "organization_id", "address", "reason", "created_at", "created_by_id"), {"note": OPERATOR_NOTE}

@@ -4,6 +4,10 @@ Going over the limit is allowed but charged per learner over it. Whoever adds le
 :func:`seat_check` first (to tell the administrator the number over and the estimated charge) and
 :func:`record_seat_usage` after the change, so that the month's peak is kept; a periodic job also
 records every organization's count hourly, so a change made elsewhere is not missed for long.
+
+Each month's row keeps the seat limit and unit price of the contract in force that month, so raising the
+limit (or renewing with other terms) later does not rewrite a past month's overage. Before its contract
+starts an organization counts no seats (:mod:`portal.contracts`).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from portal.clock import TOKYO, utcnow
+from portal.clock import TOKYO, today_in_tokyo, utcnow
+from portal.contracts import current_contract, not_started
 from portal.extensions import db
 from portal.jobs import periodic
-from portal.models import Contract, Organization, OrganizationStatus, Role, SeatUsage, User
+from portal.models import Organization, OrganizationStatus, Role, SeatUsage, User
 from portal.tenancy import unscoped
 
 
@@ -72,8 +77,7 @@ def active_learner_count(organization_id: int) -> int:
 
 def seat_check(org: Organization, adding: int = 0) -> SeatCheck:
     """Seats used, the limit, and what adding ``adding`` active learners would cost over the limit."""
-    with unscoped():
-        contract = db.session.scalar(select(Contract).where(Contract.organization_id == org.id))
+    contract = current_contract(org.id)
     return SeatCheck(
         used=active_learner_count(org.id),
         adding=max(0, adding),
@@ -86,11 +90,18 @@ def month_key(moment: datetime) -> str:
     return moment.astimezone(TOKYO).strftime("%Y-%m")
 
 
-def record_seat_usage(organization_id: int, now: datetime | None = None) -> SeatUsage:
-    """Raise this month's peak to the current count if it is higher; flushes, never commits."""
+def record_seat_usage(organization_id: int, now: datetime | None = None) -> SeatUsage | None:
+    """Raise this month's peak to the current count if it is higher, with the limit in force this month.
+
+    Nothing is recorded (None) before the organization's contract starts. Flushes, never commits.
+    """
     now = now or utcnow()
+    today = today_in_tokyo(now)
+    if not_started(organization_id, today):
+        return None
     key = month_key(now)
     used = active_learner_count(organization_id)
+    contract = current_contract(organization_id, today)
     with unscoped():
         row = db.session.scalar(
             select(SeatUsage).where(SeatUsage.organization_id == organization_id, SeatUsage.month == key)
@@ -100,6 +111,10 @@ def record_seat_usage(organization_id: int, now: datetime | None = None) -> Seat
             db.session.add(row)
         elif used > row.peak:
             row.peak = used
+        if contract is not None:
+            # Only the current month follows the contract; a past month's row is never recorded again.
+            row.seat_limit = contract.seat_limit
+            row.overage_unit_price = contract.overage_unit_price
         db.session.flush()
     return row
 
@@ -117,41 +132,46 @@ def record_all_seat_usage(now: datetime) -> None:
 @dataclass(frozen=True)
 class OverageRow:
     organization: Organization
-    contract: Contract
     peak: int
+    seat_limit: int
+    unit_price: int
 
     @property
     def over(self) -> int:
-        return max(0, self.peak - self.contract.seat_limit)
+        return max(0, self.peak - self.seat_limit)
 
     @property
     def charge(self) -> int:
-        return self.over * self.contract.overage_unit_price
+        return self.over * self.unit_price
 
 
 def overage_report(month: str) -> list[OverageRow]:
-    """Organizations whose peak in ``month`` ("YYYY-MM") went over their seat limit, largest first."""
+    """Organizations whose peak in ``month`` ("YYYY-MM") went over the limit in force that month, largest first."""
+    over = SeatUsage.peak - SeatUsage.seat_limit
     with unscoped():
         rows = db.session.execute(
-            select(Organization, Contract, SeatUsage.peak)
-            .join(Contract, Contract.organization_id == Organization.id)
+            select(Organization, SeatUsage.peak, SeatUsage.seat_limit, SeatUsage.overage_unit_price)
             .join(SeatUsage, SeatUsage.organization_id == Organization.id)
-            .where(SeatUsage.month == month, SeatUsage.peak > Contract.seat_limit)
-            .order_by((SeatUsage.peak - Contract.seat_limit).desc(), Organization.name)
+            .where(SeatUsage.month == month, SeatUsage.seat_limit.is_not(None), over > 0)
+            .order_by(over.desc(), Organization.name)
         ).all()
-    return [OverageRow(org, contract, peak) for org, contract, peak in rows]
+    return [OverageRow(org, peak, limit, price or 0) for org, peak, limit, price in rows]
 
 
-def peak_between(organization_id: int, first_month: str, last_month: str) -> int:
-    """The highest monthly peak recorded from ``first_month`` to ``last_month`` inclusive."""
+def overage_between(organization_id: int, first_month: str, last_month: str, fallback_limit: int) -> int:
+    """Learners over the limit in the month from ``first_month`` to ``last_month`` that went furthest over it.
+
+    Each month counts against the limit kept with it (``fallback_limit`` for a month recorded without one).
+    """
+    over = SeatUsage.peak - func.coalesce(SeatUsage.seat_limit, fallback_limit)
     with unscoped():
-        return db.session.scalar(
-            select(func.max(SeatUsage.peak)).where(
+        return max(0, db.session.scalar(
+            select(func.max(over)).where(
                 SeatUsage.organization_id == organization_id,
                 SeatUsage.month >= first_month,
                 SeatUsage.month <= last_month,
             )
-        ) or 0
+        ) or 0)
 
 
 def monthly_peaks(organization_id: int, limit: int = 12) -> list[SeatUsage]:

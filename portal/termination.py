@@ -48,6 +48,7 @@ KEPT_AFTER_RETENTION = frozenset(
     {
         "contracts",
         "invoices",
+        "credit_notes",
         "organization_profiles",
         "organization_status_changes",
         "seat_usage",
@@ -59,7 +60,7 @@ KEPT_AFTER_RETENTION = frozenset(
 NEVER_DELETED = frozenset({"deletion_records", "deletion_requests"})
 # Kept when everything else of an organization is deleted at the operator's request: issued invoices are tax
 # records the operator keeps for 7 years (with the organization's row they belong to).
-KEPT_AFTER_PURGE = frozenset({"invoices"})
+KEPT_AFTER_PURGE = frozenset({"invoices", "credit_notes"})
 
 
 def get_termination(org: Organization) -> Termination | None:

@@ -176,6 +176,7 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.organization_new": ("GET", "/operator/organizations/new", only("operator")),
     "operator.organization_detail": ("GET", org_a_url(), only("operator")),
     "operator.contract_edit": ("GET", org_a_url("/contract"), only("operator")),
+    "operator.contract_renew": ("GET", org_a_url("/contract/renew"), only("operator")),
     # Posted with nothing but a CSRF token: the operator gets the form back with its errors.
     "operator.admin_new": ("POST", org_a_url("/admins"), only("operator", ok=422)),
     "operator.admin_resend": (
@@ -187,6 +188,10 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.invoice_new": ("GET", org_a_url("/invoices/new"), only("operator")),
     "operator.invoices": ("GET", "/operator/invoices", only("operator")),
     "operator.invoice_detail": ("GET", invoice_a_url("/operator"), only("operator")),
+    "operator.credit_note_new": ("GET", invoice_a_url("/operator", "/credit-notes/new"), only("operator")),
+    "operator.credit_note_detail": (
+        "GET", lambda w: f"/operator/credit-notes/{w['credit_note_a']}", only("operator")
+    ),
     "operator.invoice_paid": ("POST", invoice_a_url("/operator", "/paid"), only("operator", ok=303)),
     "operator.invoice_suspend": ("POST", invoice_a_url("/operator", "/suspend"), only("operator", ok=303)),
     "operator.seat_report": ("GET", "/operator/seats", only("operator")),
@@ -233,6 +238,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
+    "org.credit_note_detail": (
+        "GET", lambda w: f"/org/credit-notes/{w['credit_note_a']}", {**only("admin_a"), "admin_b": 404}
+    ),
     # --- mail: the delivery log (operators: everything; org admins: their people's messages) ---
     "mail.messages": ("GET", "/mail/", only("operator", "admin_a", "admin_b")),
     "mail.message": ("GET", lambda w: f"/mail/{w['outbox_a']}", {**only("operator", "admin_a"), "admin_b": 404}),
@@ -456,9 +464,25 @@ def _objects_of_org_a(app, world) -> dict:
     world["department_a"], world["batch_a"] = run_in_app(create)
     world.update(run_in_app(lambda: _training_world(world)))
     world["application"] = run_in_app(lambda: make_application(status="confirmed").id)
+    world["credit_note_a"] = run_in_app(lambda: _credit_note(world))
     world.update(run_in_app(lambda: _inspection_world(world)))
     world.update(run_in_app(lambda: _inspection_results_world(world)))
     return world
+
+
+def _credit_note(world) -> int:
+    from portal.models import CreditNote
+
+    invoice = world["invoice_a"]
+    note = CreditNote(
+        organization_id=world["org_a"].id, invoice_id=invoice.id, number="CN-202612-000001",
+        recipient_name=invoice.recipient_name, reason="点検による停止(第20条第1項)", amount=10_000, tax_rate=10,
+        tax_amount=1_000, total=11_000, issuer_name=invoice.issuer_name,
+        registration_number=invoice.registration_number, issued_on=today_in_tokyo(),
+    )
+    db.session.add(note)
+    db.session.flush()
+    return note.id
 
 
 def _inspection_world(world) -> dict:

@@ -12,6 +12,7 @@ from portal.models.applications import Application, ApplicationStatus, ServiceKi
 from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
+    CreditNote,
     DeletionRecord,
     DeletionRequest,
     DeletionRequestStatus,
@@ -153,6 +154,7 @@ __all__ = [
     "NoticeTarget",
     "NoticeUpdate",
     "Contract",
+    "CreditNote",
     "DeletionRecord",
     "DeletionRequest",
     "DeletionRequestStatus",

@@ -14,7 +14,12 @@ from portal.tenancy import TenantScoped
 
 
 class Contract(TenantScoped, db.Model):
-    """The organization's current contract (Art. 3). Amounts are integer yen, tax excluded."""
+    """One contract period of an organization (Art. 3). Amounts are integer yen, tax excluded.
+
+    An organization keeps every period: a renewal adds the next one (``portal.contracts``), so the
+    contract in force is the latest that has started (:func:`portal.contracts.current_contract`).
+    ``ends_on`` is the period's last day.
+    """
 
     __tablename__ = "contracts"
     __table_args__ = (
@@ -25,9 +30,7 @@ class Contract(TenantScoped, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True, index=True
-    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     plan_name: Mapped[str] = mapped_column(String(100))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
@@ -129,6 +132,38 @@ class Invoice(TenantScoped, db.Model):
         return self.paid_at is None and self.due_on < today
 
 
+class CreditNote(TenantScoped, db.Model):
+    """A qualified return invoice (適格返還請求書, 返還インボイス) correcting an issued invoice.
+
+    It names the issuer and registration number, the date, the invoice it corrects, the amount returned
+    (tax excluded) and the consumption tax on it by rate; copied at issue like the invoice's own facts.
+    """
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("total > 0", name="total_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(500))
+    amount: Mapped[int] = mapped_column(Integer)
+    tax_rate: Mapped[int] = mapped_column(Integer)
+    tax_amount: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    issuer_name: Mapped[str] = mapped_column(String(200))
+    registration_number: Mapped[str] = mapped_column(String(14))
+    issued_on: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship(lazy="joined")
+
+
 class SeatUsage(TenantScoped, db.Model):
     """The highest number of active learners seen in one month (Tokyo time), for overage (Art. 3-2)."""
 
@@ -140,6 +175,10 @@ class SeatUsage(TenantScoped, db.Model):
     # "YYYY-MM"
     month: Mapped[str] = mapped_column(String(7))
     peak: Mapped[int] = mapped_column(Integer, default=0)
+    # The contract's limit and unit price in force that month, kept with the month so that a later change of
+    # the contract (or a renewal) does not rewrite a past month's overage. Empty: no contract had started.
+    seat_limit: Mapped[int | None] = mapped_column(Integer)
+    overage_unit_price: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select, update
 from portal import audit, sending
 from portal.blueprints.inspection_items.services import edition_items
 from portal.clock import TOKYO, add_months, add_months_to_date, this_month, today_in_tokyo, utcnow
+from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.jobs import periodic
@@ -40,6 +41,7 @@ from portal.models import (
     TargetKind,
     User,
 )
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 LINK_NAMESPACE = "inspection-link"
@@ -131,6 +133,10 @@ def create_round(data: RoundInput, *, by: User, now: datetime | None = None) -> 
     """
     now = now or utcnow()
     _check(data, now)
+    try:
+        refuse_before_start(by.organization_id, data.starts_at)
+    except RuleViolation as refusal:
+        raise InspectionRuleError(str(refusal), "starts_at") from refusal
     month = data.month.replace(day=1)
     items = edition_items(data.edition, month)
     if not items:

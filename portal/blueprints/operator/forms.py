@@ -131,6 +131,34 @@ class InvoiceForm(FlaskForm):
             raise ValidationError(_l("請求期間の終了日は開始日より後の日付にしてください。"))
 
 
+class RenewalForm(ContractForm):
+    """The next contract period (by default the latest period's terms for a year) and its invoice's due date."""
+
+    due_on = DateField(
+        _l("請求書のお支払期限"), validators=[InputRequired(message=_l("お支払期限を入力してください。"))]
+    )
+
+
+class CreditNoteForm(FlaskForm):
+    amount = IntegerField(
+        _l("返還する金額(税抜)"),
+        validators=[
+            InputRequired(message=_l("返還する金額を入力してください。")),
+            NumberRange(min=1, max=1_000_000_000, message=_l("返還する金額は1円以上の整数で入力してください。")),
+        ],
+        description=_l("税抜・円。消費税は請求書と同じ税率で計算します。"),
+        render_kw={"inputmode": "numeric"},
+    )
+    reason = TextAreaField(
+        _l("返還の理由"),
+        validators=[
+            DataRequired(message=_l("返還の理由を入力してください。")),
+            Length(max=500, message=_l("500文字以内で入力してください。")),
+        ],
+        description=_l("例: 点検による1か月を超える停止期間の利用料の返還(利用規約第20条第1項)"),
+    )
+
+
 class OrganizationFilterForm(FlaskForm):
     q = StringField(_l("法人名・コード・プラン"), validators=[Optional(), Length(max=100)])
     status = SelectField(

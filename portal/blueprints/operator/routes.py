@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, deletion, legal, notices, seats, staff_alerts, third_parties
+from portal import audit, contracts, deletion, legal, notices, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
@@ -19,6 +19,7 @@ from portal.blueprints.operator.forms import (
     ApproveDeletionForm,
     CancelContractForm,
     ContractForm,
+    CreditNoteForm,
     IncidentUpdateForm,
     InvoiceForm,
     LegalDocumentForm,
@@ -27,6 +28,7 @@ from portal.blueprints.operator.forms import (
     OrganizationFilterForm,
     OrganizationForm,
     PurgeForm,
+    RenewalForm,
     StatusForm,
     ThirdPartyForm,
     UserLookupForm,
@@ -36,7 +38,18 @@ from portal.blueprints.org.forms import HandoverForm
 from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
+from portal.models import (
+    Contract,
+    CreditNote,
+    DeletionRecord,
+    Invoice,
+    LegalDocument,
+    Notice,
+    Organization,
+    Role,
+    ThirdParty,
+    User,
+)
 from portal.organizations import get_profile, status_history
 from portal.pagination import paginate_rows, requested_page
 from portal.violations import form_status, rule_violations_shown, undone_on
@@ -49,7 +62,8 @@ def get_org_or_404(org_id: int) -> Organization:
 
 
 def get_contract(org: Organization) -> Contract | None:
-    return db.session.scalar(select(Contract).where(Contract.organization_id == org.id))
+    """The contract in force (the latest started), else the first to come."""
+    return contracts.current_contract(org.id)
 
 
 def get_invoice_or_404(invoice_id: int) -> Invoice:
@@ -136,6 +150,9 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             activity=services.recent_activity(org),
             status_history=status_history(org),
             invoices=invoices,
+            contract_history=contracts.contract_history(org.id),
+            not_started=contracts.not_started(org.id),
+            fees=contracts.termination_fees(org.id),
             status_form=status_form,
             admin_form=admin_form,
             action_form=EmptyForm(),
@@ -164,6 +181,23 @@ def contract_edit(org_id: int):
             flash(_("契約内容を保存しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
     return render_template("operator/contract_edit.html", form=form, org=org), form_status()
+
+
+@bp.route("/organizations/<int:org_id>/contract/renew", methods=["GET", "POST"])
+def contract_renew(org_id: int):
+    """The next contract period, by default the latest period's terms for a year, and its invoice."""
+    org = get_org_or_404(org_id)
+    defaults = services.renewal_terms(org)
+    if defaults is None:
+        flash(_("更新する契約がありません。先に契約内容を登録してください。"), "error")
+        return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    form = RenewalForm(obj=defaults, due_on=services.default_due_on())
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            _contract, invoice = services.renew_contract(org, form.terms(), form.due_on.data, _me())
+            flash(_("契約を更新し、請求書 %(number)s を発行しました。", number=invoice.number), "success")
+            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return render_template("operator/contract_renew.html", form=form, org=org), form_status()
 
 
 @bp.post("/organizations/<int:org_id>/admins")
@@ -259,7 +293,11 @@ def invoices():
 def invoice_detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     return render_template(
-        "operator/invoice_detail.html", invoice=invoice, today=today_in_tokyo(), action_form=EmptyForm()
+        "operator/invoice_detail.html",
+        invoice=invoice,
+        today=today_in_tokyo(),
+        action_form=EmptyForm(),
+        notes=services.credit_notes_of(invoice),
     )
 
 
@@ -273,6 +311,34 @@ def invoice_paid(invoice_id: int):
     if request.form.get("next") == "overdue":
         return redirect(url_for("operator.invoices", overdue=1), 303)
     return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+
+
+@bp.route("/invoices/<int:invoice_id>/credit-notes/new", methods=["GET", "POST"])
+def credit_note_new(invoice_id: int):
+    """A qualified return invoice (適格返還請求書) against a paid invoice, e.g. for Art. 20-1."""
+    invoice = get_invoice_or_404(invoice_id)
+    form = CreditNoteForm()
+    if form.validate_on_submit():
+        with rule_violations_shown(form.amount):
+            note = services.issue_credit_note(invoice, form.amount.data, form.reason.data, _me())
+            flash(
+                _("返還インボイス %(number)s を発行し、主管理者にメールで通知しました。", number=note.number), "success"
+            )
+            return redirect(url_for("operator.credit_note_detail", note_id=note.id), 303)
+    return render_template(
+        "operator/credit_note_new.html",
+        form=form,
+        invoice=invoice,
+        paid=services.paid_amount(invoice),
+        refundable=services.refundable(invoice),
+        notes=services.credit_notes_of(invoice),
+    ), form_status()
+
+
+@bp.get("/credit-notes/<int:note_id>")
+def credit_note_detail(note_id: int):
+    note = db.get_or_404(CreditNote, note_id)
+    return render_template("operator/credit_note_detail.html", note=note)
 
 
 @bp.post("/invoices/<int:invoice_id>/suspend")
@@ -405,6 +471,7 @@ def termination_receive(org_id: int):
         with rule_violations_shown():
             termination_rules.receive_termination(termination, _me())
             flash(_("利用終了の申し入れを受領しました。主管理者にメールで通知しました。"), "success")
+            _final_invoice_flash(services.settle_termination_fees(org, _me()))
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
 
@@ -416,9 +483,16 @@ def contract_cancel(org_id: int):
         with rule_violations_shown():
             termination_rules.cancel_contract(org, form.ground.data, form.note.data or "", _me())
             flash(_("契約を解除しました。"), "success")
+            _final_invoice_flash(services.settle_termination_fees(org, _me()))
     else:
         flash(_("解除の理由を選んでください。"), "error")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+
+
+def _final_invoice_flash(invoice: Invoice | None) -> None:
+    if invoice is not None:
+        flash(_("契約期間満了までの利用料の請求書 %(number)s を発行しました(利用規約第16条第4項)。",
+                number=invoice.number), "info")
 
 
 def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletionForm, code: int = 200,

@@ -16,12 +16,14 @@ from sqlalchemy import Select, func, or_, select
 
 from portal import audit
 from portal.accounts import email_taken, name_taken, normalize_email
-from portal.clock import TOKYO, today_in_tokyo, utcnow
+from portal.clock import TOKYO, add_months_to_date, today_in_tokyo, utcnow
+from portal.contracts import contract_history, termination_fees
 from portal.extensions import db
 from portal.invitations import send_invitation
 from portal.models import (
     AuditEvent,
     Contract,
+    CreditNote,
     Invoice,
     Organization,
     OrganizationProfile,
@@ -35,8 +37,9 @@ from portal.models import (
 from portal.organizations import change_status, get_profile, mail_primary_admin
 from portal.outbox import external_url
 from portal.rules import RuleViolation
-from portal.seats import active_learners_query, month_key, peak_between
+from portal.seats import active_learners_query, month_key, overage_between
 from portal.tenancy import unscoped
+from portal.termination import get_termination
 
 REGISTRATION_NUMBER = re.compile(r"T\d{13}")
 STATUS_LABELS = {
@@ -273,10 +276,10 @@ class InvoiceAmounts:
 
 
 def suggested_overage_seats(contract: Contract, period_start: date, period_end: date) -> int:
-    """Learners over the limit at the highest monthly peak within the period."""
+    """Learners over the limit in the period's month that went furthest over the limit in force that month."""
     first = month_key(datetime.combine(period_start, datetime.min.time(), tzinfo=TOKYO))
     last = month_key(datetime.combine(period_end, datetime.min.time(), tzinfo=TOKYO))
-    return max(0, peak_between(contract.organization_id, first, last) - contract.seat_limit)
+    return overage_between(contract.organization_id, first, last, contract.seat_limit)
 
 
 def issuer_settings() -> tuple[str, str, str]:
@@ -404,3 +407,164 @@ def default_due_on() -> date:
     return today_in_tokyo() + timedelta(days=int(current_app.config["INVOICE_DUE_DAYS"]))
 
 
+
+
+# --- renewal: the next contract period (Art. 3) ---------------------------------------------------------
+
+
+def renewal_terms(org: Organization) -> ContractTerms | None:
+    """The default renewal: the latest period's terms for the year after it ends (None without a contract)."""
+    history = contract_history(org.id)
+    if not history:
+        return None
+    latest = history[0]
+    starts_on = latest.ends_on + timedelta(days=1)
+    return ContractTerms(
+        plan_name=latest.plan_name,
+        starts_on=starts_on,
+        ends_on=add_months_to_date(starts_on, 12) - timedelta(days=1),
+        seat_limit=latest.seat_limit,
+        annual_fee=latest.annual_fee,
+        overage_unit_price=latest.overage_unit_price,
+    )
+
+
+def renew_contract(org: Organization, terms: ContractTerms, due_on: date, by: User) -> tuple[Contract, Invoice]:
+    """Add the next contract period and issue its invoice (emailed to the primary administrator).
+
+    :raises RuleViolation: bad terms, a period that overlaps an earlier one, an organization that has ended or
+        asked to end, no contract to renew, or the invoice refused (see :func:`issue_invoice`).
+    """
+    terms.check()
+    history = contract_history(org.id)
+    if not history:
+        raise RuleViolation(_l("更新する契約がありません。先に契約内容を登録してください。"))
+    if org.status == OrganizationStatus.TERMINATED:
+        raise RuleViolation(_l("契約が終了した組織の契約は更新できません。"))
+    if get_termination(org) is not None:
+        raise RuleViolation(_l("利用終了の申し入れ・解除を受けている組織の契約は更新できません。"))
+    latest = history[0]
+    if terms.starts_on <= latest.ends_on:
+        raise RuleViolation(
+            _l("新しい契約期間は現在の契約の終了日(%(day)s)より後に始めてください。", day=f"{latest.ends_on:%Y/%m/%d}")
+        )
+    with unscoped():
+        contract = Contract(organization_id=org.id, **terms.__dict__)
+        db.session.add(contract)
+        db.session.flush()
+        audit.record("contract.renewed", target=contract, previous=latest.id, **_terms_for_audit(terms))
+    invoice = issue_invoice(
+        org, contract, period_start=terms.starts_on, period_end=terms.ends_on, due_on=due_on, overage_seats=0, by=by
+    )
+    return contract, invoice
+
+
+# --- credit notes: qualified return invoices (適格返還請求書) ------------------------------------------
+
+
+def paid_amount(invoice: Invoice) -> int:
+    """What the customer has paid on ``invoice`` (tax included): the whole total once it is marked paid."""
+    return invoice.total if invoice.paid_at is not None else 0
+
+
+def credit_notes_of(invoice: Invoice) -> list[CreditNote]:
+    with unscoped():
+        return list(
+            db.session.scalars(
+                select(CreditNote).where(CreditNote.invoice_id == invoice.id).order_by(CreditNote.id)
+            )
+        )
+
+
+def refundable(invoice: Invoice) -> int:
+    """What may still be returned on ``invoice`` (tax included): paid, less the credit notes already issued."""
+    return max(0, paid_amount(invoice) - sum(note.total for note in credit_notes_of(invoice)))
+
+
+def issue_credit_note(invoice: Invoice, amount: int, reason: str, by: User) -> CreditNote:
+    """A return invoice for ``amount`` yen (tax excluded) of ``invoice``, with its tax at the invoice's rate;
+    emailed to the primary administrator.
+
+    :raises RuleViolation: no reason, an amount of 0 or less, an invoice not paid, a total (tax included) over
+        what is left to return, or the issuer not configured.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation(_l("返還の理由を入力してください。"))
+    if amount <= 0:
+        raise RuleViolation(_l("返還する金額は1円以上にしてください。"))
+    if invoice.paid_at is None:
+        raise RuleViolation(_l("入金が確認されていない請求書には返還インボイスを発行できません。"))
+    tax_amount = amount * invoice.tax_rate // 100
+    total = amount + tax_amount
+    left = refundable(invoice)
+    if total > left:
+        raise RuleViolation(
+            _l(
+                "返還額(税込 %(total)s円)がお支払い済みで未返還の金額(%(left)s円)を超えています。",
+                total=f"{total:,}",
+                left=f"{left:,}",
+            )
+        )
+    issuer_name, number, _bank = issuer_settings()
+    issued_on = today_in_tokyo()
+    with unscoped():
+        note = CreditNote(
+            organization_id=invoice.organization_id,
+            invoice_id=invoice.id,
+            number=f"TMP-CN-{utcnow().timestamp()}",
+            recipient_name=invoice.recipient_name,
+            reason=reason,
+            amount=amount,
+            tax_rate=invoice.tax_rate,
+            tax_amount=tax_amount,
+            total=total,
+            issuer_name=issuer_name,
+            registration_number=number,
+            issued_on=issued_on,
+            created_by_id=by.id,
+        )
+        db.session.add(note)
+        db.session.flush()
+        note.number = f"CN-{issued_on:%Y%m}-{note.id:06d}"
+        audit.record(
+            "credit_note.issued", target=note, number=note.number, invoice=invoice.number, total=note.total
+        )
+        mail_primary_admin(
+            invoice.organization,
+            "credit_note_issued",
+            f"credit_note_issued:{note.id}",
+            note=note,
+            invoice=invoice,
+            note_url=external_url("org.credit_note_detail", note_id=note.id),
+        )
+        db.session.flush()
+    return note
+
+
+# --- the fees until the end of the term (Art. 16-4, 3-5) ---------------------------------------------------
+
+
+def settle_termination_fees(org: Organization, by: User) -> Invoice | None:
+    """Issue the final invoice for the contract period in force if that period was never invoiced.
+
+    The whole period's fee is owed (Art. 16-4 after a cancellation, Art. 3-5 after the customer's request),
+    at the terms in force, with the overage recorded so far. Returns the invoice issued, or None.
+
+    :raises RuleViolation: the invoice refused (see :func:`issue_invoice`).
+    """
+    fees = termination_fees(org.id)
+    if fees is None or fees.invoiced:
+        return None
+    contract = fees.contract
+    invoice = issue_invoice(
+        org,
+        contract,
+        period_start=contract.starts_on,
+        period_end=contract.ends_on,
+        due_on=default_due_on(),
+        overage_seats=suggested_overage_seats(contract, contract.starts_on, contract.ends_on),
+        by=by,
+    )
+    audit.record("contract.final_invoice_issued", target=invoice, number=invoice.number, total=invoice.total)
+    return invoice

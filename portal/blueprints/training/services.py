@@ -28,6 +28,7 @@ from portal import audit, certificates, outbox, sending
 from portal.blueprints.courses.services import course_name, question_count
 from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
+from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.jobs import periodic
@@ -126,6 +127,10 @@ def create_delivery(data: DeliveryInput, *, by: User, now: datetime | None = Non
     """
     now = now or utcnow()
     _check(data)
+    try:
+        refuse_before_start(by.organization_id, data.starts_at)
+    except RuleViolation as refusal:
+        raise DeliveryRuleError(str(refusal), "starts_at") from refusal
     delivery = Delivery(
         organization_id=by.organization_id,
         course_id=data.course.id,
