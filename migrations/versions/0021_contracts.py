@@ -1,8 +1,8 @@
 """contracts with history: an organization keeps every contract period; each month's seat usage keeps the
 limit and unit price in force that month; credit notes (適格返還請求書) correcting issued invoices
 
-Revision ID: 0020_contracts
-Revises: 0019_reminders
+Revision ID: 0021_contracts
+Revises: 0020_mailin
 Create Date: 2026-12-15 10:00:00
 
 The months already recorded get the limit and unit price of their organization's contract (the only one
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0020_contracts'
-down_revision = '0019_reminders'
+revision = '0021_contracts'
+down_revision = '0020_mailin'
 branch_labels = None
 depends_on = None
 
