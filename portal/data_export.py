@@ -163,6 +163,13 @@ EXPORTS: dict[str, TableExport] = {
          "tax_amount", "total", "issuer_name", "registration_number", "bank_account", "issued_on", "due_on",
          "paid_at", "created_by_id", "created_at"),
     ),
+    "payments": TableExport(
+        ("id", "organization_id", "invoice_id", "received_on", "amount", "payer_name", "recorded_by_id", "created_at",
+         "assigned_by_id", "assigned_at"),
+        {"note": OPERATOR_NOTE},
+    ),
+    "invoice_reminders": TableExport(("id", "organization_id", "invoice_id", "step", "balance", "recipients",
+                                      "created_at")),
     "mail_suppressions": TableExport(
         ("id", "organization_id", "address", "reason", "created_at", "created_by_id"), {"note": OPERATOR_NOTE}
     ),

@@ -372,17 +372,6 @@ def issue_invoice(
     return invoice
 
 
-def mark_paid(invoice: Invoice, by: User) -> Invoice:
-    """:raises RuleViolation: already paid."""
-    if invoice.paid_at is not None:
-        raise RuleViolation(_l("この請求書はすでに入金済みです。"))
-    with unscoped():
-        invoice.paid_at = utcnow()
-        audit.record("invoice.paid", target=invoice, number=invoice.number)
-        db.session.flush()
-    return invoice
-
-
 def overdue_invoices_query(today: date | None = None) -> Select:
     today = today or today_in_tokyo()
     return (
