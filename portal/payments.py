@@ -115,8 +115,10 @@ def _apply(payment: Payment, invoice: Invoice, allow_overpayment: bool, by: User
     if payment.amount > balance and not allow_overpayment:
         if balance <= 0:
             raise RuleViolation(
-                _l("請求書 %(number)s はすでに全額入金済みです。過入金として記録する場合は確認欄にチェックしてください。",
-                   number=invoice.number)
+                _l(
+                    "請求書 %(number)s はすでに全額入金済みです。過入金として記録する場合は確認欄にチェックしてください。",
+                    number=invoice.number,
+                )
             )
         raise RuleViolation(
             _l("入金額 %(amount)s円 は請求書 %(number)s の残高 %(balance)s円 を %(excess)s円 超えています。"

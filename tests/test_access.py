@@ -194,7 +194,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.invoice_resume": ("POST", invoice_a_url("/operator", "/resume"), only("operator", ok=303)),
     "operator.payments_list": ("GET", "/operator/payments", only("operator")),
     "operator.payment_detail": ("GET", lambda w: f"/operator/payments/{w['payment']}", only("operator")),
-    "operator.payment_assign": ("POST", lambda w: f"/operator/payments/{w['payment']}/assign", only("operator", ok=422)),
+    "operator.payment_assign": (
+        "POST", lambda w: f"/operator/payments/{w['payment']}/assign", only("operator", ok=422)
+    ),
     "operator.seat_report": ("GET", "/operator/seats", only("operator")),
     "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
     "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),

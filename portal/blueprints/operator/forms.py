@@ -328,7 +328,9 @@ class PaymentForm(FlaskForm):
         validators=[Length(max=100, message=_l("振込名義は100文字以内で入力してください。"))],
         description=_l("明細に印字されたとおりにカタカナ・英数字で(例: カ)エー)。半角カナも受け付けます。"),
     )
-    note = StringField(_l("メモ"), validators=[Optional(), Length(max=200, message=_l("200文字以内で入力してください。"))])
+    note = StringField(
+        _l("メモ"), validators=[Optional(), Length(max=200, message=_l("200文字以内で入力してください。"))]
+    )
     allow_overpayment = BooleanField(_l("残高を超える場合は過入金として記録する(差額は返金)"))
 
 
