@@ -116,7 +116,8 @@ def _apply(payment: Payment, invoice: Invoice, allow_overpayment: bool, by: User
         if balance <= 0:
             raise RuleViolation(
                 _l(
-                    "請求書 %(number)s はすでに全額入金済みです。過入金として記録する場合は確認欄にチェックしてください。",
+                    "請求書 %(number)s はすでに全額入金済みです。"
+                    "過入金として記録する場合は確認欄にチェックしてください。",
                     number=invoice.number,
                 )
             )
