@@ -169,6 +169,13 @@ EXPORTS: dict[str, TableExport] = {
         ("id", "organization_id", "invoice_id", "number", "recipient_name", "reason", "amount", "tax_rate",
          "tax_amount", "total", "issuer_name", "registration_number", "issued_on", "created_by_id", "created_at"),
     ),
+    "payments": TableExport(
+        ("id", "organization_id", "invoice_id", "received_on", "amount", "payer_name", "recorded_by_id", "created_at",
+         "assigned_by_id", "assigned_at"),
+        {"note": OPERATOR_NOTE},
+    ),
+    "invoice_reminders": TableExport(("id", "organization_id", "invoice_id", "step", "balance", "recipients",
+                                      "created_at")),
     "mail_suppressions": TableExport(
         ("id", "organization_id", "address", "reason", "created_at", "created_by_id"), {"note": OPERATOR_NOTE}
     ),

@@ -12,6 +12,7 @@ NAV = {
         ("operator.organizations", _l("組織・契約")),
         ("applications.index", _l("利用申込")),
         ("operator.invoices", _l("請求書")),
+        ("operator.payments_list", _l("入金")),
         ("operator.seat_report", _l("上限超過")),
         ("operator.notices_list", _l("お知らせ")),
         ("operator.legal_list", _l("規約・公開文書")),

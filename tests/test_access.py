@@ -194,6 +194,14 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     ),
     "operator.invoice_paid": ("POST", invoice_a_url("/operator", "/paid"), only("operator", ok=303)),
     "operator.invoice_suspend": ("POST", invoice_a_url("/operator", "/suspend"), only("operator", ok=303)),
+    # Posted with nothing but a CSRF token: the operator gets the form back with its errors.
+    "operator.invoice_payment": ("POST", invoice_a_url("/operator", "/payments"), only("operator", ok=422)),
+    "operator.invoice_resume": ("POST", invoice_a_url("/operator", "/resume"), only("operator", ok=303)),
+    "operator.payments_list": ("GET", "/operator/payments", only("operator")),
+    "operator.payment_detail": ("GET", lambda w: f"/operator/payments/{w['payment']}", only("operator")),
+    "operator.payment_assign": (
+        "POST", lambda w: f"/operator/payments/{w['payment']}/assign", only("operator", ok=422)
+    ),
     "operator.seat_report": ("GET", "/operator/seats", only("operator")),
     "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
     "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
@@ -465,6 +473,7 @@ def _objects_of_org_a(app, world) -> dict:
     world.update(run_in_app(lambda: _training_world(world)))
     world["application"] = run_in_app(lambda: make_application(status="confirmed").id)
     world["credit_note_a"] = run_in_app(lambda: _credit_note(world))
+    world["payment"] = run_in_app(lambda: _unassigned_payment().id)
     world.update(run_in_app(lambda: _inspection_world(world)))
     world.update(run_in_app(lambda: _inspection_results_world(world)))
     return world
@@ -483,6 +492,17 @@ def _credit_note(world) -> int:
     db.session.add(note)
     db.session.flush()
     return note.id
+
+
+def _unassigned_payment():
+    from datetime import date
+
+    from portal.models import Payment
+
+    payment = Payment(received_on=date(2026, 4, 20), amount=330_000, payer_name="カ)エー")
+    db.session.add(payment)
+    db.session.flush()
+    return payment
 
 
 def _inspection_world(world) -> dict:

@@ -131,6 +131,10 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.invoice_detail": get("/operator/invoices/{invoice}", "operator"),
     "operator.invoice_paid": post("/operator/invoices/{invoice}/paid", "operator"),
     "operator.invoice_suspend": post("/operator/invoices/{invoice}/suspend", "operator"),
+    "operator.invoice_payment": post("/operator/invoices/{invoice}/payments", "operator"),
+    "operator.invoice_resume": post("/operator/invoices/{invoice}/resume", "operator"),
+    "operator.payment_detail": get("/operator/payments/{payment}", "operator"),
+    "operator.payment_assign": post("/operator/payments/{payment}/assign", "operator"),
     "operator.notice_detail": get("/operator/notices/{notice}", "operator"),
     "operator.notice_update": post("/operator/notices/{notice}/updates", "operator"),
     "org.invoice_detail": get("/org/invoices/{invoice}", "admin"),
@@ -220,7 +224,7 @@ NOT_OBJECT_ROUTES: dict[str, str] = {
 # Every object kind a template may name; all but the global ones are built once per organization.
 KEYS = {
     "org", "admin", "subject", "department", "batch", "spare_batch", "ticket", "attachment", "outbox", "invoice",
-    "notice",
+    "payment", "notice",
     "course", "lesson", "question", "image", "delivery", "passed_delivery", "assignment", "assignment_passed",
     "attempt", "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
     "open_round", "sheet", "inspection_link", "trainee",
@@ -281,6 +285,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         NoticeTarget,
         Organization,
         OutboxMessage,
+        Payment,
         ThirdParty,
         User,
     )
@@ -332,6 +337,9 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         db.session.add_all([batch, spare_batch, outbox, invoice, notice, party, item])
         db.session.flush()
         db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org.id))
+        payment = Payment(organization_id=org.id, invoice_id=invoice.id, received_on=date(2026, 4, 20), amount=1_000,
+                          payer_name="カ)テスト")
+        db.session.add(payment)
         edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="",
                                                    drawn_count=0, item_ids=[item.id], organization_id=org.id)
         db.session.get(Organization, org.id).learners_may_ask = True
@@ -356,7 +364,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         passed_delivery = deliver(admin, course.id, learner_ids=[learner.id, peer.id])
         objects.update(
             subject=subject.id, department=department.id, batch=batch.id, spare_batch=spare_batch.id,
-            outbox=outbox.id, invoice=invoice.id,
+            outbox=outbox.id, invoice=invoice.id, payment=payment.id,
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id, trainee=learner.id,

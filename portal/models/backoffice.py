@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.accounts import Organization, User
@@ -128,8 +128,25 @@ class Invoice(TenantScoped, db.Model):
 
     organization: Mapped[Organization] = relationship(lazy="joined")
 
+    # ``amount_received``: the sum of the payments assigned to it (a column property set below Payment).
+
     def is_overdue(self, today: date) -> bool:
         return self.paid_at is None and self.due_on < today
+
+    @property
+    def balance(self) -> int:
+        """What is still owed; negative when more was received than billed (an overpayment to refund)."""
+        return self.total - (self.amount_received or 0)
+
+    @property
+    def payment_status(self) -> str:
+        """"unpaid", "partial", "paid" or "overpaid"."""
+        received = self.amount_received or 0
+        if received == 0 and self.total > 0:
+            return "unpaid"
+        if received < self.total:
+            return "partial"
+        return "paid" if received == self.total else "overpaid"
 
 
 class CreditNote(TenantScoped, db.Model):
@@ -306,3 +323,54 @@ class ThirdPartyMember(TenantScoped, db.Model):
 
     third_party: Mapped[ThirdParty] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class Payment(TenantScoped, db.Model):
+    """Money received by bank transfer (Art. 3-3), as the bank statement shows it.
+
+    Recorded first and assigned to an invoice then or later: until it is assigned it belongs to no
+    organization (``organization_id`` NULL, seen only by staff). Amounts are integer yen, tax included.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"), index=True)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    # 振込名義 as the statement prints it, folded to full-width katakana (portal.payments.payer_name).
+    payer_name: Mapped[str] = mapped_column(String(100), default="", index=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    invoice: Mapped[Invoice | None] = relationship(lazy="joined")
+
+
+# What an invoice has received, read with the invoice in the same statement (no query per row).
+Invoice.amount_received = column_property(
+    select(func.coalesce(func.sum(Payment.amount), 0))
+    .where(Payment.invoice_id == Invoice.id)
+    .correlate_except(Payment)
+    .scalar_subquery(),
+    deferred=False,
+)
+
+
+class InvoiceReminder(TenantScoped, db.Model):
+    """One payment reminder (督促) of one invoice at one step; the row makes the job idempotent."""
+
+    __tablename__ = "invoice_reminders"
+    __table_args__ = (UniqueConstraint("invoice_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    # "due_soon" (7 days before), "overdue_0" (the day after the due date), "overdue_1" (a week later), ...
+    step: Mapped[str] = mapped_column(String(16))
+    balance: Mapped[int] = mapped_column(Integer)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

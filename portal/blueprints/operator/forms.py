@@ -333,3 +333,46 @@ class UserLookupForm(FlaskForm):
         csrf = False
 
     email = StringField(_l("メールアドレス"), validators=[Optional(), Length(max=254)])
+
+
+class PaymentForm(FlaskForm):
+    """A bank transfer as the statement shows it (the payments screen and the invoice page)."""
+
+    received_on = DateField(
+        _l("入金日"),
+        validators=[InputRequired(message=_l("入金日を入力してください(例: 2027-04-30)。"))],
+        description=_l("通帳・明細の日付。未来の日付は指定できません。"),
+    )
+    amount = IntegerField(
+        _l("入金額(円)"),
+        validators=[
+            InputRequired(message=_l("入金額を半角数字(円)で入力してください。")),
+            NumberRange(min=1, max=2_000_000_000, message=_l("入金額は1円以上の整数で入力してください。")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+    payer_name = StringField(
+        _l("振込名義"),
+        validators=[Length(max=100, message=_l("振込名義は100文字以内で入力してください。"))],
+        description=_l("明細に印字されたとおりにカタカナ・英数字で(例: カ)エー)。半角カナも受け付けます。"),
+    )
+    note = StringField(
+        _l("メモ"), validators=[Optional(), Length(max=200, message=_l("200文字以内で入力してください。"))]
+    )
+    allow_overpayment = BooleanField(_l("残高を超える場合は過入金として記録する(差額は返金)"))
+
+
+class NewPaymentForm(PaymentForm):
+    invoice_number = StringField(
+        _l("請求書番号(わかる場合)"),
+        validators=[Optional(), Length(max=32, message=_l("請求書番号は32文字以内で入力してください。"))],
+        description=_l("空のままなら未割当として記録し、次の画面で候補から割り当てます。"),
+    )
+
+
+class AssignPaymentForm(FlaskForm):
+    invoice_number = StringField(
+        _l("請求書番号"),
+        validators=[DataRequired(message=_l("割り当てる請求書の番号を入力してください。")), Length(max=32)],
+    )
+    allow_overpayment = BooleanField(_l("残高を超える場合は過入金として記録する(差額は返金)"))

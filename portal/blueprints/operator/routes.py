@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, contracts, deletion, legal, notices, seats, staff_alerts, third_parties
+from portal import audit, contracts, deletion, legal, notices, payments, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
@@ -17,6 +17,7 @@ from portal.blueprints.operator.forms import (
     AddressExportForm,
     AdminForm,
     ApproveDeletionForm,
+    AssignPaymentForm,
     CancelContractForm,
     ContractForm,
     CreditNoteForm,
@@ -24,9 +25,11 @@ from portal.blueprints.operator.forms import (
     InvoiceForm,
     LegalDocumentForm,
     MfaResetForm,
+    NewPaymentForm,
     NoticeForm,
     OrganizationFilterForm,
     OrganizationForm,
+    PaymentForm,
     PurgeForm,
     RenewalForm,
     StatusForm,
@@ -46,6 +49,7 @@ from portal.models import (
     LegalDocument,
     Notice,
     Organization,
+    Payment,
     Role,
     ThirdParty,
     User,
@@ -153,6 +157,7 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             contract_history=contracts.contract_history(org.id),
             not_started=contracts.not_started(org.id),
             fees=contracts.termination_fees(org.id),
+            received_12_months=payments.received_last_12_months(org),
             status_form=status_form,
             admin_form=admin_form,
             action_form=EmptyForm(),
@@ -292,22 +297,68 @@ def invoices():
 @bp.get("/invoices/<int:invoice_id>")
 def invoice_detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
-    return render_template(
-        "operator/invoice_detail.html",
-        invoice=invoice,
-        today=today_in_tokyo(),
-        action_form=EmptyForm(),
-        notes=services.credit_notes_of(invoice),
+    return _invoice_page(invoice, _payment_form(invoice))
+
+
+def _payment_form(invoice: Invoice) -> PaymentForm:
+    form = PaymentForm()
+    form.received_on.data = today_in_tokyo()
+    form.amount.data = max(invoice.balance, 0) or None
+    return form
+
+
+def _invoice_page(invoice: Invoice, payment_form: PaymentForm, code: int = 200):
+    return (
+        render_template(
+            "operator/invoice_detail.html",
+            invoice=invoice,
+            payments=payments.payments_of(invoice),
+            payment_form=payment_form,
+            offer_resume=payments.may_offer_resume(invoice),
+            status_labels=payments.PAYMENT_STATUS_LABELS,
+            today=today_in_tokyo(),
+            action_form=EmptyForm(),
+            notes=services.credit_notes_of(invoice),
+        ),
+        code,
     )
+
+
+@bp.post("/invoices/<int:invoice_id>/payments")
+def invoice_payment(invoice_id: int):
+    """A transfer recorded against this invoice (partial, full or, once confirmed, over)."""
+    invoice = get_invoice_or_404(invoice_id)
+    form = PaymentForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            payments.record_payment(
+                received_on=form.received_on.data, amount=form.amount.data, payer=form.payer_name.data or "",
+                note=form.note.data or "", invoice=invoice, allow_overpayment=bool(form.allow_overpayment.data),
+                by=_me(),
+            )
+            flash(_payment_message(invoice), "success")
+            return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+    return _invoice_page(invoice, form, 422)
+
+
+def _payment_message(invoice: Invoice) -> str:
+    if invoice.balance > 0:
+        return _("入金を記録しました。請求書 %(number)s の残高は %(balance)s円 です。",
+                 number=invoice.number, balance=f"{invoice.balance:,}")
+    if invoice.balance < 0:
+        return _("入金を記録しました。請求書 %(number)s は %(excess)s円 の過入金です。返金の手続きをしてください。",
+                 number=invoice.number, excess=f"{-invoice.balance:,}")
+    return _("入金を記録しました。請求書 %(number)s は全額入金済みになりました。", number=invoice.number)
 
 
 @bp.post("/invoices/<int:invoice_id>/paid")
 def invoice_paid(invoice_id: int):
+    """One click: the invoice's whole balance received today."""
     invoice = get_invoice_or_404(invoice_id)
     if EmptyForm().validate_on_submit():
         with rule_violations_shown():
-            services.mark_paid(invoice, _me())
-            flash(_("請求書 %(number)s を入金済みにしました。", number=invoice.number), "success")
+            payments.pay_balance(invoice, _me())
+            flash(_payment_message(invoice), "success")
     if request.form.get("next") == "overdue":
         return redirect(url_for("operator.invoices", overdue=1), 303)
     return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
@@ -339,6 +390,93 @@ def credit_note_new(invoice_id: int):
 def credit_note_detail(note_id: int):
     note = db.get_or_404(CreditNote, note_id)
     return render_template("operator/credit_note_detail.html", note=note)
+
+
+@bp.post("/invoices/<int:invoice_id>/resume")
+def invoice_resume(invoice_id: int):
+    """Resume the organization suspended for this invoice, now paid."""
+    invoice = get_invoice_or_404(invoice_id)
+    if EmptyForm().validate_on_submit():
+        with rule_violations_shown():
+            payments.resume_after_payment(invoice, _me())
+            flash(_("%(name)s の利用を再開しました。主管理者にメールで通知しました。", name=invoice.organization.name),
+                  "success")
+    return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+
+
+# --- payments (bank transfers) ----------------------------------------------------------------
+
+
+def get_payment_or_404(payment_id: int) -> Payment:
+    return db.get_or_404(Payment, payment_id)
+
+
+@bp.route("/payments", methods=["GET", "POST"])
+def payments_list():
+    """Enter a transfer from the bank statement; the unassigned ones wait here to be assigned."""
+    form = NewPaymentForm()
+    if request.method == "GET":
+        form.received_on.data = today_in_tokyo()
+    if form.validate_on_submit():
+        invoice = None
+        if form.invoice_number.data:
+            invoice = payments.find_invoice_by_number(form.invoice_number.data)
+            if invoice is None:
+                form.invoice_number.errors.append(_("この番号の請求書は見つかりません。空のままなら未割当で記録します。"))
+        if not form.invoice_number.errors:
+            with rule_violations_shown():
+                payment = payments.record_payment(
+                    received_on=form.received_on.data, amount=form.amount.data, payer=form.payer_name.data or "",
+                    note=form.note.data or "", invoice=invoice, allow_overpayment=bool(form.allow_overpayment.data),
+                    by=_me(),
+                )
+                if invoice is not None:
+                    flash(_payment_message(invoice), "success")
+                    return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+                flash(_("入金を未割当として記録しました。請求書を選んで割り当ててください。"), "success")
+                return redirect(url_for("operator.payment_detail", payment_id=payment.id), 303)
+    unassigned = db.session.scalars(payments.unassigned_payments_query().limit(100)).all()
+    page = db.paginate(
+        select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc()),
+        page=requested_page(), per_page=50, error_out=False,
+    )
+    return render_template("operator/payments.html", form=form, unassigned=unassigned, page=page), form_status()
+
+
+@bp.get("/payments/<int:payment_id>")
+def payment_detail(payment_id: int):
+    payment = get_payment_or_404(payment_id)
+    return _payment_page(payment, AssignPaymentForm())
+
+
+def _payment_page(payment: Payment, form: AssignPaymentForm, code: int = 200):
+    return (
+        render_template(
+            "operator/payment_detail.html",
+            payment=payment,
+            form=form,
+            suggestions=payments.suggested_invoices(payment) if payment.invoice_id is None else [],
+            action_form=EmptyForm(),
+            today=today_in_tokyo(),
+        ),
+        code,
+    )
+
+
+@bp.post("/payments/<int:payment_id>/assign")
+def payment_assign(payment_id: int):
+    payment = get_payment_or_404(payment_id)
+    form = AssignPaymentForm()
+    if form.validate_on_submit():
+        invoice = payments.find_invoice_by_number(form.invoice_number.data)
+        if invoice is None:
+            form.invoice_number.errors.append(_("この番号の請求書は見つかりません。"))
+        else:
+            with rule_violations_shown():
+                payments.assign_payment(payment, invoice, bool(form.allow_overpayment.data), _me())
+                flash(_payment_message(invoice), "success")
+                return redirect(url_for("operator.invoice_detail", invoice_id=invoice.id), 303)
+    return _payment_page(payment, form, 422)
 
 
 @bp.post("/invoices/<int:invoice_id>/suspend")

@@ -375,17 +375,6 @@ def issue_invoice(
     return invoice
 
 
-def mark_paid(invoice: Invoice, by: User) -> Invoice:
-    """:raises RuleViolation: already paid."""
-    if invoice.paid_at is not None:
-        raise RuleViolation(_l("この請求書はすでに入金済みです。"))
-    with unscoped():
-        invoice.paid_at = utcnow()
-        audit.record("invoice.paid", target=invoice, number=invoice.number)
-        db.session.flush()
-    return invoice
-
-
 def overdue_invoices_query(today: date | None = None) -> Select:
     today = today or today_in_tokyo()
     return (
@@ -463,8 +452,9 @@ def renew_contract(org: Organization, terms: ContractTerms, due_on: date, by: Us
 
 
 def paid_amount(invoice: Invoice) -> int:
-    """What the customer has paid on ``invoice`` (tax included): the whole total once it is marked paid."""
-    return invoice.total if invoice.paid_at is not None else 0
+    """What the customer has paid on ``invoice`` (tax included): the payments recorded against it
+    (``portal/payments.py``)."""
+    return invoice.amount_received or 0
 
 
 def credit_notes_of(invoice: Invoice) -> list[CreditNote]:
