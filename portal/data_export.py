@@ -192,6 +192,8 @@ EXPORTS: dict[str, TableExport] = {
          "next_attempt_at", "last_attempt_at", "created_at", "sent_at", "topic"),
         {
             "idempotency_key": HASH_IN_KEY,
+            # The per-ticket reply address carries its code: whoever has it may write to the ticket.
+            "reply_to": CREDENTIAL,
             "body_text": EMAIL_BODY,
             "body_html": EMAIL_BODY,
             "last_error": INFRASTRUCTURE,
@@ -240,6 +242,7 @@ EXPORTS: dict[str, TableExport] = {
     ),
     "ticket_messages": TableExport(
         ("id", "organization_id", "ticket_id", "author_id", "from_staff", "internal", "body", "created_at"),
+        {"email_digest": CREDENTIAL},
         rows=_not_internal,
     ),
     "ticket_attachments": TableExport(

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Contract, CreditNote, Invoice, Organization, Role, SeatUsage
+from portal.models import AuditEvent, Contract, CreditNote, Invoice, Organization, Role, SeatUsage, User
 from portal.seats import overage_report, record_seat_usage, seat_check
 from tests.clock import jst
 from tests.test_backoffice_orgs import fetch, post_form
@@ -105,8 +105,12 @@ def credit_url(world) -> str:
 
 
 def mark_paid(run_in_app, world) -> None:
+    """The operator records the invoice's whole balance as received (portal/payments.py)."""
+    from portal import payments
+
     def change():
-        db.session.get(Invoice, world["invoice_a"].id).paid_at = datetime(2026, 4, 20, tzinfo=UTC)
+        invoice = db.session.get(Invoice, world["invoice_a"].id)
+        payments.pay_balance(invoice, db.session.get(User, world["operator"].id))
 
     run_in_app(change)
 
