@@ -222,7 +222,7 @@ def correct_notice(notice: Notice, correction: NoticeCorrection, by: User, *, re
         for name, value in after.items():
             setattr(notice, name, value)
         revision = NoticeRevision(notice=notice, action=RevisionAction.EDITED, changes=changes,
-                                  reason=reason.strip(), renotified=renotify, created_by_id=by.id)
+                                  reason=(reason or "").strip(), renotified=renotify, created_by_id=by.id)
         db.session.add(revision)
         db.session.flush()
         audit.record("notice.corrected", target=notice, changes=changes, renotified=renotify)
@@ -244,10 +244,10 @@ def withdraw_notice(notice: Notice, by: User, *, reason: str = "", renotify: boo
     with unscoped():
         notice.withdrawn_at = utcnow()
         revision = NoticeRevision(notice=notice, action=RevisionAction.WITHDRAWN, changes={},
-                                  reason=reason.strip(), renotified=renotify, created_by_id=by.id)
+                                  reason=(reason or "").strip(), renotified=renotify, created_by_id=by.id)
         db.session.add(revision)
         db.session.flush()
-        audit.record("notice.withdrawn", target=notice, title=notice.title, reason=reason.strip(),
+        audit.record("notice.withdrawn", target=notice, title=notice.title, reason=(reason or "").strip(),
                      renotified=renotify)
         if renotify:
             _email_primary_admins(notice, key=f"notice:{notice.id}:revision:{revision.id}", update=None,
