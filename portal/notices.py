@@ -22,16 +22,19 @@ from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.exports import neutralise
 from portal.extensions import db
 from portal.htmx import into_flash, is_htmx
+from portal.i18n import local_date, local_datetime
 from portal.models import (
     IncidentStatus,
     Notice,
     NoticeKind,
     NoticeRead,
+    NoticeRevision,
     NoticeTarget,
     NoticeUpdate,
     Organization,
     OrganizationProfile,
     OrganizationStatus,
+    RevisionAction,
     User,
 )
 from portal.outbox import external_url, queue_email
@@ -140,6 +143,8 @@ def add_incident_update(notice: Notice, status: str, body: str, by: User) -> Not
     """A status update of an open incident; ``resolved`` closes it. :raises RuleViolation:"""
     if notice.kind != NoticeKind.INCIDENT:
         raise RuleViolation(_l("経過報告は障害のお知らせにだけ追加できます。"))
+    if notice.withdrawn_at is not None:
+        raise RuleViolation(_l("取り下げたお知らせは変更できません。"))
     if notice.resolved_at is not None:
         raise RuleViolation(_l("この障害はすでに解決済みです。"))
     if status not in set(IncidentStatus) or not body.strip():
@@ -157,6 +162,100 @@ def add_incident_update(notice: Notice, status: str, body: str, by: User) -> Not
     return update
 
 
+# --- corrections and withdrawal -------------------------------------------------------------------
+
+
+@dataclass
+class NoticeCorrection:
+    """What a correction may change: the text, the maintenance window, the service's last day. The kind
+    and the audience stay (a different audience is a different notice)."""
+
+    title: str
+    body: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    service_ends_on: date | None = None
+
+
+def _as_text(value) -> str | None:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def has_ended(notice: Notice, now: datetime) -> bool:
+    """A maintenance window that is over; a resolved incident."""
+    if notice.kind == NoticeKind.MAINTENANCE:
+        return notice.ends_at is not None and notice.ends_at <= now
+    return notice.resolved_at is not None
+
+
+def correct_notice(notice: Notice, correction: NoticeCorrection, by: User, *, renotify: bool = False,
+                   reason: str = "") -> NoticeRevision:
+    """Correct a published notice and keep what it said before (a ``NoticeRevision``). A maintenance
+    window may be moved or ended early (an end before now ends it at once) until it is over; after
+    that only its text may be corrected. The primary administrators are emailed again only when
+    ``renotify``.
+
+    :raises RuleViolation: a withdrawn notice; nothing changed; a changed window or last day of a notice
+        that has ended; what :func:`check_draft` refuses.
+    """
+    now = utcnow()
+    if notice.withdrawn_at is not None:
+        raise RuleViolation(_l("取り下げたお知らせは変更できません。"))
+    after = {"title": correction.title.strip(), "body": correction.body.strip()}
+    if notice.kind == NoticeKind.MAINTENANCE:
+        after.update(starts_at=correction.starts_at, ends_at=correction.ends_at)
+    if notice.kind == NoticeKind.SERVICE_END:
+        after["service_ends_on"] = correction.service_ends_on
+    changes = {name: [_as_text(getattr(notice, name)), _as_text(value)]
+               for name, value in after.items() if getattr(notice, name) != value}
+    if not changes:
+        raise RuleViolation(_l("変更された項目がありません。"))
+    dates_changed = bool({"starts_at", "ends_at", "service_ends_on"} & set(changes))
+    if dates_changed and has_ended(notice, now):
+        raise RuleViolation(_l("終了したお知らせの日時は変更できません。件名と本文の訂正だけができます。"))
+    # The 3 months of Art. 21 count from the day customers learn a new last day, not for the one they have.
+    kind = notice.kind if notice.kind != NoticeKind.SERVICE_END or "service_ends_on" in changes else NoticeKind.GENERAL
+    check_draft(NoticeDraft(kind=kind, title=after["title"], body=after["body"], organization_ids=None,
+                            starts_at=after.get("starts_at"), ends_at=after.get("ends_at"),
+                            service_ends_on=after.get("service_ends_on")), now)
+    with unscoped():
+        for name, value in after.items():
+            setattr(notice, name, value)
+        revision = NoticeRevision(notice=notice, action=RevisionAction.EDITED, changes=changes,
+                                  reason=(reason or "").strip(), renotified=renotify, created_by_id=by.id)
+        db.session.add(revision)
+        db.session.flush()
+        audit.record("notice.corrected", target=notice, changes=changes, renotified=renotify)
+        if renotify:
+            _email_primary_admins(notice, key=f"notice:{notice.id}:revision:{revision.id}", update=None,
+                                  revision=revision)
+        db.session.flush()
+    return revision
+
+
+def withdraw_notice(notice: Notice, by: User, *, reason: str = "", renotify: bool = False) -> NoticeRevision:
+    """Withdraw a notice: it leaves the customers' board, banners and status page, and a maintenance
+    window stops at once. Kept for the operator with its history.
+
+    :raises RuleViolation: already withdrawn.
+    """
+    if notice.withdrawn_at is not None:
+        raise RuleViolation(_l("このお知らせはすでに取り下げています。"))
+    with unscoped():
+        notice.withdrawn_at = utcnow()
+        revision = NoticeRevision(notice=notice, action=RevisionAction.WITHDRAWN, changes={},
+                                  reason=(reason or "").strip(), renotified=renotify, created_by_id=by.id)
+        db.session.add(revision)
+        db.session.flush()
+        audit.record("notice.withdrawn", target=notice, title=notice.title, reason=(reason or "").strip(),
+                     renotified=renotify)
+        if renotify:
+            _email_primary_admins(notice, key=f"notice:{notice.id}:revision:{revision.id}", update=None,
+                                  revision=revision)
+        db.session.flush()
+    return revision
+
+
 def _target_org_ids(notice: Notice) -> Select:
     stmt = select(Organization.id).where(Organization.status != OrganizationStatus.TERMINATED)
     if not notice.all_organizations:
@@ -166,7 +265,8 @@ def _target_org_ids(notice: Notice) -> Select:
     return stmt
 
 
-def _email_primary_admins(notice: Notice, key: str, update: NoticeUpdate | None) -> None:
+def _email_primary_admins(notice: Notice, key: str, update: NoticeUpdate | None,
+                          revision: NoticeRevision | None = None) -> None:
     profiles = db.session.scalars(
         select(OrganizationProfile).where(
             OrganizationProfile.organization_id.in_(_target_org_ids(notice)),
@@ -188,6 +288,7 @@ def _email_primary_admins(notice: Notice, key: str, update: NoticeUpdate | None)
             organization=profile.organization,
             notice=notice,
             update=update,
+            revision=revision,
             kind_label=KIND_LABELS[notice.kind],
             status_label=INCIDENT_LABELS.get(update.status) if update else None,
             notice_url=external_url("org.notice_detail", notice_id=notice.id),
@@ -198,10 +299,13 @@ def _email_primary_admins(notice: Notice, key: str, update: NoticeUpdate | None)
 
 
 def visible_to(org_id: int):
-    """The condition for the notices that organization ``org_id`` receives."""
-    return or_(
-        Notice.all_organizations.is_(True),
-        Notice.id.in_(select(NoticeTarget.notice_id).where(NoticeTarget.organization_id == org_id)),
+    """The condition for the notices that organization ``org_id`` receives (never a withdrawn one)."""
+    return and_(
+        Notice.withdrawn_at.is_(None),
+        or_(
+            Notice.all_organizations.is_(True),
+            Notice.id.in_(select(NoticeTarget.notice_id).where(NoticeTarget.organization_id == org_id)),
+        ),
     )
 
 
@@ -258,12 +362,6 @@ def target_organizations(notice: Notice) -> list[Organization]:
 # --- maintenance and the status page ---------------------------------------------------------
 
 
-def _concerns(org_id: int | None):
-    if org_id is None:
-        return Notice.all_organizations.is_(True)
-    return visible_to(org_id)
-
-
 @dataclass(frozen=True)
 class MaintenanceWindow:
     """A maintenance notice as every request needs it: when, for whom, its title."""
@@ -282,7 +380,8 @@ class MaintenanceWindow:
 def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
     with unscoped():
         notices = db.session.scalars(
-            select(Notice).where(Notice.kind == NoticeKind.MAINTENANCE, Notice.ends_at > now)
+            select(Notice).where(Notice.kind == NoticeKind.MAINTENANCE, Notice.ends_at > now,
+                                 Notice.withdrawn_at.is_(None))
             .order_by(Notice.starts_at, Notice.id)
         ).all()
         targets: dict[int, set[int]] = {}
@@ -299,9 +398,24 @@ def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
     )
 
 
-# Read by every request (the maintenance gate, the layout's banner); another process sees a new window
-# within the lifetime, this one at once (portal/site_state.py).
-_windows = ProcessCache("maintenance windows", (Notice, NoticeTarget), timedelta(seconds=30), _load_windows)
+def _windows_version() -> tuple:
+    """Changes with every new notice and every correction or withdrawal (each writes a revision): two
+    primary-key maxima in one statement."""
+    with unscoped():
+        return tuple(db.session.execute(
+            select(select(func.max(Notice.id)).scalar_subquery(), select(func.max(NoticeRevision.id)).scalar_subquery())
+        ).one())
+
+
+# Read by every request (the maintenance gate, the layout's banner). This process forgets it at once when
+# it writes a notice; another process compares the version before using a kept window, so a window moved,
+# ended or withdrawn elsewhere takes effect on its very next request. Only a window published elsewhere
+# while this process kept "no window at all" waits for the lifetime (a site without maintenance pays no
+# statement per request for it) (portal/site_state.py).
+_windows = ProcessCache(
+    "maintenance windows", (Notice, NoticeTarget, NoticeRevision), timedelta(seconds=30), _load_windows,
+    version=_windows_version,
+)
 
 
 def maintenance_windows(now: datetime) -> tuple[MaintenanceWindow, ...]:
@@ -329,7 +443,8 @@ def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notic
     with unscoped():
         incidents = db.session.scalars(
             select(Notice)
-            .where(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None), Notice.all_organizations.is_(True))
+            .where(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None), Notice.all_organizations.is_(True),
+                   Notice.withdrawn_at.is_(None))
             .order_by(Notice.published_at.desc())
         ).all()
         maintenance = db.session.scalars(
@@ -338,6 +453,7 @@ def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notic
                 Notice.kind == NoticeKind.MAINTENANCE,
                 Notice.ends_at > now,
                 Notice.all_organizations.is_(True),
+                Notice.withdrawn_at.is_(None),
             )
             .order_by(Notice.starts_at)
         ).all()
@@ -349,7 +465,8 @@ def open_incidents() -> list[Notice]:
         return list(
             db.session.scalars(
                 select(Notice)
-                .where(and_(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None)))
+                .where(and_(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None),
+                            Notice.withdrawn_at.is_(None)))
                 .order_by(Notice.published_at.desc())
             )
         )
@@ -426,8 +543,30 @@ def address_csv(org_ids: list[int]) -> str:
     return out.getvalue()
 
 
+REVISION_FIELD_LABELS = {
+    "title": _l("件名"),
+    "body": _l("本文"),
+    "starts_at": _l("メンテナンス開始"),
+    "ends_at": _l("メンテナンス終了"),
+    "service_ends_on": _l("サービス提供の終了日"),
+}
+
+
+def revision_value(value: str | None, name: str) -> str:
+    """A value kept in ``NoticeRevision.changes`` as the operator reads it (times in Tokyo)."""
+    if not value:
+        return ""
+    if name in ("starts_at", "ends_at"):
+        return local_datetime(datetime.fromisoformat(value))
+    if name == "service_ends_on":
+        return local_date(date.fromisoformat(value))
+    return value
+
+
 def init_app(app: Flask) -> None:
     """Register after the tenant scope is bound (and after the suspension check)."""
+    app.jinja_env.globals["revision_field_labels"] = REVISION_FIELD_LABELS
+    app.jinja_env.filters["revision_value"] = revision_value
     app.before_request(check_maintenance)
     app.context_processor(_banner_context)
     app.jinja_env.globals["notice_kind_labels"] = KIND_LABELS

@@ -4,7 +4,10 @@ The maintenance windows and the current terms are read by each request (the main
 layout's banner) but written only by the operator. A :class:`ProcessCache` keeps what its loader returns
 for a short lifetime and forgets it as soon as this process's session writes one of the models it depends
 on (at the flush, and again at the commit or rollback, so that a rolled-back row does not stay). Another
-process sees a change within the lifetime. What it keeps must be plain values, never ORM objects (they
+process sees a change within the lifetime, or at once where the cache is given a ``version``: a cheap
+query whose answer changes with every write that matters, asked before a kept value is used whenever
+``check(value)`` says the value matters to the request (the maintenance windows: only while there is one,
+so a site without maintenance pays no statement for it). What it keeps must be plain values, never ORM objects (they
 belong to one request's session).
 """
 
@@ -20,18 +23,31 @@ _caches: list[ProcessCache] = []
 
 
 class ProcessCache:
-    def __init__(self, name: str, models: tuple[type, ...], lifetime: timedelta, load: Callable):
+    def __init__(
+        self,
+        name: str,
+        models: tuple[type, ...],
+        lifetime: timedelta,
+        load: Callable,
+        version: Callable[[], object] | None = None,
+        check: Callable[[object], bool] = bool,
+    ):
         self.name, self.models, self.lifetime, self.load = name, models, lifetime, load
+        self.version, self.check = version, check
         self._entries: dict = {}
         _caches.append(self)
 
     def get(self, now: datetime, key=None):
-        """``load(now, key)``, or what it returned for ``key`` less than ``lifetime`` before ``now``."""
+        """``load(now, key)``, or what it returned for ``key`` less than ``lifetime`` before ``now`` (and,
+        with a ``version``, when the value matters, while the version is still the one it was loaded at)."""
         entry = self._entries.get(key)
-        if entry is not None and entry[0] <= now < entry[0] + self.lifetime:
+        fresh = entry is not None and entry[0] <= now < entry[0] + self.lifetime
+        if fresh and (self.version is None or not self.check(entry[1]) or self.version() == entry[2]):
             return entry[1]
+        # The version is read before loading: a write in between makes the next check load again.
+        version = self.version() if self.version is not None else None
         value = self.load(now, key)
-        self._entries[key] = (now, value)
+        self._entries[key] = (now, value, version)
         return value
 
     def forget(self) -> None:

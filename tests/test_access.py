@@ -214,6 +214,12 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         lambda w: f"/operator/notices/{w['notice_a'].id}/updates",
         only("operator", ok=422),
     ),
+    "operator.notice_edit": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}/edit", only("operator")),
+    "operator.notice_withdraw": (
+        "POST",
+        lambda w: f"/operator/notices/{w['notice_a'].id}/withdraw",
+        only("operator", ok=303),
+    ),
     "operator.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
     "org.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
     "org.notice_detail": (

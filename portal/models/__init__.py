@@ -55,7 +55,16 @@ from portal.models.learners import (
 )
 from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
 from portal.models.mail import MailAddressFailures, MailSuppression, SuppressionReason
-from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
+from portal.models.notices import (
+    IncidentStatus,
+    Notice,
+    NoticeKind,
+    NoticeRead,
+    NoticeRevision,
+    NoticeTarget,
+    NoticeUpdate,
+    RevisionAction,
+)
 from portal.models.outbox import OutboxMessage, OutboxStatus, outbox_message_id
 from portal.models.summaries import WeeklySummary
 from portal.models.tickets import (
@@ -153,8 +162,10 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "NoticeRead",
+    "NoticeRevision",
     "NoticeTarget",
     "NoticeUpdate",
+    "RevisionAction",
     "Contract",
     "CreditNote",
     "DeletionRecord",

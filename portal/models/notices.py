@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -52,8 +52,14 @@ class Notice(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Withdrawn by the operator: gone from the customers' board, banners, status page and the maintenance
+    # gate; kept for the operator with its history (``NoticeRevision``).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     created_by: Mapped[User | None] = relationship(lazy="joined")
+    revisions: Mapped[list[NoticeRevision]] = relationship(
+        back_populates="notice", order_by="NoticeRevision.id", cascade="all, delete-orphan"
+    )
     updates: Mapped[list[NoticeUpdate]] = relationship(
         back_populates="notice", order_by="NoticeUpdate.created_at", cascade="all, delete-orphan"
     )
@@ -71,6 +77,34 @@ class NoticeUpdate(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     notice: Mapped[Notice] = relationship(back_populates="updates")
+
+
+class RevisionAction(enum.StrEnum):
+    EDITED = "edited"
+    WITHDRAWN = "withdrawn"
+
+
+class NoticeRevision(db.Model):
+    """One correction or the withdrawal of a notice: what each changed field was before and after.
+
+    ``changes`` maps a field (title, body, starts_at, ends_at, service_ends_on) to ``[before, after]``
+    as text (datetimes in ISO 8601, UTC), so the notice's page shows its whole history.
+    """
+
+    __tablename__ = "notice_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    # Whether the primary administrators were emailed again about it (the operator's choice).
+    renotified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    notice: Mapped[Notice] = relationship(back_populates="revisions")
+    created_by: Mapped[User | None] = relationship(lazy="joined")
 
 
 class NoticeTarget(TenantScoped, db.Model):

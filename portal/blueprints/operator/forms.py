@@ -209,6 +209,38 @@ class NoticeForm(FlaskForm):
             raise ValidationError(_l("メンテナンスの終了日時は開始日時より後にしてください。"))
 
 
+class NoticeCorrectionForm(FlaskForm):
+    """A correction of a published notice: the text and, for maintenance, the window (portal/notices.py)."""
+
+    title = StringField(_l("件名"), validators=[DataRequired(message=_l("件名を入力してください。")), Length(max=200)])
+    body = TextAreaField(
+        _l("本文"), validators=[DataRequired(message=_l("本文を入力してください。")), Length(max=20000)]
+    )
+    starts_at = DateTimeLocalField(_l("メンテナンス開始(日本時間)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    ends_at = DateTimeLocalField(
+        _l("メンテナンス終了(日本時間)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+        description=_l("実施中のメンテナンスを早く終える場合は、現在時刻を入力してください。"),
+    )
+    service_ends_on = DateField(_l("サービス提供の終了日"), validators=[Optional()])
+    reason = StringField(_l("訂正の理由(履歴に残ります)"), validators=[Optional(), Length(max=500)])
+    renotify = BooleanField(
+        _l("再通知する"), description=_l("チェックすると、訂正後の内容を主管理者にもう一度メールで送ります。")
+    )
+
+    def validate_ends_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("メンテナンスの終了日時は開始日時より後にしてください。"))
+
+
+class NoticeWithdrawForm(FlaskForm):
+    reason = StringField(_l("取り下げの理由(履歴に残ります)"), validators=[Optional(), Length(max=500)])
+    renotify = BooleanField(
+        _l("再通知する"), description=_l("チェックすると、取り下げたことを主管理者にメールで知らせます。")
+    )
+
+
 class IncidentUpdateForm(FlaskForm):
     status = SelectField(
         _l("状況"),

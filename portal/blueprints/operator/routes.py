@@ -26,7 +26,9 @@ from portal.blueprints.operator.forms import (
     LegalDocumentForm,
     MfaResetForm,
     NewPaymentForm,
+    NoticeCorrectionForm,
     NoticeForm,
+    NoticeWithdrawForm,
     OrganizationFilterForm,
     OrganizationForm,
     PaymentForm,
@@ -38,7 +40,7 @@ from portal.blueprints.operator.forms import (
 )
 from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
-from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
+from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import (
@@ -553,13 +555,14 @@ def notice_detail(notice_id: int):
     return _notice_page(notice, IncidentUpdateForm())
 
 
-def _notice_page(notice: Notice, form: IncidentUpdateForm, code: int = 200):
+def _notice_page(notice: Notice, form: IncidentUpdateForm, code: int = 200, withdraw_form=None):
     reads = notices.readers(notice)
     return (
         render_template(
             "operator/notice_detail.html",
             notice=notice,
             form=form,
+            withdraw_form=withdraw_form or NoticeWithdrawForm(),
             readers=reads,
             organizations=notices.target_organizations(notice),
             read_org_ids={r.organization_id for r in reads},
@@ -578,6 +581,48 @@ def notice_update(notice_id: int):
             flash(_("経過報告を追加し、主管理者にメールで通知しました。"), "success")
             return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
     return _notice_page(notice, form, 422)
+
+
+def _local(moment):
+    return moment.astimezone(TOKYO).replace(tzinfo=None) if moment else None
+
+
+@bp.route("/notices/<int:notice_id>/edit", methods=["GET", "POST"])
+def notice_edit(notice_id: int):
+    """Correct a notice; its page keeps what it said before."""
+    notice = get_notice_or_404(notice_id)
+    form = NoticeCorrectionForm(
+        data=None if request.method == "POST" else {
+            "title": notice.title, "body": notice.body, "starts_at": _local(notice.starts_at),
+            "ends_at": _local(notice.ends_at), "service_ends_on": notice.service_ends_on,
+        }
+    )
+    if form.validate_on_submit():
+        correction = notices.NoticeCorrection(
+            title=form.title.data,
+            body=form.body.data,
+            starts_at=tokyo_to_utc(form.starts_at.data),
+            ends_at=tokyo_to_utc(form.ends_at.data),
+            service_ends_on=form.service_ends_on.data,
+        )
+        with rule_violations_shown(form.title):
+            notices.correct_notice(notice, correction, _me(), renotify=form.renotify.data, reason=form.reason.data)
+            flash(_("お知らせを訂正し、主管理者にメールで再通知しました。") if form.renotify.data
+                  else _("お知らせを訂正しました(メールは送っていません)。"), "success")
+            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
+    return render_template("operator/notice_edit.html", notice=notice, form=form), form_status()
+
+
+@bp.post("/notices/<int:notice_id>/withdraw")
+def notice_withdraw(notice_id: int):
+    notice = get_notice_or_404(notice_id)
+    form = NoticeWithdrawForm()
+    if form.validate_on_submit():
+        with rule_violations_shown(form.reason):
+            notices.withdraw_notice(notice, _me(), reason=form.reason.data, renotify=form.renotify.data)
+            flash(_("お知らせを取り下げました。お客様の画面には表示されません。"), "success")
+            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
+    return _notice_page(notice, IncidentUpdateForm(), 422, withdraw_form=form)
 
 
 @bp.route("/notices/addresses", methods=["GET", "POST"])

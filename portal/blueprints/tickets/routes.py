@@ -28,6 +28,7 @@ from portal.blueprints.tickets.forms import (
     TicketForm,
 )
 from portal.clock import today_in_tokyo, utcnow
+from portal.customer_summary import customer_summary
 from portal.extensions import db
 from portal.forms import options
 from portal.htmx import is_htmx
@@ -128,6 +129,8 @@ def _render_ticket(ticket: Ticket, status: int = 200, *, reply_form=None, staff_
             incident_form=_incident_form(ticket, forms.get("incident")),
             canned=canned,
             events=ticket.events,
+            # Staff only (support, operator): the requester's organization, read-only.
+            customer=customer_summary(ticket.organization_id),
         )
     else:
         context.update(reply_form=reply_form or ReplyForm(), rating_form=rating_form or RatingForm())
