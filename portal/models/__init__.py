@@ -58,6 +58,7 @@ from portal.models.summaries import WeeklySummary
 from portal.models.tickets import (
     ACTIVE_STATUSES,
     CannedReply,
+    ContactRequest,
     DeskBreak,
     Ticket,
     TicketAttachment,
@@ -130,6 +131,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CannedReply",
     "DeskBreak",
+    "ContactRequest",
     "Ticket",
     "TicketAttachment",
     "TicketCategory",
