@@ -143,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.registration import review_bp as applications_bp
     from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
+    from portal.blueprints.tickets import contact_bp
     from portal.blueprints.training import bp as training_bp
     from portal.blueprints.training_links import bp as training_links_bp
 
@@ -155,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")
+    app.register_blueprint(contact_bp, url_prefix="/contact")
     app.register_blueprint(status_bp, url_prefix="/status")
     app.register_blueprint(legal_bp, url_prefix="/legal")
     app.register_blueprint(mail_bp, url_prefix="/mail")

@@ -68,6 +68,13 @@ class Config:
     APPLICATION_MAX_BYTES = 32 * 1024
     # Unconfirmed applications (personal data never confirmed) are deleted this long after their link expired.
     APPLICATION_UNCONFIRMED_RETENTION = timedelta(days=14)
+    # The public contact form (/contact, Art. 10-2): per IP and per sender email; its confirmation link's
+    # life; a request-size cap; unconfirmed requests are deleted this long after their link expired.
+    RATELIMIT_CONTACT_PER_IP = "10 per hour"
+    RATELIMIT_CONTACT_PER_EMAIL = "3 per hour"
+    CONTACT_CONFIRM_TTL = timedelta(hours=24)
+    CONTACT_MAX_BYTES = 160 * 1024  # 10,000 Japanese characters, percent-encoded, fit
+    CONTACT_UNCONFIRMED_RETENTION = timedelta(days=7)
 
     # argon2id, at least OWASP's minimum (19 MiB, 2 passes, 1 lane); RFC 9106's low-memory profile.
     ARGON2_TIME_COST = 3

@@ -238,7 +238,8 @@ EXPORTS: dict[str, TableExport] = {
         ("id", "organization_id", "requester_id", "assignee_id", "category", "subject", "status", "created_at",
          "updated_at", "sla_started_at", "sla_budget_minutes", "sla_due_at", "first_answer_due_at",
          "first_answered_at", "first_answer_business_minutes", "first_answer_met", "resolved_at", "closed_at",
-         "merged_into_id", "rating", "rating_comment", "rated_at", "incident_notice_id"),
+         "merged_into_id", "rating", "rating_comment", "rated_at", "incident_notice_id", "contact_name",
+         "contact_company", "contact_email"),
     ),
     "ticket_messages": TableExport(
         ("id", "organization_id", "ticket_id", "author_id", "from_staff", "internal", "body", "created_at"),
@@ -281,6 +282,7 @@ NOT_EXPORTED: dict[str, str] = {
     "one_time_tokens": CREDENTIAL,
     "canned_replies": "the support desk's reply templates",
     "desk_breaks": "the support desk's calendar",
+    "contact_requests": "contact-form messages whose sender has not confirmed the address: no organization's yet",
     "job_runs": INFRASTRUCTURE,
     "worker_heartbeats": INFRASTRUCTURE,
     "mail_address_failures": INFRASTRUCTURE,

@@ -173,6 +173,9 @@ ACTION_GROUPS = (
         "ticket.notice_linked": _l("お問い合わせを障害のお知らせに紐づけ"),
         "ticket.mail_in_added": _l("お問い合わせにメールの返信を追加"),
         "ticket.mail_in_refused": _l("お問い合わせへのメールを受け付けず"),
+        "ticket.contact_confirmed": _l("お問い合わせフォームの送信者がメールアドレスを確認"),
+        "contact.submitted": _l("お問い合わせフォームから送信(メールアドレスの確認待ち)"),
+        "contact.unconfirmed_purged": _l("未確認のお問い合わせフォームの送信を削除"),
         "tickets.settings_changed": _l("サポート窓口の設定を変更"),
         "tickets.break_added": _l("サポート窓口の休業期間を追加"),
         "tickets.break_removed": _l("サポート窓口の休業期間を削除"),
@@ -212,6 +215,8 @@ MAIL_KIND_LABELS = {
     "tickets_due_soon": _l("回答期限が近いお問い合わせ(サポートあて)"),
     "tickets_overdue": _l("回答期限を過ぎたお問い合わせ(サポートあて)"),
     "tickets_reply_customer": _l("お問い合わせへの回答"),
+    "tickets_reply_contact": _l("お問い合わせフォームの送信者への回答"),
+    "contact_confirm": _l("お問い合わせフォーム: メールアドレスの確認"),
     "tickets_reply_staff": _l("お客様からの返信(サポートあて)"),
     "tickets_mail_returned": _l("お問い合わせに追加できなかったメールの返送"),
 }

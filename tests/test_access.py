@@ -267,6 +267,10 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "registration.resend": ("POST", "/apply/confirm/not-a-real-token/resend", everyone(404)),
     "registration.confirmed": ("GET", "/apply/confirmed", everyone(200)),
     "registration.resent": ("GET", "/apply/resent", everyone(200)),
+    "contact.form": ("GET", "/contact/", everyone(200)),
+    "contact.sent": ("GET", "/contact/sent", everyone(200)),
+    "contact.confirm": ("GET", "/contact/confirm/not-a-real-token", everyone(404)),
+    "contact.received": ("GET", "/contact/received", everyone(200)),
     "applications.index": ("GET", "/operator/applications/", only("operator")),
     "applications.show": ("GET", lambda w: f"/operator/applications/{w['application']}", only("operator")),
     # Posted with nothing but a CSRF token: the operator gets the page back with the form's errors.

@@ -70,6 +70,7 @@ from portal.models.summaries import WeeklySummary
 from portal.models.tickets import (
     ACTIVE_STATUSES,
     CannedReply,
+    ContactRequest,
     DeskBreak,
     Ticket,
     TicketAttachment,
@@ -142,6 +143,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CannedReply",
     "DeskBreak",
+    "ContactRequest",
     "Ticket",
     "TicketAttachment",
     "TicketCategory",

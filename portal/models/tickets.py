@@ -78,8 +78,16 @@ class Ticket(TenantScoped, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # Empty for a ticket from the public contact form whose sender is no known customer: only staff
+    # (unscoped) see it, every organization's scope filters it out.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # The sender of the public contact form (who confirmed this address); answers go to it.
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_company: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     category: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(200))
@@ -103,7 +111,7 @@ class Ticket(TenantScoped, db.Model):
     # A 事故・障害報告 ticket linked to the operator's incident notice about it (Art. 11).
     incident_notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"), index=True)
 
-    organization: Mapped[Organization] = relationship()
+    organization: Mapped[Organization | None] = relationship()
     incident_notice: Mapped[Notice | None] = relationship()
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -131,6 +139,29 @@ class Ticket(TenantScoped, db.Model):
     def is_emergency(self) -> bool:
         return self.category == TicketCategory.EMERGENCY
 
+    @property
+    def organization_name(self) -> str:
+        """The organization's name, or what the staff see for a contact-form sender without one."""
+        if self.organization is not None:
+            return self.organization.name
+        return str(_l("(組織なし・お問い合わせフォーム) %(company)s", company=self.contact_company or ""))
+
+    @property
+    def requester_name(self) -> str:
+        """Who sent it: the signed-in requester, else the contact-form sender with their address."""
+        if self.requester is not None:
+            return self.requester.name or self.requester.email or ""
+        if self.contact_email:
+            return f"{self.contact_name or ''} <{self.contact_email}>"
+        return ""
+
+    @property
+    def reply_address(self) -> str | None:
+        """Where a staff answer is emailed: the requester's address, else the contact-form sender's."""
+        if self.requester is not None and self.requester.email:
+            return self.requester.email
+        return self.contact_email
+
     def __repr__(self) -> str:
         return f"<Ticket {self.id} {self.status}>"
 
@@ -145,7 +176,10 @@ class TicketMessage(TenantScoped, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # Follows its ticket's (empty for a contact-form ticket without an organization).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     from_staff: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -169,7 +203,10 @@ class TicketAttachment(TenantScoped, db.Model):
     __tablename__ = "ticket_attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # Follows its ticket's (empty for a contact-form ticket without an organization).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
@@ -194,6 +231,7 @@ EVENT_LABELS = {
     "merged_from": _l("統合(重複を受け入れ)"),
     "rated": _l("評価"),
     "oncall_notified": _l("時間外の緊急として当番へ連絡"),
+    "contact_confirmed": _l("お問い合わせフォームから受付(メールアドレス確認済み)"),
     "oncall_not_notified": _l(
         "時間外の緊急ですが、当番への連絡メールを送れませんでした(当番の送信先の設定を確認してください)"
     ),
@@ -207,7 +245,10 @@ class TicketEvent(TenantScoped, db.Model):
     __tablename__ = "ticket_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # Follows its ticket's (empty for a contact-form ticket without an organization).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))
@@ -242,4 +283,27 @@ class DeskBreak(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ContactRequest(db.Model):
+    """A message from the public contact form (Art. 10-2) waiting for its sender to confirm the address.
+
+    Not tenant-owned: its sender may be no customer at all. Only a SHA-256 of the confirmation link's
+    secret is kept; confirming the link turns it into a ticket and deletes this row, so a link works once.
+    """
+
+    __tablename__ = "contact_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    company: Mapped[str] = mapped_column(String(200), default="")
+    # Lower-cased, like User.email.
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    confirm_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    confirm_expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -19,6 +19,7 @@ PUBLIC_PAGES = [
     ("組織のログイン", lambda t: f"/o/{t.org_code}", None),
     ("パスワードを忘れた", lambda t: "/password/forgot", None),
     ("利用申込", lambda t: "/apply/", None),
+    ("お問い合わせ", lambda t: "/contact/", None),
     ("稼働状況", lambda t: "/status/", None),
 ]
 LEARNER_PAGES = [

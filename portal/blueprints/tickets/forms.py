@@ -8,13 +8,14 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    EmailField,
     MultipleFileField,
     RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.blueprints.tickets import files
 from portal.forms import IntegerField, bounded_int, options
@@ -191,3 +192,49 @@ class ReportForm(FlaskForm):
         csrf = False
 
     month = StringField(_l("月"), validators=[Optional(), Length(max=7)], render_kw={"type": "month"})
+
+
+class ContactForm(FlaskForm):
+    """The public contact form (Art. 10-2). No attachments: nobody signed in stands behind the upload."""
+
+    name = StringField(
+        _l("お名前"),
+        validators=[DataRequired(message=_l("お名前を入力してください。")),
+                    Length(max=100, message=_l("お名前は100文字以内で入力してください。"))],
+        render_kw={"autocomplete": "name"},
+    )
+    company = StringField(
+        _l("会社名"),
+        validators=[Optional(), Length(max=200, message=_l("会社名は200文字以内で入力してください。"))],
+        render_kw={"autocomplete": "organization"},
+    )
+    email = EmailField(
+        _l("メールアドレス"),
+        validators=[
+            DataRequired(message=_l("メールアドレスを入力してください。")),
+            Length(max=254, message=_l("メールアドレスは254文字以内で入力してください。")),
+            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
+        ],
+        description=_l("確認のメールをお送りします。メール内のリンクを開くと、お問い合わせを受け付けます。"),
+        render_kw={"autocapitalize": "none", "autocomplete": "email"},
+    )
+    category = SelectField(_l("種類"), validators=[DataRequired(message=_l("種類を選んでください。"))])
+    subject = StringField(
+        _l("件名"),
+        validators=[DataRequired(message=_l("件名を入力してください。")),
+                    Length(max=200, message=_l("件名は200文字以内で入力してください。"))],
+    )
+    body = TextAreaField(
+        _l("内容"),
+        validators=[DataRequired(message=_l("内容を入力してください。")),
+                    Length(max=BODY_MAX, message=_l("内容は%(max)d文字以内で入力してください。", max=BODY_MAX))],
+        render_kw={"rows": 8},
+    )
+    # Honeypot: hidden from people by CSS (.hp); a bot that fills it gets the usual answer, nothing is kept.
+    website = StringField(_l("ウェブサイト(入力しないでください)"), render_kw={"autocomplete": "off", "tabindex": "-1"})
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = options(
+            [("", _l("選んでください"))] + [(str(c), CATEGORY_LABELS[c]) for c in categories]
+        )

@@ -6,6 +6,8 @@ flush; the request (or the worker, for periodic jobs) commits.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -13,10 +15,11 @@ from datetime import datetime, time, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit
+from portal.accounts import normalize_email
 from portal.blueprints.tickets import files
 from portal.blueprints.tickets.reply_address import reply_address
 from portal.business_calendar import PROMISE, Break, add_business_time, business_time_between, is_business_time
@@ -27,6 +30,7 @@ from portal.jobs import periodic
 from portal.models import (
     ACTIVE_STATUSES,
     CannedReply,
+    ContactRequest,
     DeskBreak,
     Organization,
     Role,
@@ -40,6 +44,7 @@ from portal.models import (
 )
 from portal.outbox import external_url, queue_email
 from portal.pagination import clamp_page
+from portal.rules import RuleViolation
 from portal.staff_alerts import queue_staff_alert
 from portal.tenancy import unscoped
 
@@ -172,21 +177,33 @@ def open_ticket(
     now = now or utcnow()
     if category not in {str(c) for c in categories_for(requester)}:
         raise TicketRuleError(_("この種類のお問い合わせは送信できません。"))
+    ticket = Ticket(organization_id=requester.organization_id, requester_id=requester.id)
+    return _receive(ticket, requester, category, subject, body, attachments, now)
+
+
+def _receive(
+    ticket: Ticket,
+    author: User | None,
+    category: str,
+    subject: str,
+    body: str,
+    attachments: list[files.CheckedFile],
+    now: datetime,
+    **log_details,
+) -> Ticket:
+    """Open ``ticket`` (its requester or contact sender already set): the first message, the promise
+    clock, the desk's alert and, for an emergency out of business hours, the on-call alert."""
     breaks = load_breaks()
-    ticket = Ticket(
-        organization_id=requester.organization_id,
-        requester_id=requester.id,
-        category=category,
-        subject=subject.strip(),
-        status=TicketStatus.NEW,
-        created_at=now,
-        updated_at=now,
-    )
+    ticket.category = category
+    ticket.subject = subject.strip()
+    ticket.status = TicketStatus.NEW
+    ticket.created_at = now
+    ticket.updated_at = now
     db.session.add(ticket)
     _start_clock(ticket, now, PROMISE_MINUTES, breaks)
-    message = _add_message(ticket, requester, body, attachments, now, from_staff=False, internal=False)
+    message = _add_message(ticket, author, body, attachments, now, from_staff=False, internal=False)
     db.session.flush()
-    _log(ticket, "created", requester, now, category=category)
+    _log(ticket, "created", author, now, category=category, **log_details)
     context = {"ticket": ticket, "message": message, "url": external_url("tickets.show", ticket_id=ticket.id)}
     queue_staff_alert(
         "SUPPORT_EMAIL",
@@ -362,7 +379,18 @@ def staff_reply(
     target = TicketStatus(next_status) if next_status else TicketStatus.WAITING
     if target != ticket.status:
         _set_status(ticket, target, author, now, breaks)
-    if ticket.requester and ticket.requester.email:
+    if ticket.contact_email:
+        # A contact-form sender may have no account (or cannot sign in): the answer itself goes by email.
+        queue_email(
+            "tickets_reply_contact",
+            ticket.contact_email,
+            idempotency_key=f"ticket-message-{message.id}-contact",
+            organization_id=ticket.organization_id,
+            ticket=ticket,
+            message=message,
+            contact_url=external_url("contact.form"),
+        )
+    elif ticket.requester and ticket.requester.email:
         queue_email(
             "tickets_reply_customer",
             ticket.requester.email,
@@ -453,7 +481,7 @@ def merge(duplicate: Ticket, target: Ticket, actor: User, now: datetime | None =
 
 def _add_message(
     ticket: Ticket,
-    author: User,
+    author: User | None,
     body: str,
     attachments,
     now: datetime,
@@ -465,7 +493,7 @@ def _add_message(
     message = TicketMessage(
         ticket=ticket,
         organization_id=ticket.organization_id,
-        author_id=author.id,
+        author_id=author.id if author else None,
         from_staff=from_staff,
         internal=internal,
         body=body.strip(),
@@ -760,3 +788,171 @@ def link_incident(ticket: Ticket, notice_id: int, actor: User, now: datetime | N
     ticket.incident_notice_id = notice.id
     _log(ticket, "notice_linked", actor, now, notice_id=notice.id, title=notice.title)
     db.session.flush()
+
+
+# --- the public contact form (Art. 10-2) ------------------------------------------------------------
+
+# What a visitor may choose: 導入サポート and 事故・障害報告 belong to signed-in customers' tickets.
+CONTACT_CATEGORIES = (TicketCategory.QUESTION, TicketCategory.REQUEST, TicketCategory.BUG, TicketCategory.EMERGENCY)
+
+
+@dataclass
+class DeskHours:
+    """What the contact page says about the desk right now."""
+
+    open_now: bool
+    next_opening: datetime
+    breaks: list[DeskBreak]
+
+
+def desk_hours(now: datetime | None = None) -> DeskHours:
+    """Whether the desk is open, its next opening (now itself when open) and the breaks still to come."""
+    now = now or utcnow()
+    rows = list(db.session.scalars(
+        select(DeskBreak).where(DeskBreak.last_day >= now.astimezone(TOKYO).date()).order_by(DeskBreak.first_day)
+    ))
+    breaks = [Break(row.first_day, row.last_day) for row in rows]
+    return DeskHours(
+        open_now=is_business_time(now, breaks),
+        next_opening=add_business_time(now, timedelta(0), breaks),
+        breaks=rows,
+    )
+
+
+def _contact_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class ContactData:
+    name: str
+    company: str
+    email: str
+    category: str
+    subject: str
+    body: str
+
+
+@unscoped()  # an anonymous visitor: no organization; the pending request, outbox and audit are global
+def submit_contact(data: ContactData, ip: str | None, now: datetime | None = None) -> ContactRequest:
+    """Keep the message and email a single-use confirmation link to the address given.
+
+    The same answer for every address, known or not: nothing here looks the address up.
+
+    :raises RuleViolation: a category the form should have refused.
+    """
+    now = now or utcnow()
+    if data.category not in {str(c) for c in CONTACT_CATEGORIES}:
+        raise RuleViolation(_("お問い合わせの種類を選び直してください。"))
+    ttl: timedelta = current_app.config["CONTACT_CONFIRM_TTL"]
+    raw = secrets.token_urlsafe(32)
+    pending = ContactRequest(
+        name=data.name.strip(),
+        company=(data.company or "").strip(),
+        email=normalize_email(data.email),
+        category=data.category,
+        subject=data.subject.strip(),
+        body=data.body.strip(),
+        ip=ip,
+        confirm_token_hash=_contact_digest(raw),
+        confirm_expires_at=now + ttl,
+        created_at=now,
+    )
+    db.session.add(pending)
+    db.session.flush()
+    audit.record("contact.submitted", target=pending, category=pending.category)
+    queue_email(
+        "contact_confirm",
+        pending.email,
+        idempotency_key=f"contact_confirm:{pending.id}",
+        pending=pending,
+        confirm_url=external_url("contact.confirm", token=raw),
+        hours=int(ttl.total_seconds() // 3600),
+    )
+    db.session.flush()
+    return pending
+
+
+class ContactLinkInvalid(Exception):
+    """The confirmation link is unknown, already used, or expired (``expired`` says which of the last)."""
+
+    def __init__(self, expired: bool = False):
+        super().__init__("expired" if expired else "invalid")
+        self.expired = expired
+
+
+@unscoped()  # an anonymous visitor: the pending request is not tenant-owned
+def contact_request_for_link(raw: str, now: datetime | None = None) -> ContactRequest:
+    """The pending request a live link belongs to. :raises ContactLinkInvalid:"""
+    if not raw or len(raw) > 200:
+        raise ContactLinkInvalid
+    pending = db.session.scalar(select(ContactRequest).where(ContactRequest.confirm_token_hash == _contact_digest(raw)))
+    if pending is None:
+        raise ContactLinkInvalid
+    if pending.confirm_expires_at <= (now or utcnow()):
+        raise ContactLinkInvalid(expired=True)
+    return pending
+
+
+def _known_customer(email: str) -> User | None:
+    """The active customer account with this (now confirmed) address, if any; staff accounts never match."""
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None or user.organization_id is None or user.is_staff or not user.is_active:
+        return None
+    return user
+
+
+@dataclass
+class ContactReceipt:
+    """What the sender is told once their message reached the desk."""
+
+    ticket_id: int
+    due_at: datetime
+    oncall: str | None
+
+
+@unscoped()  # the sender's organization, if any, is only known from the confirmed address
+def confirm_contact(raw: str, now: datetime | None = None) -> ContactReceipt:
+    """The sender proved the address: the request becomes a ticket at the desk, once.
+
+    The ticket belongs to the organization of an active customer account with that address (and names
+    that account as requester); otherwise it has no organization and only staff see it. Either way the
+    answers are emailed to the address.
+
+    :raises ContactLinkInvalid: unknown, expired, or used (also by a concurrent request).
+    """
+    now = now or utcnow()
+    pending = contact_request_for_link(raw, now)
+    # Deleting the row by its hash is what uses the link: of two racing requests only one deletes it.
+    result = db.session.execute(
+        delete(ContactRequest)
+        .where(ContactRequest.id == pending.id, ContactRequest.confirm_token_hash == _contact_digest(raw))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ContactLinkInvalid
+    db.session.expunge(pending)
+    customer = _known_customer(pending.email)
+    ticket = Ticket(
+        organization_id=customer.organization_id if customer else None,
+        requester_id=customer.id if customer else None,
+        contact_name=pending.name,
+        contact_company=pending.company,
+        contact_email=pending.email,
+    )
+    _receive(ticket, customer, pending.category, pending.subject, pending.body, [], now,
+             via="contact_form", matched=customer is not None)
+    _log(ticket, "contact_confirmed", None, now)
+    db.session.flush()
+    return ContactReceipt(ticket.id, ticket.sla_due_at, oncall_outcome(ticket))
+
+
+@periodic("contact.purge_unconfirmed", every=timedelta(hours=6))
+def purge_unconfirmed_contacts(now: datetime) -> int:
+    """Delete contact requests whose link expired long ago: their sender never confirmed the address."""
+    cutoff = now - current_app.config["CONTACT_UNCONFIRMED_RETENTION"]
+    result = db.session.execute(delete(ContactRequest).where(ContactRequest.confirm_expires_at < cutoff))
+    if result.rowcount:
+        audit.record("contact.unconfirmed_purged", count=result.rowcount)
+    db.session.flush()
+    return result.rowcount
