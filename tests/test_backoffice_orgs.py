@@ -458,7 +458,9 @@ def test_a_name_without_a_legal_form_is_warned_about_and_can_be_confirmed_past(o
     assert _org_named(run_in_app, "サンプル商店") is None  # no 法人番号 given: none stored
 
 
-@pytest.mark.parametrize("name", ["合同会社テスト", "一般社団法人テスト協会", "医療法人社団テスト会", "特定非営利活動法人テスト"])
+@pytest.mark.parametrize(
+    "name", ["合同会社テスト", "一般社団法人テスト協会", "医療法人社団テスト会", "特定非営利活動法人テスト"]
+)
 def test_names_with_a_legal_form_need_no_confirmation(operator_client, run_in_app, name):
     response = post_form(operator_client, "/operator/organizations/new", org_form(name=name))
     assert response.status_code == 303
@@ -474,7 +476,8 @@ def test_the_corporate_number_is_checked_like_the_application_form_and_stored_fo
     assert counts(run_in_app) == before
 
     # Full-width digits and hyphens, as people copy them from the National Tax Agency's site.
-    ok = post_form(operator_client, "/operator/organizations/new", org_form(corporate_number="１１８０-３０１０-１８７７１"))
+    folded = org_form(corporate_number="１１８０-３０１０-１８７７１")
+    ok = post_form(operator_client, "/operator/organizations/new", folded)
     assert ok.status_code == 303
     assert _org_named(run_in_app, "株式会社サンプル") == "1180301018771"
     detail = operator_client.get(ok.headers["Location"]).get_data(as_text=True)

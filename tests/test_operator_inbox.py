@@ -81,7 +81,9 @@ def test_a_refused_termination_request_opens_nothing(world, login_as, run_in_app
     yesterday = today_in_tokyo() - timedelta(days=1)
     assert post_form(admin, "/org/termination", {"end_on": yesterday.isoformat()}).status_code == 422
     assert items(run_in_app) == []
-    assert run_in_app(lambda: db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.template == "inbox_item"))) is None
+    inbox_mail = select(OutboxMessage.id).where(OutboxMessage.template == "inbox_item")
+    queued = run_in_app(lambda: db.session.scalar(inbox_mail))
+    assert queued is None
 
 
 def test_a_leaked_password_report_is_one_email_and_one_item(app, world, login_as, run_in_app, mailbox):
