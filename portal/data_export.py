@@ -81,7 +81,8 @@ def _to_the_organizations_people(table: Table, org_id: int) -> ColumnElement[boo
 
 EXPORTS: dict[str, TableExport] = {
     "organizations": TableExport(
-        ("id", "name", "code", "status", "created_at", "learners_may_ask", "magic_link_sign_in", "admins_require_mfa"),
+        ("id", "name", "corporate_number", "code", "status", "created_at", "learners_may_ask", "magic_link_sign_in",
+         "admins_require_mfa"),
     ),
     "contracts": TableExport(
         ("id", "organization_id", "plan_name", "starts_on", "ends_on", "seat_limit", "annual_fee",
@@ -289,6 +290,7 @@ NOT_EXPORTED: dict[str, str] = {
     "legal_documents": "the operator's terms, published at /legal",
     "notices": "the operator's notices, shown in the portal (which ones reached the organization: notice_targets)",
     "notice_updates": "the operator's incident updates, shown in the portal",
+    "inbox_items": "the operator's own work queue and its internal notes",
 }
 
 

@@ -40,6 +40,7 @@ STAFF_TEMPLATES = (
     "tickets_due_soon",
     "tickets_overdue",
     "password_compromise_reported",
+    "inbox_item",
 )
 
 

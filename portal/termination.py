@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, select
 
-from portal import audit
+from portal import audit, inbox
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.jobs import periodic
@@ -82,6 +82,15 @@ def request_termination(org: Organization, end_on: date, reason: str, by: User) 
     db.session.add(termination)
     db.session.flush()
     audit.record("org.termination_requested", target=termination, end_on=end_on.isoformat())
+    # Art. 15: the request takes effect only once the operator receives it, so the operator must be told.
+    inbox.open_item(
+        "termination",
+        str(termination.id),
+        subject_type="Termination",
+        subject_id=termination.id,
+        organization_id=org.id,
+        summary=f"{org.name} ({end_on.isoformat()})",
+    )
     return termination
 
 

@@ -174,6 +174,10 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "invitations.accept": ("GET", "/invitation/not-a-real-token", everyone(404)),
     "operator.organizations": ("GET", "/operator/organizations", only("operator")),
     "operator.organization_new": ("GET", "/operator/organizations/new", only("operator")),
+    # The inbox (#20 item 1) is the operator's; an id that does not exist answers 404 (after the role check).
+    "operator.inbox_list": ("GET", "/operator/inbox", only("operator")),
+    "operator.inbox_item": ("GET", "/operator/inbox/999999", only("operator", ok=404)),
+    "operator.inbox_handle": ("POST", "/operator/inbox/999999/handle", only("operator", ok=404)),
     "operator.organization_detail": ("GET", org_a_url(), only("operator")),
     "operator.contract_edit": ("GET", org_a_url("/contract"), only("operator")),
     "operator.contract_renew": ("GET", org_a_url("/contract/renew"), only("operator")),

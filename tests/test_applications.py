@@ -331,7 +331,8 @@ def test_the_link_shows_a_button_and_the_post_confirms_once(client, terms, run_i
     [application] = applications(run_in_app)
     assert application.status == "confirmed" and application.confirmed_at is not None
     assert application.confirm_token_hash is None
-    assert [m.template for m in outbox(run_in_app)] == ["application_confirm", "application_received"]
+    # The applicant's receipt, and the operator's inbox email (portal/inbox.py).
+    assert [m.template for m in outbox(run_in_app)] == ["application_confirm", "application_received", "inbox_item"]
     again = client.post(link, data={"csrf_token": token})
     assert again.status_code == 404
     assert "このリンクは使えません" in again.get_data(as_text=True)
@@ -443,6 +444,7 @@ def test_approving_creates_the_organization_contract_and_profile_and_invites_the
         admin = db.session.scalar(select(User).where(User.email == "hanako@sample.example.com"))
         application = db.session.get(Application, application_id)
         assert contract.seat_limit == 40 and contract.annual_fee == 240_000
+        assert org.corporate_number == TOYOTA_NUMBER  # the applicant's 法人番号 goes with the organization
         assert profile.postal_code == "101-0062" and profile.address_line1 == "千代田区神田駿河台1-1"
         assert profile.primary_admin_id == admin.id and profile.registered_at is None
         assert admin.role == Role.ORG_ADMIN and admin.organization_id == org.id and admin.password_hash is None

@@ -432,3 +432,53 @@ def test_search_treats_wildcards_literally(operator_client, make_org):
     make_org("百%商事株式会社")
     html = operator_client.get("/operator/organizations?q=%25").get_data(as_text=True)
     assert "百%商事株式会社" in html and "株式会社エー" not in html
+
+
+# --- the legal form and the 法人番号 (#20 item 8): the rules of /apply/ (portal/corporations.py) -------------
+
+
+def _org_named(run_in_app, name: str):
+    return run_in_app(
+        lambda: db.session.scalar(select(Organization.corporate_number).where(Organization.name == name))
+    )
+
+
+def test_a_name_without_a_legal_form_is_warned_about_and_can_be_confirmed_past(operator_client, run_in_app):
+    before = counts(run_in_app)
+    data = org_form(name="サンプル商店", corporate_number="")
+    response = post_form(operator_client, "/operator/organizations/new", data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "法人名に法人格(「株式会社」「合同会社」「一般社団法人」など)が含まれていません。" in html
+    assert 'value="サンプル商店"' in html and 'name="without_legal_form"' in html  # what was typed is kept
+    assert counts(run_in_app) == before
+
+    response = post_form(operator_client, "/operator/organizations/new", {**data, "without_legal_form": "y"})
+    assert response.status_code == 303
+    assert _org_named(run_in_app, "サンプル商店") is None  # no 法人番号 given: none stored
+
+
+@pytest.mark.parametrize(
+    "name", ["合同会社テスト", "一般社団法人テスト協会", "医療法人社団テスト会", "特定非営利活動法人テスト"]
+)
+def test_names_with_a_legal_form_need_no_confirmation(operator_client, run_in_app, name):
+    response = post_form(operator_client, "/operator/organizations/new", org_form(name=name))
+    assert response.status_code == 303
+
+
+def test_the_corporate_number_is_checked_like_the_application_form_and_stored_folded(operator_client, run_in_app):
+    before = counts(run_in_app)
+    wrong = post_form(operator_client, "/operator/organizations/new", org_form(corporate_number="2180301018771"))
+    assert wrong.status_code == 422
+    assert "法人番号が正しくありません(チェックデジットが一致しません)。" in wrong.get_data(as_text=True)
+    short = post_form(operator_client, "/operator/organizations/new", org_form(corporate_number="12345"))
+    assert short.status_code == 422 and "法人番号は13桁の数字で入力してください。" in short.get_data(as_text=True)
+    assert counts(run_in_app) == before
+
+    # Full-width digits and hyphens, as people copy them from the National Tax Agency's site.
+    folded = org_form(corporate_number="１１８０-３０１０-１８７７１")
+    ok = post_form(operator_client, "/operator/organizations/new", folded)
+    assert ok.status_code == 303
+    assert _org_named(run_in_app, "株式会社サンプル") == "1180301018771"
+    detail = operator_client.get(ok.headers["Location"]).get_data(as_text=True)
+    assert "1180301018771" in detail

@@ -129,6 +129,8 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.organization_mfa_policy": post("/operator/organizations/{org}/two-factor-policy", "operator"),
     "operator.user_mfa_reset": get("/operator/users/{admin}/two-factor", "operator"),
     "operator.invoice_detail": get("/operator/invoices/{invoice}", "operator"),
+    "operator.inbox_item": get("/operator/inbox/{inbox_item}", "operator"),
+    "operator.inbox_handle": post("/operator/inbox/{inbox_item}/handle", "operator"),
     "operator.invoice_paid": post("/operator/invoices/{invoice}/paid", "operator"),
     "operator.invoice_suspend": post("/operator/invoices/{invoice}/suspend", "operator"),
     "operator.invoice_payment": post("/operator/invoices/{invoice}/payments", "operator"),
@@ -224,7 +226,7 @@ NOT_OBJECT_ROUTES: dict[str, str] = {
 # Every object kind a template may name; all but the global ones are built once per organization.
 KEYS = {
     "org", "admin", "subject", "department", "batch", "spare_batch", "ticket", "attachment", "outbox", "invoice",
-    "payment", "notice",
+    "payment", "notice", "inbox_item",
     "course", "lesson", "question", "image", "delivery", "passed_delivery", "assignment", "assignment_passed",
     "attempt", "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
     "open_round", "sheet", "inspection_link", "trainee",
@@ -278,6 +280,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
     from portal.models import (
         Contract,
         ImportBatch,
+        InboxItem,
         InspectionItem,
         Invoice,
         Lesson,
@@ -336,6 +339,10 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         item = InspectionItem(organization_id=org.id, category="入退管理", text="自社の項目", why="理由")
         db.session.add_all([batch, spare_batch, outbox, invoice, notice, party, item])
         db.session.flush()
+        inbox_item = InboxItem(kind="invoice_overdue", key=f"invoice_overdue:{invoice.id}", subject_type="Invoice",
+                               subject_id=invoice.id, organization_id=org.id, summary=invoice.number)
+        db.session.add(inbox_item)
+        db.session.flush()
         db.session.add(NoticeTarget(notice_id=notice.id, organization_id=org.id))
         payment = Payment(organization_id=org.id, invoice_id=invoice.id, received_on=date(2026, 4, 20), amount=1_000,
                           payer_name="カ)テスト")
@@ -364,7 +371,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         passed_delivery = deliver(admin, course.id, learner_ids=[learner.id, peer.id])
         objects.update(
             subject=subject.id, department=department.id, batch=batch.id, spare_batch=spare_batch.id,
-            outbox=outbox.id, invoice=invoice.id, payment=payment.id,
+            outbox=outbox.id, invoice=invoice.id, payment=payment.id, inbox_item=inbox_item.id,
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id, trainee=learner.id,

@@ -174,7 +174,8 @@ def _report_compromised(client) -> str:
 def test_a_leaked_password_report_reaches_the_operator_and_the_screen_says_so(app, world, login_as, mailbox):
     page = _report_compromised(login_as(world["admin_a"]))
     assert "運営事務局にも連絡しました。" in page
-    [body] = mailbox(app.config["OPERATOR_EMAIL"])
+    # The worker's inbox sweep also tells the operator of the world's overdue invoice (portal/inbox.py).
+    [body] = [b for b in mailbox(app.config["OPERATOR_EMAIL"]) if "受付箱に届きました" not in b]
     assert f"{world['admin_a'].id}" in body
 
 

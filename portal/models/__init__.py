@@ -28,6 +28,7 @@ from portal.models.backoffice import (
     ThirdPartyMember,
 )
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.inbox import InboxItem
 from portal.models.inspections import (
     INSPECTION_CATEGORIES,
     SELF_SUBJECT,
@@ -103,6 +104,7 @@ from portal.models.training import (
 from portal.models.worker import JobRun, WorkerHeartbeat
 
 __all__ = [
+    "InboxItem",
     "WeeklySummary",
     "INSPECTION_CATEGORIES",
     "EditionItem",

@@ -64,6 +64,8 @@ class Organization(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # 法人番号 (13 digits, check digit valid: portal.corporations); empty for organizations registered before it.
+    corporate_number: Mapped[str | None] = mapped_column(String(13))
     # Used in the login URL /o/<code> for learners without email.
     code: Mapped[str] = mapped_column(String(32), unique=True, default=new_org_code)
     status: Mapped[str] = mapped_column(String(16), default=OrganizationStatus.ACTIVE)

@@ -95,6 +95,7 @@ MANAGER_PAGES = [
 ]
 OPERATOR_PAGES = [
     ("運営のホーム", lambda t: "/operator/", "operator-home"),
+    ("受付箱", lambda t: "/operator/inbox", None),
     ("組織", lambda t: "/operator/organizations", None),
     ("組織の詳細", lambda t: f"/operator/organizations/{t.org}", "operator-organization"),
     ("組織の登録", lambda t: "/operator/organizations/new", None),

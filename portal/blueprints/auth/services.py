@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from portal import audit, link_sessions, mfa
+from portal import audit, inbox, link_sessions, mfa
 from portal.accounts import login_id_is, login_id_key, normalize_email, normalize_login_id, sign_in_page_for
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
@@ -622,6 +622,16 @@ def report_compromised_password(user: User) -> bool:
             role=user.role,
             subject_organization_id=user.organization_id,
             audit_url=external_url("operator.audit_log", action="auth.password_compromise_reported"),
+        )
+        # The alert above is the operator's email; the inbox item keeps the report until someone handles it.
+        inbox.open_item(
+            "password_compromise",
+            f"{user.id}:{user.password_compromised_at:%Y%m%dT%H%M%S}",
+            subject_type="User",
+            subject_id=user.id,
+            organization_id=user.organization_id,
+            summary=f"ID {user.id}",
+            notify=False,
         )
         db.session.flush()
     lang = session.get("lang")

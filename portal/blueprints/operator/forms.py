@@ -13,8 +13,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal import inbox
 from portal.accounts import email_taken, name_taken
 from portal.blueprints.operator.services import STATUS_LABELS, ContractTerms
+from portal.corporations import corporate_number_valid, looks_like_corporation, normalize_corporate_number
 from portal.forms import IntegerField
 from portal.models import OrganizationStatus
 
@@ -89,10 +91,38 @@ class OrganizationForm(ContractForm, AdminForm):
         validators=[DataRequired(message=_l("法人名を入力してください。")), Length(max=200)],
         description=_l("本サービスは法人のみのご契約です(利用規約第2条)。"),
     )
+    without_legal_form = BooleanField(
+        _l("法人格なしで登録する"),
+        description=_l("法人名に「株式会社」「合同会社」などの法人格が含まれていないことを確認したうえで登録します。"),
+    )
+    corporate_number = StringField(
+        _l("法人番号"),
+        validators=[Optional()],
+        filters=[normalize_corporate_number],
+        description=_l("13桁の数字です。国税庁法人番号公表サイトで確認できます。わからなければ空欄のまま登録できます。"),
+    )
 
     def validate_name(self, field):
         if name_taken(field.data):
             raise ValidationError(_l("同じ法人名の組織がすでに登録されています。"))
+        # A warning the operator may confirm past: some customers' registered names carry no legal form.
+        if not looks_like_corporation(field.data) and not self.without_legal_form.data:
+            raise ValidationError(
+                _l(
+                    "法人名に法人格(「株式会社」「合同会社」「一般社団法人」など)が含まれていません。"
+                    "正式名称を確認し、法人格なしで登録する場合は「法人格なしで登録する」にチェックしてください。"
+                )
+            )
+
+    def validate_corporate_number(self, field):
+        if not field.data:
+            return
+        if not field.data.isdigit() or len(field.data) != 13:
+            raise ValidationError(_l("法人番号は13桁の数字で入力してください。"))
+        if not corporate_number_valid(field.data):
+            raise ValidationError(
+                _l("法人番号が正しくありません(チェックデジットが一致しません)。番号をご確認ください。")
+            )
 
 
 class StatusForm(FlaskForm):
@@ -408,3 +438,22 @@ class AssignPaymentForm(FlaskForm):
         validators=[DataRequired(message=_l("割り当てる請求書の番号を入力してください。")), Length(max=32)],
     )
     allow_overpayment = BooleanField(_l("残高を超える場合は過入金として記録する(差額は返金)"))
+
+
+class InboxFilterForm(FlaskForm):
+    kind = SelectField(
+        _l("種類"),
+        choices=[SelectChoice("", _l("すべて"))] + [SelectChoice(k, label) for k, label in inbox.KINDS.items()],
+        validators=[Optional()],
+    )
+    state = SelectField(
+        _l("状態"), choices=[SelectChoice(k, label) for k, label in inbox.STATES.items()], validators=[Optional()]
+    )
+
+
+class HandleItemForm(FlaskForm):
+    note = TextAreaField(
+        _l("メモ(任意)"),
+        validators=[Optional(), Length(max=inbox.NOTE_MAX)],
+        description=_l("何をしたかを残すと、あとで見た人にわかります。"),
+    )

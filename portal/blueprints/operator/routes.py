@@ -4,9 +4,10 @@ from datetime import timedelta
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, contracts, deletion, legal, notices, payments, seats, staff_alerts, third_parties
+from portal import audit, contracts, deletion, inbox, legal, notices, payments, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
@@ -21,6 +22,8 @@ from portal.blueprints.operator.forms import (
     CancelContractForm,
     ContractForm,
     CreditNoteForm,
+    HandleItemForm,
+    InboxFilterForm,
     IncidentUpdateForm,
     InvoiceForm,
     LegalDocumentForm,
@@ -47,6 +50,7 @@ from portal.models import (
     Contract,
     CreditNote,
     DeletionRecord,
+    InboxItem,
     Invoice,
     LegalDocument,
     Notice,
@@ -88,6 +92,8 @@ def home():
         staff_address_problems=staff_alerts.address_problems(current_app.config),
         staff_address_labels=staff_alerts.STAFF_ADDRESSES,
         pending_deletions=deletion.pending_requests(),
+        inbox_counts=inbox.open_counts(),
+        inbox_kinds=inbox.KINDS,
         counts=services.status_counts(),
         over_limit=over_limit,
         overdue=overdue,
@@ -95,6 +101,54 @@ def home():
         today=today_in_tokyo(),
         action_form=EmptyForm(),
     )
+
+
+# --- the inbox: what waits on staff (portal/inbox.py) --------------------------------------------
+
+
+def get_inbox_item_or_404(item_id: int) -> InboxItem:
+    return db.get_or_404(InboxItem, item_id)
+
+
+@bp.get("/inbox")
+def inbox_list():
+    form = InboxFilterForm(request.args, meta={"csrf": False})
+    if not form.validate():
+        form.kind.data, form.state.data = "", "open"
+    stmt = inbox.items_query(form.kind.data or "", form.state.data or "open").options(joinedload(InboxItem.handled_by))
+    page = db.paginate(stmt, page=requested_page(), per_page=25, error_out=False)
+    return render_template(
+        "operator/inbox.html",
+        form=form,
+        page=page,
+        counts=inbox.open_counts(),
+        kinds=inbox.KINDS,
+        link=inbox.subject_link,
+    )
+
+
+@bp.get("/inbox/<int:item_id>")
+def inbox_item(item_id: int):
+    return _inbox_item(get_inbox_item_or_404(item_id), HandleItemForm())
+
+
+def _inbox_item(item: InboxItem, form: HandleItemForm, code: int = 200):
+    page = render_template(
+        "operator/inbox_item.html", item=item, form=form, kinds=inbox.KINDS, link=inbox.subject_link(item)
+    )
+    return page, code
+
+
+@bp.post("/inbox/<int:item_id>/handle")
+def inbox_handle(item_id: int):
+    item = get_inbox_item_or_404(item_id)
+    form = HandleItemForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            inbox.handle_item(item, _me(), form.note.data or "")
+            flash(_("対応済みにしました。"), "success")
+            return redirect(url_for("operator.inbox_list"), 303)
+    return _inbox_item(item, form, form_status(form))
 
 
 @bp.get("/audit")
@@ -126,7 +180,12 @@ def organization_new():
     if form.validate_on_submit():
         with rule_violations_shown():
             org = services.create_organization(
-                form.name.data, form.terms(), form.admin_name.data, form.admin_email.data, _me()
+                form.name.data,
+                form.terms(),
+                form.admin_name.data,
+                form.admin_email.data,
+                _me(),
+                corporate_number=form.corporate_number.data,
             )
             flash(_("組織を登録し、管理者に招待メールを送信しました。"), "success")
             return redirect(url_for("operator.organization_detail", org_id=org.id), 303)

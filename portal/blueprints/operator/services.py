@@ -18,6 +18,7 @@ from portal import audit
 from portal.accounts import email_taken, name_taken, normalize_email
 from portal.clock import TOKYO, add_months_to_date, today_in_tokyo, utcnow
 from portal.contracts import contract_history, termination_fees
+from portal.corporations import corporate_number_valid, normalize_corporate_number
 from portal.extensions import db
 from portal.invitations import send_invitation
 from portal.models import (
@@ -72,21 +73,32 @@ class ContractTerms:
             raise RuleViolation(_l("金額は0円以上にしてください。"))
 
 
-def create_organization(name: str, terms: ContractTerms, admin_name: str, admin_email: str, by: User) -> Organization:
+def create_organization(
+    name: str,
+    terms: ContractTerms,
+    admin_name: str,
+    admin_email: str,
+    by: User,
+    corporate_number: str | None = None,
+) -> Organization:
     """A corporate customer (Art. 2-1) with its contract and primary administrator, who is invited.
 
-    :raises RuleViolation: a duplicate name or administrator email, or bad contract terms.
+    :raises RuleViolation: a duplicate name or administrator email, bad contract terms, or a 法人番号 whose
+        check digit is wrong.
     """
     name = name.strip()
     if not name:
         raise RuleViolation(_l("法人名を入力してください。"))
+    corporate_number = normalize_corporate_number(corporate_number) or None
+    if corporate_number is not None and not corporate_number_valid(corporate_number):
+        raise RuleViolation(_l("法人番号が正しくありません(チェックデジットが一致しません)。番号をご確認ください。"))
     if name_taken(name):
         raise RuleViolation(_l("同じ法人名の組織がすでに登録されています。"))
     terms.check()
     if email_taken(admin_email):
         raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
     with unscoped():
-        org = Organization(name=name, status=OrganizationStatus.ACTIVE)
+        org = Organization(name=name, status=OrganizationStatus.ACTIVE, corporate_number=corporate_number)
         db.session.add(org)
         db.session.flush()
         contract = Contract(organization_id=org.id, **terms.__dict__)
@@ -98,7 +110,7 @@ def create_organization(name: str, terms: ContractTerms, admin_name: str, admin_
             )
         )
         db.session.flush()
-        audit.record("org.created", target=org, name=org.name)
+        audit.record("org.created", target=org, name=org.name, corporate_number=corporate_number)
         audit.record("contract.created", target=contract, **_terms_for_audit(terms))
         issue_admin(org, admin_name, admin_email, by)
     return org

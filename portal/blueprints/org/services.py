@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, inbox
 from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, name_taken
 from portal.clock import utcnow
 from portal.extensions import db
@@ -185,6 +185,16 @@ def start_handover(
         audit.record(
             "org.handover_started", target=handover, successor=successor.id, predecessor_after=predecessor_after
         )
+        if not by.is_staff:
+            # The customer changes who answers for the contract (Art. 12-1-2); the operator checks it.
+            inbox.open_item(
+                "handover",
+                str(handover.id),
+                subject_type="Handover",
+                subject_id=handover.id,
+                organization_id=org.id,
+                summary=org.name,
+            )
         if new_user:
             send_invitation(successor, by, org.name, template="handover", handover=handover)
         else:

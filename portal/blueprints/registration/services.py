@@ -7,9 +7,7 @@ flushes; the view commits once. A broken rule raises :class:`RuleViolation` (Jap
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,11 +15,17 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, or_, select, update
 
-from portal import audit, organizations
+from portal import audit, inbox, organizations
 from portal.accounts import name_taken, normalize_email
 from portal.blueprints.operator import services as operator_services
 from portal.blueprints.operator.services import ContractTerms
 from portal.clock import today_in_tokyo, utcnow
+from portal.corporations import (  # noqa: F401 (the registration form uses them through this module)
+    CORPORATE_FORMS,
+    corporate_number_valid,
+    looks_like_corporation,
+    normalize_corporate_number,
+)
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import Application, ApplicationStatus, LegalDocument, Organization, ServiceKind, User
@@ -38,42 +42,6 @@ STATUS_LABELS = {
 }
 # Applications the operator still has to decide, or that may still become so.
 PENDING = (ApplicationStatus.UNCONFIRMED, ApplicationStatus.CONFIRMED)
-
-# Legal forms whose name shows a corporation (法人). The terms serve corporations only (Art. 2-1), so a
-# 法人名 must contain one of them; a private person's name has none. Matched after NFKC folding.
-CORPORATE_FORMS = (
-    "株式会社",
-    "有限会社",
-    "合同会社",
-    "合名会社",
-    "合資会社",
-    "相互会社",
-    "一般社団法人",
-    "一般財団法人",
-    "公益社団法人",
-    "公益財団法人",
-    "特定非営利活動法人",
-    "NPO法人",
-    "社会福祉法人",
-    "医療法人",
-    "学校法人",
-    "宗教法人",
-    "独立行政法人",
-    "地方独立行政法人",
-    "国立大学法人",
-    "弁護士法人",
-    "税理士法人",
-    "監査法人",
-    "司法書士法人",
-    "行政書士法人",
-    "社会保険労務士法人",
-    "弁理士法人",
-    "土地家屋調査士法人",
-    "協同組合",
-    "信用金庫",
-    "信用組合",
-    "労働金庫",
-)
 
 # Throwaway-inbox providers. A short list kept here on purpose (no dependency to keep in step); it
 # covers the providers seen most; add a domain when one turns up. Subdomains match too.
@@ -121,27 +89,6 @@ CONFIRM_PURPOSE_PREFIX = "application_confirm"
 
 
 # --- rules of the form ------------------------------------------------------------------------
-
-
-def normalize_corporate_number(value: str | None) -> str:
-    """Full-width digits folded, spaces and hyphens removed."""
-    folded = unicodedata.normalize("NFKC", value or "")
-    return re.sub(r"[\s\-‐-―−ー]", "", folded)
-
-
-def corporate_number_valid(number: str) -> bool:
-    """The National Tax Agency's rule: 13 digits, the first being 9 - (Σ Pn×Qn mod 9) over the other 12,
-    n counted from the right, Qn = 1 for odd n and 2 for even n."""
-    if not re.fullmatch(r"\d{13}", number or ""):
-        return False
-    base = number[1:]
-    total = sum(int(digit) * (1 if n % 2 else 2) for n, digit in enumerate(reversed(base), start=1))
-    return int(number[0]) == 9 - total % 9
-
-
-def looks_like_corporation(name: str | None) -> bool:
-    folded = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
-    return any(form in folded for form in CORPORATE_FORMS)
 
 
 def is_disposable(email: str) -> bool:
@@ -331,6 +278,14 @@ def confirm_application(raw: str, now: datetime | None = None) -> Application:
         application=application,
         service_labels=[str(SERVICE_LABELS[s]) for s in application.service_list],
     )
+    # Confirmed, the application waits on the operator's review.
+    inbox.open_item(
+        "application",
+        str(application.id),
+        subject_type="Application",
+        subject_id=application.id,
+        summary=application.corporate_name,
+    )
     db.session.flush()
     return application
 
@@ -443,7 +398,12 @@ def approve_application(application: Application, terms: ContractTerms, by: User
     """
     _require_confirmed(application)
     org = operator_services.create_organization(
-        application.corporate_name, terms, application.admin_name, application.admin_email, by
+        application.corporate_name,
+        terms,
+        application.admin_name,
+        application.admin_email,
+        by,
+        corporate_number=application.corporate_number,
     )
     profile = organizations.get_profile(org)
     profile.postal_code = application.postal_code
