@@ -54,7 +54,7 @@ def test_the_administrator_follows_the_overdue_figure_and_reminds_from_the_dashb
     row.get_by_role("link", name="1人").click()
     expect(page.get_by_role("heading", name="期限を過ぎた未合格の受講者")).to_be_visible()
     unfinished = page.locator("#unfinished")
-    expect(unfinished.get_by_role("cell", name="受講 A")).to_be_visible()
+    expect(unfinished.get_by_role("cell", name="受講 A", exact=True)).to_be_visible()
     expect(unfinished.get_by_text("合格 太郎")).to_have_count(0)
 
     page.get_by_role("link", name="ホーム").first.click()
