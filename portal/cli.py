@@ -36,7 +36,7 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(worker_command)
 
-    from portal.blueprints.tickets.mail_listener import mail_in_command
+    from portal.mail_listener import mail_in_command
 
     app.cli.add_command(mail_in_command)
 

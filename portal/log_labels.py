@@ -109,6 +109,8 @@ ACTION_GROUPS = (
         "notice.published": _l("お知らせを公開"),
         "notice.incident_updated": _l("障害の経過を報告"),
         "notice.read": _l("お知らせを確認"),
+        "notice.corrected": _l("お知らせを訂正"),
+        "notice.withdrawn": _l("お知らせを取り下げ"),
         "notice.addresses_exported": _l("郵送用の住所を書き出し"),
         "legal.published": _l("規約・文書を公開"),
         "legal.terms_accepted": _l("利用規約に同意"),

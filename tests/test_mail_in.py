@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.blueprints.tickets import mail_in, services
-from portal.blueprints.tickets.mail_listener import MailInListener
 from portal.blueprints.tickets.reply_address import reply_address, ticket_id_from_address
 from portal.extensions import db
+from portal.mail_listener import MailInListener
 from portal.models import AuditEvent, OutboxMessage, Ticket, TicketAttachment, TicketMessage, TicketStatus, User
 from tests.conftest import PDF_BYTES
 from tests.smtp_server import free_port

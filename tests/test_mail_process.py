@@ -124,9 +124,8 @@ def test_password_reset_email_goes_through_the_worker_and_its_link_works(app, cl
     response = client.post("/password/forgot", data={"email": learner.email, "csrf_token": token})
     assert response.status_code == 303
     assert smtp.received() == []  # the request only queued it
-    assert run_worker(app).sent == 1
-    [received] = smtp.received()
-    assert received["To"] == learner.email
+    run_worker(app)  # (the world's overdue invoice also sends the operator an inbox email)
+    [received] = [m for m in smtp.received() if m["To"] == learner.email]
     assert received["Subject"] == "【セキュトレ・セキュレジ】パスワード再設定のご案内"
     text = received.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"http://portal\.test(/password/reset/\S+)", text).group(1)

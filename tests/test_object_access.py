@@ -129,6 +129,9 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.organization_mfa_policy": post("/operator/organizations/{org}/two-factor-policy", "operator"),
     "operator.user_mfa_reset": get("/operator/users/{admin}/two-factor", "operator"),
     "operator.invoice_detail": get("/operator/invoices/{invoice}", "operator"),
+    "operator.credit_note_new": get("/operator/invoices/{invoice}/credit-notes/new", "operator"),
+    "operator.credit_note_detail": get("/operator/credit-notes/{credit_note}", "operator"),
+    "operator.contract_renew": get("/operator/organizations/{org}/contract/renew", "operator"),
     "operator.inbox_item": get("/operator/inbox/{inbox_item}", "operator"),
     "operator.inbox_handle": post("/operator/inbox/{inbox_item}/handle", "operator"),
     "operator.invoice_paid": post("/operator/invoices/{invoice}/paid", "operator"),
@@ -139,7 +142,10 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.payment_assign": post("/operator/payments/{payment}/assign", "operator"),
     "operator.notice_detail": get("/operator/notices/{notice}", "operator"),
     "operator.notice_update": post("/operator/notices/{notice}/updates", "operator"),
+    "operator.notice_edit": get("/operator/notices/{notice}/edit", "operator"),
+    "operator.notice_withdraw": post("/operator/notices/{notice}/withdraw", "operator"),
     "org.invoice_detail": get("/org/invoices/{invoice}", "admin"),
+    "org.credit_note_detail": get("/org/credit-notes/{credit_note}", "admin"),
     "org.notice_detail": get("/org/notices/{notice}", "admin", "manager"),
     "applications.show": get("/operator/applications/{application}", "operator"),
     "applications.approve": post("/operator/applications/{application}/approve", "operator"),
@@ -221,12 +227,13 @@ NOT_OBJECT_ROUTES: dict[str, str] = {
     "registration.confirm": "capability token of an application, before any organization exists",
     "registration.resend": "capability token of an application, before any organization exists",
     "training_links.verify": "public certificate verification: anyone holding the code may check it",
+    "contact.confirm": "capability token of a contact-form message, before any ticket exists: tests/test_contact.py",
 }
 
 # Every object kind a template may name; all but the global ones are built once per organization.
 KEYS = {
     "org", "admin", "subject", "department", "batch", "spare_batch", "ticket", "attachment", "outbox", "invoice",
-    "payment", "notice", "inbox_item",
+    "payment", "credit_note", "notice", "inbox_item",
     "course", "lesson", "question", "image", "delivery", "passed_delivery", "assignment", "assignment_passed",
     "attempt", "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
     "open_round", "sheet", "inspection_link", "trainee",
@@ -279,6 +286,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
     from portal.blueprints.learners import services as learner_services
     from portal.models import (
         Contract,
+        CreditNote,
         ImportBatch,
         InboxItem,
         InspectionItem,
@@ -347,6 +355,14 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         payment = Payment(organization_id=org.id, invoice_id=invoice.id, received_on=date(2026, 4, 20), amount=1_000,
                           payer_name="カ)テスト")
         db.session.add(payment)
+        credit_note = CreditNote(
+            organization_id=org.id, invoice_id=invoice.id, number=f"CN-202612-{org.id:06d}",
+            recipient_name=org.name, reason="点検による停止(第20条第1項)", amount=1_000, tax_rate=10, tax_amount=100,
+            total=1_100, issuer_name=invoice.issuer_name, registration_number=invoice.registration_number,
+            issued_on=date(2026, 12, 1),
+        )
+        db.session.add(credit_note)
+        db.session.flush()
         edition = inspection_services.save_edition(None, title="自社版", kind="custom", description="",
                                                    drawn_count=0, item_ids=[item.id], organization_id=org.id)
         db.session.get(Organization, org.id).learners_may_ask = True
@@ -371,7 +387,8 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         passed_delivery = deliver(admin, course.id, learner_ids=[learner.id, peer.id])
         objects.update(
             subject=subject.id, department=department.id, batch=batch.id, spare_batch=spare_batch.id,
-            outbox=outbox.id, invoice=invoice.id, payment=payment.id, inbox_item=inbox_item.id,
+            outbox=outbox.id, invoice=invoice.id, payment=payment.id, credit_note=credit_note.id,
+            inbox_item=inbox_item.id,
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id, trainee=learner.id,

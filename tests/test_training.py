@@ -316,7 +316,8 @@ def test_launch_assigns_targets_and_queues_personal_links(app, world, make_user,
     inactive = make_user(Role.LEARNER, world["org_a"], is_active_flag=False)
     course_id = run_in_app(lambda: add_course(organization_id=None).id)
     admin = login_as(world["admin_a"])
-    response = _delivery_form(admin, course_id=course_id, starts_at="2020-01-01T09:00", due_at="2099-01-01T18:00")
+    # Already started (within the contract, which began on 2026-04-01), so it launches at once.
+    response = _delivery_form(admin, course_id=course_id, starts_at="2026-04-02T09:00", due_at="2099-01-01T18:00")
     assert response.status_code == 303
 
     def check():
@@ -752,7 +753,7 @@ def test_the_worker_runs_the_delivery_job():
 
 
 def test_a_monthly_delivery_creates_its_next_round(world, run_in_app):
-    start = datetime(2026, 1, 31, 0, 0, tzinfo=UTC)
+    start = datetime(2027, 1, 31, 0, 0, tzinfo=UTC)  # within the world's contract (2026-04-01 to 2027-03-31)
 
     def make():
         course = add_course(organization_id=None, questions=1)
@@ -770,7 +771,7 @@ def test_a_monthly_delivery_creates_its_next_round(world, run_in_app):
 
     (one, two) = run_in_app(rounds)
     assert one[:2] == (1, DeliveryStatus.LAUNCHED) and two[0] == 2 and two[1] == DeliveryStatus.SCHEDULED
-    assert two[2] == datetime(2026, 2, 28, 0, 0, tzinfo=UTC) and two[3] == first  # Jan 31 -> Feb 28
+    assert two[2] == datetime(2027, 2, 28, 0, 0, tzinfo=UTC) and two[3] == first  # Jan 31 -> Feb 28
     run_in_app(lambda: delivery_services.run_deliveries(two[2] + timedelta(minutes=1)))
     statuses = [r[:2] for r in run_in_app(rounds)]
     assert statuses == [(1, "launched"), (2, "launched"), (3, "scheduled")]

@@ -19,7 +19,7 @@ PUBLIC_PAGES = [
     ("組織のログイン", lambda t: f"/o/{t.org_code}", None),
     ("パスワードを忘れた", lambda t: "/password/forgot", None),
     ("利用申込", lambda t: "/apply/", None),
-    ("お問い合わせ", lambda t: "/contact/", None),
+    ("お問い合わせ", lambda t: "/contact/", "public-contact-phone"),
     ("稼働状況", lambda t: "/status/", None),
 ]
 LEARNER_PAGES = [
@@ -41,7 +41,7 @@ ADMIN_PAGES = [
     ("組織のホーム", lambda t: "/org/", "admin-home"),
     ("受講者", lambda t: "/org/learners/", "admin-learners"),
     ("受講者の詳細", lambda t: f"/org/learners/{t.learner}", None),
-    ("研修・点検の記録", lambda t: f"/org/learners/{t.learner}/record", None),
+    ("研修・点検の記録", lambda t: f"/org/learners/{t.learner}/record", "admin-learner-record"),
     ("受講者の登録", lambda t: "/org/learners/new", None),
     ("CSVで一括登録", lambda t: "/org/learners/import", None),
     ("部署", lambda t: "/org/learners/departments", None),
@@ -95,7 +95,7 @@ MANAGER_PAGES = [
 ]
 OPERATOR_PAGES = [
     ("運営のホーム", lambda t: "/operator/", "operator-home"),
-    ("受付箱", lambda t: "/operator/inbox", None),
+    ("受付箱", lambda t: "/operator/inbox", "operator-inbox"),
     ("組織", lambda t: "/operator/organizations", None),
     ("組織の詳細", lambda t: f"/operator/organizations/{t.org}", "operator-organization"),
     ("組織の登録", lambda t: "/operator/organizations/new", None),

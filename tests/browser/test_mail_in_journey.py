@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.blueprints.tickets import services
-from portal.blueprints.tickets.mail_listener import MailInListener
 from portal.extensions import db
+from portal.mail_listener import MailInListener
 from portal.models import Ticket, User
 from tests.browser.test_ticket_journey import sign_in
 from tests.smtp_server import free_port

@@ -3,7 +3,7 @@
 Every ticket notification carries ``Reply-To: <local>+t<ticket id>.<code>@<domain>`` (``MAIL_IN_ADDRESS``),
 where the code is an HMAC of the ticket id under ``SECRET_KEY``: nobody can write to a ticket whose
 notification they did not receive. :func:`receive` takes one email for one such address; the listener
-(``flask mail-in``, :mod:`portal.blueprints.tickets.mail_listener`) hands it over and commits.
+(``flask mail-in``, :mod:`portal.mail_listener`) hands it over and commits.
 
 What :func:`receive` promises and refuses:
 
