@@ -290,7 +290,7 @@ NOT_EXPORTED: dict[str, str] = {
     "legal_documents": "the operator's terms, published at /legal",
     "notices": "the operator's notices, shown in the portal (which ones reached the organization: notice_targets)",
     "notice_updates": "the operator's incident updates, shown in the portal",
-    "notice_revisions": "the operator's corrections of its notices (the notices themselves are not the organization's either)",
+    "notice_revisions": "the operator's corrections of its notices (not the organization's, as the notices)",
     "inbox_items": "the operator's own work queue and its internal notes",
 }
 
