@@ -8,10 +8,11 @@ from portal.models.accounts import (
     Role,
     User,
 )
-from portal.models.applications import Application, ApplicationStatus, ServiceKind
+from portal.models.applications import Application, ApplicationStatus, ScreeningResult, ServiceKind
 from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
+    CureNotice,
     DeletionRecord,
     DeletionRequest,
     DeletionRequestStatus,
@@ -50,7 +51,7 @@ from portal.models.learners import (
     ImportStatus,
     ManagerDepartment,
 )
-from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
+from portal.models.legal import DocumentKind, LegalDocument, Subcontractor, TermsAcceptance
 from portal.models.mail import MailAddressFailures, MailSuppression, SuppressionReason
 from portal.models.notices import IncidentStatus, Notice, NoticeKind, NoticeRead, NoticeTarget, NoticeUpdate
 from portal.models.outbox import OutboxMessage, OutboxStatus, outbox_message_id
@@ -127,6 +128,7 @@ __all__ = [
     "Application",
     "ApplicationStatus",
     "ServiceKind",
+    "ScreeningResult",
     "ACTIVE_STATUSES",
     "CannedReply",
     "DeskBreak",
@@ -147,12 +149,14 @@ __all__ = [
     "ManagerDepartment",
     "IncidentStatus",
     "LegalDocument",
+    "Subcontractor",
     "Notice",
     "NoticeKind",
     "NoticeRead",
     "NoticeTarget",
     "NoticeUpdate",
     "Contract",
+    "CureNotice",
     "DeletionRecord",
     "DeletionRequest",
     "DeletionRequestStatus",

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, deletion, legal, notices, seats, staff_alerts, third_parties
+from portal import audit, cure_notices, deletion, legal, notices, seats, staff_alerts, third_parties
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, audit_page
@@ -19,6 +19,8 @@ from portal.blueprints.operator.forms import (
     ApproveDeletionForm,
     CancelContractForm,
     ContractForm,
+    CureNoticeForm,
+    CureRecordForm,
     IncidentUpdateForm,
     InvoiceForm,
     LegalDocumentForm,
@@ -28,6 +30,7 @@ from portal.blueprints.operator.forms import (
     OrganizationForm,
     PurgeForm,
     StatusForm,
+    SubcontractorForm,
     ThirdPartyForm,
     UserLookupForm,
 )
@@ -36,7 +39,19 @@ from portal.blueprints.org.forms import HandoverForm
 from portal.clock import today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.models import Contract, DeletionRecord, Invoice, LegalDocument, Notice, Organization, Role, ThirdParty, User
+from portal.models import (
+    Contract,
+    CureNotice,
+    DeletionRecord,
+    Invoice,
+    LegalDocument,
+    Notice,
+    Organization,
+    Role,
+    Subcontractor,
+    ThirdParty,
+    User,
+)
 from portal.organizations import get_profile, status_history
 from portal.pagination import paginate_rows, requested_page
 from portal.violations import form_status, rule_violations_shown, undone_on
@@ -68,6 +83,7 @@ def home():
         staff_address_problems=staff_alerts.address_problems(current_app.config),
         staff_address_labels=staff_alerts.STAFF_ADDRESSES,
         pending_deletions=deletion.pending_requests(),
+        expired_cure_notices=cure_notices.expired_notices(),
         counts=services.status_counts(),
         over_limit=over_limit,
         overdue=overdue,
@@ -119,7 +135,13 @@ def organization_detail(org_id: int):
     return _detail(org, StatusForm(status=org.status), AdminForm())
 
 
-def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, code: int = 200):
+def _detail(
+    org: Organization,
+    status_form: StatusForm,
+    admin_form: AdminForm,
+    code: int = 200,
+    cure_form: CureNoticeForm | None = None,
+):
     contract = get_contract(org)
     invoices = db.session.scalars(
         select(Invoice).where(Invoice.organization_id == org.id).order_by(Invoice.period_start.desc())
@@ -145,6 +167,9 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             third_party_form=ThirdPartyForm(),
             third_parties=third_parties.all_for(org),
             termination=termination_rules.get_termination(org),
+            cure_notices=cure_notices.notices_for(org),
+            cure_form=cure_form or CureNoticeForm(),
+            cure_record_form=CureRecordForm(),
             labels=services.STATUS_LABELS,
             today=today_in_tokyo(),
             mfa_form=AdminMfaPolicyForm(required=org.admins_require_mfa),
@@ -421,6 +446,42 @@ def contract_cancel(org_id: int):
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
 
+# --- cure notices (催告, Art. 16-3) -------------------------------------------------------------
+
+
+def get_cure_notice_or_404(notice_id: int) -> CureNotice:
+    return db.get_or_404(CureNotice, notice_id)
+
+
+@bp.post("/organizations/<int:org_id>/cure-notices")
+def cure_notice_send(org_id: int):
+    org = get_org_or_404(org_id)
+    form = CureNoticeForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            notice = cure_notices.send_cure_notice(org, form.breach.data, _me())
+            flash(
+                _("催告を送りました。是正期限は %(day)s です。主管理者にメールで通知しました。",
+                  day=notice.deadline_on.strftime("%Y/%m/%d")),
+                "success",
+            )
+            return redirect(url_for("operator.organization_detail", org_id=org.id, _anchor="sec-cure"), 303)
+    return _detail(org, StatusForm(status=org.status), AdminForm(), form_status(form), cure_form=form)
+
+
+@bp.post("/cure-notices/<int:notice_id>/cured")
+def cure_notice_cured(notice_id: int):
+    notice = get_cure_notice_or_404(notice_id)
+    form = CureRecordForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            cure_notices.record_cure(notice, form.note.data or "", _me())
+            flash(_("是正を記録しました。"), "success")
+    else:
+        flash(_("是正の内容は500文字以内で入力してください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=notice.organization_id, _anchor="sec-cure"), 303)
+
+
 def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletionForm, code: int = 200,
                 refusal: str | None = None):
     return render_template(
@@ -546,7 +607,7 @@ def legal_list():
         "operator/legal.html",
         documents=documents,
         current_terms=current_terms,
-        accepted=legal.acceptances(current_terms) if current_terms else [],
+        acceptances=legal.all_acceptances(requested_page()),
         today=today_in_tokyo(),
     )
 
@@ -565,6 +626,50 @@ def legal_new():
             flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
             return redirect(url_for("operator.legal_list"), 303)
     return render_template("operator/legal_new.html", form=form), form_status()
+
+
+# --- subcontractors (再委託先, Art. 6) ----------------------------------------------------------
+
+
+def get_subcontractor_or_404(subcontractor_id: int) -> Subcontractor:
+    return db.get_or_404(Subcontractor, subcontractor_id)
+
+
+@bp.route("/subcontractors", methods=["GET", "POST"])
+def subcontractors():
+    form = SubcontractorForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            legal.add_subcontractor(form.name.data, form.purpose.data, form.location.data, _me())
+            flash(_("委託先を追加しました。公開ページに表示されます。"), "success")
+            return redirect(url_for("operator.subcontractors"), 303)
+    return (
+        render_template(
+            "operator/subcontractors.html", form=form, subcontractors=legal.subcontractors(), action_form=EmptyForm()
+        ),
+        form_status(form),
+    )
+
+
+@bp.route("/subcontractors/<int:subcontractor_id>/edit", methods=["GET", "POST"])
+def subcontractor_edit(subcontractor_id: int):
+    subcontractor = get_subcontractor_or_404(subcontractor_id)
+    form = SubcontractorForm(obj=subcontractor)
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            legal.update_subcontractor(subcontractor, form.name.data, form.purpose.data, form.location.data, _me())
+            flash(_("委託先を更新しました。"), "success")
+            return redirect(url_for("operator.subcontractors"), 303)
+    return render_template("operator/subcontractor_edit.html", form=form, subcontractor=subcontractor), form_status(form)
+
+
+@bp.post("/subcontractors/<int:subcontractor_id>/delete")
+def subcontractor_delete(subcontractor_id: int):
+    subcontractor = get_subcontractor_or_404(subcontractor_id)
+    if EmptyForm().validate_on_submit():
+        legal.remove_subcontractor(subcontractor, _me())
+        flash(_("委託先を一覧から削除しました。"), "success")
+    return redirect(url_for("operator.subcontractors"), 303)
 
 
 # --- third parties (Art. 14) ------------------------------------------------------------------
