@@ -48,6 +48,7 @@ ACCEPTANCE_ALLOWED = frozenset(
         "status.page",
         "legal.page",
         "legal.accept",
+        "legal.subcontractors",
     }
 )
 # How long learners see "the terms were revised" after a revision takes effect.

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, cure_notices, deletion, legal, notices, seats, staff_alerts, third_parties
+from portal import audit, cure_notices, deletion, legal, notices, seats, staff_alerts, staff_training, third_parties
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, audit_page
@@ -670,6 +670,21 @@ def subcontractor_delete(subcontractor_id: int):
         legal.remove_subcontractor(subcontractor, _me())
         flash(_("委託先を一覧から削除しました。"), "success")
     return redirect(url_for("operator.subcontractors"), 303)
+
+
+# --- the operator's staff take セキュトレ (Art. 4-2) ----------------------------------------------
+
+
+@bp.get("/staff-training")
+def staff_training_list():
+    org = staff_training.staff_organization()
+    courses = staff_training.current_editions()
+    return render_template(
+        "operator/staff_training.html",
+        org=org,
+        courses=courses,
+        staff=staff_training.staff_completion(org, courses),
+    )
 
 
 # --- third parties (Art. 14) ------------------------------------------------------------------
