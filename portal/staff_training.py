@@ -2,7 +2,8 @@
 
 The staff take the training as learners of an internal organization of the operator (its code is
 ``STAFF_ORGANIZATION_CODE``), delivered like any customer's, so nothing in training changes. A staff member
-(operator or support account) is matched to that organization's learner by email address. The current
+(operator or support account) is matched to that organization's learner whose 受講者ID (login_id) is the
+staff member's email address (an email address belongs to one account only, so it cannot be the learner's). The current
 edition is the operator's shared courses of the latest fiscal year that has one.
 """
 
@@ -69,15 +70,15 @@ def staff_completion(org: Organization | None, courses: list[Course]) -> list[St
             if org is not None:
                 rows = dict(
                     db.session.execute(
-                        select(func.lower(User.email), func.min(Assignment.passed_at))
+                        select(func.lower(User.login_id), func.min(Assignment.passed_at))
                         .join(Assignment, Assignment.learner_id == User.id)
                         .join(Delivery, and_(Delivery.id == Assignment.delivery_id, Delivery.course_id == course.id))
                         .where(
                             Assignment.organization_id == org.id,
                             Assignment.status == AssignmentStatus.PASSED,
-                            User.email.is_not(None),
+                            User.login_id.is_not(None),
                         )
-                        .group_by(func.lower(User.email))
+                        .group_by(func.lower(User.login_id))
                     ).all()
                 )
             passed.append(rows)
