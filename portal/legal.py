@@ -21,8 +21,8 @@ from portal import audit
 from portal.audit import client_ip
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
-from portal.pagination import paginate_rows
 from portal.models import DocumentKind, LegalDocument, Organization, Role, Subcontractor, TermsAcceptance, User
+from portal.pagination import paginate_rows
 from portal.rules import RuleViolation
 from portal.site_state import ProcessCache
 from portal.tenancy import unscoped

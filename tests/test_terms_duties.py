@@ -19,7 +19,6 @@ from portal.models import (
     CureNotice,
     LegalDocument,
     Organization,
-    OutboxMessage,
     Role,
     Subcontractor,
     TermsAcceptance,
@@ -56,7 +55,8 @@ def test_a_cure_notice_has_a_14_day_deadline_then_cancellation_is_offered(
     assert "催告の是正期限(14日)が過ぎても是正されていない場合にだけ" in operator.get(detail).get_data(as_text=True)
     assert run_in_app(lambda: db.session.get(Organization, world["org_a"].id).status) == "active"
 
-    response = post_form(operator, f"{detail}/cure-notices", {"breach": "2026年10月分の利用料金が未払いです。"}, page=detail)
+    breach = {"breach": "2026年10月分の利用料金が未払いです。"}
+    response = post_form(operator, f"{detail}/cure-notices", breach, page=detail)
     assert response.status_code == 303
     notice = run_in_app(lambda: db.session.scalar(select(CureNotice)))
     assert notice.deadline_on.isoformat() == "2026-11-16"
@@ -99,7 +99,8 @@ def test_a_cured_notice_closes_and_does_not_allow_cancellation(world, login_as, 
     operator = login_as(world["operator"])
     post_form(operator, f"{detail}/cure-notices", {"breach": "未払い"}, page=detail)
     notice_id = run_in_app(lambda: db.session.scalar(select(CureNotice.id)))
-    assert post_form(operator, f"/operator/cure-notices/{notice_id}/cured", {"note": "入金を確認"}, page=detail).status_code == 303
+    cured = f"/operator/cure-notices/{notice_id}/cured"
+    assert post_form(operator, cured, {"note": "入金を確認"}, page=detail).status_code == 303
     # Twice: the second is refused and changes nothing.
     post_form(operator, f"/operator/cure-notices/{notice_id}/cured", {"note": "再度"}, page=detail)
     notice = run_in_app(lambda: db.session.get(CureNotice, notice_id))
@@ -167,12 +168,14 @@ def test_approval_waits_for_a_clear_screening(world, login_as, run_in_app):
 
     # A concern needs a note; a day in the future is refused; then a concern blocks approval.
     today = today_in_tokyo()
-    response = post_form(operator, f"{url}/screening", {"result": "concern", "screened_on": today.isoformat()}, page=url)
+    data = {"result": "concern", "screened_on": today.isoformat()}
+    response = post_form(operator, f"{url}/screening", data, page=url)
     assert response.status_code == 422 and "メモに入力してください" in response.get_data(as_text=True)
     future = (today + timedelta(days=1)).isoformat()
     response = post_form(operator, f"{url}/screening", {"result": "clear", "screened_on": future}, page=url)
     assert response.status_code == 422 and "確認日は今日以前" in response.get_data(as_text=True)
-    response = post_form(operator, f"{url}/screening", {"result": "bogus", "screened_on": today.isoformat()}, page=url)
+    data = {"result": "bogus", "screened_on": today.isoformat()}
+    response = post_form(operator, f"{url}/screening", data, page=url)
     assert response.status_code == 422
     data = {"result": "concern", "screened_on": today.isoformat(), "note": "報道あり"}
     assert post_form(operator, f"{url}/screening", data, page=url).status_code == 303
@@ -205,7 +208,8 @@ def test_subcontractors_are_public_and_their_changes_audited(world, login_as, cl
     edit = f"/operator/subcontractors/{sub_id}/edit"
     assert post_form(operator, edit, {**data, "location": "大阪府・日本"}).status_code == 303
     assert "大阪府・日本" in client.get("/legal/subcontractors").get_data(as_text=True)
-    assert post_form(operator, f"/operator/subcontractors/{sub_id}/delete", {}, page="/operator/subcontractors").status_code == 303
+    delete = f"/operator/subcontractors/{sub_id}/delete"
+    assert post_form(operator, delete, {}, page="/operator/subcontractors").status_code == 303
     assert "株式会社クラウド基盤" not in client.get("/legal/subcontractors").get_data(as_text=True)
     assert actions(run_in_app, "legal.subcontractor") == [
         "legal.subcontractor_added", "legal.subcontractor_changed", "legal.subcontractor_removed"
@@ -219,13 +223,17 @@ def test_subcontractors_are_public_and_their_changes_audited(world, login_as, cl
 # --- the operator's staff take セキュトレ (Art. 4-2) ---------------------------------------------------------
 
 
-def test_the_operator_sees_which_staff_completed_the_current_edition(app, world, login_as, make_org, make_user, run_in_app):
+def test_the_operator_sees_which_staff_completed_the_current_edition(
+    app, world, login_as, make_org, make_user, run_in_app
+):
     from tests.training_helpers import add_course, assignment_of, deliver, take
 
     staff_org = make_org("株式会社運営(社内)", code="staff")
     staff_admin = make_user(Role.ORG_ADMIN, staff_org, email="staff-admin@operator.example.com")
     # Each staff member's learner account has his staff email address as its 受講者ID (case does not matter).
-    learner = make_user(Role.LEARNER, staff_org, email=None, login_id=world["operator"].email.upper(), name="運営 太郎")
+    learner = make_user(
+        Role.LEARNER, staff_org, email=None, login_id=world["operator"].email.upper(), name="運営 太郎"
+    )
     make_user(Role.LEARNER, staff_org, email=None, login_id=world["support"].email, name="サポート 花子")
     operator = login_as(world["operator"])
     page = operator.get("/operator/staff-training").get_data(as_text=True)
@@ -254,7 +262,9 @@ def test_the_operator_sees_which_staff_completed_the_current_edition(app, world,
 # --- the service end (Art. 21) --------------------------------------------------------------------------
 
 
-def test_service_end_stops_access_by_itself_at_the_date_except_the_export(app, world, login_as, run_in_app, time_machine):
+def test_service_end_stops_access_by_itself_at_the_date_except_the_export(
+    app, world, login_as, run_in_app, time_machine
+):
     time_machine.move_to(jst(2026, 11, 2, 10, 0))
     end_on = jst(2027, 2, 10, 0, 0).date()
 
@@ -329,8 +339,9 @@ def test_the_first_terms_version_is_not_called_a_revision(world, login_as, run_i
 
 def test_older_versions_acceptances_stay_visible_to_the_operator(world, login_as, run_in_app):
     def two_versions():
-        old = LegalDocument(kind="terms", version="2025年版", body="旧", effective_on=today_in_tokyo() - timedelta(days=400))
-        new = LegalDocument(kind="terms", version="2026年版", body="新", effective_on=today_in_tokyo() - timedelta(days=1))
+        today = today_in_tokyo()
+        old = LegalDocument(kind="terms", version="2025年版", body="旧", effective_on=today - timedelta(days=400))
+        new = LegalDocument(kind="terms", version="2026年版", body="新", effective_on=today - timedelta(days=1))
         db.session.add_all([old, new])
         db.session.flush()
         with unscoped():

@@ -660,7 +660,8 @@ def subcontractor_edit(subcontractor_id: int):
             legal.update_subcontractor(subcontractor, form.name.data, form.purpose.data, form.location.data, _me())
             flash(_("委託先を更新しました。"), "success")
             return redirect(url_for("operator.subcontractors"), 303)
-    return render_template("operator/subcontractor_edit.html", form=form, subcontractor=subcontractor), form_status(form)
+    page = render_template("operator/subcontractor_edit.html", form=form, subcontractor=subcontractor)
+    return page, form_status(form)
 
 
 @bp.post("/subcontractors/<int:subcontractor_id>/delete")
