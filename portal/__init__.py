@@ -73,6 +73,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         navigation,
         notices,
         security,
+        service_end,
         static_assets,
         suspension,
         violations,
@@ -88,6 +89,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.before_request(bind_request_scope)
     app.before_request(enforce_session_lifetime)
     suspension.init_app(app)
+    service_end.init_app(app)
     notices.init_app(app)
     legal.init_app(app)
     link_sessions.init_app(app)

@@ -153,6 +153,9 @@ class Config:
     DATA_RETENTION_DAYS = 90
     # Whom a suspended customer contacts (shown on the suspension page).
     BILLING_CONTACT = "050-3772-1290 / support@portal.invalid"
+    # The code of the internal organization in which the operator's own staff take セキュトレ (Art. 4-2);
+    # None: not set up yet (the staff training page says how). PORTAL_STAFF_ORGANIZATION_CODE sets it.
+    STAFF_ORGANIZATION_CODE: str | None = None
 
 
 class DevConfig(Config):

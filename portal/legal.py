@@ -21,7 +21,8 @@ from portal import audit
 from portal.audit import client_ip
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
-from portal.models import DocumentKind, LegalDocument, Role, TermsAcceptance, User
+from portal.models import DocumentKind, LegalDocument, Organization, Role, Subcontractor, TermsAcceptance, User
+from portal.pagination import paginate_rows
 from portal.rules import RuleViolation
 from portal.site_state import ProcessCache
 from portal.tenancy import unscoped
@@ -47,6 +48,7 @@ ACCEPTANCE_ALLOWED = frozenset(
         "status.page",
         "legal.page",
         "legal.accept",
+        "legal.subcontractors",
     }
 )
 # How long learners see "the terms were revised" after a revision takes effect.
@@ -101,21 +103,29 @@ def publish_document(kind: str, version: str, body: str, effective_on: date, by:
     if kind == DocumentKind.TERMS:
         from portal.notices import NoticeDraft, publish_notice
 
-        publish_notice(
-            NoticeDraft(
+        day = effective_on.strftime("%Y/%m/%d")
+        if previous_document(document) is None:
+            # The first version revises nothing: it is published, not 「改定」.
+            draft = NoticeDraft(
+                kind="general",
+                title=str(_l("利用規約の公開(%(version)s)", version=document.version)),
+                body=str(_l("利用規約を公開しました。施行日: %(day)s。", day=day)),
+                organization_ids=None,
+            )
+        else:
+            draft = NoticeDraft(
                 kind="terms_revision",
                 title=str(_l("利用規約の改定(%(version)s)", version=document.version)),
                 body=str(
                     _l(
                         "利用規約を改定します。施行日: %(day)s。施行日以降に本サービスを利用された場合、"
                         "改定内容に同意したものとみなされます(利用規約第25条)。",
-                        day=effective_on.strftime("%Y/%m/%d"),
+                        day=day,
                     )
                 ),
                 organization_ids=None,
-            ),
-            by,
-        )
+            )
+        publish_notice(draft, by)
     return document
 
 
@@ -170,6 +180,19 @@ def acceptances(document: LegalDocument) -> list[TermsAcceptance]:
                 .order_by(TermsAcceptance.accepted_at)
             )
         )
+
+
+def all_acceptances(page: int, per_page: int = 50):
+    """Who accepted which version of the terms and when, every version, newest first (a page of them)."""
+    with unscoped():
+        stmt = (
+            select(TermsAcceptance.accepted_at, LegalDocument.version, User.name, Organization.name, TermsAcceptance.ip)
+            .join(LegalDocument, LegalDocument.id == TermsAcceptance.document_id)
+            .join(User, User.id == TermsAcceptance.user_id)
+            .join(Organization, Organization.id == TermsAcceptance.organization_id)
+            .order_by(TermsAcceptance.accepted_at.desc(), TermsAcceptance.id.desc())
+        )
+        return paginate_rows(stmt, page, per_page=per_page)
 
 
 @dataclass(frozen=True)
@@ -227,3 +250,59 @@ def init_app(app: Flask) -> None:
     app.before_request(check_terms_acceptance)
     app.context_processor(_terms_context)
     app.jinja_env.globals["legal_kind_labels"] = KIND_LABELS
+
+
+# --- subcontractors (再委託先, Art. 6) ---------------------------------------------------------
+
+
+def subcontractors() -> list[Subcontractor]:
+    """The public list, by name."""
+    return list(db.session.scalars(select(Subcontractor).order_by(Subcontractor.name, Subcontractor.id)))
+
+
+def _subcontractor_fields(name: str, purpose: str, location: str) -> dict[str, str]:
+    fields = {"name": (name or "").strip(), "purpose": (purpose or "").strip(), "location": (location or "").strip()}
+    if not all(fields.values()):
+        raise RuleViolation(_l("委託先の名称、委託する業務、所在地・国をすべて入力してください。"))
+    return fields
+
+
+def add_subcontractor(name: str, purpose: str, location: str, by: User) -> Subcontractor:
+    """:raises RuleViolation: a field left empty."""
+    subcontractor = Subcontractor(**_subcontractor_fields(name, purpose, location))
+    db.session.add(subcontractor)
+    db.session.flush()
+    audit.record(
+        "legal.subcontractor_added",
+        target=subcontractor,
+        actor=by,
+        name=subcontractor.name,
+        purpose=subcontractor.purpose,
+        location=subcontractor.location,
+    )
+    return subcontractor
+
+
+def update_subcontractor(subcontractor: Subcontractor, name: str, purpose: str, location: str, by: User) -> None:
+    """Audited with what changed (before and after). :raises RuleViolation: a field left empty."""
+    fields = _subcontractor_fields(name, purpose, location)
+    changes = {k: [getattr(subcontractor, k), v] for k, v in fields.items() if getattr(subcontractor, k) != v}
+    if not changes:
+        return
+    for key, value in fields.items():
+        setattr(subcontractor, key, value)
+    db.session.flush()
+    audit.record("legal.subcontractor_changed", target=subcontractor, actor=by, changes=changes)
+
+
+def remove_subcontractor(subcontractor: Subcontractor, by: User) -> None:
+    audit.record(
+        "legal.subcontractor_removed",
+        target=subcontractor,
+        actor=by,
+        name=subcontractor.name,
+        purpose=subcontractor.purpose,
+        location=subcontractor.location,
+    )
+    db.session.delete(subcontractor)
+    db.session.flush()

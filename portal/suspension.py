@@ -34,6 +34,7 @@ ALWAYS_ALLOWED = frozenset(
         # acceptance could not even reach the invoices.
         "legal.page",
         "legal.accept",
+        "legal.subcontractors",
     }
 )
 # Administrators can still read their invoices and notices, and export their data until it is

@@ -19,6 +19,7 @@ from sqlalchemy import Table, select
 
 from portal import audit, inbox
 from portal.clock import today_in_tokyo, utcnow
+from portal.cure_notices import expired_uncured
 from portal.extensions import db
 from portal.jobs import periodic
 from portal.models import DeletionRecord, Organization, OrganizationStatus, Termination, User
@@ -120,6 +121,10 @@ def cancel_contract(org: Organization, ground: str, note: str, by: User) -> Term
         raise RuleViolation(_l("解除の理由を選んでください。"))
     if org.status == OrganizationStatus.TERMINATED:
         raise RuleViolation(_l("組織はすでにその状態です。"))
+    if ground == "16-3" and expired_uncured(org) is None:
+        raise RuleViolation(
+            _l("第16条第3項による解除は、催告の是正期限(14日)が過ぎても是正されていない場合にだけできます。")
+        )
     reason = f"{CANCELLATION_GROUNDS[ground]} {note.strip()}".strip()
     today = today_in_tokyo()
     with unscoped():

@@ -45,6 +45,10 @@ def make_application(status: str = "confirmed", token: str | None = None, **fiel
         "terms_version": "2026-04",
         "terms_accepted_at": now,
         "confirmed_at": now if status != "unconfirmed" else None,
+        "antisocial_declared_at": now,
+        # Screened clear (Art. 24), so that approving it is possible; pass screening_result=None for one not yet.
+        "screening_result": "clear" if status != "unconfirmed" else None,
+        "screened_on": today_in_tokyo() if status != "unconfirmed" else None,
     }
     if token is not None:
         values["confirm_token_hash"] = hashlib.sha256(token.encode()).hexdigest()

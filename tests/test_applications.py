@@ -47,6 +47,7 @@ def form(**overrides) -> dict:
         "desired_start_on": (today_in_tokyo() + timedelta(days=14)).isoformat(),
         "services": ["secutore", "secureji"],
         "accept_terms": "y",
+        "declare_antisocial": "y",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

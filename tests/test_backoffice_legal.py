@@ -38,7 +38,10 @@ def test_administrators_accept_each_version_once_with_the_differences(operator_c
     assert publish(operator_client).status_code == 303
     # Every organization is told through a notice, and primary administrators by email.
     kinds = run_in_app(lambda: db.session.scalars(select(Notice.kind)).all())
-    assert sorted(kinds) == ["general", "terms_revision"]  # the fixture's notice and this one
+    # The fixture's notice and this one: the first version revises nothing, so it is published, not 「改定」.
+    assert sorted(kinds) == ["general", "general"]
+    titles = run_in_app(lambda: db.session.scalars(select(Notice.title).order_by(Notice.id.desc())).all())
+    assert "利用規約の公開" in titles[0] and "改定" not in titles[0]
     assert run_in_app(lambda: db.session.scalar(select(func.count()).where(OutboxMessage.template == "notice"))) == 1
 
     admin = login_as(world["admin_a"])

@@ -126,6 +126,10 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator.handover_start": post("/operator/organizations/{org}/handover", "operator"),
     "operator.third_party_approve": post("/operator/organizations/{org}/third-parties", "operator"),
     "operator.third_party_revoke": post("/operator/third-parties/{third_party}/revoke", "operator"),
+    "operator.cure_notice_send": post("/operator/organizations/{org}/cure-notices", "operator"),
+    "operator.cure_notice_cured": post("/operator/cure-notices/{cure_notice}/cured", "operator"),
+    "operator.subcontractor_edit": get("/operator/subcontractors/{subcontractor}/edit", "operator"),
+    "operator.subcontractor_delete": post("/operator/subcontractors/{subcontractor}/delete", "operator"),
     "operator.organization_mfa_policy": post("/operator/organizations/{org}/two-factor-policy", "operator"),
     "operator.user_mfa_reset": get("/operator/users/{admin}/two-factor", "operator"),
     "operator.invoice_detail": get("/operator/invoices/{invoice}", "operator"),
@@ -150,6 +154,7 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "applications.show": get("/operator/applications/{application}", "operator"),
     "applications.approve": post("/operator/applications/{application}/approve", "operator"),
     "applications.reject": post("/operator/applications/{application}/reject", "operator"),
+    "applications.screening": post("/operator/applications/{application}/screening", "operator"),
     # --- mail ---
     "mail.message": get("/mail/{outbox}", "admin", "operator"),
     "mail.retry": post("/mail/{outbox}/retry", "operator"),
@@ -236,11 +241,11 @@ KEYS = {
     "payment", "credit_note", "notice", "inbox_item",
     "course", "lesson", "question", "image", "delivery", "passed_delivery", "assignment", "assignment_passed",
     "attempt", "attempt_done", "link", "item", "edition", "third_party", "inspection_round", "no_answer", "action",
-    "open_round", "sheet", "inspection_link", "trainee",
+    "open_round", "sheet", "inspection_link", "trainee", "cure_notice",
     # not owned by an organization (staff objects): the same for A and B
-    "canned", "desk_break", "application", "suppression",
+    "canned", "desk_break", "application", "suppression", "subcontractor",
 }
-GLOBAL = {"canned", "desk_break", "application", "suppression"}  # one set per staff role (deletions)
+GLOBAL = {"canned", "desk_break", "application", "suppression", "subcontractor"}  # one set per staff role (deletions)
 # Objects that belong to one learner: the learner also tries another learner's of the same organization.
 LEARNER_OWNED = {"ticket", "attachment", "assignment", "assignment_passed", "attempt", "attempt_done", "link",
                  "sheet", "inspection_link"}
@@ -287,6 +292,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
     from portal.models import (
         Contract,
         CreditNote,
+        CureNotice,
         ImportBatch,
         InboxItem,
         InspectionItem,
@@ -345,7 +351,8 @@ def _org_objects(app, org, people, make_ticket) -> dict:
         notice = Notice(kind="general", title=f"{org.name} だけへのお知らせ", body="本文", all_organizations=False)
         party = ThirdParty(organization_id=org.id, name="協力会社", approved_on=date(2026, 4, 1))
         item = InspectionItem(organization_id=org.id, category="入退管理", text="自社の項目", why="理由")
-        db.session.add_all([batch, spare_batch, outbox, invoice, notice, party, item])
+        cure_notice = CureNotice(organization_id=org.id, breach="未払い", deadline_on=today_in_tokyo())
+        db.session.add_all([batch, spare_batch, outbox, invoice, notice, party, item, cure_notice])
         db.session.flush()
         inbox_item = InboxItem(kind="invoice_overdue", key=f"invoice_overdue:{invoice.id}", subject_type="Invoice",
                                subject_id=invoice.id, organization_id=org.id, summary=invoice.number)
@@ -392,7 +399,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
             notice=notice.id, third_party=party.id, item=item.id, edition=edition.id, course=course.id,
             inspection_round=inspection_round.id, no_answer=no_answer.id, action=action.id,
             lesson=lesson.id, question=question.id, image=image.id, delivery=delivery.id, trainee=learner.id,
-            passed_delivery=passed_delivery.id,
+            passed_delivery=passed_delivery.id, cure_notice=cure_notice.id,
         )
         open_round = inspection_rounds.open_round(admin, edition.id, person_ids=[learner.id, peer.id])
         objects["open_round"] = open_round.id
@@ -412,7 +419,7 @@ def _org_objects(app, org, people, make_ticket) -> dict:
 
 
 def _global_objects(app, n: int = 0) -> dict:
-    from portal.models import CannedReply, DeskBreak, MailSuppression
+    from portal.models import CannedReply, DeskBreak, MailSuppression, Subcontractor
     from portal.tenancy import unscoped
     from tests.application_helpers import make_application
 
@@ -420,11 +427,12 @@ def _global_objects(app, n: int = 0) -> dict:
         canned = CannedReply(title="定型文", body="本文")
         desk_break = DeskBreak(name="夏季休業", first_day=date(2026, 8, 13), last_day=date(2026, 8, 15))
         suppression = MailSuppression(address=f"stopped{n}@example.com")
-        db.session.add_all([canned, desk_break, suppression])
+        subcontractor = Subcontractor(name="株式会社クラウド基盤", purpose="サーバーの運用", location="東京都・日本")
+        db.session.add_all([canned, desk_break, suppression, subcontractor])
         application = make_application(status="confirmed")
         db.session.flush()
         ids = {"canned": canned.id, "desk_break": desk_break.id, "suppression": suppression.id,
-               "application": application.id}
+               "application": application.id, "subcontractor": subcontractor.id}
         db.session.commit()
         return ids
 

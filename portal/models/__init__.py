@@ -8,11 +8,12 @@ from portal.models.accounts import (
     Role,
     User,
 )
-from portal.models.applications import Application, ApplicationStatus, ServiceKind
+from portal.models.applications import Application, ApplicationStatus, ScreeningResult, ServiceKind
 from portal.models.audit import AuditEvent
 from portal.models.backoffice import (
     Contract,
     CreditNote,
+    CureNotice,
     DeletionRecord,
     DeletionRequest,
     DeletionRequestStatus,
@@ -54,7 +55,7 @@ from portal.models.learners import (
     ImportStatus,
     ManagerDepartment,
 )
-from portal.models.legal import DocumentKind, LegalDocument, TermsAcceptance
+from portal.models.legal import DocumentKind, LegalDocument, Subcontractor, TermsAcceptance
 from portal.models.mail import MailAddressFailures, MailSuppression, SuppressionReason
 from portal.models.notices import (
     IncidentStatus,
@@ -142,6 +143,7 @@ __all__ = [
     "Application",
     "ApplicationStatus",
     "ServiceKind",
+    "ScreeningResult",
     "ACTIVE_STATUSES",
     "CannedReply",
     "DeskBreak",
@@ -163,6 +165,7 @@ __all__ = [
     "ManagerDepartment",
     "IncidentStatus",
     "LegalDocument",
+    "Subcontractor",
     "Notice",
     "NoticeKind",
     "NoticeRead",
@@ -172,6 +175,7 @@ __all__ = [
     "RevisionAction",
     "Contract",
     "CreditNote",
+    "CureNotice",
     "DeletionRecord",
     "DeletionRequest",
     "DeletionRequestStatus",

@@ -23,6 +23,11 @@ class ApplicationStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class ScreeningResult(enum.StrEnum):
+    CLEAR = "clear"  # no sign of an anti-social force: approval may proceed
+    CONCERN = "concern"  # a concern found: the application cannot be approved
+
+
 class ServiceKind(enum.StrEnum):
     SECUTORE = "secutore"
     SECUREJI = "secureji"
@@ -62,6 +67,13 @@ class Application(db.Model):
     terms_version: Mapped[str] = mapped_column(String(40))
     terms_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ip: Mapped[str | None] = mapped_column(String(45))
+    # The applicant's declaration that it is not an anti-social force (Art. 24-1); NULL before 0026_terms.
+    antisocial_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The operator's screening (反社チェック, Art. 24-2) before approval: result, day, who, note.
+    screening_result: Mapped[str | None] = mapped_column(String(16))
+    screened_on: Mapped[date | None] = mapped_column(Date)
+    screened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    screening_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirm_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -72,7 +84,8 @@ class Application(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     terms_document: Mapped[LegalDocument | None] = relationship()
-    decided_by: Mapped[User | None] = relationship()
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    screened_by: Mapped[User | None] = relationship(foreign_keys=[screened_by_id])
     organization: Mapped[Organization | None] = relationship()
 
     @property

@@ -221,6 +221,31 @@ class Termination(TenantScoped, db.Model):
     requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="joined")
 
 
+class CureNotice(TenantScoped, db.Model):
+    """A notice asking an organization to cure a breach within 14 days (催告, Art. 16-3).
+
+    Open until ``cured_at`` is set; once ``deadline_on`` has passed uncured, the operator may cancel the
+    contract on ground 16-3. ``expired_at`` is when the periodic job first saw it expired.
+    """
+
+    __tablename__ = "cure_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    breach: Mapped[str] = mapped_column(Text)
+    # The last day (Tokyo) on which the breach may be cured.
+    deadline_on: Mapped[date] = mapped_column(Date, index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cured_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cure_note: Mapped[str] = mapped_column(String(500), default="")
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    sent_by: Mapped[User | None] = relationship(foreign_keys=[sent_by_id], lazy="joined")
+
+
 class DeletionRecord(db.Model):
     """What was deleted of an organization, by whom and when. Outlives the organization (no foreign key)."""
 

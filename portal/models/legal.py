@@ -50,3 +50,17 @@ class TermsAcceptance(TenantScoped, db.Model):
 
     user: Mapped[User] = relationship(lazy="joined")
     document: Mapped[LegalDocument] = relationship(lazy="joined")
+
+
+class Subcontractor(db.Model):
+    """A company the operator entrusts part of the service to (再委託先, Art. 6), listed publicly."""
+
+    __tablename__ = "subcontractors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(500))
+    # Where the data is handled: a place and its country (e.g. 「東京都・日本」).
+    location: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -66,6 +66,7 @@ def test_a_company_applies_confirms_and_is_approved(live_server, browser, deskto
     assert page.input_value("#corporate_name") == "株式会社ブラウザ商事"
     page.check("input[name=services][value=secutore]")
     page.check("#accept_terms")
+    page.check("#declare_antisocial")
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{base}/apply/thanks")
     assert "お申込みありがとうございます" in page.inner_text("h1")
@@ -92,6 +93,11 @@ def test_a_company_applies_confirms_and_is_approved(live_server, browser, deskto
     assert "審査待ち" in row.inner_text()
     row.get_by_role("link").first.click()
     assert NTA_NUMBER in operator.content()
+    # Approval waits for the anti-social-forces screening (Art. 24): recorded first, on the same page.
+    operator.select_option("#result", "clear")
+    operator.get_by_role("button", name="確認結果を記録する").click()
+    operator.wait_for_load_state()
+    assert "反社チェックの結果を記録しました" in operator.content()
     assert operator.input_value("#seat_limit") == "25"
     assert operator.input_value("#starts_on") == start.isoformat()
     operator.fill("#annual_fee", "150000")

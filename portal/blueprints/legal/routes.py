@@ -32,11 +32,11 @@ def accept():
     if document is None:
         return redirect(url_for("main.index"), 303)
     form = EmptyForm()
+    previous = legal.previous_document(document)
     if form.validate_on_submit():
         legal.accept(document, me)
-        flash(_("改定後の利用規約を確認しました。"), "success")
+        flash(_("改定後の利用規約を確認しました。") if previous else _("利用規約を確認しました。"), "success")
         return redirect(_safe_next(request.args.get("next")) or url_for("main.index"), 303)
-    previous = legal.previous_document(document)
     return render_template(
         "legal/accept.html",
         document=document,
@@ -44,3 +44,9 @@ def accept():
         lines=legal.differences(previous, document),
         form=form,
     )
+
+
+@bp.get("/subcontractors")
+def subcontractors():
+    """The public list of subcontractors (再委託先, Art. 6)."""
+    return render_template("legal/subcontractors.html", subcontractors=legal.subcontractors())

@@ -457,3 +457,38 @@ class HandleItemForm(FlaskForm):
         validators=[Optional(), Length(max=inbox.NOTE_MAX)],
         description=_l("何をしたかを残すと、あとで見た人にわかります。"),
     )
+
+
+class CureNoticeForm(FlaskForm):
+    """A cure notice (催告, Art. 16-3): what is in breach and what the organization must do."""
+
+    breach = TextAreaField(
+        _l("違反の内容と是正を求める事項"),
+        validators=[
+            DataRequired(message=_l("是正を求める違反の内容を入力してください。")),
+            Length(max=2000, message=_l("2000文字以内で入力してください。")),
+        ],
+        description=_l("主管理者へのメールにそのまま記載されます(例: 2026年10月分の利用料金が未払いです)。"),
+    )
+
+
+class CureRecordForm(FlaskForm):
+    note = StringField(
+        _l("是正の内容"),
+        validators=[Optional(), Length(max=500, message=_l("500文字以内で入力してください。"))],
+    )
+
+
+class SubcontractorForm(FlaskForm):
+    name = StringField(
+        _l("委託先の名称"),
+        validators=[DataRequired(message=_l("委託先の名称を入力してください。")), Length(max=200)],
+    )
+    purpose = StringField(
+        _l("委託する業務"),
+        validators=[DataRequired(message=_l("委託する業務を入力してください。")), Length(max=500)],
+    )
+    location = StringField(
+        _l("所在地・国"),
+        validators=[DataRequired(message=_l("所在地と国を入力してください(例: 東京都・日本)。")), Length(max=200)],
+    )

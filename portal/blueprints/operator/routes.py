@@ -7,7 +7,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, contracts, deletion, inbox, legal, notices, payments, seats, staff_alerts, third_parties
+from portal import (
+    audit,
+    contracts,
+    cure_notices,
+    deletion,
+    inbox,
+    legal,
+    notices,
+    payments,
+    seats,
+    staff_alerts,
+    staff_training,
+    third_parties,
+)
 from portal import termination as termination_rules
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
@@ -22,6 +35,8 @@ from portal.blueprints.operator.forms import (
     CancelContractForm,
     ContractForm,
     CreditNoteForm,
+    CureNoticeForm,
+    CureRecordForm,
     HandleItemForm,
     InboxFilterForm,
     IncidentUpdateForm,
@@ -38,6 +53,7 @@ from portal.blueprints.operator.forms import (
     PurgeForm,
     RenewalForm,
     StatusForm,
+    SubcontractorForm,
     ThirdPartyForm,
     UserLookupForm,
 )
@@ -49,6 +65,7 @@ from portal.forms import EmptyForm
 from portal.models import (
     Contract,
     CreditNote,
+    CureNotice,
     DeletionRecord,
     InboxItem,
     Invoice,
@@ -57,6 +74,7 @@ from portal.models import (
     Organization,
     Payment,
     Role,
+    Subcontractor,
     ThirdParty,
     User,
 )
@@ -94,6 +112,7 @@ def home():
         pending_deletions=deletion.pending_requests(),
         inbox_counts=inbox.open_counts(),
         inbox_kinds=inbox.KINDS,
+        expired_cure_notices=cure_notices.expired_notices(),
         counts=services.status_counts(),
         over_limit=over_limit,
         overdue=overdue,
@@ -198,7 +217,13 @@ def organization_detail(org_id: int):
     return _detail(org, StatusForm(status=org.status), AdminForm())
 
 
-def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, code: int = 200):
+def _detail(
+    org: Organization,
+    status_form: StatusForm,
+    admin_form: AdminForm,
+    code: int = 200,
+    cure_form: CureNoticeForm | None = None,
+):
     contract = get_contract(org)
     invoices = db.session.scalars(
         select(Invoice).where(Invoice.organization_id == org.id).order_by(Invoice.period_start.desc())
@@ -228,6 +253,9 @@ def _detail(org: Organization, status_form: StatusForm, admin_form: AdminForm, c
             third_party_form=ThirdPartyForm(),
             third_parties=third_parties.all_for(org),
             termination=termination_rules.get_termination(org),
+            cure_notices=cure_notices.notices_for(org),
+            cure_form=cure_form or CureNoticeForm(),
+            cure_record_form=CureRecordForm(),
             labels=services.STATUS_LABELS,
             today=today_in_tokyo(),
             mfa_form=AdminMfaPolicyForm(required=org.admins_require_mfa),
@@ -737,6 +765,42 @@ def _final_invoice_flash(invoice: Invoice | None) -> None:
                 number=invoice.number), "info")
 
 
+# --- cure notices (催告, Art. 16-3) -------------------------------------------------------------
+
+
+def get_cure_notice_or_404(notice_id: int) -> CureNotice:
+    return db.get_or_404(CureNotice, notice_id)
+
+
+@bp.post("/organizations/<int:org_id>/cure-notices")
+def cure_notice_send(org_id: int):
+    org = get_org_or_404(org_id)
+    form = CureNoticeForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            notice = cure_notices.send_cure_notice(org, form.breach.data, _me())
+            flash(
+                _("催告を送りました。是正期限は %(day)s です。主管理者にメールで通知しました。",
+                  day=notice.deadline_on.strftime("%Y/%m/%d")),
+                "success",
+            )
+            return redirect(url_for("operator.organization_detail", org_id=org.id, _anchor="sec-cure"), 303)
+    return _detail(org, StatusForm(status=org.status), AdminForm(), form_status(form), cure_form=form)
+
+
+@bp.post("/cure-notices/<int:notice_id>/cured")
+def cure_notice_cured(notice_id: int):
+    notice = get_cure_notice_or_404(notice_id)
+    form = CureRecordForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            cure_notices.record_cure(notice, form.note.data or "", _me())
+            flash(_("是正を記録しました。"), "success")
+    else:
+        flash(_("是正の内容は500文字以内で入力してください。"), "error")
+    return redirect(url_for("operator.organization_detail", org_id=notice.organization_id, _anchor="sec-cure"), 303)
+
+
 def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletionForm, code: int = 200,
                 refusal: str | None = None):
     return render_template(
@@ -862,7 +926,7 @@ def legal_list():
         "operator/legal.html",
         documents=documents,
         current_terms=current_terms,
-        accepted=legal.acceptances(current_terms) if current_terms else [],
+        acceptances=legal.all_acceptances(requested_page()),
         today=today_in_tokyo(),
     )
 
@@ -881,6 +945,66 @@ def legal_new():
             flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
             return redirect(url_for("operator.legal_list"), 303)
     return render_template("operator/legal_new.html", form=form), form_status()
+
+
+# --- subcontractors (再委託先, Art. 6) ----------------------------------------------------------
+
+
+def get_subcontractor_or_404(subcontractor_id: int) -> Subcontractor:
+    return db.get_or_404(Subcontractor, subcontractor_id)
+
+
+@bp.route("/subcontractors", methods=["GET", "POST"])
+def subcontractors():
+    form = SubcontractorForm()
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            legal.add_subcontractor(form.name.data, form.purpose.data, form.location.data, _me())
+            flash(_("委託先を追加しました。公開ページに表示されます。"), "success")
+            return redirect(url_for("operator.subcontractors"), 303)
+    return (
+        render_template(
+            "operator/subcontractors.html", form=form, subcontractors=legal.subcontractors(), action_form=EmptyForm()
+        ),
+        form_status(form),
+    )
+
+
+@bp.route("/subcontractors/<int:subcontractor_id>/edit", methods=["GET", "POST"])
+def subcontractor_edit(subcontractor_id: int):
+    subcontractor = get_subcontractor_or_404(subcontractor_id)
+    form = SubcontractorForm(obj=subcontractor)
+    if form.validate_on_submit():
+        with rule_violations_shown():
+            legal.update_subcontractor(subcontractor, form.name.data, form.purpose.data, form.location.data, _me())
+            flash(_("委託先を更新しました。"), "success")
+            return redirect(url_for("operator.subcontractors"), 303)
+    page = render_template("operator/subcontractor_edit.html", form=form, subcontractor=subcontractor)
+    return page, form_status(form)
+
+
+@bp.post("/subcontractors/<int:subcontractor_id>/delete")
+def subcontractor_delete(subcontractor_id: int):
+    subcontractor = get_subcontractor_or_404(subcontractor_id)
+    if EmptyForm().validate_on_submit():
+        legal.remove_subcontractor(subcontractor, _me())
+        flash(_("委託先を一覧から削除しました。"), "success")
+    return redirect(url_for("operator.subcontractors"), 303)
+
+
+# --- the operator's staff take セキュトレ (Art. 4-2) ----------------------------------------------
+
+
+@bp.get("/staff-training")
+def staff_training_list():
+    org = staff_training.staff_organization()
+    courses = staff_training.current_editions()
+    return render_template(
+        "operator/staff_training.html",
+        org=org,
+        courses=courses,
+        staff=staff_training.staff_completion(org, courses),
+    )
 
 
 # --- third parties (Art. 14) ------------------------------------------------------------------

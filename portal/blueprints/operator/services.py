@@ -248,12 +248,16 @@ def recent_activity(org: Organization, limit: int = 20) -> list[AuditEvent]:
 
 
 def org_staff(org: Organization) -> list[User]:
-    """Administrators and managers of ``org``."""
+    """The active administrators and managers of ``org`` (one whose access a handover ended is not listed)."""
     with unscoped():
         return list(
             db.session.scalars(
                 select(User)
-                .where(User.organization_id == org.id, User.role.in_([Role.ORG_ADMIN, Role.MANAGER]))
+                .where(
+                    User.organization_id == org.id,
+                    User.role.in_([Role.ORG_ADMIN, Role.MANAGER]),
+                    User.is_active_flag.is_(True),
+                )
                 .order_by(User.role.desc(), User.id)
             )
         )

@@ -124,7 +124,7 @@ def invite_member(org: Organization, name: str, email: str, role: str, by: User)
 
 PREDECESSOR_CHOICES = ("end", "manager", "org_admin")
 # Emails from the operator that a successor must be able to read again (never invitations: they carry links).
-OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termination_received")
+OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termination_received", "cure_notice")
 
 
 def pending_handover(org: Organization) -> Handover | None:

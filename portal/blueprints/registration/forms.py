@@ -110,6 +110,7 @@ class ApplicationForm(FlaskForm):
         validate_choice=True,
     )
     accept_terms = BooleanField(_l("利用規約に同意します"))
+    declare_antisocial = BooleanField(_l("上記の反社会的勢力の排除に関する表明・保証に同意します(利用規約第24条)"))
     # Honeypot: hidden from people by CSS; a bot that fills it is answered politely and nothing is stored.
     website = StringField(_l("ウェブサイト(入力しないでください)"), render_kw={"autocomplete": "off", "tabindex": "-1"})
 
@@ -152,6 +153,10 @@ class ApplicationForm(FlaskForm):
         if not field.data:
             raise ValidationError(_l("お申込みには利用規約への同意が必要です。"))
 
+    def validate_declare_antisocial(self, field):
+        if not field.data:
+            raise ValidationError(_l("お申込みには反社会的勢力ではないことの表明・保証が必要です(利用規約第24条)。"))
+
     def data_for_service(self) -> ApplicationData:
         return ApplicationData(
             corporate_name=self.corporate_name.data,
@@ -169,6 +174,7 @@ class ApplicationForm(FlaskForm):
             expected_learners=self.expected_learners.data,
             desired_start_on=self.desired_start_on.data,
             services=list(self.services.data),
+            antisocial_declared=bool(self.declare_antisocial.data),
         )
 
 
@@ -181,6 +187,23 @@ class RejectionForm(FlaskForm):
         _l("お断りの理由"),
         validators=[DataRequired(message=_l("お断りの理由を入力してください。")), Length(max=1000)],
         description=_l("お申込み担当者へのメールにそのまま記載されます。丁寧な表現でご記入ください。"),
+    )
+
+
+class ScreeningForm(FlaskForm):
+    """The operator's anti-social-forces screening (反社チェック, Art. 24-2) of an application."""
+
+    result = SelectField(
+        _l("確認結果"),
+        choices=[SelectChoice("", _l("選んでください"))]
+        + [SelectChoice(str(k), label) for k, label in services.SCREENING_LABELS.items()],
+        validators=[DataRequired(message=_l("確認結果を選んでください。"))],
+    )
+    screened_on = DateField(_l("確認日"), validators=[InputRequired(message=_l("確認日を入力してください。"))])
+    note = TextAreaField(
+        _l("確認の方法・メモ"),
+        validators=[Optional(), Length(max=1000, message=_l("1000文字以内で入力してください。"))],
+        description=_l("確認に使った資料やデータベースなど。懸念ありの場合は必須です。"),
     )
 
 

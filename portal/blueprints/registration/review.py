@@ -6,7 +6,8 @@ from flask_login import current_user
 
 from portal.blueprints.registration import review_bp as bp
 from portal.blueprints.registration import services
-from portal.blueprints.registration.forms import ApplicationFilterForm, ApprovalForm, RejectionForm
+from portal.blueprints.registration.forms import ApplicationFilterForm, ApprovalForm, RejectionForm, ScreeningForm
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Application, ApplicationStatus
 from portal.pagination import paginate_rows, requested_page
@@ -35,7 +36,15 @@ def index():
     )
 
 
-def _show(application: Application, approval: ApprovalForm, rejection: RejectionForm, code: int = 200):
+def _show(
+    application: Application,
+    approval: ApprovalForm,
+    rejection: RejectionForm,
+    code: int = 200,
+    screening: ScreeningForm | None = None,
+):
+    if screening is None:
+        screening = ScreeningForm(formdata=None, screened_on=today_in_tokyo())
     return (
         render_template(
             "registration/review_show.html",
@@ -43,6 +52,8 @@ def _show(application: Application, approval: ApprovalForm, rejection: Rejection
             flags=services.duplicate_flags(application),
             approval=approval,
             rejection=rejection,
+            screening=screening,
+            screening_labels=services.SCREENING_LABELS,
             labels=services.STATUS_LABELS,
             service_labels=services.SERVICE_LABELS,
             waiting=application.status == ApplicationStatus.CONFIRMED,
@@ -83,3 +94,21 @@ def reject(application_id: int):
     application = get_application_or_404(application_id)
     approval = ApprovalForm(data=services.suggested_terms(application))
     return _show(application, approval, form, 422)
+
+
+@bp.post("/<int:application_id>/screening")
+def screening(application_id: int):
+    """Record the anti-social-forces screening (反社チェック, Art. 24-2) before approval."""
+    application = get_application_or_404(application_id)
+    form = ScreeningForm()
+    if form.validate_on_submit():
+        with rule_violations_shown(form.form_errors):
+            services.record_screening(
+                application, form.result.data, form.screened_on.data, form.note.data or "",
+                current_user._get_current_object(),
+            )
+            flash(_("反社チェックの結果を記録しました。"), "success")
+            return redirect(url_for("applications.show", application_id=application_id), 303)
+    application = get_application_or_404(application_id)
+    approval = ApprovalForm(data=services.suggested_terms(application))
+    return _show(application, approval, RejectionForm(), 422, screening=form)

@@ -28,7 +28,15 @@ from portal.corporations import (  # noqa: F401 (the registration form uses them
 )
 from portal.extensions import db
 from portal.jobs import periodic
-from portal.models import Application, ApplicationStatus, LegalDocument, Organization, ServiceKind, User
+from portal.models import (
+    Application,
+    ApplicationStatus,
+    LegalDocument,
+    Organization,
+    ScreeningResult,
+    ServiceKind,
+    User,
+)
 from portal.outbox import external_url, queue_email
 from portal.rules import RuleViolation
 from portal.tenancy import unscoped
@@ -39,6 +47,10 @@ STATUS_LABELS = {
     ApplicationStatus.CONFIRMED: _l("審査待ち"),
     ApplicationStatus.APPROVED: _l("承認済み"),
     ApplicationStatus.REJECTED: _l("お断り済み"),
+}
+SCREENING_LABELS = {
+    ScreeningResult.CLEAR: _l("該当なし(問題なし)"),
+    ScreeningResult.CONCERN: _l("懸念あり"),
 }
 # Applications the operator still has to decide, or that may still become so.
 PENDING = (ApplicationStatus.UNCONFIRMED, ApplicationStatus.CONFIRMED)
@@ -121,6 +133,8 @@ class ApplicationData:
     expected_learners: int
     desired_start_on: date
     services: list[str]
+    # The declaration of Art. 24-1 (not an anti-social force), ticked on the form.
+    antisocial_declared: bool = False
 
 
 def _digest(raw: str) -> str:
@@ -164,6 +178,8 @@ def submit_application(
         raise RuleViolation(_l("本サービスは法人のみお申込みいただけます。"))
     if data.desired_start_on < earliest_start(now):
         raise RuleViolation(_l("利用開始希望日は今日以降の日付にしてください。"))
+    if not data.antisocial_declared:
+        raise RuleViolation(_l("お申込みには反社会的勢力ではないことの表明・保証が必要です(利用規約第24条)。"))
     email = normalize_email(data.applicant_email)
     under_review = db.session.scalar(
         select(Application).where(
@@ -208,6 +224,7 @@ def submit_application(
         terms_document_id=terms.id,
         terms_version=terms.version,
         terms_accepted_at=now,
+        antisocial_declared_at=now,
         ip=ip,
         created_at=now,
     )
@@ -218,6 +235,7 @@ def submit_application(
         target=application,
         corporate_number=application.corporate_number,
         terms_version=terms.version,
+        antisocial_declared=True,
     )
     _issue_confirmation(application, now)
     db.session.flush()
@@ -390,13 +408,43 @@ def _require_confirmed(application: Application) -> None:
         raise RuleViolation(_l("この申込は審査待ちではありません(メール未確認、または処理済みです)。"))
 
 
+def record_screening(application: Application, result: str, screened_on: date, note: str, by: User) -> None:
+    """Record the operator's anti-social-forces screening (Art. 24-2); a later one replaces it, audited.
+
+    :raises RuleViolation: not waiting for review, an unknown result, a day in the future, a concern without a note.
+    """
+    _require_confirmed(application)
+    if result not in set(ScreeningResult):
+        raise RuleViolation(_l("確認結果を選んでください。"))
+    if screened_on > today_in_tokyo():
+        raise RuleViolation(_l("確認日は今日以前の日付にしてください。"))
+    note = (note or "").strip()
+    if result == ScreeningResult.CONCERN and not note:
+        raise RuleViolation(_l("懸念ありの場合は、確認の内容をメモに入力してください。"))
+    application.screening_result = result
+    application.screened_on = screened_on
+    application.screened_by_id = by.id
+    application.screening_note = note
+    db.session.flush()
+    audit.record(
+        "application.screened", target=application, actor=by, result=result, screened_on=screened_on.isoformat()
+    )
+
+
 def approve_application(application: Application, terms: ContractTerms, by: User) -> Organization:
     """Create the organization, its contract and administrator as the operator's form does, and invite him.
 
-    :raises RuleViolation: not waiting for review, or the organization cannot be created (duplicate name or
-        administrator email, bad contract terms).
+    :raises RuleViolation: not waiting for review, no screening recorded or a concern found (Art. 24), or the
+        organization cannot be created (duplicate name or administrator email, bad contract terms).
     """
     _require_confirmed(application)
+    if application.screening_result != ScreeningResult.CLEAR:
+        audit.record_denial(
+            "application.approval_refused", target=application, actor=by, screening=application.screening_result
+        )
+        if application.screening_result == ScreeningResult.CONCERN:
+            raise RuleViolation(_l("反社会的勢力の確認で懸念ありと記録された申込は承認できません(利用規約第24条)。"))
+        raise RuleViolation(_l("承認の前に、反社会的勢力の確認結果(反社チェック)を記録してください。"))
     org = operator_services.create_organization(
         application.corporate_name,
         terms,

@@ -1,0 +1,114 @@
+"""The end of the service itself (Art. 21): at the end date of a service-end notice, access stops by itself.
+
+A service-end notice (portal.notices, published at least 3 months ahead) names the end date. From that day
+(Tokyo) on, members of the organizations it concerns see the closed page on every route, except signing in
+and out, the public texts and, for administrators, the data export. The export period follows the one of a
+terminated contract (``DATA_RETENTION_DAYS`` after the end date; Art. 21 names none); after it only the closed
+page remains. Staff are never affected. One app-level ``before_request``, registered after the suspension check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import Flask, current_app, make_response, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.clock import today_in_tokyo, utcnow
+from portal.extensions import db
+from portal.htmx import into_flash, is_htmx
+from portal.models import Notice, NoticeKind, NoticeTarget, Role
+from portal.site_state import ProcessCache
+from portal.tenancy import unscoped
+
+# Signing in and out, the language, the public texts and the status page always work.
+ALWAYS_ALLOWED = frozenset(
+    {"static", "auth.login", "auth.logout", "main.set_language", "status.page", "legal.page", "legal.subcontractors"}
+)
+# During the export period, administrators still download their data (and reach the page that offers it).
+EXPORT_ALLOWED = frozenset({"org.export"})
+
+
+@dataclass(frozen=True)
+class ServiceEnd:
+    """A service-end notice as every request needs it: the end date and whom it concerns."""
+
+    notice_id: int
+    ends_on: date
+    all_organizations: bool
+    organization_ids: frozenset[int]
+
+    def concerns(self, org_id: int | None) -> bool:
+        return self.all_organizations or (org_id is not None and org_id in self.organization_ids)
+
+
+def _load(_now: datetime, _key=None) -> tuple[ServiceEnd, ...]:
+    with unscoped():
+        notices = db.session.scalars(
+            select(Notice)
+            .where(Notice.kind == NoticeKind.SERVICE_END, Notice.service_ends_on.is_not(None))
+            .order_by(Notice.service_ends_on, Notice.id)
+        ).all()
+        targets: dict[int, set[int]] = {}
+        ids = [n.id for n in notices if not n.all_organizations]
+        if ids:
+            for notice_id, org_id in db.session.execute(
+                select(NoticeTarget.notice_id, NoticeTarget.organization_id).where(NoticeTarget.notice_id.in_(ids))
+            ):
+                targets.setdefault(notice_id, set()).add(org_id)
+    return tuple(
+        ServiceEnd(n.id, n.service_ends_on, bool(n.all_organizations), frozenset(targets.get(n.id, ())))
+        for n in notices
+    )
+
+
+# Read by every request; another process sees a new notice within the lifetime, this one at once.
+_ends = ProcessCache("service ends", (Notice, NoticeTarget), timedelta(seconds=60), _load)
+
+
+def export_days() -> int:
+    return int(current_app.config["DATA_RETENTION_DAYS"])
+
+
+def ended_on(org_id: int | None, today: date | None = None) -> date | None:
+    """The end date of the service for ``org_id`` if it has come (the earliest, if several), else None."""
+    now = utcnow()
+    today = today or today_in_tokyo(now)
+    past = [e.ends_on for e in _ends.get(now) if e.ends_on <= today and e.concerns(org_id)]
+    return min(past) if past else None
+
+
+def export_ends_on(ends_on: date) -> date:
+    """The last day on which administrators may still export their data."""
+    return ends_on + timedelta(days=export_days())
+
+
+def check_service_end():
+    """Before each request: the closed page for members of an organization whose service has ended."""
+    if not current_user.is_authenticated or current_user.is_staff or request.endpoint in ALWAYS_ALLOWED:
+        return None
+    today = today_in_tokyo()
+    ends_on = ended_on(current_user.organization_id, today)
+    if ends_on is None:
+        return None
+    is_admin = current_user.role == Role.ORG_ADMIN
+    can_export = is_admin and today <= export_ends_on(ends_on)
+    if can_export and request.endpoint in EXPORT_ALLOWED:
+        return None
+    context = {
+        "ends_on": ends_on,
+        "export_ends_on": export_ends_on(ends_on),
+        "can_export": can_export,
+        "is_admin": is_admin,
+        "contact": current_app.config.get("SUPPORT_EMAIL") or current_app.config["BILLING_CONTACT"],
+    }
+    if is_htmx():
+        return into_flash(make_response(render_template("_service_ended_body.html", **context), 403))
+    return make_response(render_template("service_ended.html", **context), 403)
+
+
+def init_app(app: Flask) -> None:
+    """Register after the suspension check (a suspended organization keeps its own page)."""
+    app.before_request(check_service_end)
