@@ -33,6 +33,7 @@ HASH_IN_KEY = "idempotency key: may hold the prefix of a link token's hash"
 INFRASTRUCTURE = "the operator's infrastructure (worker hosts, mail relay answers)"
 SECURITY_STATE = "sign-in security state, not the customer's data"
 OPERATOR_NOTE = "the operator's internal note"
+SCREENING = "the operator's own screening of the applicant (Art. 24), not shared with it"
 SERVER_FILE = "file name on the operator's server"
 
 
@@ -215,8 +216,18 @@ EXPORTS: dict[str, TableExport] = {
          "address_line1", "address_line2", "applicant_name", "applicant_department", "applicant_email", "admin_name",
          "admin_department", "admin_email", "expected_learners", "desired_start_on", "services", "terms_document_id",
          "terms_version", "terms_accepted_at", "ip", "confirm_expires_at", "confirmed_at", "decided_at",
-         "decided_by_id", "rejection_reason", "created_at"),
-        {"confirm_token_hash": CREDENTIAL},
+         "decided_by_id", "rejection_reason", "created_at", "antisocial_declared_at"),
+        {
+            "confirm_token_hash": CREDENTIAL,
+            "screening_result": SCREENING,
+            "screening_note": SCREENING,
+            "screened_on": SCREENING,
+            "screened_by_id": SCREENING,
+        },
+    ),
+    "cure_notices": TableExport(
+        ("id", "organization_id", "breach", "deadline_on", "sent_at", "sent_by_id", "cured_at", "cured_by_id",
+         "cure_note", "expired_at"),
     ),
     "assignments": TableExport(
         ("id", "organization_id", "delivery_id", "learner_id", "department_id", "status", "best_score",
@@ -292,6 +303,7 @@ NOT_EXPORTED: dict[str, str] = {
     "notice_updates": "the operator's incident updates, shown in the portal",
     "notice_revisions": "the operator's corrections of its notices (not the organization's, as the notices)",
     "inbox_items": "the operator's own work queue and its internal notes",
+    "subcontractors": "the operator's subcontractors, published at /legal/subcontractors",
 }
 
 
