@@ -398,7 +398,7 @@ def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
     )
 
 
-def _windows_version() -> tuple:
+def notices_version() -> tuple:
     """Changes with every new notice and every correction or withdrawal (each writes a revision): two
     primary-key maxima in one statement."""
     with unscoped():
@@ -414,7 +414,7 @@ def _windows_version() -> tuple:
 # statement per request for it) (portal/site_state.py).
 _windows = ProcessCache(
     "maintenance windows", (Notice, NoticeTarget, NoticeRevision), timedelta(seconds=30), _load_windows,
-    version=_windows_version,
+    version=notices_version,
 )
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.htmx import into_flash, is_htmx
-from portal.models import Notice, NoticeKind, NoticeTarget, Role
+from portal.models import Notice, NoticeKind, NoticeRevision, NoticeTarget, Role
+from portal.notices import notices_version
 from portal.site_state import ProcessCache
 from portal.tenancy import unscoped
 
@@ -48,7 +49,8 @@ def _load(_now: datetime, _key=None) -> tuple[ServiceEnd, ...]:
     with unscoped():
         notices = db.session.scalars(
             select(Notice)
-            .where(Notice.kind == NoticeKind.SERVICE_END, Notice.service_ends_on.is_not(None))
+            .where(Notice.kind == NoticeKind.SERVICE_END, Notice.service_ends_on.is_not(None),
+                   Notice.withdrawn_at.is_(None))
             .order_by(Notice.service_ends_on, Notice.id)
         ).all()
         targets: dict[int, set[int]] = {}
@@ -64,8 +66,12 @@ def _load(_now: datetime, _key=None) -> tuple[ServiceEnd, ...]:
     )
 
 
-# Read by every request; another process sees a new notice within the lifetime, this one at once.
-_ends = ProcessCache("service ends", (Notice, NoticeTarget), timedelta(seconds=60), _load)
+# Read by every request. This process forgets it when it writes a notice; another one compares the notices'
+# version (portal/notices.py) before using a kept end date, so a corrected or withdrawn end date takes effect
+# everywhere on the next request.
+_ends = ProcessCache(
+    "service ends", (Notice, NoticeTarget, NoticeRevision), timedelta(seconds=60), _load, version=notices_version,
+)
 
 
 def export_days() -> int:

@@ -18,6 +18,7 @@ from portal.models import (
     AuditEvent,
     CureNotice,
     LegalDocument,
+    Notice,
     Organization,
     Role,
     Subcontractor,
@@ -305,6 +306,36 @@ def test_service_end_stops_access_by_itself_at_the_date_except_the_export(
     admin = login_as(world["admin_a"])
     assert admin.get("/org/export").status_code == 403
     assert "書き出し期間" in admin.get("/org/notices").get_data(as_text=True)
+
+
+def test_a_withdrawn_service_end_stops_nothing_and_a_kept_end_date_is_read_again(
+    app, world, login_as, run_in_app, time_machine
+):
+    """Withdrawing the notice (portal/notices.py) reopens access at once, also where the end date was kept."""
+    time_machine.move_to(jst(2026, 11, 2, 10, 0))
+
+    def publish():
+        draft = notices.NoticeDraft(
+            kind="service_end", title="サービス提供の終了", body="終了します。",
+            organization_ids=[world["org_a"].id], service_ends_on=jst(2027, 2, 10, 0, 0).date(),
+        )
+        notice = notices.publish_notice(draft, db.session.get(User, world["operator"].id))
+        db.session.commit()
+        return notice.id
+
+    notice_id = run_in_app(publish)
+    time_machine.move_to(jst(2027, 2, 10, 0, 1))
+    learner = login_as(world["learner_a"])
+    assert learner.get("/").status_code == 403
+
+    def withdraw():
+        with unscoped():
+            notices.withdraw_notice(db.session.get(Notice, notice_id), db.session.get(User, world["operator"].id),
+                                    reason="誤りでした")
+        db.session.commit()
+
+    run_in_app(withdraw)
+    assert learner.get("/").status_code != 403
 
 
 # --- the small ones -------------------------------------------------------------------------------------
