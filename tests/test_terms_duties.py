@@ -34,7 +34,9 @@ from tests.test_backoffice_orgs import post_form
 
 def actions(run_in_app, prefix: str) -> list[str]:
     return run_in_app(
-        lambda: list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.startswith(prefix))))
+        lambda: list(db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.startswith(prefix)).order_by(AuditEvent.id)
+        ))
     )
 
 
