@@ -7,6 +7,7 @@ import threading
 from urllib.parse import quote
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
@@ -132,6 +133,16 @@ def check_recorded_pages(app, browser, base: str, pages) -> None:
     assert not problems, "axe-core on pages the journey visited:\n" + "\n".join(problems)
 
 
+class _BrowserClockSessions(SecureCookieSessionInterface):
+    """The session cookie without ``Expires``: Chromium judges it by the machine's clock, while a journey may
+    set the portal's clock to another moment (``time_machine``) and a cookie that expires 14 hours after a
+    moment in the past would be dropped at once. The portal still refuses a session older than its lifetime
+    (the signature's age)."""
+
+    def get_expiration_time(self, app, session):
+        return None
+
+
 @pytest.fixture
 def live_server(app, browser):
     """The app on 127.0.0.1 with a free port, for the length of one test; yields its base URL. Every page
@@ -139,6 +150,7 @@ def live_server(app, browser):
     recorder = PageRecorder(app)
     server = make_server("127.0.0.1", 0, recorder, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
+    sessions, app.session_interface = app.session_interface, _BrowserClockSessions()
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
@@ -147,6 +159,7 @@ def live_server(app, browser):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+        app.session_interface = sessions
 
 
 def _context(browser, playwright, device: str | None):

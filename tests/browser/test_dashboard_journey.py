@@ -9,25 +9,28 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from portal.clock import utcnow
 from portal.models import Role
+from tests.clock import jst
 from tests.conftest import PASSWORD
 from tests.inspection_helpers import add_edition, answer_all, open_round, response_of
 from tests.training_helpers import add_course, assignment_of, deliver, take
 
 pytestmark = pytest.mark.browser
 
+NOW = jst(2027, 1, 20, 10, 0)
+
 
 @pytest.fixture
-def overdue_world(world, make_user, run_in_app):
-    """A delivery of organization A due a week ago: 受講 A has not started it, 合格 太郎 passed. This
-    month's inspection: 合格 太郎 submitted, 受講 A has not."""
+def overdue_world(world, make_user, run_in_app, time_machine):
+    """On 2027-01-20 10:00 JST (within the world's contract), a delivery of organization A due a week ago:
+    受講 A has not started it, 合格 太郎 passed. This month's inspection: 合格 太郎 submitted, 受講 A has not."""
+    time_machine.move_to(NOW)
     passed = make_user(Role.LEARNER, world["org_a"], name="合格 太郎", login_id="A002")
 
     def build():
         course_id = add_course(organization_id=world["org_a"].id, questions=3).id
         delivery = deliver(world["admin_a"], course_id, title="情報セキュリティ基礎 11月",
-                           now=utcnow() - timedelta(days=21), due_in=timedelta(days=14))
+                           now=NOW - timedelta(days=21), due_in=timedelta(days=14))
         take(assignment_of(delivery.id, passed.id).id)
         edition_id, item_ids = add_edition(world["org_a"].id, items=2, title="従業員版")
         inspection = open_round(world["admin_a"], edition_id, title="今月の点検")

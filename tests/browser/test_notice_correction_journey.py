@@ -8,21 +8,22 @@ from datetime import timedelta
 
 import pytest
 
-from portal.models import utcnow
 from tests.browser.test_backoffice_journey import sign_in
+from tests.clock import jst
 from tests.conftest import PASSWORD
 from tests.test_backoffice_notices import local
 
 pytestmark = pytest.mark.browser
 
 
-def test_operator_moves_a_running_maintenance_and_the_customer_gets_back_in(live_server, browser, world):
+def test_operator_moves_a_running_maintenance_and_the_customer_gets_back_in(live_server, browser, world, time_machine):
+    now = jst(2027, 1, 20, 10, 0)
+    time_machine.move_to(now)
     base = live_server
     operator = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo").new_page()
     sign_in(operator, base, world["operator"].email, PASSWORD)
     operator.wait_for_url(f"{base}/operator/")
 
-    now = utcnow()
     operator.goto(f"{base}/operator/notices/new")
     operator.select_option("#kind", "maintenance")
     operator.fill("#title", "データベースの緊急メンテナンス")

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import Department, ManagerDepartment, Role
+from tests.clock import jst
 from tests.conftest import PASSWORD
 from tests.training_helpers import add_course, deliver
 
@@ -29,7 +29,7 @@ def sign_in(page, base: str, email: str) -> None:
 
 
 def test_a_reminder_by_hand_and_the_managers_escalation_email(
-    live_server, desktop, browser, world, make_user, run_in_app, mailbox
+    live_server, desktop, browser, world, make_user, run_in_app, mailbox, time_machine
 ):
     org = world["org_a"]
 
@@ -44,8 +44,9 @@ def test_a_reminder_by_hand_and_the_managers_escalation_email(
     sales = run_in_app(department)
     learner = make_user(Role.LEARNER, org, name="営業 一郎", login_id="S1", department_id=sales)
     # Started three weeks ago, due ten days ago; managers are told 3 days after the due date. The sending window
-    # is the whole day, every day, so that the emails go out whatever the hour this test runs at.
-    now = utcnow()
+    # is the whole day, every day.
+    now = jst(2027, 1, 20, 10, 0)  # a Wednesday, within the world's contract
+    time_machine.move_to(now)
     delivery_id = run_in_app(lambda: deliver(
         world["admin_a"], add_course(organization_id=None, questions=1).id, learner_ids=[learner.id],
         now=now - timedelta(days=21), due_in=timedelta(days=11), title="標的型メール訓練",
