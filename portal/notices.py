@@ -377,6 +377,20 @@ class MaintenanceWindow:
         return self.all_organizations or (org_id is not None and org_id in self.organization_ids)
 
 
+def notice_targets(notices) -> dict[int, set[int]]:
+    """The organizations each of ``notices`` is for (those not for everyone), in one statement."""
+    targets: dict[int, set[int]] = {}
+    ids = [n.id for n in notices if not n.all_organizations]
+    if ids:
+        with unscoped():  # site-wide state, read for every organization before any request's scope
+            rows = db.session.execute(
+                select(NoticeTarget.notice_id, NoticeTarget.organization_id).where(NoticeTarget.notice_id.in_(ids))
+            )
+            for notice_id, org_id in rows:
+                targets.setdefault(notice_id, set()).add(org_id)
+    return targets
+
+
 def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
     with unscoped():
         notices = db.session.scalars(
@@ -384,13 +398,7 @@ def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
                                  Notice.withdrawn_at.is_(None))
             .order_by(Notice.starts_at, Notice.id)
         ).all()
-        targets: dict[int, set[int]] = {}
-        ids = [n.id for n in notices if not n.all_organizations]
-        if ids:
-            for notice_id, org_id in db.session.execute(
-                select(NoticeTarget.notice_id, NoticeTarget.organization_id).where(NoticeTarget.notice_id.in_(ids))
-            ):
-                targets.setdefault(notice_id, set()).add(org_id)
+        targets = notice_targets(notices)
     return tuple(
         MaintenanceWindow(n.id, n.title, n.starts_at, n.ends_at, bool(n.all_organizations),
                           frozenset(targets.get(n.id, ())))

@@ -20,7 +20,7 @@ from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.htmx import into_flash, is_htmx
 from portal.models import Notice, NoticeKind, NoticeRevision, NoticeTarget, Role
-from portal.notices import notices_version
+from portal.notices import notice_targets, notices_version
 from portal.site_state import ProcessCache
 from portal.tenancy import unscoped
 
@@ -53,13 +53,7 @@ def _load(_now: datetime, _key=None) -> tuple[ServiceEnd, ...]:
                    Notice.withdrawn_at.is_(None))
             .order_by(Notice.service_ends_on, Notice.id)
         ).all()
-        targets: dict[int, set[int]] = {}
-        ids = [n.id for n in notices if not n.all_organizations]
-        if ids:
-            for notice_id, org_id in db.session.execute(
-                select(NoticeTarget.notice_id, NoticeTarget.organization_id).where(NoticeTarget.notice_id.in_(ids))
-            ):
-                targets.setdefault(notice_id, set()).add(org_id)
+        targets = notice_targets(notices)
     return tuple(
         ServiceEnd(n.id, n.service_ends_on, bool(n.all_organizations), frozenset(targets.get(n.id, ())))
         for n in notices
