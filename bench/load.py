@@ -77,7 +77,7 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
     from sqlalchemy import event, select, text
 
     from portal import create_app
-    from portal.blueprints.training.services import personal_link_secret
+    from portal.blueprints.training.deliveries.services import personal_link_secret
     from portal.cli import DEMO_PASSWORD
     from portal.config import DevConfig
     from portal.demo_scale import seed_scale

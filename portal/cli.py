@@ -158,7 +158,7 @@ def _demo_training():
     """The demo courses of セキュトレ, for every employee and for managers (global, so every organization
     can deliver them); returns the employees' course. It comes first: `flask demo --scale` delivers the
     first global course."""
-    from portal.blueprints.courses.demo import seed_demo_course, seed_managers_course
+    from portal.blueprints.training.courses.demo import seed_demo_course, seed_managers_course
 
     with unscoped():
         seeded = [seed_demo_course(), seed_managers_course()]

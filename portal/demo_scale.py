@@ -192,7 +192,7 @@ def seed_scale(n: int, *, echo: Callable[[str], None] = print, now: datetime | N
         course = db.session.scalar(select(Course).where(Course.organization_id.is_(None)).order_by(Course.id))
         if course is None:
             raise ValueError("the demo course is missing: run `flask demo` first")
-        from portal.blueprints.courses.services import bank_questions
+        from portal.blueprints.training.courses.services import bank_questions
 
         questions = [(q.id, [c.id for c in q.choices], [c.id for c in q.choices if c.is_correct])
                      for q in bank_questions(course)]
@@ -335,7 +335,7 @@ def _training(orgs, learners, course_id, questions, per_attempt, ids, now, rng, 
     answers = _FastInsert(answers_table, [
         "organization_id", "attempt_id", "question_id", "choice_ids", "correct", "answered_at"], parents=(attempts,))
     wrong_of = {q[0]: [c for c in q[1] if c not in q[2]][:1] or q[2] for q in questions}
-    from portal.blueprints.training.services import link_digest, personal_link_secret
+    from portal.blueprints.training.deliveries.services import link_digest, personal_link_secret
 
     for delivery in delivery_rows:
         org_id, delivery_id = delivery["organization_id"], delivery["id"]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.blueprints.operator import services as billing
-from portal.blueprints.training import services as deliveries
+from portal.blueprints.training.deliveries import services as deliveries
 from portal.clock import TOKYO
 from portal.extensions import db
 from portal.models import (

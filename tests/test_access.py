@@ -576,7 +576,7 @@ def _training_world(world) -> dict:
 
     from werkzeug.datastructures import FileStorage
 
-    from portal.blueprints.courses import services as course_services
+    from portal.blueprints.training.courses import services as course_services
     from portal.models import Lesson
     from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
 

@@ -89,7 +89,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     assert page.status_code == 200
 
     # The assignments carry real personal links: a learner who has not started opens the landing page.
-    from portal.blueprints.training.services import personal_link_secret
+    from portal.blueprints.training.deliveries.services import personal_link_secret
 
     with app.app_context(), unscoped():
         delivery = db.session.get(Delivery, latest)

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from portal import sending
 from portal.blueprints.inspections import services as rounds
-from portal.blueprints.training import services as delivery_services
+from portal.blueprints.training.deliveries import services as delivery_services
 from portal.clock import add_months_to_date
 from portal.extensions import db
 from portal.models import (

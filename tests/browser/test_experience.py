@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from portal.blueprints.courses.demo import seed_demo_course
+from portal.blueprints.training.courses.demo import seed_demo_course
 from portal.clock import this_month, today_in_tokyo
 from portal.extensions import db
 from portal.models import Department, Lesson, Role, User, utcnow

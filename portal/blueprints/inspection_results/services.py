@@ -551,7 +551,7 @@ def assign_training(action: CorrectiveAction, course_id: int, *, by: User, now: 
     :raises ActionRuleError: a delivery exists already, the course is unknown, the person is not an
         active learner, or the course cannot be delivered (no questions).
     """
-    from portal.blueprints.training.services import DeliveryInput, DeliveryRuleError, create_delivery
+    from portal.blueprints.training.deliveries.services import DeliveryInput, DeliveryRuleError, create_delivery
 
     now = now or utcnow()
     if action.delivery_id:

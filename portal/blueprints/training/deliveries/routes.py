@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from portal import certificates, learner_picker
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.courses.services import course_name, get_course_or_404, visible_courses
-from portal.blueprints.quizzes.services import STATUS_LABELS
-from portal.blueprints.training import bp, services
-from portal.blueprints.training.forms import DeliveryForm
-from portal.blueprints.training.services import DeliveryInput, DeliveryRuleError
+from portal.blueprints.training.courses.services import course_name, get_course_or_404, visible_courses
+from portal.blueprints.training.deliveries import bp, services
+from portal.blueprints.training.deliveries.forms import DeliveryForm
+from portal.blueprints.training.deliveries.services import DeliveryInput, DeliveryRuleError
+from portal.blueprints.training.quizzes.services import STATUS_LABELS
 from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
 from portal.departments import DepartmentTree, scope_learners
 from portal.exports import csv_response, rows_from_database

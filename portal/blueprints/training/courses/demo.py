@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.blueprints.courses.editions import EditionContent
-from portal.blueprints.courses.editions.edition_2026 import GENERAL, MANAGERS
-from portal.blueprints.courses.services import parse_choice_lines, save_question, true_false_choices
+from portal.blueprints.training.courses.editions import EditionContent
+from portal.blueprints.training.courses.editions.edition_2026 import GENERAL, MANAGERS
+from portal.blueprints.training.courses.services import parse_choice_lines, save_question, true_false_choices
 from portal.extensions import db
 from portal.models import Course, Lesson, QuestionKind
 

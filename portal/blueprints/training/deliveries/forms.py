@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.blueprints.training.services import MAX_ESCALATE_AFTER_DAYS
+from portal.blueprints.training.deliveries.services import MAX_ESCALATE_AFTER_DAYS
 from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, bounded_int, options
 from portal.models import Recurrence, TargetKind
 from portal.sending import REMINDER_CHOICES

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 
 from portal import certificates
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.courses.services import get_lesson_or_404, render_markdown
-from portal.blueprints.quizzes import bp, services
-from portal.blueprints.quizzes.services import STATUS_LABELS, QuizRuleError
+from portal.blueprints.training.courses.services import get_lesson_or_404, render_markdown
+from portal.blueprints.training.quizzes import bp, services
+from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx, render_page_or_block

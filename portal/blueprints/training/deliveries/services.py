@@ -25,8 +25,8 @@ from sqlalchemy import Integer, and_, case, func, select, update
 from sqlalchemy import cast as sa_cast
 
 from portal import audit, certificates, outbox, sending
-from portal.blueprints.courses.services import course_name, question_count
-from portal.blueprints.quizzes.services import STATUS_LABELS, link_digest
+from portal.blueprints.training.courses.services import course_name, question_count
+from portal.blueprints.training.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, add_months, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree

@@ -6,9 +6,9 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.courses import bp, services
-from portal.blueprints.courses.forms import CourseForm, ImageForm, LessonForm, QuestionForm
-from portal.blueprints.courses.services import CourseRuleError
+from portal.blueprints.training.courses import bp, services
+from portal.blueprints.training.courses.forms import CourseForm, ImageForm, LessonForm, QuestionForm
+from portal.blueprints.training.courses.services import CourseRuleError
 from portal.forms import EmptyForm
 from portal.models import QuestionKind
 from portal.violations import rule_violations_shown

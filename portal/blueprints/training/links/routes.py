@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from portal import link_sessions
 from portal.blueprints.auth.services import start_link_session
-from portal.blueprints.courses.services import image_dir
-from portal.blueprints.quizzes.services import assignment_for_link, link_problem, verify_certificate
-from portal.blueprints.training_links import bp
+from portal.blueprints.training.courses.services import image_dir
+from portal.blueprints.training.links import bp
+from portal.blueprints.training.quizzes.services import assignment_for_link, link_problem, verify_certificate
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.models import Course, CourseImage

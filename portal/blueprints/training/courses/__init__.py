@@ -8,4 +8,4 @@ from portal.security import restrict_blueprint
 bp = Blueprint("courses", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.OPERATOR, Role.ORG_ADMIN])
 
-from portal.blueprints.courses import routes  # noqa: E402,F401
+from portal.blueprints.training.courses import routes  # noqa: E402,F401

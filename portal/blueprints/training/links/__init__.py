@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("training_links", __name__, template_folder="templates")
 
-from portal.blueprints.training_links import routes  # noqa: E402,F401
+from portal.blueprints.training.links import routes  # noqa: E402,F401

@@ -10,7 +10,7 @@ characters of rendered text, whitespace excluded (tests/test_course_content.py c
 
 from __future__ import annotations
 
-from portal.blueprints.courses.editions import EditionContent, LessonContent, multiple, single, true_false
+from portal.blueprints.training.courses.editions import EditionContent, LessonContent, multiple, single, true_false
 
 FISCAL_YEAR = 2026
 

@@ -8,4 +8,4 @@ from portal.security import restrict_blueprint
 bp = Blueprint("quizzes", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.LEARNER])
 
-from portal.blueprints.quizzes import routes  # noqa: E402,F401
+from portal.blueprints.training.quizzes import routes  # noqa: E402,F401
