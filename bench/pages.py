@@ -38,7 +38,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.blueprints.inspections import services as round_services  # noqa: E402
+from portal.blueprints.inspections.rounds import services as round_services  # noqa: E402
 from portal.blueprints.training.deliveries import services as delivery_services  # noqa: E402
 from portal.blueprints.training.deliveries.services import DeliveryInput  # noqa: E402
 from portal.blueprints.training.quizzes import services as quiz_services  # noqa: E402

@@ -125,11 +125,13 @@ def trust_proxies(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
-    from portal.blueprints.inspection_items import bp as inspection_items_bp
-    from portal.blueprints.inspection_links import bp as inspection_links_bp
-    from portal.blueprints.inspection_results import bp as inspection_results_bp
-    from portal.blueprints.inspection_sheets import bp as inspection_sheets_bp
-    from portal.blueprints.inspections import bp as inspections_bp
+    from portal.blueprints.inspections import (
+        inspection_items_bp,
+        inspection_links_bp,
+        inspection_results_bp,
+        inspection_sheets_bp,
+        inspections_bp,
+    )
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
@@ -164,6 +166,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_bp, url_prefix="/org/training")
     app.register_blueprint(quizzes_bp, url_prefix="/me/training")
     app.register_blueprint(training_links_bp)
+    # Inspections: one package, five blueprints (portal/blueprints/inspections/); two share /org/inspections.
     app.register_blueprint(inspection_items_bp, url_prefix="/inspections")
     app.register_blueprint(inspection_results_bp, url_prefix="/org/inspections")
     app.register_blueprint(inspections_bp, url_prefix="/org/inspections")

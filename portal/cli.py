@@ -213,7 +213,7 @@ def _demo_terms() -> None:
 
 def _demo_inspections() -> None:
     """The demo library of セキュレジ inspection items and editions (global, so every organization reads it)."""
-    from portal.blueprints.inspection_items.demo import seed_demo_editions, seed_demo_items
+    from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
 
     with unscoped():
         total, added = seed_demo_items()
@@ -225,7 +225,7 @@ def _demo_inspections() -> None:
 def _demo_inspection_history(org_id: int) -> None:
     """A year of closed monthly rounds of the employee edition for the demo company (results, trend and
     follow-up have something to show); months that already have a round are left alone."""
-    from portal.blueprints.inspection_results.demo import seed_demo_history
+    from portal.blueprints.inspections.results.demo import seed_demo_history
     from portal.clock import this_month
     from portal.models import EditionKind, InspectionEdition
     from portal.tenancy import tenant_scope
@@ -251,7 +251,7 @@ def _demo_inspection_round(org_id: int) -> None:
     """An open round of the employee edition for this month, for every demo learner (once per month)."""
     from datetime import datetime, time, timedelta
 
-    from portal.blueprints.inspections import services as rounds
+    from portal.blueprints.inspections.rounds import services as rounds
     from portal.clock import TOKYO, utcnow
     from portal.models import EditionKind, InspectionEdition, InspectionRound
     from portal.tenancy import tenant_scope

@@ -268,7 +268,7 @@ def test_the_portal_killed_during_an_inspection_submission_keeps_all_or_nothing(
             (f"comment_{items[1]}", "会議室の施錠を忘れた")]
 
     # 1. Killed while the submission is written (answers, tallies and status flushed, not committed).
-    server = app_process.start(pause="portal.blueprints.inspection_sheets.services:save_answers")
+    server = app_process.start(pause="portal.blueprints.inspections.sheets.services:save_answers")
     browser = server.browser()
     browser.sign_in(world["learner_a"].email, PASSWORD)
     sent = server.send_in_background(browser.post_form, sheet, form, sheet)

@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import event, func, select
 
 from portal import sending
-from portal.blueprints.inspections import services as rounds
+from portal.blueprints.inspections.rounds import services as rounds
 from portal.blueprints.training.deliveries import services as delivery_services
 from portal.clock import add_months_to_date
 from portal.extensions import db
@@ -515,7 +515,7 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
 
 
 def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user, run_in_app):
-    from portal.blueprints.inspection_items.demo import seed_demo_editions, seed_demo_items
+    from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
     from portal.cli import _demo_inspection_round
     from portal.models import EditionKind
 

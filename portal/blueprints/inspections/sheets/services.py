@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
 from portal import audit, sending
-from portal.blueprints.inspections.services import (
+from portal.blueprints.inspections.rounds.services import (
     NOT_IN_ROUND,
     RESPONSE_STATUS_LABELS,
     InspectionRuleError,

@@ -13,4 +13,4 @@ bp = Blueprint("inspection_results", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.ORG_ADMIN, Role.MANAGER])
 
 # dashboard: this area's panels of the administrator's and manager's start page (portal/dashboard.py).
-from portal.blueprints.inspection_results import dashboard, routes  # noqa: E402,F401
+from portal.blueprints.inspections.results import dashboard, routes  # noqa: E402,F401

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import insert, select
 
-from portal.blueprints.inspection_items.services import edition_items
+from portal.blueprints.inspections.items.services import edition_items
 from portal.clock import TOKYO
 from portal.extensions import db
 from portal.models import (

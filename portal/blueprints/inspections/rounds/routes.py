@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 
 from portal import learner_picker
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspection_items.services import edition_name, get_edition_or_404, visible_editions
-from portal.blueprints.inspections import bp, services
-from portal.blueprints.inspections.forms import RoundForm
-from portal.blueprints.inspections.services import InspectionRuleError, RoundInput
+from portal.blueprints.inspections.items.services import edition_name, get_edition_or_404, visible_editions
+from portal.blueprints.inspections.rounds import bp, services
+from portal.blueprints.inspections.rounds.forms import RoundForm
+from portal.blueprints.inspections.rounds.services import InspectionRuleError, RoundInput
 from portal.clock import TOKYO, tokyo_to_utc, utcnow
 from portal.departments import DepartmentTree, managed_department_ids
 from portal.forms import EmptyForm, options

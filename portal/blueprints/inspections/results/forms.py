@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from portal.blueprints.inspection_results.services import ACTION_LABELS
+from portal.blueprints.inspections.results.services import ACTION_LABELS
 from portal.forms import options
 from portal.models import ActionStatus
 

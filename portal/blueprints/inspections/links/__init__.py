@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("inspection_links", __name__, template_folder="templates")
 
-from portal.blueprints.inspection_links import routes  # noqa: E402,F401
+from portal.blueprints.inspections.links import routes  # noqa: E402,F401

@@ -14,8 +14,8 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
 
-from portal.blueprints.inspection_results import services
-from portal.blueprints.inspection_results.services import FAILING_MONTHS, WINDOW_MONTHS, Figures
+from portal.blueprints.inspections.results import services
+from portal.blueprints.inspections.results.services import FAILING_MONTHS, WINDOW_MONTHS, Figures
 from portal.clock import shift_month, this_month, today_in_tokyo
 from portal.dashboard import LISTED, Panel, Viewer, register_panel
 from portal.departments import may_open_record

@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspection_items import bp, services
-from portal.blueprints.inspection_items.forms import EditionForm, ItemForm
+from portal.blueprints.inspections.items import bp, services
+from portal.blueprints.inspections.items.forms import EditionForm, ItemForm
 from portal.clock import TOKYO, utcnow
 from portal.forms import options
 from portal.violations import rule_violations_shown

@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from portal import link_sessions
 from portal.blueprints.auth.services import start_link_session
-from portal.blueprints.inspection_links import bp
-from portal.blueprints.inspection_sheets.services import link_problem, response_for_link
+from portal.blueprints.inspections.links import bp
+from portal.blueprints.inspections.sheets.services import link_problem, response_for_link
 from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.tenancy import unscoped

@@ -3,7 +3,7 @@
 A round freezes its items when it is created (the edition's fixed items and the month's drawn items). At
 launch one response (answer sheet) is written per person, or for the manager edition per manager and team,
 with its department frozen; the tallies are written too, one row per department of the sheets and item,
-all counts 0. Answering and how a submission changes the tallies: :mod:`portal.blueprints.inspection_sheets.services`.
+all counts 0. Answering and how a submission changes the tallies: :mod:`portal.blueprints.inspections.sheets.services`.
 The delivery machinery (sending window, targets, bulk email, reminders, link secrets) is :mod:`portal.sending`.
 """
 
@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 
 from portal import audit, sending
-from portal.blueprints.inspection_items.services import edition_items
+from portal.blueprints.inspections.items.services import edition_items
 from portal.clock import TOKYO, add_months, add_months_to_date, this_month, today_in_tokyo, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree

@@ -29,8 +29,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, false, func, or_, select
 
 from portal import audit
-from portal.blueprints.inspection_items.services import category_rank
-from portal.blueprints.inspections.services import get_round_or_404  # noqa: F401 (the views load rounds here)
+from portal.blueprints.inspections.items.services import category_rank
+from portal.blueprints.inspections.rounds.services import get_round_or_404  # noqa: F401 (the views load rounds here)
 from portal.clock import TOKYO, shift_month, this_month, today_in_tokyo, utcnow
 from portal.departments import DepartmentTree, managed_department_ids
 from portal.extensions import db

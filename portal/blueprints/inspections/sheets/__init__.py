@@ -8,4 +8,4 @@ from portal.security import restrict_blueprint
 bp = Blueprint("inspection_sheets", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.LEARNER, Role.MANAGER])
 
-from portal.blueprints.inspection_sheets import routes  # noqa: E402,F401
+from portal.blueprints.inspections.sheets import routes  # noqa: E402,F401

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.blueprints.inspection_results.services import FAILING_RATE, MonthPoint
+from portal.blueprints.inspections.results.services import FAILING_RATE, MonthPoint
 
 WIDTH, HEIGHT = 360, 230
 LEFT, RIGHT, TOP, BOTTOM = 42, 354, 18, 186

@@ -10,15 +10,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspection_sheets import bp, services
-from portal.blueprints.inspection_sheets.services import AnswerInput
-from portal.blueprints.inspections.services import (
+from portal.blueprints.inspections.rounds.services import (
     ANSWER_LABELS,
     NOT_IN_ROUND,
     RESPONSE_STATUS_LABELS,
     InspectionRuleError,
     round_items,
 )
+from portal.blueprints.inspections.sheets import bp, services
+from portal.blueprints.inspections.sheets.services import AnswerInput
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.models import InspectionResponse, ResponseStatus

@@ -107,7 +107,7 @@ EDITIONS = [
 
 def seed_demo_editions() -> int:
     """Add the demo editions that are missing (found by title); returns how many were added."""
-    from portal.blueprints.inspection_items.services import save_edition
+    from portal.blueprints.inspections.items.services import save_edition
 
     items = {(i.category, i.text): i.id for i in db.session.scalars(
         select(InspectionItem).where(InspectionItem.organization_id.is_(None))

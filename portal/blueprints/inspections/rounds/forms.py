@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.blueprints.inspections.services import REMINDER_CHOICES
+from portal.blueprints.inspections.rounds.services import REMINDER_CHOICES
 from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, bounded_int, options
 from portal.models import Recurrence, TargetKind
 

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspection_results import bp, charts, services
-from portal.blueprints.inspection_results.forms import ActionForm, ActionProgressForm, int_or_none
-from portal.blueprints.inspection_results.services import ActionInput, ActionRuleError
+from portal.blueprints.inspections.results import bp, charts, services
+from portal.blueprints.inspections.results.forms import ActionForm, ActionProgressForm, int_or_none
+from portal.blueprints.inspections.results.services import ActionInput, ActionRuleError
 from portal.blueprints.training.courses.services import course_name, visible_courses
 from portal.clock import TOKYO, this_month, today_in_tokyo, utcnow
 from portal.departments import DepartmentTree, may_open_record

@@ -8,4 +8,4 @@ from portal.security import restrict_blueprint
 bp = Blueprint("inspection_items", __name__, template_folder="templates")
 restrict_blueprint(bp, [Role.OPERATOR, Role.ORG_ADMIN])
 
-from portal.blueprints.inspection_items import routes  # noqa: E402,F401
+from portal.blueprints.inspections.items import routes  # noqa: E402,F401
