@@ -44,7 +44,7 @@ from portal.blueprints.training.deliveries.services import DeliveryInput  # noqa
 from portal.blueprints.training.quizzes import services as quiz_services  # noqa: E402
 from portal.clock import utcnow  # noqa: E402
 from portal.config import TestConfig  # noqa: E402
-from portal.demo_scale import DEMO_PASSWORD as PASSWORD  # noqa: E402
+from portal.demo import DEMO_PASSWORD as PASSWORD  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import (  # noqa: E402
     Assignment,

@@ -516,7 +516,7 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
 
 def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user, run_in_app):
     from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
-    from portal.cli import _demo_inspection_round
+    from portal.demo.basic import seed_inspection_round
     from portal.models import EditionKind
 
     org = make_org("株式会社デモ商事", code="demo")
@@ -529,8 +529,8 @@ def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user
 
     run_in_app(seed)
     with app.app_context():
-        _demo_inspection_round(org.id)
-        _demo_inspection_round(org.id)
+        seed_inspection_round(org.id)
+        seed_inspection_round(org.id)
     found = run_in_app(lambda: db.session.scalars(select(InspectionRound)).all())
     assert len(found) == 1
     assert found[0].status == RoundStatus.OPEN and found[0].month == rounds.current_month()

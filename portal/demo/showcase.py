@@ -1,7 +1,7 @@
 """What ``flask demo`` opens so that the demo works at once: learners who sign in at ``/o/demo`` with a
 受講者ID, an open delivery of the demo course, an issued invoice and the published terms.
 
-Each function adds its rows once (a second run finds them and adds nothing) and flushes; the CLI commits.
+Each function adds its rows once (a second run finds them and adds nothing) and flushes; ``basic`` commits.
 Dates come from :mod:`portal.clock`, so the demo is current on whatever day it is seeded.
 """
 
@@ -41,7 +41,7 @@ ID_LEARNERS = [
 ]
 DELIVERY_DAYS = 30
 # The operator's terms as last revised (改定日 2023年4月1日), from the service's published text.
-TERMS_FILE = Path(__file__).with_name("demo_terms.txt")
+TERMS_FILE = Path(__file__).with_name("terms.txt")
 TERMS_VERSION = "2023年4月1日改定版"
 TERMS_EFFECTIVE_ON = date(2023, 4, 1)
 

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from sqlalchemy import Table, func, insert, select
 
 from portal.clock import TOKYO, utcnow
+from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.legal import current_document
 from portal.models import (
@@ -45,9 +46,6 @@ from portal.models import (
 )
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
-
-# Every demo account's password, the small demo's (flask demo) and the scaled one's alike.
-DEMO_PASSWORD = "demo-Portal-2026!"  # noqa: S105 - printed for the demo, documented in the README
 
 CHUNK = 20_000
 LEARNERS_PER_ORG = 2_000
@@ -247,7 +245,7 @@ def _organizations(sizes, ids, now, report) -> list[tuple[int, str, str]]:
                            "session_token": secrets.token_urlsafe(24), "active": True, "must_change_password": False,
                            "failed_logins": 0, "created_at": now}
                           for i, (oid, _code, email) in enumerate(orgs)))
-    # Like the demo company's administrator (portal/demo_showcase.py), they accepted the terms in force:
+    # Like the demo company's administrator (portal/demo/showcase.py), they accepted the terms in force:
     # their pages open at once, not after the acceptance page.
     terms = current_document(DocumentKind.TERMS, now.astimezone(TOKYO).date())
     if terms is not None:
