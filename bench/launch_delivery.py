@@ -18,7 +18,7 @@ from datetime import timedelta
 from _training_setup import make_app, seed
 from sqlalchemy import func, select
 
-from portal.blueprints.training.services import DeliveryInput, create_delivery
+from portal.blueprints.training.deliveries.services import DeliveryInput, create_delivery
 from portal.extensions import db
 from portal.models import Assignment, Course, OutboxMessage, User, utcnow
 from portal.tenancy import tenant_scope

@@ -6,7 +6,7 @@
     .venv/bin/python bench/load.py --quick               # a smoke run: small numbers, about two minutes
 
 Steps: a fresh database with the demo and one organization of ``--org-learners`` (20,000) learners with a
-year of training (``portal.demo_scale``); the results page's server time measured in-process; then the
+year of training (``portal.demo.scale``); the results page's server time measured in-process; then the
 portal under gunicorn with ``--workers`` sync workers and one mail worker, and these scenarios, one after
 the other, each against the same gunicorn settings:
 
@@ -77,10 +77,10 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
     from sqlalchemy import event, select, text
 
     from portal import create_app
-    from portal.blueprints.training.services import personal_link_secret
-    from portal.cli import DEMO_PASSWORD
+    from portal.blueprints.training.deliveries.services import personal_link_secret
     from portal.config import DevConfig
-    from portal.demo_scale import seed_scale
+    from portal.demo import DEMO_PASSWORD
+    from portal.demo.scale import seed_scale
     from portal.extensions import db
     from portal.models import Assignment, AssignmentStatus, Delivery, DeliveryStatus, User
     from portal.tenancy import unscoped

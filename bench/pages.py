@@ -38,13 +38,13 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.blueprints.inspections import services as round_services  # noqa: E402
-from portal.blueprints.quizzes import services as quiz_services  # noqa: E402
-from portal.blueprints.training import services as delivery_services  # noqa: E402
-from portal.blueprints.training.services import DeliveryInput  # noqa: E402
+from portal.blueprints.inspections.rounds import services as round_services  # noqa: E402
+from portal.blueprints.training.deliveries import services as delivery_services  # noqa: E402
+from portal.blueprints.training.deliveries.services import DeliveryInput  # noqa: E402
+from portal.blueprints.training.quizzes import services as quiz_services  # noqa: E402
 from portal.clock import utcnow  # noqa: E402
 from portal.config import TestConfig  # noqa: E402
-from portal.demo_scale import DEMO_PASSWORD as PASSWORD  # noqa: E402
+from portal.demo import DEMO_PASSWORD as PASSWORD  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import (  # noqa: E402
     Assignment,

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from _training_setup import make_app, seed
 from sqlalchemy import event, insert, select, update
 
-from portal.blueprints.courses.services import bank_questions
-from portal.blueprints.training.services import DeliveryInput, create_delivery
+from portal.blueprints.training.courses.services import bank_questions
+from portal.blueprints.training.deliveries.services import DeliveryInput, create_delivery
 from portal.extensions import db
 from portal.models import Assignment, Attempt, AttemptAnswer, Course, Delivery, User
 from portal.tenancy import tenant_scope

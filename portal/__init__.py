@@ -125,12 +125,13 @@ def trust_proxies(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.auth import bp as auth_bp
-    from portal.blueprints.courses import bp as courses_bp
-    from portal.blueprints.inspection_items import bp as inspection_items_bp
-    from portal.blueprints.inspection_links import bp as inspection_links_bp
-    from portal.blueprints.inspection_results import bp as inspection_results_bp
-    from portal.blueprints.inspection_sheets import bp as inspection_sheets_bp
-    from portal.blueprints.inspections import bp as inspections_bp
+    from portal.blueprints.inspections import (
+        inspection_items_bp,
+        inspection_links_bp,
+        inspection_results_bp,
+        inspection_sheets_bp,
+        inspections_bp,
+    )
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
@@ -140,14 +141,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.monitoring import bp as monitoring_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
-    from portal.blueprints.quizzes import bp as quizzes_bp
     from portal.blueprints.registration import bp as registration_bp
     from portal.blueprints.registration import review_bp as applications_bp
     from portal.blueprints.status import bp as status_bp
     from portal.blueprints.tickets import bp as tickets_bp
     from portal.blueprints.tickets import contact_bp
-    from portal.blueprints.training import bp as training_bp
-    from portal.blueprints.training_links import bp as training_links_bp
+    from portal.blueprints.training import courses_bp, quizzes_bp, training_bp, training_links_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(monitoring_bp)
@@ -162,10 +161,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(status_bp, url_prefix="/status")
     app.register_blueprint(legal_bp, url_prefix="/legal")
     app.register_blueprint(mail_bp, url_prefix="/mail")
+    # Training: one package, four blueprints (portal/blueprints/training/).
     app.register_blueprint(courses_bp, url_prefix="/courses")
     app.register_blueprint(training_bp, url_prefix="/org/training")
     app.register_blueprint(quizzes_bp, url_prefix="/me/training")
     app.register_blueprint(training_links_bp)
+    # Inspections: one package, five blueprints (portal/blueprints/inspections/); two share /org/inspections.
     app.register_blueprint(inspection_items_bp, url_prefix="/inspections")
     app.register_blueprint(inspection_results_bp, url_prefix="/org/inspections")
     app.register_blueprint(inspections_bp, url_prefix="/org/inspections")

@@ -16,7 +16,8 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, func, select
 
 from portal.extensions import db
-from portal.models import Organization, User
+from portal.models import Organization, Role, User
+from portal.passwords import hash_password
 from portal.tenancy import unscoped
 
 # Addresses are unique across the service, so an address that belongs to anyone (in this organization, in
@@ -95,3 +96,18 @@ def sign_in_page_for(user: User) -> str:
     if not user.email and user.organization is not None:
         return url_for("auth.org_login", code=user.organization.code)
     return url_for("auth.login")
+
+
+def upsert_user(*, email: str, role: Role, name: str, password: str, organization: Organization | None = None):
+    """Create the user or update its name, role and password (create-operator, the demo); returns (user, created)."""
+    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    created = user is None
+    if created:
+        user = User(email=email.lower(), organization_id=organization.id if organization else None)
+        db.session.add(user)
+    user.role = role
+    user.name = name
+    user.password_hash = hash_password(password)
+    user.is_active_flag = True
+    db.session.flush()
+    return user, created

@@ -3,7 +3,7 @@ SIGKILL at a chosen point — for the fault-injection tests (tests/test_fault_pr
 
 ``app_process`` fixture::
 
-    server = app_process.start(pause="portal.blueprints.quizzes.services:finish_attempt")
+    server = app_process.start(pause="portal.blueprints.training.quizzes.services:finish_attempt")
     browser = server.session()                 # a requests.Session with base_url, CSRF helpers
     browser.sign_in(email)
     posted = server.send_in_background(browser.post_form, "/me/training/attempts/1/finish", {})

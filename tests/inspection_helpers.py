@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal.blueprints.inspection_items import services as item_services
-from portal.blueprints.inspection_sheets import services as sheets
-from portal.blueprints.inspections import services as rounds
+from portal.blueprints.inspections.items import services as item_services
+from portal.blueprints.inspections.rounds import services as rounds
+from portal.blueprints.inspections.sheets import services as sheets
 from portal.extensions import db
 from portal.models import (
     SELF_SUBJECT,

@@ -532,7 +532,7 @@ def _unassigned_payment():
 
 
 def _inspection_world(world) -> dict:
-    from portal.blueprints.inspection_items import services as inspection_services
+    from portal.blueprints.inspections.items import services as inspection_services
     from portal.models import InspectionItem
 
     item = InspectionItem(organization_id=world["org_a"].id, category="入退管理", text="自社の項目", why="理由")
@@ -553,7 +553,7 @@ def _inspection_results_world(world) -> dict:
     いいえ with an action owned by manager_a (action_a)."""
     from datetime import date
 
-    from portal.blueprints.inspection_results import services as results_services
+    from portal.blueprints.inspections.results import services as results_services
     from portal.models import InspectionItem, User
     from tests.inspection_results_helpers import launch, make_round, submit
 
@@ -576,7 +576,7 @@ def _training_world(world) -> dict:
 
     from werkzeug.datastructures import FileStorage
 
-    from portal.blueprints.courses import services as course_services
+    from portal.blueprints.training.courses import services as course_services
     from portal.models import Lesson
     from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
 

@@ -71,7 +71,7 @@ def test_demo_seeds_once_and_prints_every_login(app, client):
         assert _tallies_match_submitted_answers(org_id) == (13, True)
     skipped = runner.invoke(args=["demo", "--if-empty"])
     assert "not seeded" in skipped.output
-    from portal.cli import DEMO_PASSWORD
+    from portal.demo import DEMO_PASSWORD
 
     for email in ("operator@example.com", "support@example.com", "admin@demo.example.com",
                   "manager@demo.example.com", "learner01@demo.example.com"):
@@ -99,8 +99,8 @@ def _seeded(app) -> str:
 def test_the_demo_delivery_is_open_and_a_learner_without_email_starts_the_test(app):
     from datetime import timedelta
 
-    from portal.cli import DEMO_PASSWORD
     from portal.clock import TOKYO, utcnow
+    from portal.demo import DEMO_PASSWORD
     from portal.models import Assignment, Delivery, DeliveryStatus
 
     _seeded(app)
@@ -134,10 +134,10 @@ def test_the_demo_delivery_is_open_and_a_learner_without_email_starts_the_test(a
 
 
 def test_the_demo_issues_this_years_invoice_with_the_development_settings(app, client, monkeypatch, mailbox):
-    from portal.cli import DEMO_PASSWORD
     from portal.clock import today_in_tokyo
     from portal.config import Config, DevConfig
-    from portal.demo_showcase import fiscal_year
+    from portal.demo import DEMO_PASSWORD
+    from portal.demo.showcase import fiscal_year
     from portal.models import Contract, Invoice
 
     # The development settings of `make run`, which the tests' own replace.

@@ -255,7 +255,7 @@ def test_before_the_start_people_prepare_but_nothing_is_sent_or_counted(operator
     assert admin.get("/org/").status_code == 200
 
     course_id = run_in_app(lambda: add_course(organization_id=world["org_a"].id).id)
-    from portal.blueprints.training.services import DeliveryRuleError
+    from portal.blueprints.training.deliveries.services import DeliveryRuleError
 
     admin_user = world["admin_a"]
     with pytest.raises(DeliveryRuleError, match="ご契約の開始日\\(2027/01/01\\)より前には配信できません"):

@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-from portal.blueprints.training import services as delivery_services
+from portal.blueprints.training.deliveries import services as delivery_services
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (

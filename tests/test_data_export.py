@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from portal import data_export, mfa
-from portal.blueprints.inspection_results import services as results
+from portal.blueprints.inspections.results import services as results
 from portal.blueprints.tickets import services as tickets
 from portal.blueprints.tickets.files import CheckedFile
 from portal.clock import today_in_tokyo

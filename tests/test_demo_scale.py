@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from portal import demo_scale
+from portal.demo import scale as demo_scale
 from portal.extensions import db
 from portal.models import (
     Assignment,
@@ -80,7 +80,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
 
     # The largest organization's administrator signs in with the demo password and reads the results.
     client = app.test_client()
-    from portal.cli import DEMO_PASSWORD
+    from portal.demo import DEMO_PASSWORD
 
     assert login(client, "admin@scale001.example.com", DEMO_PASSWORD).status_code == 303
     with app.app_context(), unscoped():
@@ -89,7 +89,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     assert page.status_code == 200
 
     # The assignments carry real personal links: a learner who has not started opens the landing page.
-    from portal.blueprints.training.services import personal_link_secret
+    from portal.blueprints.training.deliveries.services import personal_link_secret
 
     with app.app_context(), unscoped():
         delivery = db.session.get(Delivery, latest)

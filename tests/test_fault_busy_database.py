@@ -89,7 +89,7 @@ def _assert_busy_page(response):
 @pytest.fixture
 def taking(app, busy_app, world, run_in_app):
     """learner_a signed in on the busy app, with an attempt of three questions started and not answered."""
-    from portal.blueprints.quizzes import services as quiz_services
+    from portal.blueprints.training.quizzes import services as quiz_services
     from portal.models import Assignment
     from tests.training_helpers import add_course, assignment_of, deliver
 

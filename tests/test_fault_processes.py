@@ -109,7 +109,7 @@ def test_a_worker_killed_during_the_delivery_run_launches_each_delivery_exactly_
 
     # The worker stops right after launching the second delivery, before the run commits, and is killed.
     worker = app_process.start(
-        "worker", pause="portal.blueprints.training.services:launch_delivery", pause_call=2,
+        "worker", pause="portal.blueprints.training.deliveries.services:launch_delivery", pause_call=2,
         env={"PORTAL_MAIL_SERVER": "127.0.0.1", "PORTAL_MAIL_PORT": str(smtp.port)},
     )
     worker.wait_paused()
@@ -189,7 +189,7 @@ def test_the_portal_killed_during_an_answer_and_around_the_submission_keeps_all_
     app, world, run_in_app, app_process  # noqa: F811 - the fixture
 ):
     # 1. Killed while saving the first answer (the row is written, not committed).
-    server = app_process.start(pause="portal.blueprints.quizzes.services:save_answer")
+    server = app_process.start(pause="portal.blueprints.training.quizzes.services:save_answer")
     browser, attempt_id, assignment_id = _learner_taking_a_test(app, world, run_in_app, server)
     sent = server.send_in_background(_answer, browser, attempt_id, 1)
     server.wait_paused()
@@ -199,7 +199,7 @@ def test_the_portal_killed_during_an_answer_and_around_the_submission_keeps_all_
 
     # 2. Restarted: question 1 shows no answer (checked in _right_answer), the learner answers all three,
     #    and submits — killed while the submission is scored (attempt and answers written, not committed).
-    server.restart(pause="portal.blueprints.quizzes.services:finish_attempt")
+    server.restart(pause="portal.blueprints.training.quizzes.services:finish_attempt")
     for number in (1, 2, 3):
         assert _answer(browser, attempt_id, number).status_code == 303
     assert _stored(app, attempt_id, assignment_id)["answers"] == 3
@@ -268,7 +268,7 @@ def test_the_portal_killed_during_an_inspection_submission_keeps_all_or_nothing(
             (f"comment_{items[1]}", "会議室の施錠を忘れた")]
 
     # 1. Killed while the submission is written (answers, tallies and status flushed, not committed).
-    server = app_process.start(pause="portal.blueprints.inspection_sheets.services:save_answers")
+    server = app_process.start(pause="portal.blueprints.inspections.sheets.services:save_answers")
     browser = server.browser()
     browser.sign_in(world["learner_a"].email, PASSWORD)
     sent = server.send_in_background(browser.post_form, sheet, form, sheet)

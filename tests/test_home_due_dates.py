@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 
-from portal.blueprints.inspections import services as rounds
-from portal.blueprints.training import services as training
+from portal.blueprints.inspections.rounds import services as rounds
+from portal.blueprints.training.deliveries import services as training
 from portal.extensions import db
 from portal.models import Delivery, InspectionRound
 from tests.clock import jst

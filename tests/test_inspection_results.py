@@ -11,8 +11,8 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import event, select
 
-from portal.blueprints.inspection_results import services
-from portal.blueprints.inspection_results.charts import trend_chart
+from portal.blueprints.inspections.results import services
+from portal.blueprints.inspections.results.charts import trend_chart
 from portal.clock import shift_month, today_in_tokyo
 from portal.departments import DepartmentTree
 from portal.extensions import db

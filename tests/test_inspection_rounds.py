@@ -11,8 +11,8 @@ from bs4 import BeautifulSoup
 from sqlalchemy import event, func, select
 
 from portal import sending
-from portal.blueprints.inspections import services as rounds
-from portal.blueprints.training import services as delivery_services
+from portal.blueprints.inspections.rounds import services as rounds
+from portal.blueprints.training.deliveries import services as delivery_services
 from portal.clock import add_months_to_date
 from portal.extensions import db
 from portal.models import (
@@ -515,8 +515,8 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
 
 
 def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user, run_in_app):
-    from portal.blueprints.inspection_items.demo import seed_demo_editions, seed_demo_items
-    from portal.cli import _demo_inspection_round
+    from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
+    from portal.demo.basic import seed_inspection_round
     from portal.models import EditionKind
 
     org = make_org("株式会社デモ商事", code="demo")
@@ -529,8 +529,8 @@ def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user
 
     run_in_app(seed)
     with app.app_context():
-        _demo_inspection_round(org.id)
-        _demo_inspection_round(org.id)
+        seed_inspection_round(org.id)
+        seed_inspection_round(org.id)
     found = run_in_app(lambda: db.session.scalars(select(InspectionRound)).all())
     assert len(found) == 1
     assert found[0].status == RoundStatus.OPEN and found[0].month == rounds.current_month()

@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 from sqlalchemy import event, select
 
-from portal.blueprints.inspection_results import services as results
+from portal.blueprints.inspections.results import services as results
 from portal.blueprints.learners.services import RECORD_HEADER
 from portal.clock import TOKYO, today_in_tokyo
 from portal.extensions import db

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
 from portal.blueprints.auth import services as auth_services
-from portal.blueprints.inspections import services as round_services
+from portal.blueprints.inspections.rounds import services as round_services
 from portal.blueprints.learners import services as learner_services
-from portal.blueprints.training import services as delivery_services
+from portal.blueprints.training.deliveries import services as delivery_services
 from portal.extensions import db
 from portal.link_sessions import ALWAYS_ALLOWED, SCOPED_ENDPOINTS
 from portal.models import (

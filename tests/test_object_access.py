@@ -285,10 +285,10 @@ def _org_objects(app, org, people, make_ticket) -> dict:
     """The objects of one organization, built through the services (or the conftest fixtures)."""
     from werkzeug.datastructures import FileStorage
 
-    from portal.blueprints.courses import services as course_services
-    from portal.blueprints.inspection_items import services as inspection_services
-    from portal.blueprints.inspection_results import services as results_services
+    from portal.blueprints.inspections.items import services as inspection_services
+    from portal.blueprints.inspections.results import services as results_services
     from portal.blueprints.learners import services as learner_services
+    from portal.blueprints.training.courses import services as course_services
     from portal.models import (
         Contract,
         CreditNote,

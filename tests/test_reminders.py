@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import event, select, update
 
-from portal.blueprints.training import services as delivery_services
+from portal.blueprints.training.deliveries import services as delivery_services
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (

@@ -10,11 +10,11 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import event, func, select
 
-from portal.blueprints.courses import services as course_services
-from portal.blueprints.courses.demo import seed_demo_course
-from portal.blueprints.courses.editions.edition_2026 import GENERAL, MANAGERS
-from portal.blueprints.quizzes import services as quiz_services
-from portal.blueprints.training import services as delivery_services
+from portal.blueprints.training.courses import services as course_services
+from portal.blueprints.training.courses.demo import seed_demo_course
+from portal.blueprints.training.courses.editions.edition_2026 import GENERAL, MANAGERS
+from portal.blueprints.training.deliveries import services as delivery_services
+from portal.blueprints.training.quizzes import services as quiz_services
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.models import (
@@ -378,7 +378,7 @@ def test_departments_target_includes_sub_departments(world, make_user, run_in_ap
     course_id = run_in_app(lambda: add_course(organization_id=None).id)
 
     def make():
-        from portal.blueprints.training.services import DeliveryInput
+        from portal.blueprints.training.deliveries.services import DeliveryInput
 
         with tenant_scope(world["org_a"].id):
             course = db.session.get(Course, course_id)

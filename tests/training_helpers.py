@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from portal.blueprints.courses import services as course_services
-from portal.blueprints.courses.services import ChoiceInput
-from portal.blueprints.quizzes import services as quiz_services
-from portal.blueprints.training import services as delivery_services
-from portal.blueprints.training.services import DeliveryInput
+from portal.blueprints.training.courses import services as course_services
+from portal.blueprints.training.courses.services import ChoiceInput
+from portal.blueprints.training.deliveries import services as delivery_services
+from portal.blueprints.training.deliveries.services import DeliveryInput
+from portal.blueprints.training.quizzes import services as quiz_services
 from portal.extensions import db
 from portal.models import (
     Assignment,

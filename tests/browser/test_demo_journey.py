@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.demo_scale import DEMO_PASSWORD
-from portal.demo_showcase import ID_LEARNERS
+from portal.demo import DEMO_PASSWORD
+from portal.demo.showcase import ID_LEARNERS
 
 pytestmark = pytest.mark.browser
 

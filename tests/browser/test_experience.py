@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from portal.blueprints.courses.demo import seed_demo_course
+from portal.blueprints.training.courses.demo import seed_demo_course
 from portal.clock import this_month, today_in_tokyo
 from portal.extensions import db
 from portal.models import Department, Lesson, Role, User, utcnow
@@ -84,7 +84,7 @@ def tour(world, run_in_app, make_user, make_ticket):
 def _inspections(world, learner_id: int, people: list[int]) -> dict:
     """セキュレジ: last month's closed round (the learner answered いいえ, with a corrective action) and this
     month's open round (the learner's sheet half answered)."""
-    from portal.blueprints.inspection_results import services as results
+    from portal.blueprints.inspections.results import services as results
     from tests import inspection_helpers as rounds
     from tests.inspection_results_helpers import launch, make_round, submit
 

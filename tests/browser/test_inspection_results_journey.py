@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from portal.blueprints.inspection_results.services import month_window
+from portal.blueprints.inspections.results.services import month_window
 from portal.clock import this_month, today_in_tokyo
 from portal.extensions import db
 from portal.models import Role, User

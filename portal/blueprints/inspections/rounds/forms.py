@@ -1,0 +1,47 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    MonthField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from portal.blueprints.inspections.rounds.services import REMINDER_CHOICES
+from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, bounded_int, options
+from portal.models import Recurrence, TargetKind
+
+
+class RoundForm(ScheduleChecks, FlaskForm):
+    edition_id = SelectField(_l("点検の版"), coerce=int, validators=[DataRequired(message=_l("版を選んでください。"))])
+    month = MonthField(_l("点検月"), validators=[DataRequired(message=_l("点検月を入力してください（例: 2026-11）。"))])
+    title = StringField(_l("点検名"), validators=[Optional(), Length(max=200)],
+                        description=_l("空欄なら版の名前と点検月から付けます。"))
+    target_kind = RadioField(
+        _l("対象"), default=TargetKind.EVERYONE,
+        choices=options([(TargetKind.EVERYONE, _l("全員")), (TargetKind.DEPARTMENTS, _l("部署を選ぶ")),
+                         (TargetKind.LEARNERS, _l("人を選ぶ"))]),
+        description=_l("管理者版では、対象の管理者が担当部署ごとに1枚ずつ回答します。"),
+    )
+    department_ids = MultiCheckboxField(_l("部署（下位の部署を含む）"), coerce=int, validate_choice=False)
+    # Chosen in the learner picker (portal/learner_picker.py), which renders the checkboxes itself.
+    learner_ids = SelectMultipleField(_l("人（管理者版では管理者）"), coerce=bounded_int, validate_choice=False)
+    learner_q = StringField(_l("名前・受講者ID・メールアドレスで探す"))
+    starts_at = DateTimeLocalField(_l("開始日時"),
+                                   validators=[DataRequired(message=_l("開始日時を入力してください。"))])
+    due_at = DateTimeLocalField(_l("期限"), validators=[DataRequired(message=_l("期限を入力してください。"))],
+                                description=_l("期限を過ぎると点検は締め切られ、回答は変更できなくなります。"))
+    reminder_days = MultiCheckboxField(_l("リマインド（5回まで）"), coerce=int,
+                                       choices=options([(d, _l(label)) for d, label in REMINDER_CHOICES]))
+    window_start_hour = IntegerField(_l("送信時間帯（開始時）"), default=9, validators=[NumberRange(0, 23)])
+    window_end_hour = IntegerField(_l("送信時間帯（終了時）"), default=18, validators=[NumberRange(1, 24)])
+    business_days_only = BooleanField(_l("営業日だけ送る（土日祝・年末年始を除く）"), default=True)
+    recurrence = SelectField(
+        _l("繰り返し"),
+        choices=options([(Recurrence.NONE, _l("繰り返さない")), (Recurrence.MONTHLY, _l("毎月（翌月の項目で）"))]),
+    )
+

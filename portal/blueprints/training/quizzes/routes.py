@@ -1,0 +1,165 @@
+"""The learner's training pages. One question per screen; every answer is saved when chosen."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal import certificates
+from portal.accounts import signed_in_user as _me
+from portal.blueprints.training.courses.services import get_lesson_or_404, render_markdown
+from portal.blueprints.training.quizzes import bp, services
+from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.htmx import is_htmx, render_page_or_block
+from portal.ids import database_int
+from portal.models import Attempt, AttemptState
+from portal.violations import undone_on
+
+
+def _attempts(assignment) -> list[Attempt]:
+    from sqlalchemy import select
+
+    return list(db.session.scalars(select(Attempt).where(Attempt.assignment_id == assignment.id)
+                                   .order_by(Attempt.number)))
+
+
+@bp.get("/")
+def index():
+    return render_template("quizzes/index.html", assignments=services.learner_assignments(_me()),
+                           labels=STATUS_LABELS)
+
+
+@bp.get("/<int:assignment_id>")
+def assignment(assignment_id: int):
+    current = services.get_assignment_or_404(assignment_id, _me())
+    course = current.delivery.course
+    return render_template(
+        "quizzes/assignment.html", assignment=current, delivery=current.delivery, course=course,
+        lessons=list(course.lessons),
+        running=services.current_attempt(current), attempts=_attempts(current), labels=STATUS_LABELS,
+        late=services.is_late(current), action_form=EmptyForm(),
+    )
+
+
+@bp.get("/<int:assignment_id>/lessons/<int:lesson_id>")
+def lesson(assignment_id: int, lesson_id: int):
+    current = services.get_assignment_or_404(assignment_id, _me())
+    course = current.delivery.course
+    shown = get_lesson_or_404(course, lesson_id)
+    lessons = course.lessons
+    position = lessons.index(shown)
+    return render_template("quizzes/lesson.html", assignment=current, course=course, lesson=shown,
+                           body=render_markdown(shown.body_md), previous=lessons[position - 1] if position else None,
+                           following=lessons[position + 1] if position + 1 < len(lessons) else None)
+
+
+@bp.post("/<int:assignment_id>/start")
+def start(assignment_id: int):
+    current = services.get_assignment_or_404(assignment_id, _me())
+    if not EmptyForm().validate_on_submit():
+        flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
+        return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
+    with undone_on(QuizRuleError) as refusal:
+        attempt = services.start_attempt(current)
+    if refusal:
+        flash(str(refusal), "error")
+        return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
+    answered = services.answers_of(attempt)
+    first_open = next((i for i, q in enumerate(attempt.question_ids) if q not in answered), 0)
+    return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=first_open + 1), 303)
+
+
+def _question_page(attempt: Attempt, number: int, status: int = 200, error: str | None = None, saved=False):
+    shown = services.screen(attempt, number - 1)
+    html = render_page_or_block(
+        "quizzes/question.html", "answer_status" if is_htmx() else "content", attempt=attempt, screen=shown,
+        number=number, form=EmptyForm(), error=error, saved=saved,
+    )
+    return html, status
+
+
+@bp.get("/attempts/<int:attempt_id>/<int:number>")
+def question(attempt_id: int, number: int):
+    attempt = services.get_attempt_or_404(attempt_id, _me())
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
+    return _question_page(attempt, number)
+
+
+@bp.post("/attempts/<int:attempt_id>/answer")
+def answer(attempt_id: int):
+    """Save one answer. htmx gets the status line back; a plain form goes on to the next screen."""
+    attempt = services.get_attempt_or_404(attempt_id, _me())
+    number = request.form.get("number", type=int) or 1
+    if not 1 <= number <= len(attempt.question_ids or []):
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        return _question_page(attempt, number, 422, _("画面の有効期限が切れました。読み込み直してください。"))
+    question_id = request.form.get("question_id", type=database_int)
+    try:
+        choice_ids = [int(v) for v in request.form.getlist("choice")]
+    except ValueError:
+        choice_ids = [-1]
+    with undone_on(QuizRuleError) as refusal:
+        services.save_answer(attempt, question_id or 0, choice_ids)
+    if refusal:
+        if attempt.state != AttemptState.IN_PROGRESS and not is_htmx():
+            flash(str(refusal), "error")
+            return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
+        return _question_page(attempt, number, 422, str(refusal))
+    if is_htmx():
+        return _question_page(attempt, number, saved=True)
+    if request.form.get("go") == "previous" and number > 1:
+        return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=number - 1), 303)
+    if number < len(attempt.question_ids):
+        return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=number + 1), 303)
+    return redirect(url_for("quizzes.review", attempt_id=attempt.id), 303)
+
+
+@bp.get("/attempts/<int:attempt_id>/review")
+def review(attempt_id: int):
+    attempt = services.get_attempt_or_404(attempt_id, _me())
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
+    answered = services.answers_of(attempt)
+    missing = [i + 1 for i, q in enumerate(attempt.question_ids) if q not in answered]
+    return render_template("quizzes/review.html", attempt=attempt, missing=missing, form=EmptyForm())
+
+
+@bp.post("/attempts/<int:attempt_id>/finish")
+def finish(attempt_id: int):
+    attempt = services.get_attempt_or_404(attempt_id, _me())
+    if attempt.state == AttemptState.IN_PROGRESS:
+        if not EmptyForm().validate_on_submit():
+            flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
+            return redirect(url_for("quizzes.review", attempt_id=attempt.id), 303)
+        with undone_on(QuizRuleError) as refusal:
+            services.finish_attempt(attempt)
+        if refusal:
+            flash(str(refusal), "error")
+            return redirect(url_for("quizzes.assignment", assignment_id=attempt.assignment_id), 303)
+    return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
+
+
+@bp.get("/attempts/<int:attempt_id>/result")
+def result(attempt_id: int):
+    attempt = services.get_attempt_or_404(attempt_id, _me())
+    if attempt.state != AttemptState.FINISHED:
+        return redirect(url_for("quizzes.review", attempt_id=attempt.id), 303)
+    current = attempt.assignment
+    return render_template("quizzes/result.html", attempt=attempt, assignment=current,
+                           course=current.delivery.course, items=services.review(attempt),
+                           passed_course=current.status == "passed", action_form=EmptyForm())
+
+
+@bp.get("/<int:assignment_id>/certificate")
+def certificate(assignment_id: int):
+    shown = certificates.get_certificate_or_404(assignment_id, learner_id=_me().id)
+    return render_template("quizzes/certificate.html", certificate=shown, issuer=certificates.issuer())
+
+
+@bp.get("/<int:assignment_id>/certificate.pdf")
+def certificate_pdf(assignment_id: int):
+    return certificates.pdf_response(certificates.get_certificate_or_404(assignment_id, learner_id=_me().id))
