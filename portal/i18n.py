@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, session
-from flask_babel import format_date, format_datetime, get_locale
+from babel import Locale
+from babel.support import NullTranslations
+from flask import Flask, current_app, g, has_request_context, session
+from flask_babel import format_date, format_datetime, get_locale, get_translations
 from flask_login import current_user
+
+# Translations by locale, filled from Flask-Babel's own catalogs (they do not change while a process runs).
+_catalogs: dict[Locale, NullTranslations] = {}
 
 
 def select_locale() -> str:
@@ -26,25 +32,71 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+def current_translations() -> NullTranslations:
+    """The catalog of the locale in force (the request's, or ``force_locale``'s), for the templates' ``_()``.
+
+    Flask-Babel's own path looks the locale up through several context proxies on every call, about a
+    tenth of a learner page's CPU (#17); this reads its per-request state once and keeps a catalog per
+    locale for the life of the process. The first call of a request takes Flask-Babel's path, which
+    chooses the locale.
+    """
+    try:
+        state = g.get("_flask_babel")
+    except RuntimeError:  # no application context
+        return get_translations()
+    locale = getattr(state, "babel_locale", None)
+    if locale is None:
+        return get_translations()
+    catalog = _catalogs.get(locale)
+    if catalog is None:
+        catalog = _catalogs[locale] = get_translations()
+    return catalog
+
+
+def _is_japanese() -> bool:
+    try:
+        state = g.get("_flask_babel")
+    except RuntimeError:
+        state = None
+    locale = getattr(state, "babel_locale", None) or get_locale()
+    return locale is not None and locale.language == "ja"
+
+
+def _in_zone(value: datetime) -> datetime:
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+
+
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     """A UTC timestamp as Tokyo time, in the user's language (2026/11/25 21:53 for ja)."""
     if value is None:
         return ""
-    if str(get_locale()) == "ja" and fmt == "medium":
-        return format_datetime(value, "yyyy/MM/dd HH:mm")
+    if fmt == "medium" and _is_japanese():
+        # Babel's "yyyy/MM/dd HH:mm", without parsing a pattern for every date on the page.
+        return _in_zone(value).strftime("%Y/%m/%d %H:%M")
     return format_datetime(value, fmt)
 
 
 def local_date(value, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    if str(get_locale()) == "ja" and fmt == "medium":
-        return format_date(value, "yyyy/MM/dd")
+    if fmt == "medium" and _is_japanese():
+        day = _in_zone(value).date() if isinstance(value, datetime) else value
+        if isinstance(day, date):
+            return day.strftime("%Y/%m/%d")
     return format_date(value, fmt)
 
 
 def init_app(app: Flask) -> None:
+    """After ``babel.init_app``: the templates' filters, and ``_()`` through ``current_translations``."""
     app.jinja_env.filters["datetime"] = local_datetime
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: current_translations().ugettext(s),
+        ngettext=lambda s, p, n: current_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: current_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: current_translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["date"] = local_date
 
     @app.context_processor

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import Flask, g, has_request_context, redirect, request, url_for
+from flask import Flask, g, has_request_context, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -237,10 +237,29 @@ def _terms_context() -> dict:
     return {"revised_terms": g.revised_terms}
 
 
+def _load_current_terms_id(_now, today: date) -> int | None:
+    with unscoped():
+        document = current_document(DocumentKind.TERMS, today)
+    return document.id if document else None
+
+
+# The gate below asks for every administrator's request which terms are in force.
+_current_terms_id = ProcessCache("current terms", (LegalDocument,), timedelta(seconds=60), _load_current_terms_id)
+# The version of the terms this session's administrator is known to have accepted (the gate's memo).
+TERMS_ACCEPTED_KEY = "terms_ok"
+
+
 def check_terms_acceptance():
     if request.endpoint in ACCEPTANCE_ALLOWED:
         return None
+    if not current_user.is_authenticated or current_user.role != Role.ORG_ADMIN:
+        return None
+    now = utcnow()
+    in_force = _current_terms_id.get(now, today_in_tokyo(now))
+    if in_force is None or session.get(TERMS_ACCEPTED_KEY) == in_force:
+        return None
     if needs_acceptance(current_user) is None:
+        session[TERMS_ACCEPTED_KEY] = in_force
         return None
     return redirect(url_for("legal.accept", next=request.path if request.method == "GET" else None))
 

@@ -58,11 +58,20 @@ def init_app(app: Flask) -> None:
         path = os.path.realpath(os.path.join(folder, filename))
         return path if path.startswith(os.path.realpath(folder) + os.sep) else None
 
+    # A page links the same few files: their versions by name, checked again only where templates are
+    # reloaded (development), else once per process (a deployment restarts the workers).
+    versions_by_name: dict[str, str | None] = {}
+
+    def version_of(filename: str) -> str | None:
+        if app.jinja_env.auto_reload or filename not in versions_by_name:
+            path = file_path(filename)
+            versions_by_name[filename] = cache.version(path) if path else None
+        return versions_by_name[filename]
+
     @app.url_defaults
     def _versioned_static(endpoint, values):
         if endpoint == "static" and "filename" in values and "v" not in values:
-            path = file_path(values["filename"])
-            version = cache.version(path) if path else None
+            version = version_of(values["filename"])
             if version:
                 values["v"] = version
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 
 from sqlalchemy import ForeignKey, event, or_
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
@@ -117,7 +118,14 @@ def _scope_statement(state: ORMExecuteState) -> None:
                 "wrap the call in tenant_scope(org_id) or unscoped()"
             )
         return
-    state.statement = state.statement.options(
+    state.statement = state.statement.options(*_criteria(scope))
+
+
+@lru_cache(maxsize=4096)
+def _criteria(scope: int) -> tuple:
+    """The two criteria options of one organization, built once: constructing them cost a tenth of a
+    millisecond per statement (#17). They hold no state of a statement or a session."""
+    return (
         with_loader_criteria(
             TenantScoped,
             lambda cls: cls.organization_id == scope,

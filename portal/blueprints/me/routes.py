@@ -6,10 +6,16 @@ from portal.departments import DepartmentTree
 from portal.home import home_items
 from portal.models.learners import EMPLOYMENT_LABELS
 
+# The home shows the newest few of the history; the training and inspection lists keep all of it.
+HOME_HISTORY = 6
+
 
 @bp.get("/")
 def home():
-    return render_template("me/home.html", sections=home_items(current_user._get_current_object()))
+    sections = home_items(current_user._get_current_object())
+    more_history = len(sections["history"]) > HOME_HISTORY
+    sections["history"] = sections["history"][:HOME_HISTORY]
+    return render_template("me/home.html", sections=sections, more_history=more_history)
 
 
 @bp.get("/profile")

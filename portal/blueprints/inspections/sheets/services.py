@@ -18,6 +18,7 @@ from datetime import datetime
 from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import joinedload
 
 from portal import audit, sending
 from portal.blueprints.inspections.rounds.services import (
@@ -76,6 +77,7 @@ def get_response_or_404(response_id: int, user: User) -> InspectionResponse:
     response = db.session.scalar(
         select(InspectionResponse).where(InspectionResponse.id == response_id,
                                          InspectionResponse.respondent_id == user.id)
+        .options(joinedload(InspectionResponse.round))
     )
     if response is None or response.round.status == RoundStatus.SCHEDULED:
         abort(404)

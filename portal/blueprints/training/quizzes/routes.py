@@ -35,10 +35,12 @@ def index():
 def assignment(assignment_id: int):
     current = services.get_assignment_or_404(assignment_id, _me())
     course = current.delivery.course
+    attempts = _attempts(current)
     return render_template(
         "quizzes/assignment.html", assignment=current, delivery=current.delivery, course=course,
         lessons=list(course.lessons),
-        running=services.current_attempt(current), attempts=_attempts(current), labels=STATUS_LABELS,
+        running=next((a for a in attempts if a.state == AttemptState.IN_PROGRESS), None), attempts=attempts,
+        labels=STATUS_LABELS,
         late=services.is_late(current), action_form=EmptyForm(),
     )
 

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import audit, outbox
 from portal.clock import utcnow
@@ -85,14 +85,22 @@ def get_assignment_or_404(assignment_id: int, learner: User) -> Assignment:
     """The learner's own assignment of a delivery that has started; 404 for anything else."""
     assignment = db.session.scalar(
         select(Assignment).where(Assignment.id == assignment_id, Assignment.learner_id == learner.id)
+        .options(_WITH_DELIVERY)
     )
     if assignment is None or assignment.delivery.status == DeliveryStatus.SCHEDULED:
         abort(404)
     return assignment
 
 
+# What every learner page of an assignment or attempt reads (is it open, late, which course): one query.
+_WITH_DELIVERY = joinedload(Assignment.delivery).joinedload(Delivery.course)
+
+
 def get_attempt_or_404(attempt_id: int, learner: User) -> Attempt:
-    attempt = db.session.scalar(select(Attempt).where(Attempt.id == attempt_id, Attempt.learner_id == learner.id))
+    attempt = db.session.scalar(
+        select(Attempt).where(Attempt.id == attempt_id, Attempt.learner_id == learner.id)
+        .options(joinedload(Attempt.assignment).options(_WITH_DELIVERY))
+    )
     if attempt is None:
         abort(404)
     return attempt
@@ -195,7 +203,8 @@ class Screen:
 
 
 def attempt_questions(attempt: Attempt) -> dict[int, Question]:
-    questions = db.session.scalars(select(Question).where(Question.id.in_(attempt.question_ids or [])))
+    questions = db.session.scalars(select(Question).where(Question.id.in_(attempt.question_ids or []))
+                                   .options(joinedload(Question.choices))).unique()
     return {q.id: q for q in questions}
 
 
@@ -209,7 +218,7 @@ def screen(attempt: Attempt, index: int) -> Screen:
     ids = attempt.question_ids or []
     if not 0 <= index < len(ids):
         abort(404)
-    question = db.session.get(Question, ids[index])
+    question = db.session.get(Question, ids[index], options=[joinedload(Question.choices)])
     if question is None:
         abort(404)
     by_id = {c.id: c for c in question.choices}
@@ -232,7 +241,7 @@ def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, no
     _check_open(attempt.assignment, now)
     if question_id not in (attempt.question_ids or []):
         raise QuizRuleError(_("この問題はこのテストに含まれていません。"))
-    question = db.session.get(Question, question_id)
+    question = db.session.get(Question, question_id, options=[joinedload(Question.choices)])
     valid = {c.id for c in question.choices}
     chosen = sorted(set(choice_ids))
     if not chosen:

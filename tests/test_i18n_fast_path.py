@@ -1,0 +1,49 @@
+"""The templates' ``_()`` and date filters take a short path (#17); it must say what Flask-Babel would."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import render_template_string
+from flask_babel import force_locale, format_date, format_datetime
+
+from portal.i18n import local_date, local_datetime
+
+MOMENTS = [
+    datetime(2026, 12, 31, 14, 59, tzinfo=UTC),  # 23:59 in Tokyo
+    datetime(2026, 12, 31, 15, 0, tzinfo=UTC),  # midnight in Tokyo: the next day, the next year
+    datetime(2028, 2, 28, 15, 30),  # naive, read as UTC: a leap day in Tokyo
+    datetime(2027, 4, 30, 0, 0, tzinfo=UTC),
+]
+
+
+def test_template_gettext_follows_the_request_and_a_forced_locale(app):
+    template = "{{ _('ログイン') }}"
+    with app.test_request_context("/"):
+        assert render_template_string(template) == "ログイン"
+        with force_locale("en"):
+            assert render_template_string(template) == "Log in"
+        assert render_template_string(template) == "ログイン"
+    with app.test_request_context("/"), force_locale("en"):
+        # A forced locale as the request's first word: the short path must not keep it for the request.
+        assert render_template_string(template) == "Log in"
+
+
+def test_an_english_session_gets_english_templates(app):
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = "en"
+        assert render_template_string("{{ _('ログイン') }}") == "Log in"
+
+
+def test_japanese_dates_are_what_babel_writes(app):
+    with app.test_request_context("/"):
+        for moment in MOMENTS:
+            assert local_datetime(moment) == format_datetime(moment, "yyyy/MM/dd HH:mm")
+            assert local_date(moment) == format_date(moment, "yyyy/MM/dd")
+        assert local_date(date(2028, 2, 29)) == "2028/02/29"
+        assert local_datetime(MOMENTS[1]) == "2027/01/01 00:00"
+        with force_locale("en"):
+            assert local_datetime(MOMENTS[0]) == format_datetime(MOMENTS[0], "medium")
+            assert local_date(date(2028, 2, 29)) == format_date(date(2028, 2, 29), "medium")
