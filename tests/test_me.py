@@ -64,7 +64,8 @@ def test_home_without_more_history_has_no_link_to_it(world, login_as, monkeypatc
 
     @home.register_home_provider
     def provider(learner):
-        return [home.HomeItem("history", "training", "前年の研修", "/x/1", finished_at=datetime(2025, 6, 1, tzinfo=UTC))]
+        return [home.HomeItem("history", "training", "前年の研修", "/x/1",
+                              finished_at=datetime(2025, 6, 1, tzinfo=UTC))]
 
     soup = BeautifulSoup(login_as(world["learner_a"]).get("/me/").get_data(as_text=True), "html.parser")
     assert [c.find("strong").get_text(strip=True) for c in soup.select("section#history li article")] == ["前年の研修"]
