@@ -52,7 +52,8 @@ def response_for_link(raw: str) -> InspectionResponse | None:
     """The sheet a personal link points at (any organization: the caller is anonymous)."""
     if not raw or len(raw) > 100:
         return None
-    return db.session.scalar(select(InspectionResponse).where(InspectionResponse.link_hash == sending.link_digest(raw)))
+    return db.session.scalar(select(InspectionResponse).where(InspectionResponse.link_hash == sending.link_digest(raw))
+                             .options(joinedload(InspectionResponse.respondent), joinedload(InspectionResponse.round)))
 
 
 def link_problem(response: InspectionResponse | None, user) -> LinkProblem | None:

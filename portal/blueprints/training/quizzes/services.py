@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal import audit, outbox
 from portal.clock import utcnow
@@ -53,6 +53,10 @@ class QuizRuleError(ValueError):
     """The test refuses this (a Japanese message for the learner)."""
 
 
+# What every learner page of an assignment or attempt reads (is it open, late, which course): one query.
+_WITH_DELIVERY = joinedload(Assignment.delivery).joinedload(Delivery.course)
+
+
 def link_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -66,7 +70,8 @@ def assignment_for_link(raw: str) -> Assignment | None:
     """The assignment a personal link points at (any organization: the caller is anonymous)."""
     if not raw or len(raw) > 100:
         return None
-    return db.session.scalar(select(Assignment).where(Assignment.link_hash == link_digest(raw)))
+    return db.session.scalar(select(Assignment).where(Assignment.link_hash == link_digest(raw))
+                             .options(joinedload(Assignment.learner), _WITH_DELIVERY))
 
 
 def link_problem(assignment: Assignment | None, user) -> LinkProblem | None:
@@ -90,10 +95,6 @@ def get_assignment_or_404(assignment_id: int, learner: User) -> Assignment:
     if assignment is None or assignment.delivery.status == DeliveryStatus.SCHEDULED:
         abort(404)
     return assignment
-
-
-# What every learner page of an assignment or attempt reads (is it open, late, which course): one query.
-_WITH_DELIVERY = joinedload(Assignment.delivery).joinedload(Delivery.course)
 
 
 def get_attempt_or_404(attempt_id: int, learner: User) -> Attempt:
@@ -126,7 +127,8 @@ def current_attempt(assignment: Assignment) -> Attempt | None:
 
 def draw_questions(course: Course, assignment: Assignment, rng: random.Random) -> list[Question]:
     """The questions of a new attempt: ones this learner has not seen yet first, in random order."""
-    bank = list(db.session.scalars(select(Question).where(Question.course_id == course.bank_id)))
+    bank = list(db.session.scalars(select(Question).where(Question.course_id == course.bank_id)
+                                   .options(selectinload(Question.choices))))
     if not bank:
         raise QuizRuleError(_("この講座にはまだ問題がありません。管理者にお問い合わせください。"))
     wanted = course.questions_per_attempt or len(bank)
