@@ -47,9 +47,14 @@ def current_translations() -> NullTranslations:
     locale = getattr(state, "babel_locale", None)
     if locale is None:
         return get_translations()
+    # The request's pair, checked by identity: babel's Locale compares slowly, and force_locale sets another.
+    pair = getattr(state, "portal_catalog", None)
+    if pair is not None and pair[0] is locale:
+        return pair[1]
     catalog = _catalogs.get(locale)
     if catalog is None:
         catalog = _catalogs[locale] = get_translations()
+    state.portal_catalog = (locale, catalog)
     return catalog
 
 

@@ -66,7 +66,8 @@ def index():
     tree = DepartmentTree.load()
     form, stmt = _filtered_query(tree)
     page = db.paginate(stmt, page=requested_page(), per_page=PER_PAGE, error_out=False)
-    context = {"form": form, "page": page, "tree": tree, "employment_labels": EMPLOYMENT_LABELS}
+    labels = {key: str(label) for key, label in EMPLOYMENT_LABELS.items()}  # once, not for every row
+    context = {"form": form, "page": page, "tree": tree, "employment_labels": labels}
     if is_htmx():
         return render_block("learners/index.html", "results", **context)
     return render_template("learners/index.html", **context)

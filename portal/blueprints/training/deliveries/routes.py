@@ -130,7 +130,8 @@ def _show_page(delivery: Delivery, status: int = 200):
     return render_template(
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
         zip_parts=certificates.zip_parts(total.passed),
-        unfinished=unfinished, labels=STATUS_LABELS, overdue_only=overdue_only, past_due=past_due,
+        unfinished=unfinished, labels={k: str(v) for k, v in STATUS_LABELS.items()}, overdue_only=overdue_only,
+        past_due=past_due,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
         today=today_in_tokyo(), emails=topic_counts(delivery.outbox_topic, utcnow()),
         escalations=services.escalations_sent(delivery),
