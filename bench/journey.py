@@ -1,0 +1,100 @@
+"""Benchmark: the CPU of each request of the phone journey in process, as in the 2,000-phone scenario (#17).
+
+Not a test. On the data of ``bench/pages.py`` (the demo and two deliveries to everyone), every demo learner
+but the first takes the second delivery through its personal link, with the Flask test client: the landing
+page, the sign-in by the link and the page it leads to, the start and the first question, one answer and
+the next question per question (plain forms, as without JavaScript), the finish and the result. Each
+request is timed in CPU time of the thread (``time.thread_time``), beside the bare view of a plain Flask
+app; medians over the learners and questions::
+
+    .venv/bin/python bench/journey.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from flask import Flask  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+import pages  # noqa: E402
+from portal.blueprints.training.deliveries import services as delivery_services  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import Assignment, Delivery  # noqa: E402
+from portal.tenancy import unscoped  # noqa: E402
+
+QUESTION_ID = re.compile(r'name="question_id" value="(\d+)"')
+CHOICE = re.compile(r'name="choice" value="(\d+)"')
+
+
+def main() -> None:
+    app = pages.make_app()
+    world = pages.seed(app)
+    with app.app_context(), unscoped():
+        delivery = db.session.get(Delivery, world["delivery"])
+        learner_ids = db.session.scalars(select(Assignment.learner_id).where(Assignment.delivery_id == delivery.id)
+                                         .order_by(Assignment.learner_id)).all()[1:]
+        links = [delivery_services.personal_link_secret(delivery, learner_id) for learner_id in learner_ids]
+    plain = Flask("plain")
+    plain.add_url_rule("/", "bare", lambda: "ok")
+    plain_client = plain.test_client()
+    times: dict[str, list[float]] = defaultdict(list)
+    bare: list[float] = []
+
+    def timed(name, call):
+        start = time.thread_time()
+        response = call()
+        times[name].append(time.thread_time() - start)
+        start = time.thread_time()
+        plain_client.get("/")
+        bare.append(time.thread_time() - start)
+        return response
+
+    for token in links:
+        client = app.test_client()
+        landing = timed("GET /t/<link> (landing)", lambda: client.get(f"/t/{token}"))
+        signed = timed("POST /t/<link> (sign in)", lambda: client.post(
+            f"/t/{token}", data={"csrf_token": pages._csrf(landing.get_data(as_text=True))}))
+        assert signed.status_code == 303, signed.status_code
+        target = signed.headers["Location"]
+        page = timed("GET /me/training/<id> (after sign-in)", lambda: client.get(target))
+        started = timed("POST /me/training/<id>/start", lambda: client.post(
+            target.rstrip("/") + "/start", data={"csrf_token": pages._csrf(page.get_data(as_text=True))}))
+        assert started.status_code == 303, started.status_code
+        url = started.headers["Location"]
+        attempt_url = url.rsplit("/", 1)[0]
+        page = timed("GET question", lambda: client.get(url))
+        while (question := QUESTION_ID.search(page.get_data(as_text=True))) is not None:
+            html = page.get_data(as_text=True)
+            number = url.rsplit("/", 1)[1]
+            answered = timed("POST answer (plain)", lambda: client.post(f"{attempt_url}/answer", data={
+                "csrf_token": pages._csrf(html), "number": number, "question_id": question.group(1),
+                "choice": CHOICE.findall(html)[0]}))
+            url = answered.headers["Location"]
+            page = timed("GET question" if "/review" not in url else "GET review", lambda: client.get(url))
+        finished = timed("POST finish", lambda: client.post(
+            f"{attempt_url}/finish", data={"csrf_token": pages._csrf(page.get_data(as_text=True))}))
+        result_url = finished.headers["Location"]
+        timed("GET result", lambda: client.get(result_url))
+        timed("GET /me/", lambda: client.get("/me/"))
+    plain_ms = statistics.median(bare) * 1000
+    print(f"# bench/journey.py: {len(links)} learners, SQLite; plain Flask bare view {plain_ms:.3f} ms")
+    print("| request | n | CPU per request (ms, median) | share of the plain bare view |")
+    print("| --- | ---: | ---: | ---: |")
+    total = 0.0
+    for name, values in times.items():
+        median = statistics.median(values) * 1000
+        total += median * len(values) / len(links)
+        print(f"| {name} | {len(values)} | {median:.2f} | {100 * plain_ms / median:.1f} % |")
+    print(f"| one learner's whole test | {len(links)} | {total:.1f} | |")
+
+
+if __name__ == "__main__":
+    main()
