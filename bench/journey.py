@@ -21,10 +21,10 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import pages  # noqa: E402
 from flask import Flask  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-import pages  # noqa: E402
 from portal.blueprints.training.deliveries import services as delivery_services  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Assignment, Delivery  # noqa: E402
@@ -48,9 +48,9 @@ def main() -> None:
     times: dict[str, list[float]] = defaultdict(list)
     bare: list[float] = []
 
-    def timed(name, call):
+    def timed(name, call, *args, **kwargs):
         start = time.thread_time()
-        response = call()
+        response = call(*args, **kwargs)
         times[name].append(time.thread_time() - start)
         start = time.thread_time()
         plain_client.get("/")
@@ -59,31 +59,31 @@ def main() -> None:
 
     for token in links:
         client = app.test_client()
-        landing = timed("GET /t/<link> (landing)", lambda: client.get(f"/t/{token}"))
-        signed = timed("POST /t/<link> (sign in)", lambda: client.post(
-            f"/t/{token}", data={"csrf_token": pages._csrf(landing.get_data(as_text=True))}))
+        landing = timed("GET /t/<link> (landing)", client.get, f"/t/{token}")
+        signed = timed("POST /t/<link> (sign in)", client.post, f"/t/{token}",
+                       data={"csrf_token": pages._csrf(landing.get_data(as_text=True))})
         assert signed.status_code == 303, signed.status_code
         target = signed.headers["Location"]
-        page = timed("GET /me/training/<id> (after sign-in)", lambda: client.get(target))
-        started = timed("POST /me/training/<id>/start", lambda: client.post(
-            target.rstrip("/") + "/start", data={"csrf_token": pages._csrf(page.get_data(as_text=True))}))
+        page = timed("GET /me/training/<id> (after sign-in)", client.get, target)
+        started = timed("POST /me/training/<id>/start", client.post, target.rstrip("/") + "/start",
+                        data={"csrf_token": pages._csrf(page.get_data(as_text=True))})
         assert started.status_code == 303, started.status_code
         url = started.headers["Location"]
         attempt_url = url.rsplit("/", 1)[0]
-        page = timed("GET question", lambda: client.get(url))
+        page = timed("GET question", client.get, url)
         while (question := QUESTION_ID.search(page.get_data(as_text=True))) is not None:
             html = page.get_data(as_text=True)
             number = url.rsplit("/", 1)[1]
-            answered = timed("POST answer (plain)", lambda: client.post(f"{attempt_url}/answer", data={
+            answered = timed("POST answer (plain)", client.post, f"{attempt_url}/answer", data={
                 "csrf_token": pages._csrf(html), "number": number, "question_id": question.group(1),
-                "choice": CHOICE.findall(html)[0]}))
+                "choice": CHOICE.findall(html)[0]})
             url = answered.headers["Location"]
-            page = timed("GET question" if "/review" not in url else "GET review", lambda: client.get(url))
-        finished = timed("POST finish", lambda: client.post(
-            f"{attempt_url}/finish", data={"csrf_token": pages._csrf(page.get_data(as_text=True))}))
+            page = timed("GET question" if "/review" not in url else "GET review", client.get, url)
+        finished = timed("POST finish", client.post, f"{attempt_url}/finish",
+                         data={"csrf_token": pages._csrf(page.get_data(as_text=True))})
         result_url = finished.headers["Location"]
-        timed("GET result", lambda: client.get(result_url))
-        timed("GET /me/", lambda: client.get("/me/"))
+        timed("GET result", client.get, result_url)
+        timed("GET /me/", client.get, "/me/")
     plain_ms = statistics.median(bare) * 1000
     print(f"# bench/journey.py: {len(links)} learners, SQLite; plain Flask bare view {plain_ms:.3f} ms")
     print("| request | n | CPU per request (ms, median) | share of the plain bare view |")
