@@ -1,29 +1,120 @@
-"""Where a page's CPU goes: cProfile on thread time over repeated requests of the pages of bench/pages.py.
+"""Where a page's CPU goes, on the data and clients of ``bench/pages.py`` (``make bench-pages``). Not a test.
 
-    .venv/bin/python bench/profile_pages.py                    # every page, top 25 functions by own time
-    .venv/bin/python bench/profile_pages.py --page "learner home" --sort cumulative --top 60
+    .venv/bin/python bench/profile_pages.py --phases              # every page split into its phases
+    .venv/bin/python bench/profile_pages.py --page "learner home"  # cProfile on thread time, by own time
+    .venv/bin/python bench/profile_pages.py --page "result" --sort cumulative --top 60
 
-Not a test. Uses the same data and clients as ``bench/pages.py`` (``make bench-pages``).
+``--phases`` times each part of the request path in CPU time of the thread (``time.thread_time``) without a
+profiler's overhead: opening and saving the session cookie, the before-request hooks (the signed-in user,
+the gates), the view with and without its template, the after-request hooks, and the time inside SQLite's
+cursor; the rest is Flask and Werkzeug's own work around them (the test client included).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import flask.templating  # noqa: E402
 import pages  # noqa: E402
+from flask import Flask  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from portal.extensions import db  # noqa: E402
+
+PHASES = ("session open", "hooks before", "view without template", "template", "hooks after", "session save")
+
+
+def _timed(owner, name: str, label: str, spent: dict) -> None:
+    original = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.thread_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] += time.thread_time() - start
+
+    setattr(owner, name, wrapper)
+
+
+def phases(app, rows, clients, n: int) -> None:
+    spent: dict[str, float] = collections.defaultdict(float)
+    _timed(app, "preprocess_request", "hooks before", spent)
+    _timed(app, "dispatch_request", "view", spent)
+    _timed(flask.templating, "_render", "template", spent)
+    _timed(app, "process_response", "hooks after", spent)
+    _timed(app.session_interface, "open_session", "session open", spent)
+    _timed(app.session_interface, "save_session", "session save", spent)
+    with app.app_context():
+        engine = db.engine
+    started: list[float] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: started.append(time.thread_time()))
+
+    def after(*_args):
+        spent["SQLite"] += time.thread_time() - started.pop()
+        spent["statements"] += 1
+
+    event.listen(engine, "after_cursor_execute", after)
+    plain = Flask("plain")
+    plain.add_url_rule("/", "bare", lambda: "ok")
+    plain_client = plain.test_client()
+    bare = []
+    for _ in range(n):
+        start = time.thread_time()
+        plain_client.get("/")
+        bare.append(time.thread_time() - start)
+    print(f"# plain Flask bare view: {statistics.median(bare) * 1000:.3f} ms (median of {n}); mean ms per request:")
+    print("| page | total | " + " | ".join(PHASES) + " | of which SQLite | statements | rest (Flask, Werkzeug) |")
+    print("| --- |" + " ---: |" * (len(PHASES) + 4))
+    for _group, name, who, _url, run in rows:
+        client = clients[who]
+        for _ in range(5):
+            run(client)
+        spent.clear()
+        start = time.thread_time()
+        for _ in range(n):
+            run(client)
+        total = (time.thread_time() - start) / n * 1000
+        ms = {k: v / n * 1000 for k, v in spent.items()}
+        ms["view without template"] = ms.get("view", 0) - ms.get("template", 0)
+        ms["hooks after"] = ms.get("hooks after", 0) - ms.get("session save", 0)  # Flask saves it in there
+        rest = total - sum(ms.get(k, 0) for k in PHASES)
+        cells = " | ".join(f"{ms.get(k, 0):.2f}" for k in PHASES)
+        print(f"| {name} | {total:.2f} | {cells} | {ms.get('SQLite', 0):.2f} | {spent.get('statements', 0) / n:.0f} "
+              f"| {rest:.2f} |", flush=True)
+
+
+def profile(rows, clients, n: int, sort: str, top: int) -> None:
+    for group, name, who, url, run in rows:
+        client = clients[who]
+        for _ in range(5):
+            run(client)
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
+        for _ in range(n):
+            run(client)
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats(sort).print_stats(top)
+        print(f"== {group}: {name} {url}: {stats.total_tt / n * 1000:.2f} ms per request (profiled)")
+        print(out.getvalue())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", action="append", help="a row name of bench/pages.py (repeatable); default all")
+    parser.add_argument("--phases", action="store_true", help="split each page into its phases (no profiler)")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=25)
@@ -34,23 +125,11 @@ def main() -> None:
     admin = pages.signed_in(app, "admin@demo.example.com")
     clients = {"learner": learner, "admin": admin, "anonymous": app.test_client()}
     token = pages._csrf(learner.get("/me/").get_data(as_text=True))
-    for group, name, who, url, run in pages.requests(world, token, None):
-        if args.page and name not in args.page:
-            continue
-        client = clients[who]
-        for _ in range(5):
-            run(client)
-        profile = cProfile.Profile(time.thread_time)
-        profile.enable()
-        for _ in range(args.requests):
-            run(client)
-        profile.disable()
-        out = io.StringIO()
-        stats = pstats.Stats(profile, stream=out)
-        total = stats.total_tt / args.requests * 1000
-        stats.sort_stats(args.sort).print_stats(args.top)
-        print(f"== {group}: {name} {url}: {total:.2f} ms per request (profiled)")
-        print(out.getvalue().split("\n", 6)[-1] if args.sort else out.getvalue())
+    rows = [row for row in pages.requests(world, token, None) if not args.page or row[1] in args.page]
+    if args.phases:
+        phases(app, rows, clients, args.requests)
+    else:
+        profile(rows, clients, args.requests, args.sort, args.top)
 
 
 if __name__ == "__main__":
