@@ -17,7 +17,9 @@ b. ``ResultsAdmin``: administrators of the 20,000-learner organization reading r
 c. ``Baseline``: a bare Flask view (bench/baseline_app.py) under the same gunicorn settings.
 
 Prints one table (p50/p95/p99 in ms, throughput, errors, ratio of throughput to the baseline, the largest
-resident memory of a gunicorn worker, SQL statements per request from /metrics), then the one-shot figures:
+resident memory of a gunicorn worker, SQL statements per request from /metrics, and where the machine's CPU
+went: the portal's workers and locust in CPU ms per request, and the share of the two cores left idle),
+then the one-shot figures:
 CSV import of 10,000 rows, launching a delivery to 10,000, email delivery rate, results page server time.
 
 Not a test, and not part of ``make test``. Rate limits are off (every simulated phone comes from 127.0.0.1).
@@ -30,6 +32,7 @@ import csv
 import json
 import os
 import re
+import resource
 import secrets
 import socket
 import statistics
@@ -226,7 +229,25 @@ def scrape(url: str) -> dict[str, float] | None:
     return totals
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of one process so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[int, int]:
+    """(all, idle) jiffies of the machine so far, from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    return sum(values), values[3] + values[4]
+
+
 def run_locust(user_class: str, host: str, users: int, rate: float, seconds: int, out: Path, env: dict) -> list[dict]:
+    """The locust run's stats rows; its own CPU seconds are added to the process's children (getrusage)."""
     prefix = out / user_class
     subprocess.run(
         [str(BIN / "locust"), "-f", str(BENCH / "locustfile.py"), "--headless", "--only-summary",
@@ -253,15 +274,18 @@ def row_figures(row: dict) -> dict:
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
     header = (f"{'scenario / page':<52} {'reqs':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-              f"{'errors':>6} {'vs base':>7} {'MB/wkr':>7} {'SQL/req':>7}")
+              f"{'errors':>6} {'vs base':>7} {'MB/wkr':>7} {'SQL/req':>7} {'CPU ms/req portal':>17} "
+              f"{'locust':>6} {'idle %':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = f"{r['ratio']:.0%}" if r.get("ratio") is not None else ""
         mem = f"{r['memory']:.0f}" if r.get("memory") else ""
         sql = f"{r['sql']:.1f}" if r.get("sql") is not None else ""
+        cpu = r.get("cpu")
+        cpu_cells = f"{cpu[0]:>17.1f} {cpu[1]:>6.1f} {cpu[2]:>6.0f}" if cpu else ""
         print(f"{r['name'][:52]:<52} {r['requests']:>7} {r['rps']:>7.1f} {r['p50']:>7.0f} {r['p95']:>7.0f} "
-              f"{r['p99']:>7.0f} {r['errors']:>6} {ratio:>7} {mem:>7} {sql:>7}")
+              f"{r['p99']:>7.0f} {r['errors']:>6} {ratio:>7} {mem:>7} {sql:>7} {cpu_cells}")
 
 
 def one_shot(script: str, args: list[str], env: dict, pattern: str) -> str:
@@ -283,6 +307,7 @@ def main() -> None:
     parser.add_argument("--org-learners", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the runner")
     parser.add_argument("--skip-one-shots", action="store_true")
+    parser.add_argument("--scenarios", default="c,a',b,a", help="which scenarios, in this order (c, a', b, a)")
     args = parser.parse_args()
     # prepare() puts the PORTAL_* settings of the load test into os.environ; the one-shot scripts get a clean one.
     clean_env = dict(os.environ)
@@ -331,8 +356,16 @@ def main() -> None:
             print(f"running {label}: {users} users, {seconds} s ...", flush=True)
             before = scrape(host) if target == host else None
             master = portal.pid if target == host else baseline.pid
+            workers = worker_pids(master)
+            server_cpu = sum(cpu_seconds(pid) for pid in workers)
+            children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+            machine = machine_busy()
             with MemoryWatch(master) as memory:
                 stats = run_locust(user_class, target, users, rate, seconds, work, env)
+            server_cpu = sum(cpu_seconds(pid) for pid in workers) - server_cpu
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            locust_cpu = (children.ru_utime + children.ru_stime) - (children_cpu.ru_utime + children_cpu.ru_stime)
+            total, idle = (a - b for a, b in zip(machine_busy(), machine, strict=True))
             after = scrape(host) if target == host else None
             sql = None
             if before and after and after["count"] > before["count"]:
@@ -342,6 +375,9 @@ def main() -> None:
                 figures_row = row_figures(row)
                 if row["Name"] == "Aggregated":
                     figures_row.update(name=f"{label}: all", memory=memory.peak, sql=sql)
+                    served = max(figures_row["requests"], 1)
+                    figures_row["cpu"] = (1000 * server_cpu / served, 1000 * locust_cpu / served,
+                                          100 * idle / max(total, 1))
                 else:
                     figures_row["name"] = f"  {row['Type']} {row['Name']}"
                 out.append(figures_row)
@@ -350,12 +386,18 @@ def main() -> None:
             print_table(f"{label} (done)", out)
             return out
 
-        base_rows = scenario("c) baseline: bare Flask view", "Baseline", base_host, 20, 20, args.burst)
-        base_rps = base_rows[0]["rps"] or None
-        learner_burst = scenario("a') learner pages, no think time", "BusyLearner", host, 20, 20, args.burst)
-        admins = scenario("b) admins reading results (20,000 learners)", "ResultsAdmin", host, 4, 4, args.burst)
-        phones = scenario(f"a) {args.learners} learners on phones, think {args.think} s", "PhoneLearner", host,
-                          args.learners, args.learners / args.ramp, args.duration)
+        wanted = [name.strip() for name in args.scenarios.split(",")]
+        base_rows = learner_burst = admins = phones = []
+        if "c" in wanted:
+            base_rows = scenario("c) baseline: bare Flask view", "Baseline", base_host, 20, 20, args.burst)
+        base_rps = base_rows[0]["rps"] if base_rows else None
+        if "a'" in wanted:
+            learner_burst = scenario("a') learner pages, no think time", "BusyLearner", host, 20, 20, args.burst)
+        if "b" in wanted:
+            admins = scenario("b) admins reading results (20,000 learners)", "ResultsAdmin", host, 4, 4, args.burst)
+        if "a" in wanted:
+            phones = scenario(f"a) {args.learners} learners on phones, think {args.think} s", "PhoneLearner", host,
+                              args.learners, args.learners / args.ramp, args.duration)
         for block in (phones, learner_burst, admins, base_rows):
             for r in block:
                 if base_rps and r["name"].endswith(": all"):
