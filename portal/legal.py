@@ -265,8 +265,7 @@ def check_terms_acceptance():
 
 
 def init_app(app: Flask) -> None:
-    """Register after the suspension and maintenance checks."""
-    app.before_request(check_terms_acceptance)
+    """The terms notice and labels (the acceptance gate is registered by portal/gates.py)."""
     app.context_processor(_terms_context)
     app.jinja_env.globals["legal_kind_labels"] = KIND_LABELS
 

@@ -572,10 +572,9 @@ def revision_value(value: str | None, name: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register after the tenant scope is bound (and after the suspension check)."""
+    """The notices' labels and banners (the maintenance gate is registered by portal/gates.py)."""
     app.jinja_env.globals["revision_field_labels"] = REVISION_FIELD_LABELS
     app.jinja_env.filters["revision_value"] = revision_value
-    app.before_request(check_maintenance)
     app.context_processor(_banner_context)
     app.jinja_env.globals["notice_kind_labels"] = KIND_LABELS
     app.jinja_env.globals["incident_labels"] = INCIDENT_LABELS

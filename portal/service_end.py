@@ -4,7 +4,7 @@ A service-end notice (portal.notices, published at least 3 months ahead) names t
 (Tokyo) on, members of the organizations it concerns see the closed page on every route, except signing in
 and out, the public texts and, for administrators, the data export. The export period follows the one of a
 terminated contract (``DATA_RETENTION_DAYS`` after the end date; Art. 21 names none); after it only the closed
-page remains. Staff are never affected. One app-level ``before_request``, registered after the suspension check.
+page remains. Staff are never affected. A gate of the request pipeline (portal/gates.py), after the suspension check.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Flask, current_app, make_response, render_template, request
+from flask import current_app, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -107,8 +107,3 @@ def check_service_end():
     if is_htmx():
         return into_flash(make_response(render_template("_service_ended_body.html", **context), 403))
     return make_response(render_template("service_ended.html", **context), 403)
-
-
-def init_app(app: Flask) -> None:
-    """Register after the suspension check (a suspended organization keeps its own page)."""
-    app.before_request(check_service_end)

@@ -2,7 +2,7 @@
 
 Every ORM statement that touches a :class:`TenantScoped` model is filtered to the organization in
 the current *scope*. The scope is set once per request from the signed-in user (see
-``portal.blueprints.auth.services.bind_request_scope``) and explicitly everywhere else:
+``portal.gates.bind_request_scope``) and explicitly everywhere else:
 
 * ``with tenant_scope(org_id):`` - one organization (an org admin, a learner, a job for one tenant);
 * ``with unscoped():`` - all organizations, for staff views and the worker; the call site says why.

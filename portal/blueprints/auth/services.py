@@ -5,37 +5,24 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from flask import current_app, flash, g, request, session, url_for
+from flask import current_app, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import audit, inbox, link_sessions, mfa
-from portal.accounts import login_id_is, login_id_key, normalize_email, normalize_login_id, sign_in_page_for
+from portal.accounts import find_user_by_email, login_id_is, normalize_login_id
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
-from portal.htmx import redirect_page
+from portal.gates import SIGNED_IN_AT_KEY
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
 from portal.staff_alerts import queue_staff_alert
-from portal.tenancy import ALL_TENANTS, reset_scope, set_scope, tenant_scope, unscoped
+from portal.tenancy import tenant_scope, unscoped
 from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
 
 RESET_PURPOSE = "password_reset"
-LOCKOUT_MESSAGE = _l(
-    "ログインに続けて失敗したため、一時的にログインを制限しています。15分ほど待ってからもう一度お試しください。"
-    "パスワードを忘れた場合は「パスワードを忘れた方」から再設定できます。"
-)
-
-
-def find_user_by_email(email: str) -> User | None:
-    """Any organization's user: sign-in happens before a tenant is known."""
-    email = normalize_email(email)
-    if not email:
-        return None
-    with unscoped():
-        return db.session.scalar(select(User).where(User.email == email))
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -52,21 +39,6 @@ def load_user(alt_id: str) -> User | None:
     if user is None or not user.is_active or user.session_token != token:
         return None
     return user
-
-
-def bind_request_scope() -> None:
-    """Before each request: the tenant scope is the signed-in user's organization."""
-    if current_user.is_authenticated:
-        scope = ALL_TENANTS if current_user.is_staff else current_user.organization_id
-    else:
-        scope = None
-    g._tenant_scope_token = set_scope(scope)
-
-
-def release_request_scope(exc=None) -> None:
-    token = g.pop("_tenant_scope_token", None)
-    if token is not None:
-        reset_scope(token)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -88,9 +60,6 @@ def authenticate(email: str, password: str) -> User | None:
         audit.record("auth.login", target=user, actor=user)
         db.session.flush()
     return user
-
-
-SIGNED_IN_AT_KEY = "signed_in_at"
 
 
 def _fresh_session() -> None:
@@ -140,42 +109,6 @@ def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: boo
     session.clear()
     if lang:
         session["lang"] = lang
-
-
-def enforce_session_lifetime():
-    """Before each request: a session ends ``SESSION_ABSOLUTE_HOURS`` after its sign-in, however busy it
-    has been (the idle limit, ``PERMANENT_SESSION_LIFETIME``, slides with every request). A session from
-    before the stamp existed gets its hours from now."""
-    if not current_user.is_authenticated:
-        return None
-    started = session.get(SIGNED_IN_AT_KEY)
-    if not isinstance(started, int):
-        session[SIGNED_IN_AT_KEY] = epoch_seconds()
-        return None
-    if epoch_seconds() - started <= int(current_app.config["SESSION_ABSOLUTE_HOURS"]) * 3600:
-        return None
-    target = sign_in_page_for(current_user)
-    if request.method == "GET" and target == url_for("auth.login"):
-        target = url_for("auth.login", next=request.full_path.rstrip("?"))
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    flash(str(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。")), "warning")
-    return redirect_page(target)
-
-
-def audit_lockout() -> None:
-    user = find_user_by_email(request.form.get("email", ""))
-    with unscoped():
-        audit.record_denial("auth.lockout", target=user, actor=None)
-
-
-def login_account_key() -> str:
-    """Rate-limit key per account: the submitted address, hashed so no email sits in the store."""
-    email = normalize_email(request.form.get("email"))
-    return "login:" + hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -238,14 +171,6 @@ def reset_password(raw: str, new_password: str) -> User:
 # --- learners: the organization's login URL, sign-in links, invitations ------------------------
 
 SIGN_IN_LINK_PURPOSE = "magic_link"
-# Endpoints a user who must change their password can still reach.
-_PASSWORD_CHANGE_ALLOWED = {
-    "auth.change_password",
-    "auth.report_compromised",
-    "auth.logout",
-    "main.set_language",
-    "static",
-}
 
 
 def find_organization(code: str) -> Organization | None:
@@ -287,14 +212,6 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
         audit.record("auth.login", target=user, actor=user, via="organization_url")
         db.session.flush()
     return user
-
-
-def org_login_account_key() -> str:
-    """Rate-limit key per account at an organization's URL: code and 受講者ID, hashed."""
-    code = (request.view_args or {}).get("code", "")
-    login_id = login_id_key(normalize_login_id(request.form.get("login_id")))
-    digest = hashlib.sha256(f"{code}\x00{login_id}".encode("utf-8", "surrogatepass")).hexdigest()
-    return "org-login:" + digest
 
 
 def request_sign_in_link(organization: Organization | None, email: str) -> None:
@@ -351,34 +268,12 @@ def use_sign_in_link(raw: str) -> User:
     return user
 
 
-def enforce_password_change():
-    """Before each request: a user with an initial password reaches only the change-password page (a link
-    session reaches its task only, and changes nothing else)."""
-    if not current_user.is_authenticated or not current_user.must_change_password:
-        return None
-    if link_sessions.is_link_session():
-        return None
-    if request.endpoint in _PASSWORD_CHANGE_ALLOWED:
-        return None
-    target = url_for("auth.change_password")
-    return redirect_page(target)
-
-
 # --- two-factor sign-in (#10) -----------------------------------------------------------------
 
 MFA_PENDING_KEY = "mfa_pending"
 # How long a secret shown for enrollment (QR code) waits for its first code.
 MFA_ENROLL_MINUTES = 30
 MFA_PENDING_SECONDS = 600
-# Endpoints a user who must enroll a second factor can still reach.
-_MFA_ENROLL_ALLOWED = {
-    "auth.mfa_setup",
-    "auth.logout",
-    "auth.change_password",
-    "auth.report_compromised",
-    "main.set_language",
-    "static",
-}
 
 
 def begin_sign_in(user: User, next_url: str | None = None) -> str | None:
@@ -413,13 +308,6 @@ def pending_mfa_user() -> User | None:
     if user is None or not user.is_active or user.session_token != token or not user.mfa_enabled:
         return None
     return user
-
-
-def mfa_account_key() -> str:
-    """Rate-limit key for the second step: the waiting account (or the session, without one)."""
-    pending = session.get(MFA_PENDING_KEY)
-    user_id = pending.get("user_id") if isinstance(pending, dict) else None
-    return f"mfa:{user_id}" if isinstance(user_id, int) else "mfa:none"
 
 
 RECOVERY_CODES_REVOKED = _l(
@@ -564,16 +452,6 @@ def regenerate_recovery_codes(user: User) -> list[str]:
         audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
         db.session.flush()
     return codes
-
-
-def enforce_mfa_enrollment():
-    """Before each request: a user who must use a second factor and has none reaches only enrollment."""
-    if not current_user.is_authenticated or current_user.mfa_enabled or link_sessions.is_link_session():
-        return None
-    if request.endpoint in _MFA_ENROLL_ALLOWED or not mfa.mfa_required(current_user):
-        return None
-    target = url_for("auth.mfa_setup")
-    return redirect_page(target)
 
 
 def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
