@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from portal import audit
 from portal.accounts import find_user_by_email
 from portal.extensions import db
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import into_flash, is_htmx, page_or_flash
 from portal.tenancy import unscoped
 
 log = logging.getLogger("portal.errors")
@@ -62,9 +62,7 @@ def render_error(status: int, title=None, detail=None, reference: str | None = N
         "detail": detail or default_detail,
         "reference": reference or uuid.uuid4().hex[:12],
     }
-    if is_htmx():
-        return into_flash(make_response(render_template("errors/_fragment.html", **context), status))
-    return make_response(render_template("errors/error.html", **context), status)
+    return page_or_flash("errors/error.html", "errors/_fragment.html", status, **context)
 
 
 def _audit_lockout() -> None:

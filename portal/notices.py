@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Flask, g, has_request_context, make_response, render_template, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
@@ -21,7 +21,7 @@ from portal import audit
 from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.exports import neutralise
 from portal.extensions import db
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import page_or_flash
 from portal.i18n import local_date, local_datetime
 from portal.models import (
     IncidentStatus,
@@ -487,11 +487,8 @@ def check_maintenance():
     notice = current_maintenance(current_user.organization_id)
     if notice is None:
         return None
-    template = "notices/_maintenance_body.html" if is_htmx() else "notices/maintenance.html"
-    response = make_response(render_template(template, notice=notice), 503)
+    response = page_or_flash("notices/maintenance.html", "notices/_maintenance_body.html", 503, notice=notice)
     response.headers["Retry-After"] = str(max(60, int((notice.ends_at - utcnow()).total_seconds())))
-    if is_htmx():
-        into_flash(response)
     return response
 
 

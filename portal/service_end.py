@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app, make_response, render_template, request
+from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import page_or_flash
 from portal.models import Notice, NoticeKind, NoticeRevision, NoticeTarget, Role
 from portal.notices import notice_targets, notices_version
 from portal.site_state import ProcessCache
@@ -104,6 +104,4 @@ def check_service_end():
         "is_admin": is_admin,
         "contact": current_app.config.get("SUPPORT_EMAIL") or current_app.config["BILLING_CONTACT"],
     }
-    if is_htmx():
-        return into_flash(make_response(render_template("_service_ended_body.html", **context), 403))
-    return make_response(render_template("service_ended.html", **context), 403)
+    return page_or_flash("service_ended.html", "_service_ended_body.html", 403, **context)

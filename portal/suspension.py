@@ -8,11 +8,11 @@ restores everything, since nothing else was changed.
 
 from __future__ import annotations
 
-from flask import current_app, make_response, render_template, request
+from flask import current_app, request
 from flask_login import current_user
 
 from portal import organizations
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import page_or_flash
 from portal.models import OrganizationStatus, Role
 
 # Signing out, switching language and static files always work.
@@ -85,6 +85,4 @@ def check_suspension():
         "contact": current_app.config["BILLING_CONTACT"],
         "is_admin": current_user.role == Role.ORG_ADMIN,
     }
-    if is_htmx():
-        return into_flash(make_response(render_template("_suspended_body.html", **context), 403))
-    return make_response(render_template("suspended.html", **context), 403)
+    return page_or_flash("suspended.html", "_suspended_body.html", 403, **context)
