@@ -38,7 +38,7 @@ def find_user_by_email(email: str) -> User | None:
     email = normalize_email(email)
     if not email:
         return None
-    with unscoped():
+    with unscoped("sign-in comes before a tenant is known"):
         return db.session.scalar(select(User).where(User.email == email))
 
 
@@ -47,7 +47,7 @@ def email_taken(email: str, exclude_id: int | None = None) -> bool:
     stmt = select(User.id).where(User.email == normalize_email(email))
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
-    with unscoped():
+    with unscoped("addresses are unique across the whole service"):
         return db.session.scalar(stmt) is not None
 
 

@@ -68,7 +68,7 @@ def render_error(status: int, title=None, detail=None, reference: str | None = N
 def _audit_lockout() -> None:
     """A sign-in refused by the limits is kept on record (the account, when the address names one)."""
     user = find_user_by_email(request.form.get("email", ""))
-    with unscoped():
+    with unscoped("sign-in comes before a tenant is known"):
         audit.record_denial("auth.lockout", target=user, actor=None)
 
 

@@ -46,7 +46,7 @@ class ServiceEnd:
 
 
 def _load(_now: datetime, _key=None) -> tuple[ServiceEnd, ...]:
-    with unscoped():
+    with unscoped("a process-wide cache shared by every organization"):
         notices = db.session.scalars(
             select(Notice)
             .where(Notice.kind == NoticeKind.SERVICE_END, Notice.service_ends_on.is_not(None),

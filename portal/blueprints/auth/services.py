@@ -34,7 +34,7 @@ def load_user(alt_id: str) -> User | None:
     user_id, _, token = (alt_id or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    with unscoped():
+    with unscoped("the user is loaded before the request's scope is bound"):
         user = db.session.get(User, int(user_id))
     if user is None or not user.is_active or user.session_token != token:
         return None
@@ -46,14 +46,14 @@ def authenticate(email: str, password: str) -> User | None:
     user = find_user_by_email(email)
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        with unscoped():
+        with unscoped("sign-in comes before a tenant is known"):
             audit.record(
                 "auth.login_failed",
                 target=user,
                 reason="inactive" if (ok and user) else "bad_credentials",
             )
         return None
-    with unscoped():
+    with unscoped("sign-in comes before a tenant is known"):
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
@@ -97,7 +97,7 @@ def start_link_session(person: User, kind: str, object_id: int, via: str, **deta
 def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: bool = False) -> None:
     """End this and every other session of ``user`` (and their personal links sent so far, unless
     ``keep_links``). Signing out of a link session ends that session only."""
-    with unscoped():
+    with unscoped("the account itself: staff have no organization"):
         if link_sessions.is_link_session():
             audit.record(action, target=user, actor=user, session="link")
         else:
@@ -115,7 +115,7 @@ def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: boo
 
 
 def change_password(user: User, new_password: str) -> None:
-    with unscoped():
+    with unscoped("the account itself: staff have no organization"):
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.must_change_password = False
@@ -126,7 +126,7 @@ def change_password(user: User, new_password: str) -> None:
 def request_password_reset(email: str) -> None:
     """Email a reset link if the address belongs to an active user; say nothing either way."""
     user = find_user_by_email(email)
-    with unscoped():
+    with unscoped("an anonymous visitor: the account is found by its address"):
         if user is None or not user.is_active:
             audit.record("auth.password_reset_requested", outcome="no_active_account")
             return
@@ -148,13 +148,13 @@ def request_password_reset(email: str) -> None:
 
 def reset_target(raw: str) -> User:
     """The user a live reset link belongs to. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a reset link names its user before anyone signs in"):
         return peek_token(raw, RESET_PURPOSE).user
 
 
 def reset_password(raw: str, new_password: str) -> User:
     """Set a new password through a reset link, once. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a reset link names its user before anyone signs in"):
         user = consume_token(raw, RESET_PURPOSE)
         if not user.is_active:
             raise TokenInvalid
@@ -196,7 +196,7 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
             user = db.session.scalar(select(User).where(login_id_is(login_id), User.role == Role.LEARNER))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        with unscoped():
+        with unscoped("sign-in comes before a tenant is known"):
             audit.record(
                 "auth.login_failed",
                 target=user,
@@ -205,7 +205,7 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
                 reason="inactive" if (ok and user) else "bad_credentials",
             )
         return None
-    with unscoped():
+    with unscoped("sign-in comes before a tenant is known"):
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
@@ -218,7 +218,7 @@ def request_sign_in_link(organization: Organization | None, email: str) -> None:
     """Email a one-time sign-in link if the organization allows it and the address is one of its
     active learners; say nothing either way (the caller shows the same answer)."""
     user = find_user_by_email(email)
-    with unscoped():
+    with unscoped("an anonymous visitor: the account is found by its address"):
         if (
             organization is None
             or not organization.magic_link_sign_in
@@ -252,13 +252,13 @@ def request_sign_in_link(organization: Organization | None, email: str) -> None:
 
 def sign_in_link_target(raw: str) -> User:
     """:raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a sign-in link names its user before anyone signs in"):
         return peek_token(raw, SIGN_IN_LINK_PURPOSE).user
 
 
 def use_sign_in_link(raw: str) -> User:
     """Use a sign-in link once and return its (active) learner. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a sign-in link names its user before anyone signs in"):
         user = consume_token(raw, SIGN_IN_LINK_PURPOSE)
         if not user.is_active or user.organization is None or not user.organization.magic_link_sign_in:
             raise TokenInvalid
@@ -303,7 +303,7 @@ def pending_mfa_user() -> User | None:
     user_id, token, at = pending.get("user_id"), pending.get("token"), pending.get("at")
     if not isinstance(user_id, int) or not isinstance(at, int) or epoch_seconds() - at > MFA_PENDING_SECONDS:
         return None
-    with unscoped():
+    with unscoped("the second step comes before the session is signed in"):
         user = db.session.get(User, user_id)
     if user is None or not user.is_active or user.session_token != token or not user.mfa_enabled:
         return None
@@ -321,7 +321,7 @@ def verify_second_factor(user: User, code: str) -> str | None:
 
     Returns ``"totp"`` or ``"recovery"``; ``None`` when refused. Every outcome is audited.
     """
-    with unscoped():
+    with unscoped("the second step comes before the session is signed in"):
         secret = mfa.decrypt_secret(user.totp_secret_encrypted or "")
         step = mfa.matching_step(secret, code, after=user.totp_last_step) if secret else None
         if step is not None:
@@ -356,7 +356,7 @@ def enrollment_secret(user: User, *, now: datetime | None = None) -> tuple[str, 
     """The secret ``user`` is enrolling, and whether it is new: kept encrypted on the user's row (never in
     the session cookie, which the browser can read) for ``MFA_ENROLL_MINUTES``, then replaced."""
     now = now or utcnow()
-    with unscoped():
+    with unscoped("the account itself: staff have no organization"):
         expires = user.totp_pending_expires_at
         if user.totp_pending_encrypted and expires is not None and expires > now:
             secret = mfa.decrypt_secret(user.totp_pending_encrypted)
@@ -380,7 +380,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
         audit.record_denial("auth.mfa_enroll_failed", target=user, actor=user)
         return None
     codes = mfa.new_recovery_codes()
-    with unscoped():
+    with unscoped("the account itself: staff have no organization"):
         user.totp_secret_encrypted = mfa.encrypt_secret(secret)
         user.totp_last_step = step
         user.mfa_enabled_at = utcnow()
@@ -396,7 +396,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
 
 def disable_mfa(user: User) -> None:
     """Turn two-factor sign-in off (the view has checked the current password)."""
-    with unscoped():
+    with unscoped("the account itself: staff have no organization"):
         user.totp_secret_encrypted = None
         user.totp_last_step = None
         user.mfa_enabled_at = None
@@ -421,7 +421,7 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
         raise MfaResetRefused(_l("自分の2段階認証はリセットできません。別の運営担当者に依頼してください。"))
     if not user.mfa_enabled:
         raise MfaResetRefused(_l("この利用者は2段階認証を設定していません。"))
-    with unscoped():
+    with unscoped("the operator resets any organization's user"):
         user.totp_secret_encrypted = None
         user.totp_last_step = None
         user.mfa_enabled_at = None
@@ -446,7 +446,7 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
 
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = mfa.new_recovery_codes()
-    with unscoped():
+    with unscoped("the account itself: staff have no organization"):
         user.recovery_code_hashes = [mfa.hash_recovery_code(user, c) for c in codes]
         user.recovery_codes_revoked_at = None
         audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
@@ -473,7 +473,7 @@ def report_compromised_password(user: User) -> bool:
     for a new initial password. Returns whether the report to the operator can be delivered (the
     screen must not say the operator was told when it was not).
     """
-    with unscoped():
+    with unscoped("the account itself; the operator's alert and inbox are global"):
         user.password_hash = None
         user.password_compromised_at = utcnow()
         user.end_all_sessions()
