@@ -93,7 +93,7 @@ def _reachable(address: str, organization_id: int | None) -> bool:
         deliverable_address(address)
     except EmailNotValidError:
         return False
-    with unscoped("a suppression is global or the organization's"):
+    with unscoped("an address suppression belongs to no organization"):
         suppressed = db.session.scalar(
             select(MailSuppression.id)
             .where(

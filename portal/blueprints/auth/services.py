@@ -97,7 +97,7 @@ def start_link_session(person: User, kind: str, object_id: int, via: str, **deta
 def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: bool = False) -> None:
     """End this and every other session of ``user`` (and their personal links sent so far, unless
     ``keep_links``). Signing out of a link session ends that session only."""
-    with unscoped("the account itself: staff have no organization"):
+    with unscoped("any account: staff (no organization) or a customer's"):
         if link_sessions.is_link_session():
             audit.record(action, target=user, actor=user, session="link")
         else:
@@ -115,7 +115,7 @@ def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: boo
 
 
 def change_password(user: User, new_password: str) -> None:
-    with unscoped("the account itself: staff have no organization"):
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.must_change_password = False
@@ -356,7 +356,7 @@ def enrollment_secret(user: User, *, now: datetime | None = None) -> tuple[str, 
     """The secret ``user`` is enrolling, and whether it is new: kept encrypted on the user's row (never in
     the session cookie, which the browser can read) for ``MFA_ENROLL_MINUTES``, then replaced."""
     now = now or utcnow()
-    with unscoped("the account itself: staff have no organization"):
+    with unscoped("any account: staff (no organization) or a customer's"):
         expires = user.totp_pending_expires_at
         if user.totp_pending_encrypted and expires is not None and expires > now:
             secret = mfa.decrypt_secret(user.totp_pending_encrypted)
@@ -380,7 +380,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
         audit.record_denial("auth.mfa_enroll_failed", target=user, actor=user)
         return None
     codes = mfa.new_recovery_codes()
-    with unscoped("the account itself: staff have no organization"):
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.totp_secret_encrypted = mfa.encrypt_secret(secret)
         user.totp_last_step = step
         user.mfa_enabled_at = utcnow()
@@ -396,7 +396,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
 
 def disable_mfa(user: User) -> None:
     """Turn two-factor sign-in off (the view has checked the current password)."""
-    with unscoped("the account itself: staff have no organization"):
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.totp_secret_encrypted = None
         user.totp_last_step = None
         user.mfa_enabled_at = None
@@ -446,7 +446,7 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
 
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = mfa.new_recovery_codes()
-    with unscoped("the account itself: staff have no organization"):
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.recovery_code_hashes = [mfa.hash_recovery_code(user, c) for c in codes]
         user.recovery_codes_revoked_at = None
         audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
