@@ -105,7 +105,7 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
     figures["seed_seconds"] = time.perf_counter() - started
     figures["seed_counts"] = report.counts
     org_id = report.largest_org_id
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the benchmark seeds and reads rows directly"):
         delivery = db.session.scalar(select(Delivery).where(Delivery.organization_id == org_id,
                                                             Delivery.status == DeliveryStatus.LAUNCHED))
         learner_ids = db.session.scalars(

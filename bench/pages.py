@@ -102,7 +102,7 @@ def make_app():
 
     @app.get("/bench/lean")
     def bench_lean():
-        with unscoped():
+        with unscoped("the comparison view filters by the organization itself"):
             org = db.session.get(Organization, current_user.organization_id)
             learners = db.session.scalar(select(func.count(User.id)).where(User.organization_id == org.id))
         context = {"title": "lean", "org": org, "learners": learners}
@@ -120,7 +120,7 @@ def seed(app) -> dict:
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     now = utcnow()
-    with app.test_request_context(), unscoped():
+    with app.test_request_context(), unscoped("the benchmark seeds and reads rows directly"):
         admin = db.session.scalar(select(User).where(User.email == "admin@demo.example.com"))
         learner = db.session.scalar(select(User).where(User.email == "learner01@demo.example.com"))
         course = db.session.scalar(select(Course).where(Course.organization_id.is_(None)).order_by(Course.id))

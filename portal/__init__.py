@@ -67,35 +67,22 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     from portal import (
         errors,
+        gates,
         legal,
         link_sessions,
         log_labels,
         navigation,
         notices,
         security,
-        service_end,
         static_assets,
-        suspension,
         violations,
     )
-    from portal.blueprints.auth.services import (
-        bind_request_scope,
-        enforce_mfa_enrollment,
-        enforce_password_change,
-        enforce_session_lifetime,
-        release_request_scope,
-    )
 
-    app.before_request(bind_request_scope)
-    app.before_request(enforce_session_lifetime)
-    suspension.init_app(app)
-    service_end.init_app(app)
+    # The request pipeline: every app-wide gate before a view, in its order (portal/gates.py).
+    gates.init_app(app)
     notices.init_app(app)
     legal.init_app(app)
     link_sessions.init_app(app)
-    app.before_request(enforce_password_change)
-    app.before_request(enforce_mfa_enrollment)
-    app.teardown_request(release_request_scope)
     navigation.init_app(app)
     log_labels.init_app(app)
 

@@ -33,12 +33,21 @@ def normalize_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
+def find_user_by_email(email: str) -> User | None:
+    """Any organization's user: sign-in happens before a tenant is known."""
+    email = normalize_email(email)
+    if not email:
+        return None
+    with unscoped("sign-in comes before a tenant is known"):
+        return db.session.scalar(select(User).where(User.email == email))
+
+
 def email_taken(email: str, exclude_id: int | None = None) -> bool:
     """Another user anywhere in the service already has ``email`` (addresses are unique service-wide)."""
     stmt = select(User.id).where(User.email == normalize_email(email))
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
-    with unscoped():
+    with unscoped("addresses are unique across the whole service"):
         return db.session.scalar(stmt) is not None
 
 

@@ -46,7 +46,7 @@ def create_operator(email: str, name: str, password_stdin: bool) -> None:
     problems = password_problems(password, (name, email))
     if problems:
         raise click.ClickException(" ".join(problems))
-    with unscoped():
+    with unscoped("an operator belongs to no organization"):
         existing = db.session.scalar(select(User).where(User.email == email.lower()))
         if existing is not None and existing.role != Role.OPERATOR:
             raise click.ClickException(f"{email} already belongs to a {existing.role} account.")

@@ -41,7 +41,7 @@ def current_contract_id(organization_id, today: date | None = None) -> Select:
 def current_contract(organization_id: int, today: date | None = None) -> Contract | None:
     """The contract in force on ``today`` (the latest started), else the first one to come, else None."""
     today = today or today_in_tokyo()
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(
             select(Contract).where(Contract.organization_id == organization_id).order_by(*_in_force_order(today))
             .limit(1)
@@ -50,7 +50,7 @@ def current_contract(organization_id: int, today: date | None = None) -> Contrac
 
 def contract_history(organization_id: int) -> list[Contract]:
     """Every contract period of the organization, the latest first."""
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return list(
             db.session.scalars(
                 select(Contract).where(Contract.organization_id == organization_id)
@@ -61,7 +61,7 @@ def contract_history(organization_id: int) -> list[Contract]:
 
 def starts_on(organization_id: int) -> date | None:
     """The first day of the organization's first contract (None without a contract)."""
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(
             select(Contract.starts_on).where(Contract.organization_id == organization_id)
             .order_by(Contract.starts_on).limit(1)
@@ -122,7 +122,7 @@ def termination_fees(organization_id: int, today: date | None = None) -> Termina
     contract = current_contract(organization_id, today)
     if contract is None:
         return None
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         invoice = db.session.scalar(
             select(Invoice).where(
                 Invoice.organization_id == organization_id,

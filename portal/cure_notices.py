@@ -40,7 +40,7 @@ def is_expired(notice: CureNotice, today: date | None = None) -> bool:
 
 def notices_for(org: Organization) -> list[CureNotice]:
     """The organization's cure notices, newest first."""
-    with unscoped():
+    with unscoped("staff read any organization's cure notices"):
         return list(
             db.session.scalars(
                 select(CureNotice)
@@ -51,7 +51,7 @@ def notices_for(org: Organization) -> list[CureNotice]:
 
 
 def open_notice(org: Organization) -> CureNotice | None:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(
             select(CureNotice).where(CureNotice.organization_id == org.id, CureNotice.cured_at.is_(None)).limit(1)
         )
@@ -66,7 +66,7 @@ def expired_uncured(org: Organization, today: date | None = None) -> CureNotice 
 def expired_notices(today: date | None = None, limit: int = 50) -> list[CureNotice]:
     """Uncured notices past their deadline, of organizations not yet terminated, oldest deadline first."""
     today = today or today_in_tokyo()
-    with unscoped():
+    with unscoped("the operator's list covers every organization"):
         return list(
             db.session.scalars(
                 select(CureNotice)
@@ -97,7 +97,7 @@ def send_cure_notice(org: Organization, breach: str, by: User) -> CureNotice:
     if open_notice(org) is not None:
         raise RuleViolation(_l("是正されていない催告がすでにあります。是正を記録してから新しい催告を送ってください。"))
     now = utcnow()
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         notice = CureNotice(
             organization_id=org.id,
             breach=breach,
@@ -130,7 +130,7 @@ def record_cure(notice: CureNotice, note: str, by: User) -> CureNotice:
     note = (note or "").strip()
     if len(note) > 500:
         raise RuleViolation(_l("メモは500文字以内で入力してください。"))
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         notice.cured_at = utcnow()
         notice.cured_by_id = by.id
         notice.cure_note = note
@@ -144,7 +144,7 @@ def record_expired(now: datetime) -> int:
     """Mark, once, the notices whose deadline passed uncured, so that the audit log shows when."""
     today = today_in_tokyo(now)
     count = 0
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         due = db.session.scalars(
             select(CureNotice).where(
                 CureNotice.cured_at.is_(None), CureNotice.expired_at.is_(None), CureNotice.deadline_on < today

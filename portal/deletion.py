@@ -178,7 +178,7 @@ def approve_deletion(request: DeletionRequest, org: Organization, typed_name: st
     _check_name(org, typed_name)
     _check_ground(org, request.ground, request.note)
     reason = f"{grounds()[request.ground]} {request.note}".strip()
-    with unscoped():
+    with unscoped("the operator deletes any organization's data"):
         admins = [
             (u.id, u.email, u.locale)
             for u in db.session.scalars(

@@ -13,8 +13,10 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal import audit
+from portal.accounts import find_user_by_email
 from portal.extensions import db
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import into_flash, is_htmx, page_or_flash
+from portal.tenancy import unscoped
 
 log = logging.getLogger("portal.errors")
 
@@ -31,6 +33,10 @@ MESSAGES = {
         _l("時間をおいてもう一度お試しください。続く場合は参照番号をサポートへお知らせください。"),
     ),
 }
+LOCKOUT_MESSAGE = _l(
+    "ログインに続けて失敗したため、一時的にログインを制限しています。15分ほど待ってからもう一度お試しください。"
+    "パスワードを忘れた場合は「パスワードを忘れた方」から再設定できます。"
+)
 BUSY_MESSAGE = (
     _l("混み合っています"),
     _l("ただいま混み合っています。もう一度お試しください。"),
@@ -56,9 +62,14 @@ def render_error(status: int, title=None, detail=None, reference: str | None = N
         "detail": detail or default_detail,
         "reference": reference or uuid.uuid4().hex[:12],
     }
-    if is_htmx():
-        return into_flash(make_response(render_template("errors/_fragment.html", **context), status))
-    return make_response(render_template("errors/error.html", **context), status)
+    return page_or_flash("errors/error.html", "errors/_fragment.html", status, **context)
+
+
+def _audit_lockout() -> None:
+    """A sign-in refused by the limits is kept on record (the account, when the address names one)."""
+    user = find_user_by_email(request.form.get("email", ""))
+    with unscoped("sign-in comes before a tenant is known"):
+        audit.record_denial("auth.lockout", target=user, actor=None)
 
 
 def init_app(app: Flask) -> None:
@@ -73,9 +84,7 @@ def init_app(app: Flask) -> None:
             _audit_denial()
         sign_in = request.endpoint in ("auth.login", "auth.org_login")
         if error.code == 429 and getattr(error, "description", None) and sign_in:
-            from portal.blueprints.auth.services import LOCKOUT_MESSAGE, audit_lockout
-
-            audit_lockout()
+            _audit_lockout()
             return render_error(429, MESSAGES[429][0], LOCKOUT_MESSAGE)
         if error.code is None or error.code >= 500:
             return _internal(error)

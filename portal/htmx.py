@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, session
+from flask import current_app, make_response, redirect, render_template, request, session
 from jinja2_fragments.flask import render_block
 
 
@@ -32,6 +32,14 @@ def into_flash(response):
     response.headers["HX-Retarget"] = "#flash"
     response.headers["HX-Reswap"] = "innerHTML"
     return response
+
+
+def page_or_flash(page: str, fragment: str, status: int, /, **context):
+    """A page that stands instead of the one asked for (a refusal, an error, a closed service): the whole
+    ``page``, or for htmx its ``fragment`` in the flash area (:func:`into_flash`); both with ``status``."""
+    if is_htmx():
+        return into_flash(make_response(render_template(fragment, **context), status))
+    return make_response(render_template(page, **context), status)
 
 
 def redirect_page(target: str):

@@ -68,7 +68,7 @@ def open_item(
     if kind not in KINDS:
         raise ValueError(f"unknown inbox kind {kind!r}")
     key = f"{kind}:{key}"
-    with unscoped():  # the inbox is the operator's, across organizations
+    with unscoped("the inbox is the operator's, across organizations"):
         existing = db.session.scalar(select(InboxItem).where(InboxItem.key == key))
         if existing is not None:
             return existing
@@ -151,7 +151,7 @@ def sweep(now: datetime) -> int:
     Idempotent: an item's key names its subject (and, for a ticket, the promise it is about), so a second
     run opens nothing new. Returns how many items this run opened.
     """
-    with unscoped():  # the operator's queue covers every organization
+    with unscoped("the operator's queue covers every organization"):
         before = db.session.scalar(select(func.count()).select_from(InboxItem))
         _overdue_invoices(now)
         _tickets_near_promise(now)

@@ -24,7 +24,7 @@ def send_invitation(
 
     ``template`` and ``context`` let a caller (a handover, say) say more around the same link.
     """
-    with unscoped():
+    with unscoped("the operator invites into any organization"):
         ttl = current_app.config["INVITATION_TTL"]
         raw = issue_token(user, PURPOSE, ttl)
         queue_email(

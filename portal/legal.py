@@ -133,7 +133,7 @@ def needs_acceptance(user) -> LegalDocument | None:
     """The current terms if ``user`` is an administrator who has not accepted them yet."""
     if not user.is_authenticated or user.role != Role.ORG_ADMIN:
         return None
-    with unscoped():
+    with unscoped("terms are global; the acceptance is read by the user"):
         document = current_document(DocumentKind.TERMS)
         if document is None:
             return None
@@ -172,7 +172,7 @@ def differences(previous: LegalDocument | None, current: LegalDocument) -> list[
 
 
 def acceptances(document: LegalDocument) -> list[TermsAcceptance]:
-    with unscoped():
+    with unscoped("the operator reads every organization's acceptances"):
         return list(
             db.session.scalars(
                 select(TermsAcceptance)
@@ -184,7 +184,7 @@ def acceptances(document: LegalDocument) -> list[TermsAcceptance]:
 
 def all_acceptances(page: int, per_page: int = 50):
     """Who accepted which version of the terms and when, every version, newest first (a page of them)."""
-    with unscoped():
+    with unscoped("the operator reads every organization's acceptances"):
         stmt = (
             select(TermsAcceptance.accepted_at, LegalDocument.version, User.name, Organization.name, TermsAcceptance.ip)
             .join(LegalDocument, LegalDocument.id == TermsAcceptance.document_id)
@@ -204,7 +204,7 @@ class RevisedTerms:
 
 
 def _load_revised_terms(_now, today: date) -> RevisedTerms | None:
-    with unscoped():
+    with unscoped("a process-wide cache shared by every organization"):
         document = current_document(DocumentKind.TERMS, today)
         if document is None or document.effective_on < today - timedelta(days=LEARNER_NOTICE_DAYS):
             return None
@@ -238,7 +238,7 @@ def _terms_context() -> dict:
 
 
 def _load_current_terms_id(_now, today: date) -> int | None:
-    with unscoped():
+    with unscoped("a process-wide cache shared by every organization"):
         document = current_document(DocumentKind.TERMS, today)
     return document.id if document else None
 
@@ -265,8 +265,7 @@ def check_terms_acceptance():
 
 
 def init_app(app: Flask) -> None:
-    """Register after the suspension and maintenance checks."""
-    app.before_request(check_terms_acceptance)
+    """The terms notice and labels (the acceptance gate is registered by portal/gates.py)."""
     app.context_processor(_terms_context)
     app.jinja_env.globals["legal_kind_labels"] = KIND_LABELS
 

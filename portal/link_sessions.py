@@ -234,6 +234,5 @@ def enforce_link_scope():
 
 
 def init_app(app: Flask) -> None:
-    """Register after the suspension, maintenance and terms checks, before the password-change gate."""
-    app.before_request(enforce_link_scope)
+    """``is_link_session`` for templates (the link-scope gate is registered by portal/gates.py)."""
     app.jinja_env.globals["is_link_session"] = is_link_session

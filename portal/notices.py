@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Flask, g, has_request_context, make_response, render_template, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
@@ -21,7 +21,7 @@ from portal import audit
 from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.exports import neutralise
 from portal.extensions import db
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import page_or_flash
 from portal.i18n import local_date, local_datetime
 from portal.models import (
     IncidentStatus,
@@ -105,7 +105,7 @@ def publish_notice(draft: NoticeDraft, by: User) -> Notice:
     """
     now = utcnow()
     check_draft(draft, now)
-    with unscoped():
+    with unscoped("the operator publishes to many organizations"):
         if draft.organization_ids is not None:
             known = set(db.session.scalars(select(Organization.id).where(Organization.id.in_(draft.organization_ids))))
             if known != set(draft.organization_ids):
@@ -149,7 +149,7 @@ def add_incident_update(notice: Notice, status: str, body: str, by: User) -> Not
         raise RuleViolation(_l("この障害はすでに解決済みです。"))
     if status not in set(IncidentStatus) or not body.strip():
         raise RuleViolation(_l("状況と内容を入力してください。"))
-    with unscoped():
+    with unscoped("a notice concerns many organizations"):
         update = NoticeUpdate(notice_id=notice.id, status=status, body=body.strip())
         db.session.add(update)
         notice.incident_status = status
@@ -218,7 +218,7 @@ def correct_notice(notice: Notice, correction: NoticeCorrection, by: User, *, re
     check_draft(NoticeDraft(kind=kind, title=after["title"], body=after["body"], organization_ids=None,
                             starts_at=after.get("starts_at"), ends_at=after.get("ends_at"),
                             service_ends_on=after.get("service_ends_on")), now)
-    with unscoped():
+    with unscoped("a notice concerns many organizations"):
         for name, value in after.items():
             setattr(notice, name, value)
         revision = NoticeRevision(notice=notice, action=RevisionAction.EDITED, changes=changes,
@@ -241,7 +241,7 @@ def withdraw_notice(notice: Notice, by: User, *, reason: str = "", renotify: boo
     """
     if notice.withdrawn_at is not None:
         raise RuleViolation(_l("このお知らせはすでに取り下げています。"))
-    with unscoped():
+    with unscoped("a notice concerns many organizations"):
         notice.withdrawn_at = utcnow()
         revision = NoticeRevision(notice=notice, action=RevisionAction.WITHDRAWN, changes={},
                                   reason=(reason or "").strip(), renotified=renotify, created_by_id=by.id)
@@ -344,14 +344,14 @@ def mark_read(notice: Notice, user: User) -> None:
 
 
 def readers(notice: Notice) -> list[NoticeRead]:
-    with unscoped():
+    with unscoped("the operator reads every organization's reads"):
         return list(
             db.session.scalars(select(NoticeRead).where(NoticeRead.notice_id == notice.id).order_by(NoticeRead.read_at))
         )
 
 
 def target_organizations(notice: Notice) -> list[Organization]:
-    with unscoped():
+    with unscoped("the operator lists the organizations concerned"):
         return list(
             db.session.scalars(
                 select(Organization).where(Organization.id.in_(_target_org_ids(notice))).order_by(Organization.name)
@@ -382,7 +382,7 @@ def notice_targets(notices) -> dict[int, set[int]]:
     targets: dict[int, set[int]] = {}
     ids = [n.id for n in notices if not n.all_organizations]
     if ids:
-        with unscoped():  # site-wide state, read for every organization before any request's scope
+        with unscoped("site-wide state, read for every organization before any request's scope"):
             rows = db.session.execute(
                 select(NoticeTarget.notice_id, NoticeTarget.organization_id).where(NoticeTarget.notice_id.in_(ids))
             )
@@ -392,7 +392,7 @@ def notice_targets(notices) -> dict[int, set[int]]:
 
 
 def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
-    with unscoped():
+    with unscoped("a process-wide cache shared by every organization"):
         notices = db.session.scalars(
             select(Notice).where(Notice.kind == NoticeKind.MAINTENANCE, Notice.ends_at > now,
                                  Notice.withdrawn_at.is_(None))
@@ -409,7 +409,7 @@ def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
 def notices_version() -> tuple:
     """Changes with every new notice and every correction or withdrawal (each writes a revision): two
     primary-key maxima in one statement."""
-    with unscoped():
+    with unscoped("site-wide state, read for every organization"):
         return tuple(db.session.execute(
             select(select(func.max(Notice.id)).scalar_subquery(), select(func.max(NoticeRevision.id)).scalar_subquery())
         ).one())
@@ -436,7 +436,7 @@ def current_maintenance(org_id: int | None, now: datetime | None = None) -> Noti
     current = [w for w in maintenance_windows(now) if w.starts_at <= now and w.concerns(org_id)]
     if not current:
         return None
-    with unscoped():
+    with unscoped("notices are site-wide, for every or chosen organizations"):
         return db.session.get(Notice, max(current, key=lambda w: w.ends_at).id)
 
 
@@ -448,7 +448,7 @@ def upcoming_maintenance(org_id: int | None, now: datetime | None = None) -> lis
 def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notice]]:
     """(open incidents, current and upcoming maintenance) among the notices to every organization."""
     now = now or utcnow()
-    with unscoped():
+    with unscoped("the public status page: notices to every organization"):
         incidents = db.session.scalars(
             select(Notice)
             .where(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None), Notice.all_organizations.is_(True),
@@ -469,7 +469,7 @@ def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notic
 
 
 def open_incidents() -> list[Notice]:
-    with unscoped():
+    with unscoped("incidents are site-wide"):
         return list(
             db.session.scalars(
                 select(Notice)
@@ -487,11 +487,8 @@ def check_maintenance():
     notice = current_maintenance(current_user.organization_id)
     if notice is None:
         return None
-    template = "notices/_maintenance_body.html" if is_htmx() else "notices/maintenance.html"
-    response = make_response(render_template(template, notice=notice), 503)
+    response = page_or_flash("notices/maintenance.html", "notices/_maintenance_body.html", 503, notice=notice)
     response.headers["Retry-After"] = str(max(60, int((notice.ends_at - utcnow()).total_seconds())))
-    if is_htmx():
-        into_flash(response)
     return response
 
 
@@ -522,7 +519,7 @@ ADDRESS_HEADER = ["法人名", "郵便番号", "都道府県", "住所1", "住�
 
 def address_csv(org_ids: list[int]) -> str:
     """A CSV (UTF-8 with BOM, for Excel) of the chosen organizations' registered postal addresses."""
-    with unscoped():
+    with unscoped("the operator's postal list across organizations"):
         rows = db.session.execute(
             select(Organization, OrganizationProfile)
             .outerjoin(OrganizationProfile, OrganizationProfile.organization_id == Organization.id)
@@ -572,10 +569,9 @@ def revision_value(value: str | None, name: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register after the tenant scope is bound (and after the suspension check)."""
+    """The notices' labels and banners (the maintenance gate is registered by portal/gates.py)."""
     app.jinja_env.globals["revision_field_labels"] = REVISION_FIELD_LABELS
     app.jinja_env.filters["revision_value"] = revision_value
-    app.before_request(check_maintenance)
     app.context_processor(_banner_context)
     app.jinja_env.globals["notice_kind_labels"] = KIND_LABELS
     app.jinja_env.globals["incident_labels"] = INCIDENT_LABELS

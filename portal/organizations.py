@@ -21,7 +21,7 @@ from portal.tenancy import unscoped
 
 def get_profile(org: Organization) -> OrganizationProfile:
     """The org's profile row, created on first need (organizations made before the back office)."""
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
         if profile is None:
             profile = OrganizationProfile(organization_id=org.id, registered_at=None)
@@ -51,7 +51,7 @@ def mail_primary_admin(org: Organization, template: str, key: str, **context) ->
 
 
 def latest_status_change(org: Organization) -> OrganizationStatusChange | None:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(
             select(OrganizationStatusChange)
             .where(OrganizationStatusChange.organization_id == org.id)
@@ -61,7 +61,7 @@ def latest_status_change(org: Organization) -> OrganizationStatusChange | None:
 
 
 def status_history(org: Organization, limit: int = 10) -> list[OrganizationStatusChange]:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return list(
             db.session.scalars(
                 select(OrganizationStatusChange)
@@ -83,7 +83,7 @@ def change_status(org: Organization, status: str, reason: str, by: User | None) 
         raise RuleViolation(_l("組織はすでにその状態です。"))
     if status != OrganizationStatus.ACTIVE and not reason:
         raise RuleViolation(_l("利用停止・契約終了には理由を入力してください。"))
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         previous = org.status
         org.status = status
         change = OrganizationStatusChange(

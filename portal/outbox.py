@@ -93,7 +93,7 @@ def is_suppressed(address: str, organization_id: int | None) -> bool:
     organization is suppressed (``portal.models.mail.MailSuppression``)."""
     # An address suppression belongs to no organization, so the tenant scope would hide it; the query names
     # this one address and this one organization.
-    with unscoped():
+    with unscoped("an address suppression belongs to no organization"):
         return db.session.scalar(
             select(MailSuppression.id)
             .where(or_(MailSuppression.address == address.strip().lower(),

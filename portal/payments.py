@@ -163,7 +163,7 @@ def record_payment(
         amount = _check_amount(amount)
         name = payer_name(payer)
     # Unassigned money belongs to no organization yet: the row is written outside any tenant.
-    with unscoped():
+    with unscoped("a payment arrives before it is matched to an organization"):
         payment = Payment(
             received_on=received_on, amount=amount, payer_name=name, note=(note or "").strip()[:200],
             recorded_by_id=by.id, organization_id=None,
@@ -184,7 +184,10 @@ def assign_payment(payment: Payment, invoice: Invoice, allow_overpayment: bool, 
     """Assign an unassigned payment. :raises RuleViolation: already assigned, or an unconfirmed overpayment."""
     if payment.invoice_id is not None:
         raise RuleViolation(_l("この入金はすでに請求書に割り当てられています。"))
-    with unscoped(), refusals_audited("payment.refused", amount=payment.amount, invoice=invoice.number):
+    with (
+        unscoped("the operator matches any organization's invoice"),
+        refusals_audited("payment.refused", amount=payment.amount, invoice=invoice.number),
+    ):
         _apply(payment, invoice, allow_overpayment, by)
     return payment
 
@@ -206,7 +209,7 @@ def find_invoice_by_number(number: str) -> Invoice | None:
     number = unicodedata.normalize("NFKC", number or "").strip().upper()
     if not number:
         return None
-    with unscoped():
+    with unscoped("invoice numbers are unique across organizations"):
         return db.session.scalar(select(Invoice).where(Invoice.number == number))
 
 
@@ -229,7 +232,7 @@ def suggested_invoices(payment: Payment, limit: int = 5) -> list[Invoice]:
         .order_by(score.desc(), Invoice.due_on, Invoice.id)
         .limit(limit)
     )
-    with unscoped():
+    with unscoped("open invoices of every organization"):
         return list(db.session.scalars(stmt))
 
 
@@ -238,7 +241,7 @@ def unassigned_payments_query() -> Select:
 
 
 def payments_of(invoice: Invoice) -> list[Payment]:
-    with unscoped():
+    with unscoped("the operator reads any organization's invoice"):
         return list(
             db.session.scalars(
                 select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.received_on, Payment.id)
@@ -250,7 +253,7 @@ def received_last_12_months(org: Organization, today: date | None = None) -> int
     """Yen received from ``org`` in the twelve months up to today (the cap on damages of Art. 23-2)."""
     today = today or today_in_tokyo()
     since = add_months_to_date(today, -12)
-    with unscoped():
+    with unscoped("the operator reads any organization's payments"):
         return int(
             db.session.scalar(
                 select(func.coalesce(func.sum(Payment.amount), 0)).where(
@@ -275,7 +278,7 @@ def suspended_for(invoice: Invoice) -> OrganizationStatusChange | None:
 
 
 def other_overdue(invoice: Invoice) -> list[Invoice]:
-    with unscoped():
+    with unscoped("the operator and the reminders job, any organization"):
         return list(
             db.session.scalars(
                 select(Invoice).where(
@@ -374,7 +377,7 @@ def send_payment_reminders(now: datetime) -> int:
     today = today_in_tokyo(now)
     horizon = today + timedelta(days=DUE_SOON_DAYS)
     # The job looks at every organization's open invoices; each reminder is written in its own scope.
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         invoices = db.session.scalars(
             select(Invoice)
             .join(Organization, Organization.id == Invoice.organization_id)

@@ -65,7 +65,7 @@ def active_learners_query():
 
 
 def active_learner_count(organization_id: int) -> int:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(
             select(func.count(User.id)).where(
                 User.organization_id == organization_id,
@@ -102,7 +102,7 @@ def record_seat_usage(organization_id: int, now: datetime | None = None) -> Seat
     key = month_key(now)
     used = active_learner_count(organization_id)
     contract = current_contract(organization_id, today)
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         row = db.session.scalar(
             select(SeatUsage).where(SeatUsage.organization_id == organization_id, SeatUsage.month == key)
         )
@@ -121,7 +121,7 @@ def record_seat_usage(organization_id: int, now: datetime | None = None) -> Seat
 
 @periodic("seats.record_usage", every=timedelta(hours=1))
 def record_all_seat_usage(now: datetime) -> None:
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         org_ids = db.session.scalars(
             select(Organization.id).where(Organization.status != OrganizationStatus.TERMINATED)
         ).all()
@@ -148,7 +148,7 @@ class OverageRow:
 def overage_report(month: str) -> list[OverageRow]:
     """Organizations whose peak in ``month`` ("YYYY-MM") went over the limit in force that month, largest first."""
     over = SeatUsage.peak - SeatUsage.seat_limit
-    with unscoped():
+    with unscoped("the operator's report across organizations"):
         rows = db.session.execute(
             select(Organization, SeatUsage.peak, SeatUsage.seat_limit, SeatUsage.overage_unit_price)
             .join(SeatUsage, SeatUsage.organization_id == Organization.id)
@@ -164,7 +164,7 @@ def overage_between(organization_id: int, first_month: str, last_month: str, fal
     Each month counts against the limit kept with it (``fallback_limit`` for a month recorded without one).
     """
     over = SeatUsage.peak - func.coalesce(SeatUsage.seat_limit, fallback_limit)
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return max(0, db.session.scalar(
             select(func.max(over)).where(
                 SeatUsage.organization_id == organization_id,
@@ -175,7 +175,7 @@ def overage_between(organization_id: int, first_month: str, last_month: str, fal
 
 
 def monthly_peaks(organization_id: int, limit: int = 12) -> list[SeatUsage]:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return list(
             db.session.scalars(
                 select(SeatUsage)

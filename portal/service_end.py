@@ -4,7 +4,7 @@ A service-end notice (portal.notices, published at least 3 months ahead) names t
 (Tokyo) on, members of the organizations it concerns see the closed page on every route, except signing in
 and out, the public texts and, for administrators, the data export. The export period follows the one of a
 terminated contract (``DATA_RETENTION_DAYS`` after the end date; Art. 21 names none); after it only the closed
-page remains. Staff are never affected. One app-level ``before_request``, registered after the suspension check.
+page remains. Staff are never affected. A gate of the request pipeline (portal/gates.py), after the suspension check.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Flask, current_app, make_response, render_template, request
+from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import page_or_flash
 from portal.models import Notice, NoticeKind, NoticeRevision, NoticeTarget, Role
 from portal.notices import notice_targets, notices_version
 from portal.site_state import ProcessCache
@@ -46,7 +46,7 @@ class ServiceEnd:
 
 
 def _load(_now: datetime, _key=None) -> tuple[ServiceEnd, ...]:
-    with unscoped():
+    with unscoped("a process-wide cache shared by every organization"):
         notices = db.session.scalars(
             select(Notice)
             .where(Notice.kind == NoticeKind.SERVICE_END, Notice.service_ends_on.is_not(None),
@@ -104,11 +104,4 @@ def check_service_end():
         "is_admin": is_admin,
         "contact": current_app.config.get("SUPPORT_EMAIL") or current_app.config["BILLING_CONTACT"],
     }
-    if is_htmx():
-        return into_flash(make_response(render_template("_service_ended_body.html", **context), 403))
-    return make_response(render_template("service_ended.html", **context), 403)
-
-
-def init_app(app: Flask) -> None:
-    """Register after the suspension check (a suspended organization keeps its own page)."""
-    app.before_request(check_service_end)
+    return page_or_flash("service_ended.html", "_service_ended_body.html", 403, **context)

@@ -93,7 +93,7 @@ def _reachable(address: str, organization_id: int | None) -> bool:
         deliverable_address(address)
     except EmailNotValidError:
         return False
-    with unscoped():
+    with unscoped("an address suppression belongs to no organization"):
         suppressed = db.session.scalar(
             select(MailSuppression.id)
             .where(
@@ -112,7 +112,7 @@ def _reachable(address: str, organization_id: int | None) -> bool:
 
 def failed_staff_alerts(since: datetime, limit: int = 50) -> list[OutboxMessage]:
     """Staff alerts queued since ``since`` that did not arrive: given up on, suppressed, or still failing."""
-    with unscoped():
+    with unscoped("staff alerts belong to no organization"):
         return list(
             db.session.scalars(
                 select(OutboxMessage)

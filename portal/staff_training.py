@@ -37,13 +37,13 @@ def staff_organization() -> Organization | None:
     code = current_app.config.get("STAFF_ORGANIZATION_CODE")
     if not code:
         return None
-    with unscoped():
+    with unscoped("the operator's own organization, by its code"):
         return db.session.scalar(select(Organization).where(Organization.code == code))
 
 
 def current_editions() -> list[Course]:
     """The operator's shared courses of the latest fiscal year among them."""
-    with unscoped():
+    with unscoped("the operator's shared courses"):
         year = db.session.scalar(select(func.max(Course.fiscal_year)).where(Course.organization_id.is_(None)))
         if year is None:
             return []
@@ -58,7 +58,7 @@ def current_editions() -> list[Course]:
 
 def staff_completion(org: Organization | None, courses: list[Course]) -> list[StaffCompletion]:
     """Every active staff member with, for each course, when he passed it in ``org`` (one query a course)."""
-    with unscoped():
+    with unscoped("staff have no organization"):
         staff = db.session.execute(
             select(User.name, User.email, User.role)
             .where(User.role.in_(list(STAFF_ROLES)), User.is_active_flag.is_(True))

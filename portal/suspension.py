@@ -1,6 +1,6 @@
 """Suspended and terminated organizations (Art. 3-4, 15, 16): ONE check for every route.
 
-An app-level ``before_request`` that runs after the tenant scope is bound. A member of an
+A gate of the request pipeline (portal/gates.py), after the tenant scope is bound. A member of an
 organization that is not active sees the suspension page, with the reason and whom to contact,
 on every route except the allow-list below; staff are never affected. Resuming the organization
 restores everything, since nothing else was changed.
@@ -8,11 +8,11 @@ restores everything, since nothing else was changed.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, make_response, render_template, request
+from flask import current_app, request
 from flask_login import current_user
 
 from portal import organizations
-from portal.htmx import into_flash, is_htmx
+from portal.htmx import page_or_flash
 from portal.models import OrganizationStatus, Role
 
 # Signing out, switching language and static files always work.
@@ -85,11 +85,4 @@ def check_suspension():
         "contact": current_app.config["BILLING_CONTACT"],
         "is_admin": current_user.role == Role.ORG_ADMIN,
     }
-    if is_htmx():
-        return into_flash(make_response(render_template("_suspended_body.html", **context), 403))
-    return make_response(render_template("suspended.html", **context), 403)
-
-
-def init_app(app: Flask) -> None:
-    """Register after ``bind_request_scope`` so that the check runs inside the user's tenant scope."""
-    app.before_request(check_suspension)
+    return page_or_flash("suspended.html", "_suspended_body.html", 403, **context)

@@ -2,10 +2,11 @@
 
 Every ORM statement that touches a :class:`TenantScoped` model is filtered to the organization in
 the current *scope*. The scope is set once per request from the signed-in user (see
-``portal.blueprints.auth.services.bind_request_scope``) and explicitly everywhere else:
+``portal.gates.bind_request_scope``) and explicitly everywhere else:
 
 * ``with tenant_scope(org_id):`` - one organization (an org admin, a learner, a job for one tenant);
-* ``with unscoped():`` - all organizations, for staff views and the worker; the call site says why.
+* ``with unscoped("the operator sees every organization"):`` - all organizations, for staff views and the
+  worker; the reason is required, so that every call site says why.
 
 A model with an ``organization_id`` that must stay outside the guard (a staff-only record that outlives
 its organization) says why in ``__tenant_exempt__``; tests fail for any other such model.
@@ -17,7 +18,7 @@ silently returning every organization's rows, so a forgotten filter fails loudly
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 
@@ -87,9 +88,19 @@ def tenant_scope(organization_id: int) -> Iterator[None]:
         _scope.reset(token)
 
 
+def unscoped(reason: str) -> AbstractContextManager[None]:
+    """Read and write across organizations (staff screens, the worker, CLI), as a ``with`` block or a
+    decorator. ``reason`` says why, for the reader: ``unscoped("a worker job covers every organization")``.
+
+    :raises TypeError: no reason, or an empty one.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise TypeError('unscoped() needs the reason: unscoped("why this code reads across organizations")')
+    return _all_tenants()
+
+
 @contextmanager
-def unscoped() -> Iterator[None]:
-    """Read and write across organizations (staff screens, the worker, CLI). Use deliberately."""
+def _all_tenants() -> Iterator[None]:
     token = _scope.set(ALL_TENANTS)
     try:
         yield
@@ -115,7 +126,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
         if _touches_tenant_model(state):
             raise TenantScopeError(
                 "tenant-owned rows queried without a tenant scope; "
-                "wrap the call in tenant_scope(org_id) or unscoped()"
+                "wrap the call in tenant_scope(org_id) or unscoped(reason)"
             )
         return
     state.statement = state.statement.options(*_criteria(scope))

@@ -65,7 +65,7 @@ KEPT_AFTER_PURGE = frozenset({"invoices", "credit_notes"})
 
 
 def get_termination(org: Organization) -> Termination | None:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(select(Termination).where(Termination.organization_id == org.id))
 
 
@@ -99,7 +99,7 @@ def receive_termination(termination: Termination, by: User) -> Termination:
     """The operator's receipt, which makes the request effective (Art. 15). :raises RuleViolation:"""
     if termination.received_at is not None:
         raise RuleViolation(_l("この申し入れはすでに受領済みです。"))
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         termination.received_at = utcnow()
         termination.received_by_id = by.id
         org = db.session.get(Organization, termination.organization_id)
@@ -127,7 +127,7 @@ def cancel_contract(org: Organization, ground: str, note: str, by: User) -> Term
         )
     reason = f"{CANCELLATION_GROUNDS[ground]} {note.strip()}".strip()
     today = today_in_tokyo()
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         termination = get_termination(org)
         if termination is None:
             termination = Termination(organization_id=org.id, kind="operator", requested_by_id=by.id, end_on=today)
@@ -164,7 +164,7 @@ def delete_organization_data(org: Organization, scope: str, by: User | None, rea
     counts: dict[str, int] = {}
     org_id, name = org.id, org.name
     kept = NEVER_DELETED | (KEPT_AFTER_RETENTION if scope == "personal" else KEPT_AFTER_PURGE)
-    with unscoped():
+    with unscoped("deletes one organization's rows table by table"):
         for table in reversed(tenant_tables()):
             if table.name in kept:
                 continue
@@ -201,7 +201,7 @@ def apply_terminations(now: datetime) -> None:
     """End organizations whose received termination date has passed; delete after the retention period."""
     today = today_in_tokyo(now)
     # The worker has no request to choose a language from; reasons are stored in the default one.
-    with unscoped(), force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with unscoped("a worker job covers every organization"), force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         due = db.session.scalars(
             select(Termination).where(Termination.received_at.is_not(None), Termination.end_on < today)
         ).all()

@@ -28,7 +28,7 @@ def approve(org: Organization, name: str, note: str, by: User) -> ThirdParty:
     name = name.strip()
     if not name:
         raise RuleViolation(_l("第三者の名称を入力してください。"))
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         exists = db.session.scalar(
             select(ThirdParty.id).where(
                 ThirdParty.organization_id == org.id, ThirdParty.name == name, ThirdParty.revoked_at.is_(None)
@@ -59,7 +59,7 @@ def revoke(party: ThirdParty, by: User) -> int:
     """End the approval; its learners no longer belong to it. Returns how many were unmarked."""
     if party.revoked_at is not None:
         raise RuleViolation(_l("この第三者の承諾はすでに取り消されています。"))
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         party.revoked_at = utcnow()
         result = db.session.execute(delete(ThirdPartyMember).where(ThirdPartyMember.third_party_id == party.id))
         audit.record("third_party.revoked", target=party, name=party.name, members_unmarked=result.rowcount)
@@ -68,7 +68,7 @@ def revoke(party: ThirdParty, by: User) -> int:
 
 
 def approved(org: Organization) -> list[ThirdParty]:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return list(
             db.session.scalars(
                 select(ThirdParty)
@@ -79,14 +79,14 @@ def approved(org: Organization) -> list[ThirdParty]:
 
 
 def all_for(org: Organization) -> list[ThirdParty]:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return list(
             db.session.scalars(select(ThirdParty).where(ThirdParty.organization_id == org.id).order_by(ThirdParty.name))
         )
 
 
 def members(org: Organization) -> list[ThirdPartyMember]:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return list(
             db.session.scalars(
                 select(ThirdPartyMember)
@@ -103,7 +103,7 @@ def mark_learner(learner: User, third_party_id: int | None, by: User) -> ThirdPa
     """
     if learner.role != Role.LEARNER:
         raise RuleViolation(_l("第三者に所属させられるのは受講者だけです。"))
-    with unscoped():
+    with unscoped("the learner's membership, by the learner's id"):
         current = db.session.scalar(select(ThirdPartyMember).where(ThirdPartyMember.user_id == learner.id))
         if third_party_id is None:
             if current is not None:

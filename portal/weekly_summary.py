@@ -194,7 +194,7 @@ def send_weekly_summaries(now: datetime) -> int:
     if week is None:
         return 0
     # Every organization is looked at; each one's summary is read and written in its own scope.
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         due = db.session.scalars(
             select(Organization)
             .where(Organization.status == OrganizationStatus.ACTIVE,

@@ -533,7 +533,7 @@ class Worker:
 
     def run_once(self) -> BatchResult:
         """Run due jobs, deliver what is due, and return (``flask worker --once``)."""
-        with unscoped():
+        with unscoped("the worker serves every organization"):
             self.heartbeat(force=True)
             self.run_due_jobs()
             result = self.deliver_due()
@@ -542,7 +542,7 @@ class Worker:
 
     def run_forever(self) -> None:
         """Loop until :meth:`stop` (SIGTERM, SIGINT). Idle polls every ``WORKER_POLL_SECONDS``."""
-        with unscoped():
+        with unscoped("the worker serves every organization"):
             self.heartbeat(force=True)
             while not self.stopping:
                 try:

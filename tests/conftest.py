@@ -110,7 +110,7 @@ def run_in_app(app):
 
 def app_runner(app):
     def run(fn):
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("a test's setup and checks span organizations"):
             result = fn()
             # Keep what fn returned readable after the context closes.
             db.session().expire_on_commit = False
@@ -130,7 +130,7 @@ def reloaded(app, objects: dict) -> dict:
     """``objects`` again, each ORM object read anew from the database (detached, like the creators')."""
     import copy
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("reloads rows of any organization"):
         return {
             key: _detach(db.session.get(type(value), value.id)) if isinstance(value, db.Model) else copy.copy(value)
             for key, value in objects.items()
@@ -145,7 +145,7 @@ def make_org(app):
 def org_maker(app):
     def make(name: str | None = None, **fields) -> Organization:
         n = next(_counter)
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("creates an organization"):
             org = Organization(name=name or f"テスト株式会社{n}", code=fields.pop("code", f"org{n:04d}"), **fields)
             db.session.add(org)
             db.session.commit()
@@ -168,7 +168,7 @@ def user_maker(app):
         if password not in _HASH_CACHE:
             with app.app_context():
                 _HASH_CACHE[password] = hash_password(password)
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("creates a user of any organization, or staff"):
             if enrolled:
                 from portal import mfa
 
@@ -226,7 +226,7 @@ def pass_second_step(client, email: str, secret: str = TOTP_SECRET):
     one 30-second step, which the replay guard refuses: so the user's last used step is forgotten first."""
     from sqlalchemy import update
 
-    with client.application.app_context(), unscoped():
+    with client.application.app_context(), unscoped("resets the user's last TOTP step directly"):
         db.session.execute(update(User).where(User.email == email.lower()).values(totp_last_step=None))
         db.session.commit()
     token = csrf_token_from(client.get("/login/two-factor").get_data(as_text=True))
@@ -263,7 +263,7 @@ def _backoffice_world(app, org_a, admin_a) -> dict:
 
     from portal.models import Contract, Invoice, Notice, NoticeTarget, OrganizationProfile
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("sets up org_a's back-office rows directly"):
         db.session.add(
             Contract(
                 organization_id=org_a.id, plan_name="スタンダード", starts_on=date(2026, 4, 1),

@@ -104,7 +104,7 @@ def test_a_sign_in_rehashes_a_password_hashed_at_a_lower_cost(app, client, make_
     user = make_user(Role.LEARNER)
     monkeypatch.setitem(app.config, "ARGON2_TIME_COST", app.config["ARGON2_TIME_COST"] + 1)
     assert login(client, user.email).status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         stored = db.session.get(User, user.id).password_hash
     assert f"t={app.config['ARGON2_TIME_COST']}," in stored
 
@@ -266,7 +266,7 @@ def test_role_start_pages(world, login_as):
 def test_user_loader_rejects_forged_ids(app, world):
     from portal.blueprints.auth.services import load_user
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert load_user(f"{world['admin_a'].id}:forged") is None
         assert load_user("nonsense") is None
         assert load_user("") is None

@@ -21,7 +21,7 @@ def test_create_operator_from_stdin_twice(app, client):
     result = runner.invoke(args=args, input="another long operator passphrase\n")
     assert result.exit_code == 0 and "Updated" in result.output
     assert login(client, "ops@example.com", "another long operator passphrase").status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count(User.id)).where(User.role == Role.OPERATOR)) == 1
 
 
@@ -48,13 +48,13 @@ def test_demo_seeds_once_and_prints_every_login(app, client):
     assert first.exit_code == 0 and second.exit_code == 0
     assert "operator@example.com" in first.output and "learner20@demo.example.com" in first.output
     assert "/o/demo" in first.output and all(f"learner{i}\n" in first.output for i in range(21, 26))
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count(Organization.id))) == 1
         counts = dict(db.session.execute(select(User.role, func.count(User.id)).group_by(User.role)).all())
     assert counts == {"operator": 1, "support": 1, "org_admin": 1, "manager": 1, "learner": 25}
     from portal.models import Contract, Department, OrganizationProfile
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count(Contract.id))) == 1
         assert db.session.scalar(select(OrganizationProfile.registered_at)) is not None
         assert db.session.scalar(select(func.count(Department.id))) == 4
@@ -64,7 +64,7 @@ def test_demo_seeds_once_and_prints_every_login(app, client):
     from tests.test_inspection_results import _tallies_match_submitted_answers
 
     assert "12 monthly rounds" in first.output and "0 monthly rounds" in second.output
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         org_id = db.session.scalar(select(Organization.id))
     with app.app_context():
         # The twelve months before this one, and this month's open round (no answers yet).
@@ -84,7 +84,7 @@ def test_demo_seeds_once_and_prints_every_login(app, client):
     assert "(exists)" in second.output and "(a version exists)" in second.output
     from portal.models import Delivery, Invoice, LegalDocument
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count(Delivery.id))) == 1
         assert db.session.scalar(select(func.count(Invoice.id))) == 1
         assert db.session.scalar(select(func.count(LegalDocument.id))) == 1
@@ -104,7 +104,7 @@ def test_the_demo_delivery_is_open_and_a_learner_without_email_starts_the_test(a
     from portal.models import Assignment, Delivery, DeliveryStatus
 
     _seeded(app)
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         delivery = db.session.scalar(select(Delivery))
         learners = db.session.scalar(select(func.count(User.id)).where(User.role == Role.LEARNER))
         assigned = db.session.scalar(select(func.count(Assignment.id)).where(Assignment.delivery_id == delivery.id))
@@ -144,7 +144,7 @@ def test_the_demo_issues_this_years_invoice_with_the_development_settings(app, c
     for key in ("INVOICE_REGISTRATION_NUMBER", "INVOICE_BANK_ACCOUNT"):
         monkeypatch.setitem(app.config, key, getattr(DevConfig, key))
     output = _seeded(app)
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         invoice = db.session.scalar(select(Invoice))
         contract = db.session.scalar(select(Contract))
     assert invoice.number in output
@@ -171,7 +171,7 @@ def test_without_the_issuers_settings_the_demo_issues_no_invoice(app, monkeypatc
     output = _seeded(app)
     assert "Invoice: not issued" in output and "PORTAL_INVOICE_REGISTRATION_NUMBER" in output
     assert "Terms:" in output  # the rest of the demo is seeded all the same
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count(Invoice.id))) == 0
 
 

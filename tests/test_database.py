@@ -42,7 +42,7 @@ def test_concurrent_read_then_write_transactions_do_not_fail(app, make_org):
 
     def writer(n: int) -> None:
         try:
-            with app.app_context(), unscoped():
+            with app.app_context(), unscoped("the test reads and writes rows directly"):
                 for i in range(15):
                     row = db.session.get(Organization, org.id)
                     row.name = f"writer {n} round {i}"
@@ -56,7 +56,7 @@ def test_concurrent_read_then_write_transactions_do_not_fail(app, make_org):
     for t in threads:
         t.join()
     assert errors == []
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(Organization.name).where(Organization.id == org.id)).endswith("round 14")
 
 

@@ -12,7 +12,7 @@ from tests import database_state
 
 
 def _state(app) -> tuple[list[str], int]:
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         names = list(db.session.scalars(select(User.name).order_by(User.id)))
         organizations = db.session.scalar(select(func.count()).select_from(Organization))
         db.session.remove()
@@ -25,7 +25,7 @@ def test_shared_rows_come_back_after_a_write_and_go_at_the_end(app, make_org, ma
     make_user(org=org, name="二人目")
     with database_state.shared_rows(app):
         kept = _state(app)
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("the test reads and writes rows directly"):
             db.session.execute(update(User).values(name="変えた名前"))
             db.session.execute(text("DELETE FROM users WHERE name = '二人目'"))
             db.session.commit()

@@ -33,7 +33,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     assert "12 months of deliveries, assignments, attempts and answers:" in result.output
     assert "12 months of inspection rounds, answers and tallies:" in result.output
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         orgs = db.session.scalars(select(Organization).where(Organization.code.like("scale%"))
                                   .order_by(Organization.id)).all()
         assert [o.code for o in orgs] == ["scale001", "scale002", "scale003"]
@@ -83,7 +83,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     from portal.demo import DEMO_PASSWORD
 
     assert login(client, "admin@scale001.example.com", DEMO_PASSWORD).status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         latest = db.session.scalar(select(func.max(Delivery.id)).where(Delivery.organization_id == largest_id))
     page = client.get(f"/org/training/{latest}")
     assert page.status_code == 200
@@ -91,7 +91,7 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
     # The assignments carry real personal links: a learner who has not started opens the landing page.
     from portal.blueprints.training.deliveries.services import personal_link_secret
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         delivery = db.session.get(Delivery, latest)
         learner_id = db.session.scalar(select(Assignment.learner_id).where(
             Assignment.delivery_id == latest, Assignment.status == AssignmentStatus.NOT_STARTED).limit(1))

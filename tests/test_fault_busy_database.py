@@ -119,7 +119,7 @@ def _answer_form(client, attempt_id: int, number: int) -> dict:
 
 
 def _answers(app, attempt_id: int) -> list[AttemptAnswer]:
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         rows = db.session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id)).all()
         db.session.expunge_all()
         return rows
@@ -169,7 +169,7 @@ def test_submitting_a_test_while_locked_writes_nothing_and_can_be_sent_again(app
     _assert_busy_page(response)
 
     def state():
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("the test reads and writes rows directly"):
             attempt = db.session.get(Attempt, attempt_id)
             assignment = db.session.get(Assignment, assignment_id)
             state = (attempt.state, attempt.score, assignment.status, assignment.attempts_count)
@@ -191,7 +191,7 @@ def test_an_admins_form_while_locked_keeps_the_input_but_not_the_password(app, b
             "email": "tokiko@example.com", "initial_password": "a long initial passphrase 2026"}
 
     def learners():
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("the test reads and writes rows directly"):
             return db.session.scalar(select(func.count()).select_from(User).where(User.login_id == "K-0042"))
 
     with database_locked(app, "audit_events"):
@@ -201,14 +201,14 @@ def test_an_admins_form_while_locked_keeps_the_input_but_not_the_password(app, b
     assert 'value="K-0042"' in html and 'value="混雑 時子"' in html and 'value="tokiko@example.com"' in html
     assert form["initial_password"] not in html and "パスワード" in html
     assert learners() == 0
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                                  .where(AuditEvent.action == "learners.created")) == 0
 
     again = _resend(client, response)
     assert again.status_code == 303
     assert learners() == 1
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(User.role).where(User.login_id == "K-0042")) == Role.LEARNER
 
 

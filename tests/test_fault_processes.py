@@ -97,7 +97,7 @@ def test_a_worker_killed_during_the_delivery_run_launches_each_delivery_exactly_
     delivery_ids = run_in_app(schedule)
 
     def state():
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("the test reads and writes rows directly"):
             statuses = [db.session.get(Delivery, i).status for i in delivery_ids]
             assignments = db.session.execute(
                 select(Assignment.delivery_id, Assignment.learner_id).where(Assignment.delivery_id.in_(delivery_ids))
@@ -171,7 +171,7 @@ def _answer(browser, attempt_id: int, number: int):
 
 
 def _stored(app, attempt_id: int, assignment_id: int) -> dict:
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         attempt = db.session.get(Attempt, attempt_id)
         assignment = db.session.get(Assignment, assignment_id)
         answers = db.session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id)).all()
@@ -242,7 +242,7 @@ def test_the_portal_killed_during_an_answer_and_around_the_submission_keeps_all_
 def _sheet_state(app, sheet_id: int, round_id: int) -> tuple:
     from portal.models import InspectionAnswer, InspectionResponse, InspectionTally
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         sheet = db.session.get(InspectionResponse, sheet_id)
         answers = dict(db.session.execute(select(InspectionAnswer.item_id, InspectionAnswer.value)
                                           .where(InspectionAnswer.response_id == sheet_id)).all())

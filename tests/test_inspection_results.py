@@ -433,7 +433,7 @@ def test_overdue_actions_are_flagged_and_filters_work(world, example, login_as, 
     second = _open(run_in_app, world, example["no_u3"], owner=world["manager_a"].id, status="in_progress")
 
     def backdate():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             db.session.get(CorrectiveAction, first).due_on = today_in_tokyo() - timedelta(days=1)
 
     run_in_app(backdate)

@@ -498,7 +498,7 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
     def submit(response_id):
         try:
             barrier.wait(timeout=10)
-            with app.app_context(), unscoped():
+            with app.app_context(), unscoped("the test reads and writes rows directly"):
                 answer_all(response_id, dict.fromkeys(team["items"], "yes"))
                 db.session.commit()
         except Exception as exc:  # noqa: BLE001 - reported below

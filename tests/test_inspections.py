@@ -95,7 +95,7 @@ def _seed_demo():
 def test_demo_editions_have_the_promised_sizes(app, run_in_app):
     ids = run_in_app(_seed_demo)
     assert run_in_app(seed_demo_editions) == 0
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         employee = db.session.get(InspectionEdition, ids[EditionKind.EMPLOYEE])
         assert len(employee.fixed) == 5
         assert len(services.edition_items(employee, date(2026, 4, 1))) == 10
@@ -106,7 +106,7 @@ def test_demo_editions_have_the_promised_sizes(app, run_in_app):
 
 def test_drawn_categories_do_not_repeat_in_consecutive_months_and_items_rotate(app, run_in_app):
     ids = run_in_app(_seed_demo)
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         employee = db.session.get(InspectionEdition, ids[EditionKind.EMPLOYEE])
         fixed = {f.item_id for f in employee.fixed}
         months = [date(2026 + (m // 12), m % 12 + 1, 1) for m in range(24)]
@@ -160,7 +160,7 @@ def test_an_edition_refuses_another_organizations_item_and_writes_nothing(world,
 def test_a_global_edition_cannot_hold_an_organizations_item(app, world, run_in_app):
     own = run_in_app(lambda: services.save_item(None, category="入退管理", text="A社の項目", why="理由",
                                                 organization_id=world["org_a"].id))
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         try:
             services.save_edition(None, title="全体版", kind="custom", description="", drawn_count=0,
                                   item_ids=[own.id])
@@ -175,7 +175,7 @@ def test_more_drawn_items_than_categories_is_refused(app, world, run_in_app):
     # An organization's own category does not count for a global edition.
     run_in_app(lambda: services.save_item(None, category="自社だけの分類", text="A社の項目", why="理由",
                                           organization_id=world["org_a"].id))
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         try:
             services.save_edition(None, title="多すぎる版", kind="employee", description="", drawn_count=11,
                                   item_ids=[])

@@ -201,7 +201,7 @@ def test_without_javascript_the_search_button_shows_the_form_again_keeping_what_
     assert response.status_code == 303
 
     def assigned():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             return set(db.session.scalars(select(Assignment.learner_id)))
 
     assert run_in_app(assigned) == {people["sato"].id, people["saito"].id}

@@ -364,7 +364,7 @@ def test_the_database_refuses_an_id_in_another_case(app, world):
 
     from portal.tenancy import unscoped
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         db.session.add(User(role="learner", organization_id=world["org_a"].id, login_id="a001", name=""))
         with pytest.raises(IntegrityError):
             db.session.flush()

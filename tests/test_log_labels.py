@@ -281,7 +281,7 @@ def test_a_message_shows_its_kind(world, login_as, messages, run_in_app):
     from portal.tenancy import unscoped
 
     def first():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.template == "invitation"))
 
     page = login_as(world["admin_a"]).get(f"/mail/{run_in_app(first)}").get_data(as_text=True)

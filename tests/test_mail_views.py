@@ -133,7 +133,7 @@ def test_operator_retries_a_dead_message(app, world, login_as, add_message):
     assert "550 5.1.1 unknown" in page and "再送する" in page
     response = c.post(f"/mail/{dead}/retry", data={"csrf_token": csrf_token_from(page)})
     assert response.status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         message = db.session.get(OutboxMessage, dead)
         assert message.status == OutboxStatus.PENDING and message.attempts == 0
         event_ = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mail.retried"))
@@ -147,7 +147,7 @@ def test_a_sent_message_cannot_be_retried(app, world, login_as, add_message):
     token = csrf_token_from(c.get(f"/mail/{sent}").get_data(as_text=True))
     response = c.post(f"/mail/{sent}/retry", data={"csrf_token": token}, follow_redirects=True)
     assert "送信失敗または配信停止のメールだけを再送できます。" in response.get_data(as_text=True)
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "mail.retried")) is None
 
 
@@ -166,7 +166,7 @@ def test_operator_suppresses_an_address_and_lifts_it(app, world, login_as):
     c = login_as(world["operator"])
     response = suppress(c, address=" Someone@Example.com ", note="本人から停止の依頼")
     assert response.status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         suppression = db.session.scalar(select(MailSuppression))
         assert suppression.address == "someone@example.com"
         assert suppression.reason == SuppressionReason.OPERATOR and suppression.created_by_id == world["operator"].id
@@ -177,7 +177,7 @@ def test_operator_suppresses_an_address_and_lifts_it(app, world, login_as):
     assert "someone@example.com" in page and "本人から停止の依頼" in page
     response = c.post(f"/mail/suppressions/{suppression_id}/lift", data={"csrf_token": csrf_token_from(page)})
     assert response.status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.get(MailSuppression, suppression_id) is None
         assert db.session.get(MailAddressFailures, "someone@example.com") is None
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
@@ -187,7 +187,7 @@ def test_operator_suppresses_an_address_and_lifts_it(app, world, login_as):
 def test_operator_suppresses_an_organization(app, world, login_as):
     c = login_as(world["operator"])
     assert suppress(c, organization_id=str(world["org_b"].id), note="第19条による停止").status_code == 303
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         suppression = db.session.scalar(select(MailSuppression))
         assert suppression.organization_id == world["org_b"].id and suppression.address is None
         event_ = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mail.organization_suppressed"))
@@ -215,7 +215,7 @@ def test_bad_suppression_input_is_refused_with_a_message(app, world, login_as, d
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert message in html
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(MailSuppression.id)) is None
 
 

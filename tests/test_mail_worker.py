@@ -30,7 +30,7 @@ JAPANESE_NAME = "山田 花子"
 
 def queue(app, count=1, *, to="hanako@example.com", org_id=None, key_prefix="test"):
     """Queue ``count`` Japanese password-reset emails and commit; returns their ids."""
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         ids = []
         for i in range(count):
             message = queue_email(
@@ -55,7 +55,7 @@ def run_worker(app, *, at=None, **kwargs):
 
 
 def rows(app):
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
@@ -78,7 +78,7 @@ def test_japanese_subject_and_body_arrive_intact(app, smtp):
 
 
 def test_a_rolled_back_transaction_sends_nothing(app, smtp):
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         queue_email(
             "password_reset",
             "rollback@example.com",
@@ -146,7 +146,7 @@ def test_4xx_until_the_last_attempt_ends_dead(app, smtp, monkeypatch):
     assert row.status == OutboxStatus.DEAD and row.attempts == 3
     assert row.last_error == "452 4.2.2 Mailbox full"
     # A 4xx is not a hard failure: the address is not suppressed.
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.scalar(select(func.count(MailSuppression.id))) == 0
 
 
@@ -183,7 +183,7 @@ def test_a_long_batch_renews_its_lease(app, smtp, monkeypatch):
     monkeypatch.setattr(Worker, "_extend_leases", spy)
     with app.app_context():
         worker = Worker(clock=lambda: start + timedelta(seconds=next(ticks)))
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             batch = worker.claim()
             result = worker.deliver(batch)
     assert result.sent == 4
@@ -200,7 +200,7 @@ def test_repeated_hard_failures_suppress_the_address(app, smtp):
     run_worker(app)
     statuses = [r.status for r in rows(app)]
     assert statuses == [OutboxStatus.DEAD] * 3 + [OutboxStatus.SUPPRESSED]
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         suppression = db.session.scalar(select(MailSuppression))
         assert suppression.address == "gone@example.com"
         assert suppression.reason == SuppressionReason.HARD_FAILURES
@@ -215,7 +215,7 @@ def test_a_delivery_resets_the_hard_failure_count(app, smtp):
         queue(app, to="flaky@example.com", key_prefix=f"m{n}")
     run_worker(app)
     assert [r.status for r in rows(app)] == [OutboxStatus.DEAD, OutboxStatus.DEAD, OutboxStatus.SENT]
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert db.session.get(MailAddressFailures, "flaky@example.com") is None
         assert db.session.scalar(select(func.count(MailSuppression.id))) == 0
 
@@ -231,7 +231,7 @@ def test_an_invalid_address_ends_dead_without_contacting_the_server(app, smtp):
 
 def test_suppressed_messages_are_kept_and_not_sent(app, smtp, make_org):
     org = make_org()
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         db.session.add(MailSuppression(address="stop@example.com", reason=SuppressionReason.OPERATOR))
         db.session.add(MailSuppression(organization_id=org.id, reason=SuppressionReason.OPERATOR))
         db.session.commit()
@@ -250,7 +250,7 @@ def test_suppressed_messages_are_kept_and_not_sent(app, smtp, make_org):
 
 def test_an_expired_lease_is_taken_over_by_another_worker(app, smtp):
     queue(app, 5)
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         dead_worker = Worker(worker_id="crashed")
         claimed = dead_worker.claim()  # and then it dies without sending
     assert len(claimed) == 5

@@ -301,7 +301,7 @@ def test_a_learner_without_email_is_told_to_ask_the_administrator(app, make_org,
     assert stored.password_hash is None
 
     def templates():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             return [m.template for m in db.session.scalars(select(OutboxMessage))]
 
     assert run_in_app(templates) == ["password_compromise_reported"]

@@ -24,7 +24,7 @@ def _post_reset(client, user_id: int, **data):
 
 
 def _user(app, user_id: int) -> User:
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         user = db.session.get(User, user_id)
         db.session.expunge(user)
         return user
@@ -48,7 +48,7 @@ def test_the_operator_resets_a_lost_second_factor(app, world, make_user, login_a
     # Every session of the user ended.
     assert admins_browser.get("/org/").status_code == 302
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.mfa_reset_by_staff"))
         assert event.actor_id == world["operator"].id and event.target_id == str(admin.id)
         assert event.details["reason"] == REASON

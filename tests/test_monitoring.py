@@ -51,7 +51,7 @@ def test_healthz_reports_the_backlog_without_personal_data_and_fails_when_mail_i
     body = response.get_data(as_text=True)
     assert "hanako" not in body and "example.com" not in body
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         long_ago = utcnow() - timedelta(hours=2)
         db.session.execute(update(OutboxMessage).values(next_attempt_at=long_ago, created_at=long_ago))
         db.session.commit()

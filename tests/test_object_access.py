@@ -423,7 +423,7 @@ def _global_objects(app, n: int = 0) -> dict:
     from portal.tenancy import unscoped
     from tests.application_helpers import make_application
 
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         canned = CannedReply(title="定型文", body="本文")
         desk_break = DeskBreak(name="夏季休業", first_day=date(2026, 8, 13), last_day=date(2026, 8, 15))
         suppression = MailSuppression(address=f"stopped{n}@example.com")

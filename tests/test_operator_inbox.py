@@ -126,7 +126,7 @@ def test_the_sweep_opens_overdue_invoices_tickets_near_their_promise_and_failed_
     due = run_in_app(lambda: db.session.get(Ticket, ticket.id).sla_due_at)
 
     def failed_alert():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             message = OutboxMessage(
                 idempotency_key="failed-desk-alert", template="tickets_new", to_address="desk@staff.example.com",
                 subject="新しいお問い合わせ #1", body_text="-", body_html="-", status=OutboxStatus.DEAD,
@@ -159,7 +159,7 @@ def test_a_ticket_far_from_its_promise_and_a_paid_invoice_open_nothing(world, ma
     def pay():
         from portal.models import Invoice
 
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             db.session.get(Invoice, world["invoice_a"].id).paid_at = utcnow()
             db.session.commit()
 
@@ -261,7 +261,7 @@ def test_the_list_takes_the_same_number_of_queries_for_one_item_or_many(
     one = _statements(app, operator_client, "/operator/inbox?state=all")
 
     def many():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             for n in range(20):
                 db.session.add(InboxItem(kind="application", key=f"application:x{n}", subject_type="Application",
                                          subject_id=n + 1000, summary=f"株式会社{n}", handled_at=utcnow(),

@@ -18,7 +18,7 @@ from portal.termination import delete_organization_data
 
 def _places_holding(needles: list[str], allowed_tables: frozenset[str] = frozenset()) -> list[str]:
     found = []
-    with unscoped():
+    with unscoped("the test reads and writes rows directly"):
         for table in db.metadata.sorted_tables:
             for row in db.session.execute(select(table)).mappings():
                 for column, value in row.items():
@@ -63,7 +63,7 @@ def test_deleting_an_organization_leaves_only_the_deletion_record_and_the_invoic
         learner_services.send_invitation(db.session.get(User, world["learner_a"].id), admin.organization)
         auth_services.request_password_reset(admin.email)
         db.session.commit()
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert _places_holding(needles)
         operator = db.session.get(User, world["operator"].id)
         delete_organization_data(db.session.get(Organization, org_id), "all", operator, reason="test")

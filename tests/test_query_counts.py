@@ -39,7 +39,7 @@ def _organization(app, make_org, make_user, learners: int) -> dict:
     admin = make_user(Role.ORG_ADMIN, org, mfa=False)
     manager = make_user(Role.MANAGER, org, mfa=False)
     me = make_user(Role.LEARNER, org, login_id="ME001")
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         # The manager looks after 営業部, where every other learner works.
         sales = Department(organization_id=org.id, name="営業部", depth=1)
         db.session.add(sales)

@@ -313,7 +313,7 @@ def _in_two_workers(app, job, at) -> list:
     def work():
         try:
             barrier.wait(timeout=5)
-            with app.app_context(), unscoped():
+            with app.app_context(), unscoped("the test reads and writes rows directly"):
                 results.append(job(at))
                 db.session.commit()
         except Exception as exc:  # noqa: BLE001 - reported below

@@ -256,14 +256,14 @@ def test_two_instances_and_two_workers_share_one_database_and_redis(
 
     def pending() -> int:
         """Due rows not yet sent (the delivery's invitations may wait for business hours: not counted)."""
-        with app.app_context(), unscoped():
+        with app.app_context(), unscoped("the test reads and writes rows directly"):
             count = len(db.session.scalars(select(OutboxMessage.id).where(
                 OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= utcnow())).all())
             db.session.rollback()
             return count
 
     _wait_until(lambda: pending() == 0, 90, "the workers to send what is due")
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)).all()
         expected_ids = {m.message_id for m in sent}
     received = Counter(m["Message-ID"] for m in smtp.received())

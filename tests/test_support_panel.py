@@ -55,7 +55,7 @@ def test_status_shows_suspended_and_terminating_and_withdrawn_notices_are_left_o
     ticket_a = make_ticket(world["admin_a"])
 
     def change():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             org_b = db.session.get(type(world["org_b"]), world["org_b"].id)
             org_b.status = "suspended"
             db.session.add(Termination(organization_id=world["org_a"].id, kind="customer",
@@ -96,7 +96,7 @@ def test_the_panel_costs_the_same_statements_for_a_small_and_a_large_customer(
     org_id = world["org_a"].id
 
     def grow():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             db.session.add_all([User(role=Role.LEARNER, organization_id=org_id, login_id=f"G{i:03d}",
                                      name=f"受講 {i}", email=f"g{i}@example.com") for i in range(40)])
             db.session.add_all([User(role=Role.ORG_ADMIN, organization_id=org_id, name=f"管理 {i}",

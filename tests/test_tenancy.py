@@ -21,6 +21,26 @@ def test_every_table_with_an_organization_is_tenant_scoped(app):
             )
 
 
+def test_unscoped_needs_a_reason():
+    with pytest.raises(TypeError):
+        unscoped()
+    for blank in ("", "  ", None):
+        with pytest.raises(TypeError):
+            unscoped(blank)
+
+
+def test_unscoped_with_a_reason_reads_every_organization_as_a_block_or_a_decorator(app, world):
+    @unscoped("the test counts every organization's users")
+    def count() -> int:
+        return db.session.scalar(select(func.count(User.id)))
+
+    with app.app_context():
+        with unscoped("the test counts every organization's users"):
+            assert db.session.scalar(select(func.count(User.id))) == count() > 0
+        # Twice: a decorator's block is entered anew at each call.
+        assert count() == count()
+
+
 def test_query_without_scope_fails_for_every_tenant_model(app):
     models = tenant_models()
     assert User in models and AuditEvent in models
@@ -54,7 +74,7 @@ def test_bulk_update_only_touches_the_scope(app, world):
         with tenant_scope(world["org_a"].id):
             db.session.execute(update(User).values(locale="en"))
             db.session.commit()
-        with unscoped():
+        with unscoped("the test checks both organizations' rows"):
             assert db.session.get(User, world["learner_b"].id).locale is None
             assert db.session.get(User, world["learner_a"].id).locale == "en"
 
@@ -77,7 +97,7 @@ def test_new_rows_take_the_scope_organization(app, world):
 
 
 def test_staff_scope_sees_everyone(app, world):
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test proves unscoped sees every organization"):
         orgs = {u.organization_id for u in db.session.scalars(select(User))}
         assert orgs == {None, world["org_a"].id, world["org_b"].id}
 
@@ -88,7 +108,7 @@ def test_shared_content_is_global_or_own_and_never_unscoped(app, world):
     from portal.models import Course
 
     with app.app_context():
-        with unscoped():
+        with unscoped("the test sets up courses of two organizations"):
             db.session.add_all([
                 Course(organization_id=None, title="global", fiscal_year=2026),
                 Course(organization_id=world["org_a"].id, title="a", fiscal_year=2026),
@@ -108,5 +128,5 @@ def test_shared_content_is_global_or_own_and_never_unscoped(app, world):
             with pytest.raises(TenantScopeError):
                 db.session.flush()
             db.session.rollback()
-        with unscoped():
+        with unscoped("the test proves unscoped sees every course"):
             assert db.session.scalar(select(func.count(Course.id))) == 3

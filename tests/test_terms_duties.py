@@ -245,7 +245,7 @@ def test_the_operator_sees_which_staff_completed_the_current_edition(
     app.config["STAFF_ORGANIZATION_CODE"] = "staff"
     try:
         def setup():
-            with unscoped():
+            with unscoped("the test reads and writes rows directly"):
                 course = add_course(organization_id=None, title="情報セキュリティ基礎")
                 db.session.commit()
             delivery = deliver(db.session.get(User, staff_admin.id), course.id, learner_ids=[learner.id])
@@ -331,7 +331,7 @@ def test_a_withdrawn_service_end_stops_nothing_and_a_kept_end_date_is_read_again
     assert learner.get("/").status_code == 403
 
     def withdraw():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             notices.withdraw_notice(db.session.get(Notice, notice_id), db.session.get(User, world["operator"].id),
                                     reason="誤りでした")
         db.session.commit()
@@ -345,7 +345,7 @@ def test_a_withdrawn_service_end_stops_nothing_and_a_kept_end_date_is_read_again
 
 def test_an_administrator_whose_access_a_handover_ended_is_not_listed_as_active(world, login_as, run_in_app):
     def end_access():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             db.session.get(User, world["manager_a"].id).is_active_flag = False
             db.session.commit()
 
@@ -377,7 +377,7 @@ def test_older_versions_acceptances_stay_visible_to_the_operator(world, login_as
         new = LegalDocument(kind="terms", version="2026年版", body="新", effective_on=today - timedelta(days=1))
         db.session.add_all([old, new])
         db.session.flush()
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             db.session.add(TermsAcceptance(document_id=old.id, user_id=world["admin_a"].id,
                                            organization_id=world["org_a"].id, ip="192.0.2.1",
                                            accepted_at=utcnow() - timedelta(days=300)))

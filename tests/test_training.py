@@ -157,7 +157,7 @@ def test_global_courses_are_shared_and_own_courses_private(world, run_in_app, lo
 
 def test_the_guard_refuses_an_organization_writing_global_content(world, app):
     with app.app_context():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             course = add_course(organization_id=None, questions=1)
             db.session.commit()
             course_id = course.id
@@ -642,7 +642,7 @@ def test_two_concurrent_finishes_produce_one_score(app, world, run_in_app):
     def finish():
         try:
             barrier.wait(timeout=5)
-            with app.app_context(), unscoped():
+            with app.app_context(), unscoped("the test reads and writes rows directly"):
                 attempt = db.session.get(Attempt, attempt_id)
                 results.append(quiz_services.finish_attempt(attempt))
                 db.session.commit()
@@ -669,7 +669,7 @@ def test_finishing_from_a_stale_copy_does_not_score_again(app, world, run_in_app
     (two tabs) still sees ``in_progress`` in memory, and its finish must do nothing."""
     _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
     attempt_id = run_in_app(lambda: take(assignment_id, finish=False).id)
-    with app.app_context(), unscoped():
+    with app.app_context(), unscoped("the test reads and writes rows directly"):
         stale = db.session.get(Attempt, attempt_id)
         db.session.expunge(stale)
         db.session.rollback()

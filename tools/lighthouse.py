@@ -65,7 +65,7 @@ def prepare_data() -> dict[str, str]:
     from wsgi import app
 
     with app.app_context():
-        with unscoped():
+        with unscoped("the tool seeds and reads demo rows directly"):
             learner = db.session.scalar(select(User).where(User.email == LEARNER_EMAIL))
             admin = db.session.scalar(select(User).where(User.email == "admin@demo.example.com"))
             course, _created = seed_demo_course()

@@ -34,7 +34,7 @@ def seed(*, if_empty: bool = False, echo: Callable[[str], None] = print) -> bool
 
     Returns False, having seeded nothing, when ``if_empty`` and the database has users already.
     """
-    with unscoped():
+    with unscoped("the CLI seeds staff and organizations"):
         if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
             echo("The database has users already; demo data not seeded.")
             return False
@@ -86,7 +86,7 @@ def seed_training(echo: Callable[[str], None] = print):
     first global course."""
     from portal.blueprints.training.courses.demo import seed_demo_course, seed_managers_course
 
-    with unscoped():
+    with unscoped("the CLI seeds global courses"):
         seeded = [seed_demo_course(), seed_managers_course()]
         db.session.commit()
     for course, created in seeded:
@@ -98,7 +98,7 @@ def seed_delivery(org_id: int, course, echo: Callable[[str], None] = print) -> N
     """An open delivery of the demo course to every demo learner: a test to take right after seeding."""
     from portal.clock import utcnow
 
-    with unscoped():
+    with unscoped("the CLI seeds the demo organization"):
         admin = db.session.scalar(select(User).where(User.email == "admin@demo.example.com"))
         delivery, created = showcase.open_delivery(org_id, course, admin, utcnow())
         db.session.commit()
@@ -111,7 +111,7 @@ def seed_invoice(org_id: int, echo: Callable[[str], None] = print) -> None:
     """The demo company's invoice for its contract year, issued today (needs the issuer's settings)."""
     from portal.rules import RuleViolation
 
-    with unscoped():
+    with unscoped("the CLI seeds the demo organization"):
         org = db.session.get(Organization, org_id)
         operator = db.session.scalar(select(User).where(User.email == "operator@example.com"))
         try:
@@ -128,7 +128,7 @@ def seed_invoice(org_id: int, echo: Callable[[str], None] = print) -> None:
 
 def seed_terms(echo: Callable[[str], None] = print) -> None:
     """The terms of service as the current version, so that the application form /apply/ is open."""
-    with unscoped():
+    with unscoped("the CLI seeds the terms and their acceptance"):
         operator = db.session.scalar(select(User).where(User.email == "operator@example.com"))
         admins = list(db.session.scalars(select(User).where(User.email == "admin@demo.example.com")))
         document, created = showcase.publish_terms(operator, admins)
@@ -141,7 +141,7 @@ def seed_inspections(echo: Callable[[str], None] = print) -> None:
     """The demo library of セキュレジ inspection items and editions (global, so every organization reads it)."""
     from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
 
-    with unscoped():
+    with unscoped("the CLI seeds the global item library"):
         total, added = seed_demo_items()
         editions = seed_demo_editions()
         db.session.commit()

@@ -184,7 +184,7 @@ def seed_scale(n: int, *, echo: Callable[[str], None] = print, now: datetime | N
     rng = random.Random(9)  # noqa: S311 - demo data, not secrets
     report = ScaleReport()
     ids = _Ids()
-    with unscoped():
+    with unscoped("the CLI seeds many organizations"):
         if db.session.scalar(select(Organization.id).where(Organization.code == "scale001")) is not None:
             raise ValueError("the scale organizations exist already: use a fresh database")
         course = db.session.scalar(select(Course).where(Course.organization_id.is_(None)).order_by(Course.id))

@@ -56,7 +56,7 @@ def seed_id_learners(org: Organization, password: str, departments: list[int]) -
     """The learners of :data:`ID_LEARNERS` in ``org``, each in one of ``departments`` in turn; the password
     (and name, and active state) reset like every demo login."""
     learners = []
-    with unscoped():
+    with unscoped("the CLI seeds the demo organization"):
         existing = {u.login_id: u for u in db.session.scalars(
             select(User).where(User.organization_id == org.id, User.login_id.in_([i for i, _n in ID_LEARNERS])))}
         for position, (login_id, name) in enumerate(ID_LEARNERS):
@@ -108,7 +108,7 @@ def issue_invoice(org: Organization, operator: User) -> tuple[Invoice | None, bo
     :raises RuleViolation: the issuer's registration number or bank account is not configured (production
         refuses until they are set; development has demo values).
     """
-    with unscoped():
+    with unscoped("the CLI seeds the demo organization"):
         contract = db.session.scalar(select(Contract).where(Contract.organization_id == org.id))
         if contract is None:
             return None, False
@@ -133,7 +133,7 @@ def publish_terms(operator: User, admins: list[User]) -> tuple[LegalDocument | N
     Not :func:`portal.legal.publish_document`: that one is for revisions (an effective date from today,
     a notice to every organization), and this is the first version, in force since its own date.
     """
-    with unscoped():
+    with unscoped("the CLI seeds the terms and their acceptance"):
         existing = db.session.scalar(select(LegalDocument).where(LegalDocument.kind == DocumentKind.TERMS)
                                      .order_by(LegalDocument.effective_on.desc(), LegalDocument.id.desc()).limit(1))
         if existing is not None:

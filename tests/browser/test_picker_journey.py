@@ -42,7 +42,7 @@ def _fill_schedule(page) -> None:
 
 def _assigned(run_in_app) -> set[int]:
     def read():
-        with unscoped():
+        with unscoped("the test reads and writes rows directly"):
             return set(db.session.scalars(select(Assignment.learner_id)))
 
     return run_in_app(read)

@@ -1,8 +1,11 @@
-from flask import current_app, flash, redirect, render_template, request, url_for
+import hashlib
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal import mfa
+from portal.accounts import login_id_key, normalize_email, normalize_login_id, sign_in_page_for
 from portal.blueprints.auth import bp, services
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
@@ -33,11 +36,32 @@ def _safe_next(target: str | None) -> str | None:
     return safe_next(target)
 
 
+def login_account_key() -> str:
+    """Rate-limit key per account: the submitted address, hashed so no email sits in the store."""
+    email = normalize_email(request.form.get("email"))
+    return "login:" + hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def org_login_account_key() -> str:
+    """Rate-limit key per account at an organization's URL: code and 受講者ID, hashed."""
+    code = (request.view_args or {}).get("code", "")
+    login_id = login_id_key(normalize_login_id(request.form.get("login_id")))
+    digest = hashlib.sha256(f"{code}\x00{login_id}".encode("utf-8", "surrogatepass")).hexdigest()
+    return "org-login:" + digest
+
+
+def mfa_account_key() -> str:
+    """Rate-limit key for the second step: the waiting account (or the session, without one)."""
+    pending = session.get(services.MFA_PENDING_KEY)
+    user_id = pending.get("user_id") if isinstance(pending, dict) else None
+    return f"mfa:{user_id}" if isinstance(user_id, int) else "mfa:none"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_IP"], methods=["POST"], deduct_when=_failed)
 @limiter.limit(
     lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"],
-    key_func=services.login_account_key,
+    key_func=login_account_key,
     methods=["POST"],
     deduct_when=_failed,
 )
@@ -62,7 +86,7 @@ def login():
 def logout():
     form = EmptyForm()
     user = current_user._get_current_object()
-    target = services.sign_in_page_for(user)
+    target = sign_in_page_for(user)
     if form.validate_on_submit():
         services.end_all_sessions(user, keep_links=True)
         flash(_("ログアウトしました。"), "success")
@@ -123,7 +147,7 @@ def change_password():
             flash(_("パスワードを設定しました。"), "success")
             return redirect(url_for("main.index"), 303)
         else:
-            target = services.sign_in_page_for(user)
+            target = sign_in_page_for(user)
             services.change_password(user, form.new_password.data)
             services.end_all_sessions(user, action="auth.sessions_ended_by_password_change")
             flash(
@@ -143,7 +167,7 @@ def change_password():
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_IP"], methods=["POST"], deduct_when=_failed)
 @limiter.limit(
     lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"],
-    key_func=services.org_login_account_key,
+    key_func=org_login_account_key,
     methods=["POST"],
     deduct_when=_failed,
 )
@@ -206,7 +230,7 @@ def sign_in_link(token: str):
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_IP"], methods=["POST"], deduct_when=_failed)
 @limiter.limit(
     lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"],
-    key_func=services.mfa_account_key,
+    key_func=mfa_account_key,
     methods=["POST"],
     deduct_when=_failed,
 )
@@ -339,7 +363,7 @@ def report_compromised():
         return redirect(url_for("auth.change_password"), 303)
     user = current_user._get_current_object()
     has_email = bool(user.email)
-    target = services.sign_in_page_for(user)
+    target = sign_in_page_for(user)
     operator_told = services.report_compromised_password(user)
     done = _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。")
     if has_email:

@@ -5,37 +5,24 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from flask import current_app, flash, g, request, session, url_for
+from flask import current_app, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import audit, inbox, link_sessions, mfa
-from portal.accounts import login_id_is, login_id_key, normalize_email, normalize_login_id, sign_in_page_for
+from portal.accounts import find_user_by_email, login_id_is, normalize_login_id
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db, login_manager
-from portal.htmx import redirect_page
+from portal.gates import SIGNED_IN_AT_KEY
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
 from portal.staff_alerts import queue_staff_alert
-from portal.tenancy import ALL_TENANTS, reset_scope, set_scope, tenant_scope, unscoped
+from portal.tenancy import tenant_scope, unscoped
 from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
 
 RESET_PURPOSE = "password_reset"
-LOCKOUT_MESSAGE = _l(
-    "ログインに続けて失敗したため、一時的にログインを制限しています。15分ほど待ってからもう一度お試しください。"
-    "パスワードを忘れた場合は「パスワードを忘れた方」から再設定できます。"
-)
-
-
-def find_user_by_email(email: str) -> User | None:
-    """Any organization's user: sign-in happens before a tenant is known."""
-    email = normalize_email(email)
-    if not email:
-        return None
-    with unscoped():
-        return db.session.scalar(select(User).where(User.email == email))
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -47,26 +34,11 @@ def load_user(alt_id: str) -> User | None:
     user_id, _, token = (alt_id or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    with unscoped():
+    with unscoped("the user is loaded before the request's scope is bound"):
         user = db.session.get(User, int(user_id))
     if user is None or not user.is_active or user.session_token != token:
         return None
     return user
-
-
-def bind_request_scope() -> None:
-    """Before each request: the tenant scope is the signed-in user's organization."""
-    if current_user.is_authenticated:
-        scope = ALL_TENANTS if current_user.is_staff else current_user.organization_id
-    else:
-        scope = None
-    g._tenant_scope_token = set_scope(scope)
-
-
-def release_request_scope(exc=None) -> None:
-    token = g.pop("_tenant_scope_token", None)
-    if token is not None:
-        reset_scope(token)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -74,23 +46,20 @@ def authenticate(email: str, password: str) -> User | None:
     user = find_user_by_email(email)
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        with unscoped():
+        with unscoped("sign-in comes before a tenant is known"):
             audit.record(
                 "auth.login_failed",
                 target=user,
                 reason="inactive" if (ok and user) else "bad_credentials",
             )
         return None
-    with unscoped():
+    with unscoped("sign-in comes before a tenant is known"):
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
         audit.record("auth.login", target=user, actor=user)
         db.session.flush()
     return user
-
-
-SIGNED_IN_AT_KEY = "signed_in_at"
 
 
 def _fresh_session() -> None:
@@ -128,7 +97,7 @@ def start_link_session(person: User, kind: str, object_id: int, via: str, **deta
 def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: bool = False) -> None:
     """End this and every other session of ``user`` (and their personal links sent so far, unless
     ``keep_links``). Signing out of a link session ends that session only."""
-    with unscoped():
+    with unscoped("any account: staff (no organization) or a customer's"):
         if link_sessions.is_link_session():
             audit.record(action, target=user, actor=user, session="link")
         else:
@@ -142,47 +111,11 @@ def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: boo
         session["lang"] = lang
 
 
-def enforce_session_lifetime():
-    """Before each request: a session ends ``SESSION_ABSOLUTE_HOURS`` after its sign-in, however busy it
-    has been (the idle limit, ``PERMANENT_SESSION_LIFETIME``, slides with every request). A session from
-    before the stamp existed gets its hours from now."""
-    if not current_user.is_authenticated:
-        return None
-    started = session.get(SIGNED_IN_AT_KEY)
-    if not isinstance(started, int):
-        session[SIGNED_IN_AT_KEY] = epoch_seconds()
-        return None
-    if epoch_seconds() - started <= int(current_app.config["SESSION_ABSOLUTE_HOURS"]) * 3600:
-        return None
-    target = sign_in_page_for(current_user)
-    if request.method == "GET" and target == url_for("auth.login"):
-        target = url_for("auth.login", next=request.full_path.rstrip("?"))
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    flash(str(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。")), "warning")
-    return redirect_page(target)
-
-
-def audit_lockout() -> None:
-    user = find_user_by_email(request.form.get("email", ""))
-    with unscoped():
-        audit.record_denial("auth.lockout", target=user, actor=None)
-
-
-def login_account_key() -> str:
-    """Rate-limit key per account: the submitted address, hashed so no email sits in the store."""
-    email = normalize_email(request.form.get("email"))
-    return "login:" + hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 # --- passwords ------------------------------------------------------------------------------
 
 
 def change_password(user: User, new_password: str) -> None:
-    with unscoped():
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.must_change_password = False
@@ -193,7 +126,7 @@ def change_password(user: User, new_password: str) -> None:
 def request_password_reset(email: str) -> None:
     """Email a reset link if the address belongs to an active user; say nothing either way."""
     user = find_user_by_email(email)
-    with unscoped():
+    with unscoped("an anonymous visitor: the account is found by its address"):
         if user is None or not user.is_active:
             audit.record("auth.password_reset_requested", outcome="no_active_account")
             return
@@ -215,13 +148,13 @@ def request_password_reset(email: str) -> None:
 
 def reset_target(raw: str) -> User:
     """The user a live reset link belongs to. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a reset link names its user before anyone signs in"):
         return peek_token(raw, RESET_PURPOSE).user
 
 
 def reset_password(raw: str, new_password: str) -> User:
     """Set a new password through a reset link, once. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a reset link names its user before anyone signs in"):
         user = consume_token(raw, RESET_PURPOSE)
         if not user.is_active:
             raise TokenInvalid
@@ -238,14 +171,6 @@ def reset_password(raw: str, new_password: str) -> User:
 # --- learners: the organization's login URL, sign-in links, invitations ------------------------
 
 SIGN_IN_LINK_PURPOSE = "magic_link"
-# Endpoints a user who must change their password can still reach.
-_PASSWORD_CHANGE_ALLOWED = {
-    "auth.change_password",
-    "auth.report_compromised",
-    "auth.logout",
-    "main.set_language",
-    "static",
-}
 
 
 def find_organization(code: str) -> Organization | None:
@@ -271,7 +196,7 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
             user = db.session.scalar(select(User).where(login_id_is(login_id), User.role == Role.LEARNER))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        with unscoped():
+        with unscoped("sign-in comes before a tenant is known"):
             audit.record(
                 "auth.login_failed",
                 target=user,
@@ -280,7 +205,7 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
                 reason="inactive" if (ok and user) else "bad_credentials",
             )
         return None
-    with unscoped():
+    with unscoped("sign-in comes before a tenant is known"):
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
@@ -289,19 +214,11 @@ def authenticate_learner(organization: Organization | None, login_id: str, passw
     return user
 
 
-def org_login_account_key() -> str:
-    """Rate-limit key per account at an organization's URL: code and 受講者ID, hashed."""
-    code = (request.view_args or {}).get("code", "")
-    login_id = login_id_key(normalize_login_id(request.form.get("login_id")))
-    digest = hashlib.sha256(f"{code}\x00{login_id}".encode("utf-8", "surrogatepass")).hexdigest()
-    return "org-login:" + digest
-
-
 def request_sign_in_link(organization: Organization | None, email: str) -> None:
     """Email a one-time sign-in link if the organization allows it and the address is one of its
     active learners; say nothing either way (the caller shows the same answer)."""
     user = find_user_by_email(email)
-    with unscoped():
+    with unscoped("an anonymous visitor: the account is found by its address"):
         if (
             organization is None
             or not organization.magic_link_sign_in
@@ -335,13 +252,13 @@ def request_sign_in_link(organization: Organization | None, email: str) -> None:
 
 def sign_in_link_target(raw: str) -> User:
     """:raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a sign-in link names its user before anyone signs in"):
         return peek_token(raw, SIGN_IN_LINK_PURPOSE).user
 
 
 def use_sign_in_link(raw: str) -> User:
     """Use a sign-in link once and return its (active) learner. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("a sign-in link names its user before anyone signs in"):
         user = consume_token(raw, SIGN_IN_LINK_PURPOSE)
         if not user.is_active or user.organization is None or not user.organization.magic_link_sign_in:
             raise TokenInvalid
@@ -351,34 +268,12 @@ def use_sign_in_link(raw: str) -> User:
     return user
 
 
-def enforce_password_change():
-    """Before each request: a user with an initial password reaches only the change-password page (a link
-    session reaches its task only, and changes nothing else)."""
-    if not current_user.is_authenticated or not current_user.must_change_password:
-        return None
-    if link_sessions.is_link_session():
-        return None
-    if request.endpoint in _PASSWORD_CHANGE_ALLOWED:
-        return None
-    target = url_for("auth.change_password")
-    return redirect_page(target)
-
-
 # --- two-factor sign-in (#10) -----------------------------------------------------------------
 
 MFA_PENDING_KEY = "mfa_pending"
 # How long a secret shown for enrollment (QR code) waits for its first code.
 MFA_ENROLL_MINUTES = 30
 MFA_PENDING_SECONDS = 600
-# Endpoints a user who must enroll a second factor can still reach.
-_MFA_ENROLL_ALLOWED = {
-    "auth.mfa_setup",
-    "auth.logout",
-    "auth.change_password",
-    "auth.report_compromised",
-    "main.set_language",
-    "static",
-}
 
 
 def begin_sign_in(user: User, next_url: str | None = None) -> str | None:
@@ -408,18 +303,11 @@ def pending_mfa_user() -> User | None:
     user_id, token, at = pending.get("user_id"), pending.get("token"), pending.get("at")
     if not isinstance(user_id, int) or not isinstance(at, int) or epoch_seconds() - at > MFA_PENDING_SECONDS:
         return None
-    with unscoped():
+    with unscoped("the second step comes before the session is signed in"):
         user = db.session.get(User, user_id)
     if user is None or not user.is_active or user.session_token != token or not user.mfa_enabled:
         return None
     return user
-
-
-def mfa_account_key() -> str:
-    """Rate-limit key for the second step: the waiting account (or the session, without one)."""
-    pending = session.get(MFA_PENDING_KEY)
-    user_id = pending.get("user_id") if isinstance(pending, dict) else None
-    return f"mfa:{user_id}" if isinstance(user_id, int) else "mfa:none"
 
 
 RECOVERY_CODES_REVOKED = _l(
@@ -433,7 +321,7 @@ def verify_second_factor(user: User, code: str) -> str | None:
 
     Returns ``"totp"`` or ``"recovery"``; ``None`` when refused. Every outcome is audited.
     """
-    with unscoped():
+    with unscoped("the second step comes before the session is signed in"):
         secret = mfa.decrypt_secret(user.totp_secret_encrypted or "")
         step = mfa.matching_step(secret, code, after=user.totp_last_step) if secret else None
         if step is not None:
@@ -468,7 +356,7 @@ def enrollment_secret(user: User, *, now: datetime | None = None) -> tuple[str, 
     """The secret ``user`` is enrolling, and whether it is new: kept encrypted on the user's row (never in
     the session cookie, which the browser can read) for ``MFA_ENROLL_MINUTES``, then replaced."""
     now = now or utcnow()
-    with unscoped():
+    with unscoped("any account: staff (no organization) or a customer's"):
         expires = user.totp_pending_expires_at
         if user.totp_pending_encrypted and expires is not None and expires > now:
             secret = mfa.decrypt_secret(user.totp_pending_encrypted)
@@ -492,7 +380,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
         audit.record_denial("auth.mfa_enroll_failed", target=user, actor=user)
         return None
     codes = mfa.new_recovery_codes()
-    with unscoped():
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.totp_secret_encrypted = mfa.encrypt_secret(secret)
         user.totp_last_step = step
         user.mfa_enabled_at = utcnow()
@@ -508,7 +396,7 @@ def enroll_mfa(user: User, secret: str, code: str) -> list[str] | None:
 
 def disable_mfa(user: User) -> None:
     """Turn two-factor sign-in off (the view has checked the current password)."""
-    with unscoped():
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.totp_secret_encrypted = None
         user.totp_last_step = None
         user.mfa_enabled_at = None
@@ -533,7 +421,7 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
         raise MfaResetRefused(_l("自分の2段階認証はリセットできません。別の運営担当者に依頼してください。"))
     if not user.mfa_enabled:
         raise MfaResetRefused(_l("この利用者は2段階認証を設定していません。"))
-    with unscoped():
+    with unscoped("the operator resets any organization's user"):
         user.totp_secret_encrypted = None
         user.totp_last_step = None
         user.mfa_enabled_at = None
@@ -558,22 +446,12 @@ def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
 
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = mfa.new_recovery_codes()
-    with unscoped():
+    with unscoped("any account: staff (no organization) or a customer's"):
         user.recovery_code_hashes = [mfa.hash_recovery_code(user, c) for c in codes]
         user.recovery_codes_revoked_at = None
         audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
         db.session.flush()
     return codes
-
-
-def enforce_mfa_enrollment():
-    """Before each request: a user who must use a second factor and has none reaches only enrollment."""
-    if not current_user.is_authenticated or current_user.mfa_enabled or link_sessions.is_link_session():
-        return None
-    if request.endpoint in _MFA_ENROLL_ALLOWED or not mfa.mfa_required(current_user):
-        return None
-    target = url_for("auth.mfa_setup")
-    return redirect_page(target)
 
 
 def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
@@ -595,7 +473,7 @@ def report_compromised_password(user: User) -> bool:
     for a new initial password. Returns whether the report to the operator can be delivered (the
     screen must not say the operator was told when it was not).
     """
-    with unscoped():
+    with unscoped("the account itself; the operator's alert and inbox are global"):
         user.password_hash = None
         user.password_compromised_at = utcnow()
         user.end_all_sessions()

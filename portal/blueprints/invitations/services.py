@@ -14,7 +14,7 @@ from portal.tokens import TokenInvalid, consume_token, peek_token
 
 def invitation_target(raw: str) -> User:
     """The user a live invitation link belongs to. :raises TokenInvalid:"""
-    with unscoped():
+    with unscoped("an invitation names its user before anyone signs in"):
         user = peek_token(raw, PURPOSE).user
     if not user.is_active:
         raise TokenInvalid
@@ -23,7 +23,7 @@ def invitation_target(raw: str) -> User:
 
 def accept_invitation(raw: str, new_password: str) -> User:
     """Set the first password through the link, once. :raises TokenInvalid: reused, expired or unknown."""
-    with unscoped():
+    with unscoped("an invitation names its user before anyone signs in"):
         user = consume_token(raw, PURPOSE)
         if not user.is_active:
             raise TokenInvalid

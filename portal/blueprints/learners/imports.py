@@ -464,7 +464,7 @@ def rows_beyond_seats(adding: list[int], effect) -> list[int]:
 
 def _email_owners(emails: list[str]) -> dict[str, int]:
     owners: dict[str, int] = {}
-    with unscoped():  # addresses are unique across the whole service
+    with unscoped("addresses are unique across the whole service"):
         for start in range(0, len(emails), 500):
             chunk = emails[start : start + 500]
             owners.update(db.session.execute(select(User.email, User.id).where(User.email.in_(chunk))).all())

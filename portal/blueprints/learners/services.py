@@ -299,7 +299,7 @@ def forget_mail_to(user: User) -> None:
     """Delete the emails sent to ``user`` and the delivery state of their address (personal data)."""
     from portal.models import MailAddressFailures, MailSuppression, OutboxMessage
 
-    with unscoped():
+    with unscoped("an address's suppression and failures belong to no organization"):
         sent_to_them = OutboxMessage.user_id == user.id
         if user.email:
             sent_to_them = or_(sent_to_them, OutboxMessage.to_address == user.email)

@@ -97,7 +97,7 @@ def create_organization(
     terms.check()
     if email_taken(admin_email):
         raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
-    with unscoped():
+    with unscoped("the operator creates a new organization"):
         org = Organization(name=name, status=OrganizationStatus.ACTIVE, corporate_number=corporate_number)
         db.session.add(org)
         db.session.flush()
@@ -136,7 +136,7 @@ def update_contract(contract: Contract, terms: ContractTerms, by: User) -> Contr
             contract.overage_unit_price,
         )
     )
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         for key, value in terms.__dict__.items():
             setattr(contract, key, value)
         after = _terms_for_audit(terms)
@@ -151,7 +151,7 @@ def save_contract(org: Organization, contract: Contract | None, terms: ContractT
     if contract is not None:
         return update_contract(contract, terms, by)
     terms.check()
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         contract = Contract(organization_id=org.id, **terms.__dict__)
         db.session.add(contract)
         db.session.flush()
@@ -167,7 +167,7 @@ def issue_admin(org: Organization, name: str, email: str, by: User) -> User:
     email = normalize_email(email)
     if email_taken(email):
         raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         user = User(organization_id=org.id, role=Role.ORG_ADMIN, email=email, name=name.strip(), password_hash=None)
         db.session.add(user)
         db.session.flush()
@@ -224,7 +224,7 @@ def status_counts() -> dict[str, int]:
 
 def dead_emails_since(since: datetime) -> list[OutboxMessage]:
     """Emails given up on (status dead) among those queued since ``since``."""
-    with unscoped():
+    with unscoped("the operator sees every organization's email"):
         return list(
             db.session.scalars(
                 select(OutboxMessage)
@@ -236,7 +236,7 @@ def dead_emails_since(since: datetime) -> list[OutboxMessage]:
 
 
 def recent_activity(org: Organization, limit: int = 20) -> list[AuditEvent]:
-    with unscoped():
+    with unscoped("the operator reads any organization's audit"):
         return list(
             db.session.scalars(
                 select(AuditEvent)
@@ -249,7 +249,7 @@ def recent_activity(org: Organization, limit: int = 20) -> list[AuditEvent]:
 
 def org_staff(org: Organization) -> list[User]:
     """The active administrators and managers of ``org`` (one whose access a handover ended is not listed)."""
-    with unscoped():
+    with unscoped("the operator reads any organization's staff"):
         return list(
             db.session.scalars(
                 select(User)
@@ -341,7 +341,7 @@ def issue_invoice(
     if overage_seats < 0:
         raise RuleViolation(_l("超過人数は0以上にしてください。"))
     issuer_name, number, bank = issuer_settings()
-    with unscoped():
+    with unscoped("the operator invoices any organization"):
         exists = db.session.scalar(
             select(Invoice.id).where(Invoice.organization_id == org.id, Invoice.period_start == period_start)
         )
@@ -453,7 +453,7 @@ def renew_contract(org: Organization, terms: ContractTerms, due_on: date, by: Us
         raise RuleViolation(
             _l("新しい契約期間は現在の契約の終了日(%(day)s)より後に始めてください。", day=f"{latest.ends_on:%Y/%m/%d}")
         )
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         contract = Contract(organization_id=org.id, **terms.__dict__)
         db.session.add(contract)
         db.session.flush()
@@ -474,7 +474,7 @@ def paid_amount(invoice: Invoice) -> int:
 
 
 def credit_notes_of(invoice: Invoice) -> list[CreditNote]:
-    with unscoped():
+    with unscoped("the operator reads any organization's invoices"):
         return list(
             db.session.scalars(
                 select(CreditNote).where(CreditNote.invoice_id == invoice.id).order_by(CreditNote.id)
@@ -514,7 +514,7 @@ def issue_credit_note(invoice: Invoice, amount: int, reason: str, by: User) -> C
         )
     issuer_name, number, _bank = issuer_settings()
     issued_on = today_in_tokyo()
-    with unscoped():
+    with unscoped("the operator acts on any organization"):
         note = CreditNote(
             organization_id=invoice.organization_id,
             invoice_id=invoice.id,

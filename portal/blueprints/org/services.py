@@ -128,7 +128,7 @@ OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termina
 
 
 def pending_handover(org: Organization) -> Handover | None:
-    with unscoped():
+    with unscoped("filtered by the organization's id in the statement"):
         return db.session.scalar(
             select(Handover).where(Handover.organization_id == org.id, Handover.accepted_at.is_(None))
         )
@@ -149,7 +149,7 @@ def start_handover(
     if pending_handover(org) is not None:
         raise RuleViolation(_l("進行中の引き継ぎがあります。後任者の受諾をお待ちください。"))
     email = successor_email.strip().lower()
-    with unscoped():
+    with unscoped("the successor's address is looked up service-wide"):
         profile = db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
         predecessor = profile.primary_admin if profile else None
         successor = db.session.scalar(select(User).where(User.email == email))

@@ -158,7 +158,7 @@ def _issue_confirmation(application: Application, now: datetime) -> None:
     )
 
 
-@unscoped()  # an anonymous visitor: no organization yet, the outbox and audit are global
+@unscoped("an anonymous visitor: no organization yet, the outbox and audit are global")
 def submit_application(
     data: ApplicationData, terms: LegalDocument, ip: str | None, now: datetime | None = None
 ) -> Application | None:
@@ -254,7 +254,7 @@ class LinkInvalid(Exception):
     """Unknown, or already used."""
 
 
-@unscoped()  # an anonymous visitor: no organization yet, the outbox and audit are global
+@unscoped("an anonymous visitor: no organization yet, the outbox and audit are global")
 def application_for_link(raw: str, now: datetime | None = None) -> Application:
     """The unconfirmed application a live link belongs to. :raises LinkExpired: :raises LinkInvalid:"""
     if not raw or len(raw) > 200:
@@ -267,7 +267,7 @@ def application_for_link(raw: str, now: datetime | None = None) -> Application:
     return application
 
 
-@unscoped()  # an anonymous visitor: no organization yet, the outbox and audit are global
+@unscoped("an anonymous visitor: no organization yet, the outbox and audit are global")
 def confirm_application(raw: str, now: datetime | None = None) -> Application:
     """Confirm the applicant's email once; the application then reaches the operator.
 
@@ -308,7 +308,7 @@ def confirm_application(raw: str, now: datetime | None = None) -> Application:
     return application
 
 
-@unscoped()  # an anonymous visitor: no organization yet, the outbox and audit are global
+@unscoped("an anonymous visitor: no organization yet, the outbox and audit are global")
 def resend_confirmation(raw: str, now: datetime | None = None) -> Application:
     """A new link for the application whose (expired or live) link is ``raw``. :raises LinkInvalid:"""
     now = now or utcnow()

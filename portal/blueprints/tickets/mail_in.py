@@ -216,7 +216,7 @@ def _sender_user(ticket: Ticket, address: str) -> User | None:
     """The user behind ``address`` if they are on the ticket (requester, an organization user who wrote on
     it, or active staff); None otherwise."""
     # Staff have no organization, so the ticket's tenant scope would hide them; the query names one address.
-    with unscoped():
+    with unscoped("incoming mail: the sender may be staff or any customer"):
         user = db.session.scalar(select(User).where(func.lower(User.email) == address))
     if user is None or not user.is_active:
         return None
@@ -250,7 +250,7 @@ def receive(raw: bytes, recipient: str, envelope_sender: str = "") -> Outcome:
         log.info("mail-in: unreadable email for ticket %s: %s", ticket_id, exc)
         return Outcome.UNREADABLE
     # The reply address names the ticket before anyone knows its organization.
-    with unscoped():
+    with unscoped("incoming mail arrives outside any request"):
         ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         log.info("mail-in: ticket %s no longer exists", ticket_id)

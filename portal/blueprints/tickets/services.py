@@ -299,7 +299,7 @@ def _desk_address(ticket: Ticket) -> str:
     """The assignee's address, else the support address. Staff have no organization, so a customer's
     request (scoped to their organization) cannot see them: look them up across tenants, deliberately."""
     if ticket.assignee_id is not None:
-        with unscoped():
+        with unscoped("the assignee is staff, outside a customer's scope"):
             assignee = db.session.get(User, ticket.assignee_id)
         if assignee is not None and assignee.email and assignee.is_active:
             return assignee.email
@@ -656,7 +656,7 @@ def send_due_warnings(now: datetime) -> int:
     the customer writes again) warns again. Runs across all tenants.
     """
     # The desk works for every organization; say so here rather than rely on the caller's scope.
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         return _send_due_warnings(now)
 
 
@@ -833,7 +833,7 @@ class ContactData:
     body: str
 
 
-@unscoped()  # an anonymous visitor: no organization; the pending request, outbox and audit are global
+@unscoped("an anonymous visitor: no organization; the pending request, outbox and audit are global")
 def submit_contact(data: ContactData, ip: str | None, now: datetime | None = None) -> ContactRequest:
     """Keep the message and email a single-use confirmation link to the address given.
 
@@ -881,7 +881,7 @@ class ContactLinkInvalid(Exception):
         self.expired = expired
 
 
-@unscoped()  # an anonymous visitor: the pending request is not tenant-owned
+@unscoped("an anonymous visitor: the pending request is not tenant-owned")
 def contact_request_for_link(raw: str, now: datetime | None = None) -> ContactRequest:
     """The pending request a live link belongs to. :raises ContactLinkInvalid:"""
     if not raw or len(raw) > 200:
@@ -911,7 +911,7 @@ class ContactReceipt:
     oncall: str | None
 
 
-@unscoped()  # the sender's organization, if any, is only known from the confirmed address
+@unscoped("the sender's organization, if any, is only known from the confirmed address")
 def confirm_contact(raw: str, now: datetime | None = None) -> ContactReceipt:
     """The sender proved the address: the request becomes a ticket at the desk, once.
 

@@ -18,7 +18,7 @@ from portal.tenancy import unscoped
 @limiter.limit("30/minute")
 def landing(token: str):
     """Shows what the link is for and a button. Records nothing: mail scanners open links too."""
-    with unscoped():
+    with unscoped("a personal link names its person before anyone signs in"):
         response = response_for_link(token)
         problem = link_problem(response, current_user)
         context = {"problem": problem, "form": EmptyForm(), "token": token}
@@ -32,7 +32,7 @@ def landing(token: str):
 def enter(token: str):
     """The person's own click: a link session that opens this round's sheets only (a manager's: the team
     sheets of this round), see portal/link_sessions.py."""
-    with unscoped():
+    with unscoped("a personal link names its person before anyone signs in"):
         response = response_for_link(token)
         problem = link_problem(response, current_user)
         if problem is not None:

@@ -359,7 +359,7 @@ def remind_one(assignment: Assignment, *, now: datetime | None = None) -> dateti
 def run_deliveries(now: datetime) -> None:
     """Launch deliveries whose start has come (recurring ones schedule their next round) and send the
     reminders that are due. Safe to run twice."""
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         due = db.session.scalars(
             select(Delivery).where(Delivery.status == DeliveryStatus.SCHEDULED, Delivery.starts_at <= now)
         ).all()
@@ -390,7 +390,7 @@ def run_escalations(now: datetime) -> int:
     delivery that is overdue (one email per manager and delivery); returns the emails queued. Safe to run
     twice or from two workers: a round is claimed by one UPDATE of the delivery."""
     # Deliveries of every organization are looked at; each one's escalation runs in its organization's scope.
-    with unscoped():
+    with unscoped("a worker job covers every organization"):
         candidates = db.session.execute(
             select(Delivery.id, Delivery.organization_id, Delivery.due_at, Delivery.escalate_after_days,
                    Delivery.escalation_rounds)
