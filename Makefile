@@ -56,12 +56,12 @@ scan: install
 		(apt-get install -y sqlmap wapiti || sudo apt-get install -y sqlmap wapiti)
 	$(BIN)/python tools/scan.py --reports scan-reports
 
-# Browser tests run where /usr/bin/chromium exists. Where PORTAL_TEST_DATABASE_URL names an empty
-# PostgreSQL database, the suite (browser journeys excepted) also runs on PostgreSQL, at the same time
-# as the SQLite pass (one per core), with the clock moved by TEST_SHIFT (tests/clock.py): a test that only
-# passes near the day it was written fails there first. Its output follows the SQLite pass's. Each pass
-# lists its slowest tests (pyproject.toml: --durations); the last line is the wall time of the whole, lint
-# included.
+# Browser tests run where Debian's chromium-headless-shell or chromium is installed (tests/browser/conftest.py).
+# Where PORTAL_TEST_DATABASE_URL names an empty PostgreSQL database, the suite (browser journeys excepted)
+# also runs on PostgreSQL, at the same time as the SQLite pass (one per core), with the clock moved by
+# TEST_SHIFT (tests/clock.py): a test that only passes near the day it was written fails there first. Its
+# output follows the SQLite pass's. Each pass lists its slowest tests (pyproject.toml: --durations); the last
+# line is the wall time of the whole, lint included.
 TEST_SHIFT ?= +400d
 test:
 	@start=$$(date +%s); $(MAKE) --no-print-directory test-passes; rc=$$?; \

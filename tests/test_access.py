@@ -453,15 +453,20 @@ def world(app):
     )
 
 
-@pytest.fixture(scope="module")
-def access_world(app):
-    """The same objects built once for the module, with a client signed in as each role. Every test starts
+def shared_access_world(app):
+    """(world, a client signed in as each role), built once; until the generator closes, every test starts
     from exactly these rows and sessions: a test that writes gets them back (tests/database_state.py)."""
     world = _objects_of_org_a(app, build_world(app))
     sign_in = signer(app)
     signed_in = {role: sign_in(world[role]) for role in ROLES if role != "anon"}
     with database_state.shared_rows(app):
         yield world, signed_in
+
+
+@pytest.fixture(scope="module")
+def access_world(app):
+    """The same objects built once for the module, with a client signed in as each role."""
+    yield from shared_access_world(app)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ fails here too, unless it is listed in EXCLUDED with a reason.
 from __future__ import annotations
 
 import os
-from urllib.parse import quote_from_bytes
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -191,30 +190,7 @@ def _bytes_io(data: bytes):
     return io.BytesIO(data)
 
 
-@pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
-def test_get_route_survives_hostile_queries(endpoint, app, world, login_as, caplog):  # noqa: F811
-    role = _role_for(endpoint)
-    url = _url(endpoint, world)
-    client = _prepare(endpoint, role, world, app, login_as)
-    # The query parameters pages read (filters, pages, search): every form field name and the common ones.
-    names = [*FIELDS, "page", "q", "status", "sort", "next", "lang", "from", "to", "department", "role"]
-
-    @settings(max_examples=GET_EXAMPLES, deadline=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
-    @given(
-        values=st.lists(value, min_size=len(names), max_size=len(names)),
-        raw=st.binary(max_size=100),
-    )
-    def run(values, raw):
-        pairs = list(zip(names, values, strict=True)) + [("page", "-5"), ("page", "abc")]
-        _assert_handled(client.get(url, query_string=MultiDict(pairs)), f"{role} GET {url}", caplog)
-        # Invalid UTF-8 and NUL, percent-encoded as a browser would send them.
-        query = "page=" + quote_from_bytes(raw) + "&q=%ff%fe%00&status=%C3%28&" + quote_from_bytes(raw) + "=1"
-        _assert_handled(client.get(url, query_string=query), f"{role} GET {url} raw", caplog)
-        htmx = client.get(url, headers={"HX-Request": "true"}, query_string=MultiDict(pairs))
-        _assert_handled(htmx, f"{role} htmx {url}", caplog)
-
-    run()
+# Pages with a query get hostile queries in tests/test_fuzz_queries.py (the access table's objects built once).
 
 
 # --- regressions found by the fuzzing above ----------------------------------------------------

@@ -15,7 +15,12 @@ from werkzeug.routing import IntegerConverter
 
 from portal.ids import MAX_ID, DatabaseIntConverter, digits_at_most
 from tests.conftest import csrf_token_from
-from tests.test_access import ROUTES, world  # noqa: F401 - the access table's objects of organization A
+from tests.test_access import (  # noqa: F401 - the access table's objects of organization A, built once per module
+    ROUTES,
+    access_world,
+    clients,
+    shared_world,
+)
 
 HUGE = (2**31, 2**63, 10**23)
 NOT_FOUND = "ページが見つかりません"
@@ -51,7 +56,7 @@ def _role_for(endpoint: str) -> str:
     return next((r for r in allowed if expected[r] != 404), allowed[0])
 
 
-def _valid_values(app, rule, world) -> dict:  # noqa: F811
+def _valid_values(app, rule, world) -> dict:
     """This rule's arguments as the access table's URL for the endpoint has them (1 or "x" when the table's
     URL is another rule of the same endpoint, such as the "new" form of an editor)."""
     method, url, _ = ROUTES[rule.endpoint]
@@ -95,13 +100,13 @@ def test_digits_at_most_the_databases_integer():
 
 
 @pytest.mark.parametrize(("path", "endpoint"), INT_RULES, ids=[endpoint for _, endpoint in INT_RULES])
-def test_an_id_beyond_the_database_is_not_found(path, endpoint, app, world, login_as):  # noqa: F811
+def test_an_id_beyond_the_database_is_not_found(path, endpoint, app, shared_world, clients):  # noqa: F811
     assert endpoint in ROUTES, f"add {endpoint} to tests/test_access.py ROUTES"
     rule = next(r for r in app.url_map.iter_rules() if r.rule == path and r.endpoint == endpoint)
     role = _role_for(endpoint)
-    client = app.test_client() if role == "anon" else login_as(world[role])
+    client = clients[role]
     token = csrf_token_from(client.get("/password/forgot").get_data(as_text=True))
-    values = _valid_values(app, rule, world)
+    values = _valid_values(app, rule, shared_world)
     methods = [m for m in ("GET", "POST") if m in rule.methods]
     for name in _int_arguments(rule):
         for huge in HUGE:
@@ -114,9 +119,9 @@ def test_an_id_beyond_the_database_is_not_found(path, endpoint, app, world, logi
                 assert NOT_FOUND in response.get_data(as_text=True), what
 
 
-def test_the_largest_id_is_simply_not_found(app, world, login_as):  # noqa: F811
+def test_the_largest_id_is_simply_not_found(clients):  # noqa: F811
     """MAX_ID itself reaches the view, which does not find it: the limit is not off by one."""
     for role, url in (("support", f"/tickets/{MAX_ID}"), ("operator", f"/operator/organizations/{MAX_ID}")):
-        response = login_as(world[role]).get(url)
+        response = clients[role].get(url)
         assert response.status_code == 404, url
         assert NOT_FOUND in response.get_data(as_text=True), url

@@ -30,6 +30,8 @@ from portal.models import (
     User,
 )
 from portal.tenancy import tenant_scope, unscoped
+from tests import database_state
+from tests.conftest import client_like, org_maker, signer, user_maker
 from tests.inspection_helpers import add_edition, answer_all, open_round, response_of
 from tests.training_helpers import add_course, assignment_of, deliver, take
 
@@ -146,15 +148,30 @@ def _statements(app, client, url: str) -> int:
     return len(seen)
 
 
-@pytest.fixture
-def two_sizes(app, make_org, make_user, login_as):
+CLIENTS = ("learner_client", "admin_client", "manager_client")
+
+
+@pytest.fixture(scope="module")
+def built_sizes(app):
+    """The two organizations with their users signed in, built once for the module (the tests only read
+    pages): every test starts from exactly these rows, put back after a test that wrote
+    (tests/database_state.py)."""
+    make_org, make_user, login_as = org_maker(app), user_maker(app), signer(app)
     small = _organization(app, make_org, make_user, 5)
     large = _organization(app, make_org, make_user, 50)
     for world in (small, large):
         world["learner_client"] = login_as(world["me"])
         world["admin_client"] = login_as(world["admin"])
         world["manager_client"] = login_as(world["manager"])
-    return small, large
+    with database_state.shared_rows(app):
+        yield small, large
+
+
+@pytest.fixture
+def two_sizes(built_sizes):
+    """The module's two organizations, each client a copy of the module's session (what one test does to
+    it does not reach the next)."""
+    return tuple({**world, **{who: client_like(world[who]) for who in CLIENTS}} for world in built_sizes)
 
 
 def test_learner_admin_and_manager_pages_cost_the_same_statements_for_5_and_50_learners(app, two_sizes):

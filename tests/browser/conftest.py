@@ -13,7 +13,13 @@ from werkzeug.serving import make_server
 
 from tests.browser.experience import axe_violations, with_axe
 
-CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
+# Debian's chromium-headless-shell is the same Chromium release built without the browser's user interface
+# (what Playwright itself runs headless): the journeys cost about half the CPU they cost in /usr/bin/chromium,
+# which is used where the shell is not installed. PORTAL_CHROMIUM names another binary.
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+CHROMIUM = os.environ.get("PORTAL_CHROMIUM") or (
+    HEADLESS_SHELL if os.path.exists(HEADLESS_SHELL) else "/usr/bin/chromium"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -29,7 +35,8 @@ CHROMIUM_ARGS = [
 def pytest_collection_modifyitems(config, items):
     if os.path.exists(CHROMIUM):
         return
-    skip = pytest.mark.skip(reason=f"{CHROMIUM} not found: install Debian's chromium to run browser journeys")
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} not found: install Debian's chromium-headless-shell (or chromium) "
+                                   "to run browser journeys")
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
@@ -90,6 +97,31 @@ def _tour_endpoints(app) -> set[str]:
     return endpoints
 
 
+# The page on which check_recorded_pages renders recorded HTML again, kept for the session: a new page costs
+# Chromium a renderer process (about half a second of CPU), and every goto below replaces the whole document.
+_AXE_PAGE: dict = {}
+
+
+def _axe_page(browser):
+    """(page, current): the session's axe page, serving ``current``'s status and HTML for every document."""
+    if _AXE_PAGE.get("browser") is not browser:
+        context = with_axe(browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo",
+                                               viewport={"width": 1280, "height": 800}))
+        current: dict = {}
+
+        def serve(route):
+            if route.request.resource_type == "document":
+                route.fulfill(status=current["status"], body=current["html"],
+                              content_type="text/html; charset=utf-8")
+            else:
+                route.continue_()
+
+        page = context.new_page()
+        page.route("**/*", serve)
+        _AXE_PAGE.update(browser=browser, page=page, current=current)
+    return _AXE_PAGE["page"], _AXE_PAGE["current"]
+
+
 def check_recorded_pages(app, browser, base: str, pages) -> None:
     """axe-core on each page a journey reached, once per session per (endpoint, method, status), rendered
     again from the HTML the journey received (so the journey itself runs at full speed)."""
@@ -109,18 +141,7 @@ def check_recorded_pages(app, browser, base: str, pages) -> None:
                      status, html))
     if not todo:
         return
-    context = with_axe(browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo",
-                                           viewport={"width": 1280, "height": 800}))
-    current = {}
-
-    def serve(route):
-        if route.request.resource_type == "document":
-            route.fulfill(status=current["status"], body=current["html"], content_type="text/html; charset=utf-8")
-        else:
-            route.continue_()
-
-    page = context.new_page()
-    page.route("**/*", serve)
+    page, current = _axe_page(browser)
     problems = []
     try:
         for what, url, status, html in todo:
@@ -128,8 +149,11 @@ def check_recorded_pages(app, browser, base: str, pages) -> None:
             page.goto(url)
             problems += [f"{what}: [{v['impact']}] {v['id']} ({v['help']}): {' | '.join(v['nodes'])}"
                          for v in axe_violations(page)]
-    finally:
-        context.close()
+        page.goto("about:blank")  # nothing of this journey's pages runs on between tests
+    except BaseException:
+        _AXE_PAGE.clear()  # the next check starts from a new page
+        page.context.close()
+        raise
     assert not problems, "axe-core on pages the journey visited:\n" + "\n".join(problems)
 
 
