@@ -19,6 +19,19 @@ from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 
+def profile_of(org: Organization | None) -> OrganizationProfile | None:
+    """The org's profile in the current tenant scope (None for organizations made before the back office)."""
+    if org is None:
+        return None
+    return db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
+
+
+def registration_due(org: Organization | None) -> bool:
+    """True until an administrator registers the organization's name, address and administrator (Art. 12-2)."""
+    profile = profile_of(org)
+    return profile is not None and profile.registered_at is None
+
+
 def get_profile(org: Organization) -> OrganizationProfile:
     """The org's profile row, created on first need (organizations made before the back office)."""
     with unscoped("filtered by the organization's id in the statement"):

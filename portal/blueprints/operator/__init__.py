@@ -1,9 +1,9 @@
+"""The operator's back office (guarded by portal.areas)."""
+
 from flask import Blueprint
 
-from portal.models import Role
-from portal.security import restrict_blueprint
+from portal.areas import operator_area
 
-bp = Blueprint("operator", __name__, template_folder="templates")
-restrict_blueprint(bp, [Role.OPERATOR])
+bp = operator_area(Blueprint("operator", __name__, template_folder="templates"))
 
 from portal.blueprints.operator import routes  # noqa: E402,F401

@@ -13,23 +13,12 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.invitations import send_invitation
 from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User
+from portal.organizations import profile_of
 from portal.outbox import external_url, queue_email
 from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 
 MEMBER_ROLES = (Role.ORG_ADMIN, Role.MANAGER)
-
-
-def profile_of(org: Organization | None) -> OrganizationProfile | None:
-    """The org's profile in the current tenant scope (None for organizations made before the back office)."""
-    if org is None:
-        return None
-    return db.session.scalar(select(OrganizationProfile).where(OrganizationProfile.organization_id == org.id))
-
-
-def registration_due(org: Organization | None) -> bool:
-    profile = profile_of(org)
-    return profile is not None and profile.registered_at is None
 
 
 def is_primary_admin(user: User) -> bool:
