@@ -68,6 +68,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     from portal import (
         errors,
         gates,
+        layout,
         legal,
         link_sessions,
         log_labels,
@@ -88,6 +89,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     security.init_security_headers(app)
     static_assets.init_app(app)
+    layout.init_app(app)
     errors.init_app(app)
     violations.init_app(app)
     _register_blueprints(app)
