@@ -406,44 +406,6 @@ def disable_mfa(user: User) -> None:
         db.session.flush()
 
 
-class MfaResetRefused(Exception):
-    """The operator may not reset this second factor (their own, or none is set up)."""
-
-
-def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
-    """The operator turns off the second factor of a user who lost it (phone and recovery codes).
-
-    Every session of the user ends, they must enroll again at their next sign-in
-    (``mfa_reset_at``), they are told by email, and the reset is audited with the operator's reason.
-    :raises MfaResetRefused: the operator's own account (another operator must do it), or no second factor.
-    """
-    if user.id == by.id:
-        raise MfaResetRefused(_l("自分の2段階認証はリセットできません。別の運営担当者に依頼してください。"))
-    if not user.mfa_enabled:
-        raise MfaResetRefused(_l("この利用者は2段階認証を設定していません。"))
-    with unscoped("the operator resets any organization's user"):
-        user.totp_secret_encrypted = None
-        user.totp_last_step = None
-        user.mfa_enabled_at = None
-        user.recovery_code_hashes = None
-        user.recovery_codes_revoked_at = None
-        user.mfa_reset_at = utcnow()
-        user.end_all_sessions()
-        audit.record("auth.mfa_reset_by_staff", target=user, actor=by, reason=reason.strip()[:200])
-        if user.email:
-            queue_email(
-                "mfa_reset",
-                user.email,
-                idempotency_key=f"mfa_reset:{user.id}:{epoch_seconds()}",
-                organization_id=user.organization_id,
-                user_id=user.id,
-                locale=user.locale,
-                user=user,
-                login_url=external_url("auth.login"),
-            )
-        db.session.flush()
-
-
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = mfa.new_recovery_codes()
     with unscoped("any account: staff (no organization) or a customer's"):
@@ -452,15 +414,6 @@ def regenerate_recovery_codes(user: User) -> list[str]:
         audit.record("auth.recovery_codes_regenerated", target=user, actor=user)
         db.session.flush()
     return codes
-
-
-def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
-    """Whether ``organization``'s administrators must use two-factor sign-in."""
-    if organization.admins_require_mfa == required:
-        return
-    organization.admins_require_mfa = required
-    audit.record("org.mfa_policy_changed", target=organization, required=required)
-    db.session.flush()
 
 
 # --- "someone may know my password" (terms Art. 13-4) -------------------------------------------
