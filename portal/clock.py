@@ -19,6 +19,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value):
+    """An aggregate's datetime (``min``, ``max``), timezone-aware: an aggregate bypasses the column's UTC type
+    on some backends (SQLite), so a naive value, or its text, is UTC. Anything else comes back as it is."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 def epoch_seconds(now: datetime | None = None) -> int:
     """Whole seconds since the Unix epoch (for signed tokens and idempotency keys)."""
     return int((now or utcnow()).timestamp())

@@ -16,6 +16,7 @@ from portal import audit
 from portal.accounts import find_user_by_email
 from portal.extensions import db
 from portal.htmx import into_flash, is_htmx, page_or_flash
+from portal.rules import NotFound
 from portal.tenancy import unscoped
 
 log = logging.getLogger("portal.errors")
@@ -92,6 +93,11 @@ def init_app(app: Flask) -> None:
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
+
+    @app.errorhandler(NotFound)
+    def _not_found(error: NotFound):
+        # A lookup that found nothing the user may reach: the same answer as an unknown address.
+        return render_error(404)
 
     @app.errorhandler(OperationalError)
     def _database(error: OperationalError):

@@ -3,7 +3,7 @@
 import wtforms
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectMultipleField
+from wtforms import BooleanField, PasswordField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -43,6 +43,13 @@ class NewPasswordMixin:
     def validate_confirm_password(self, field):
         if field.data != self.new_password.data:
             raise ValidationError(_l("確認用のパスワードが一致しません。"))
+
+
+class AdminMfaPolicyForm(FlaskForm):
+    """An organization's policy: its administrators must use two-factor sign-in (set by the organization's
+    administrator and by the operator)."""
+
+    required = BooleanField(_l("この組織の管理者に2段階認証を必須にする"))
 
 
 class IntegerField(wtforms.IntegerField):

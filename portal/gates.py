@@ -26,16 +26,13 @@ from __future__ import annotations
 
 from flask import Flask, current_app, flash, g, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from portal import legal, link_sessions, mfa, notices, service_end, suspension
+from portal import legal, link_sessions, mfa, notices, service_end, sign_in, suspension
 from portal.accounts import sign_in_page_for
 from portal.clock import epoch_seconds
 from portal.htmx import redirect_page
 from portal.tenancy import ALL_TENANTS, reset_scope, set_scope
-
-# The session's sign-in time (epoch seconds), stamped by auth's services at every sign-in.
-SIGNED_IN_AT_KEY = "signed_in_at"
 
 # Endpoints a user who must change their password can still reach.
 PASSWORD_CHANGE_ALLOWED = frozenset(
@@ -82,20 +79,16 @@ def enforce_session_lifetime():
     existed gets its hours from now."""
     if not current_user.is_authenticated:
         return None
-    started = session.get(SIGNED_IN_AT_KEY)
+    started = session.get(sign_in.SIGNED_IN_AT_KEY)
     if not isinstance(started, int):
-        session[SIGNED_IN_AT_KEY] = epoch_seconds()
+        session[sign_in.SIGNED_IN_AT_KEY] = epoch_seconds()
         return None
     if epoch_seconds() - started <= int(current_app.config["SESSION_ABSOLUTE_HOURS"]) * 3600:
         return None
     target = sign_in_page_for(current_user)
     if request.method == "GET" and target == url_for("auth.login"):
         target = url_for("auth.login", next=request.full_path.rstrip("?"))
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    sign_in.sign_out()
     flash(str(_l("ログインしてから時間が経ったため、ログアウトしました。もう一度ログインしてください。")), "warning")
     return redirect_page(target)
 

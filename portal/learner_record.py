@@ -10,7 +10,7 @@ the read model is plain and kept in one place instead.
 
 Reading a record costs the same few statements whatever the length of the history: one per section, each
 a join over the rows of that learner (``tests/test_query_counts.py``). Who may read it is the caller's
-business: the learners area loads the learner with ``get_learner_or_404`` (tenant and manager scope) first.
+business: the learners area loads the learner with ``get_learner`` (tenant and manager scope) first.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Sessions opened by a personal link: one task, not the account (#18).
 
 A personal link (training ``/t/<token>``, inspection ``/i/<token>``) signs its person in with a *link
-session*: the session lists the tasks it was opened for (``session["link_grants"]``: an assignment, a
-round). One request gate, :func:`enforce_link_scope`, lets a link session reach only
+session* (``portal.sign_in.start_link_session``): the session lists the tasks it was opened for
+(``session["link_grants"]``: an assignment, a round). One request gate, :func:`enforce_link_scope`, lets
+a link session reach only
 
 - the endpoints of ``SCOPED_ENDPOINTS``, for an object of a granted task (the view still checks that the
   object is the person's own), and

@@ -19,7 +19,10 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from portal.clock import utcnow
 from portal.extensions import db
+from portal.outbox import outbox_figures
+from portal.worker import heartbeat_count, last_heartbeat
 
 # Buckets around the targets (#9): learner pages under 200 ms, results pages under 300 ms at p95.
 REQUEST_LATENCY = Histogram(
@@ -71,12 +74,9 @@ class DatabaseCollector:
     """Outbox counts by status, queue ages and worker heartbeats, read when Prometheus scrapes."""
 
     def collect(self):
-        from portal.blueprints.monitoring.services import heartbeat_count, last_worker_beat, outbox_figures
-        from portal.clock import utcnow
-
         now = utcnow()
         figures = outbox_figures(now)
-        beat = last_worker_beat()
+        beat = last_heartbeat()
         alive_within = 60
         workers = heartbeat_count(now, alive_within)
         db.session.rollback()

@@ -1,4 +1,5 @@
-"""Two-factor sign-in: TOTP secrets, codes, recovery codes, the enrollment QR code, and who must use it.
+"""Two-factor sign-in: TOTP secrets, codes, recovery codes, the enrollment QR code, who must use it (an
+organization's policy for its administrators), and the operator's reset of a lost second factor.
 
 Secrets are stored encrypted (Fernet) with ``MFA_ENCRYPTION_KEY`` or, when unset, a key derived from
 ``SECRET_KEY``; they are never logged or audited. Recovery codes are stored as keyed hashes only
@@ -21,9 +22,14 @@ import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
-from portal.clock import utcnow
-from portal.models import Role, User
+from portal import audit
+from portal.clock import epoch_seconds, utcnow
+from portal.extensions import db
+from portal.models import Organization, Role, User
+from portal.outbox import external_url, queue_email
+from portal.tenancy import unscoped
 
 RECOVERY_CODE_COUNT = 10
 STEP_SECONDS = 30
@@ -132,3 +138,53 @@ def mfa_required(user: User) -> bool:
     if user.role in (Role.OPERATOR, Role.SUPPORT):
         return True
     return user.role == Role.ORG_ADMIN and user.organization is not None and user.organization.admins_require_mfa
+
+
+# --- an organization's policy, and a lost second factor --------------------------------------------
+
+
+def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
+    """Whether ``organization``'s administrators must use two-factor sign-in."""
+    if organization.admins_require_mfa == required:
+        return
+    organization.admins_require_mfa = required
+    audit.record("org.mfa_policy_changed", target=organization, required=required)
+    db.session.flush()
+
+
+class MfaResetRefused(Exception):
+    """The operator may not reset this second factor (their own, or none is set up)."""
+
+
+def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
+    """The operator turns off the second factor of a user who lost it (phone and recovery codes).
+
+    Every session of the user ends, they must enroll again at their next sign-in
+    (``mfa_reset_at``), they are told by email, and the reset is audited with the operator's reason.
+    :raises MfaResetRefused: the operator's own account (another operator must do it), or no second factor.
+    """
+    if user.id == by.id:
+        raise MfaResetRefused(_l("自分の2段階認証はリセットできません。別の運営担当者に依頼してください。"))
+    if not user.mfa_enabled:
+        raise MfaResetRefused(_l("この利用者は2段階認証を設定していません。"))
+    with unscoped("the operator resets any organization's user"):
+        user.totp_secret_encrypted = None
+        user.totp_last_step = None
+        user.mfa_enabled_at = None
+        user.recovery_code_hashes = None
+        user.recovery_codes_revoked_at = None
+        user.mfa_reset_at = utcnow()
+        user.end_all_sessions()
+        audit.record("auth.mfa_reset_by_staff", target=user, actor=by, reason=reason.strip()[:200])
+        if user.email:
+            queue_email(
+                "mfa_reset",
+                user.email,
+                idempotency_key=f"mfa_reset:{user.id}:{epoch_seconds()}",
+                organization_id=user.organization_id,
+                user_id=user.id,
+                locale=user.locale,
+                user=user,
+                login_url=external_url("auth.login"),
+            )
+        db.session.flush()

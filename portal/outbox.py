@@ -2,7 +2,8 @@
 
 An email may name its *topic* (``delivery:12``): what it belongs to. :func:`topic_counts` says how many
 of a topic's emails wait, are held for a sending window or failed; :func:`cancel_pending` withdraws the
-ones that have not gone out when they are no longer needed.
+ones that have not gone out when they are no longer needed. :func:`outbox_figures` is the whole outbox at a
+glance, for /healthz and Prometheus.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask_babel import force_locale
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal.clock import as_utc
 from portal.extensions import db
 from portal.models import MailSuppression, OutboxMessage, OutboxStatus
 from portal.tenancy import unscoped
@@ -158,3 +160,30 @@ def cancel_pending(topic: str, now: datetime, *, user_id: int | None = None, rea
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+# --- the whole outbox, for monitoring --------------------------------------------------------------------
+
+
+@dataclass
+class OutboxFigures:
+    by_status: dict[str, int]
+    oldest_pending: datetime | None
+    oldest_due: datetime | None
+
+
+def outbox_figures(now: datetime) -> OutboxFigures:
+    """Counts by status and the oldest pending / oldest due row, across every organization (no personal data)."""
+    with unscoped("the figures cover every organization"):
+        counts = dict(
+            db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+        )
+        pending = OutboxMessage.status == OutboxStatus.PENDING
+        oldest_pending, oldest_due = db.session.execute(
+            select(
+                func.min(OutboxMessage.created_at),
+                func.min(OutboxMessage.next_attempt_at).filter(OutboxMessage.next_attempt_at <= now),
+            ).where(pending)
+        ).one()
+    by_status = {str(status): int(counts.get(str(status), 0)) for status in OutboxStatus}
+    return OutboxFigures(by_status, as_utc(oldest_pending), as_utc(oldest_due))

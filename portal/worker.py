@@ -36,10 +36,10 @@ from datetime import datetime, timedelta
 import click
 from email_validator import EmailNotValidError
 from flask import current_app
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from portal import audit
-from portal.clock import utcnow
+from portal.clock import as_utc, utcnow
 from portal.extensions import db
 from portal.jobs import REGISTRY, PeriodicJob, periodic
 from portal.models import (
@@ -564,8 +564,25 @@ class Worker:
 
 
 def last_heartbeat() -> datetime | None:
-    """When any worker last said it was alive (for /healthz)."""
-    return db.session.scalar(select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1))
+    """When any worker last said it was alive (for /healthz and Prometheus)."""
+    return as_utc(
+        db.session.scalar(select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1))
+    )
+
+
+def heartbeat_count(now: datetime, within_seconds: float) -> int:
+    """Workers heard of in the last ``within_seconds`` (for Prometheus)."""
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(WorkerHeartbeat)
+            .where(
+                WorkerHeartbeat.beat_at >= now - timedelta(seconds=within_seconds),
+                WorkerHeartbeat.state == "running",
+            )
+        )
+        or 0
+    )
 
 
 @periodic("worker.prune_heartbeats", every=timedelta(hours=1))

@@ -264,7 +264,7 @@ def test_role_start_pages(world, login_as):
 
 
 def test_user_loader_rejects_forged_ids(app, world):
-    from portal.blueprints.auth.services import load_user
+    from portal.sign_in import load_user
 
     with app.app_context(), unscoped("the test reads and writes rows directly"):
         assert load_user(f"{world['admin_a'].id}:forged") is None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import event, func, insert, select
 
 from portal import departments
@@ -313,6 +316,24 @@ def test_a_manager_cannot_delete_or_import(world, managed, login_as):
     assert manager.get(f"/org/learners/{managed['inside'].id}/delete").status_code == 403
     assert manager.get("/org/learners/import").status_code == 403
     assert manager.get("/org/learners/departments").status_code == 403
+
+
+def test_another_organizations_learner_answers_like_an_unknown_address(world, login_as):
+    """The lookup refuses with rules.NotFound; the request answers as for an address that does not exist
+    (404, the same message, as a page and as an htmx fragment), so that it never says the learner exists."""
+    admin = login_as(world["admin_a"])
+
+    def shown(response):
+        soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+        found = soup.select_one("article.error-page") or soup.select_one("p.flash-error")
+        return re.sub(r"[0-9a-f]{12}", "REF", found.get_text(" ", strip=True))
+
+    for headers in ({}, {"HX-Request": "true"}):
+        refused = admin.get(f"/org/learners/{world['learner_b'].id}", headers=headers)
+        unknown = admin.get("/org/learners/no-such-page", headers=headers)
+        assert refused.status_code == unknown.status_code == 404
+        assert shown(refused) == shown(unknown)
+        assert "ページが見つかりません" in shown(refused)
 
 
 def test_seat_effect_is_the_single_seam_for_seats(app, world):

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from portal.forms import NewPasswordMixin
@@ -97,8 +97,3 @@ class CurrentPasswordForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
 
-
-class AdminMfaPolicyForm(FlaskForm):
-    """An organization's policy: its administrators must use two-factor sign-in."""
-
-    required = BooleanField(_l("この組織の管理者に2段階認証を必須にする"))

@@ -1,10 +1,10 @@
 import hashlib
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal import mfa
+from portal import mfa, sign_in
 from portal.accounts import login_id_key, normalize_email, normalize_login_id, sign_in_page_for
 from portal.blueprints.auth import bp, services
 from portal.blueprints.auth.forms import (
@@ -52,9 +52,15 @@ def org_login_account_key() -> str:
 
 def mfa_account_key() -> str:
     """Rate-limit key for the second step: the waiting account (or the session, without one)."""
-    pending = session.get(services.MFA_PENDING_KEY)
-    user_id = pending.get("user_id") if isinstance(pending, dict) else None
-    return f"mfa:{user_id}" if isinstance(user_id, int) else "mfa:none"
+    user_id = sign_in.pending_user_id()
+    return f"mfa:{user_id}" if user_id is not None else "mfa:none"
+
+
+def _signed_in(user, next_url: str | None = None):
+    """After the password (or a sign-in link): the second step where the user has one, else signed in."""
+    if sign_in.begin_sign_in(user, next_url):
+        return redirect(url_for("auth.two_factor"), 303)
+    return redirect(next_url or url_for("main.index"), 303)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -74,9 +80,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            next_url = _safe_next(request.args.get("next"))
-            second_step = services.begin_sign_in(user, next_url)
-            return redirect(second_step or next_url or url_for("main.index"), 303)
+            return _signed_in(user, _safe_next(request.args.get("next")))
         form.password.errors.append(_("メールアドレスまたはパスワードが正しくありません。"))
     return render_template("auth/login.html", form=form)
 
@@ -88,7 +92,7 @@ def logout():
     user = current_user._get_current_object()
     target = sign_in_page_for(user)
     if form.validate_on_submit():
-        services.end_all_sessions(user, keep_links=True)
+        sign_in.end_all_sessions(user, keep_links=True)
         flash(_("ログアウトしました。"), "success")
         return redirect(target, 303)
     return redirect(url_for("auth.login"), 303)
@@ -143,13 +147,13 @@ def change_password():
             # Replacing an initial password: other sessions end, this one continues on a fresh session.
             services.change_password(user, form.new_password.data)
             user.end_all_sessions(keep_links=True)
-            services.start_session(user)
+            sign_in.start_session(user)
             flash(_("パスワードを設定しました。"), "success")
             return redirect(url_for("main.index"), 303)
         else:
             target = sign_in_page_for(user)
             services.change_password(user, form.new_password.data)
-            services.end_all_sessions(user, action="auth.sessions_ended_by_password_change")
+            sign_in.end_all_sessions(user, action="auth.sessions_ended_by_password_change")
             flash(
                 _("パスワードを変更しました。すべての端末からログアウトしました。新しいパスワードでログインしてください。"),
                 "success",
@@ -180,8 +184,7 @@ def org_login(code: str):
     if form.validate_on_submit():
         user = services.authenticate_learner(organization, form.login_id.data, form.password.data)
         if user is not None:
-            second_step = services.begin_sign_in(user)
-            return redirect(second_step or url_for("main.index"), 303)
+            return _signed_in(user)
         form.password.errors.append(_("受講者IDまたはパスワードが正しくありません。"))
     link_form = SignInLinkRequestForm() if organization is not None and organization.magic_link_sign_in else None
     return render_template("auth/org_login.html", form=form, link_form=link_form, code=code)
@@ -218,8 +221,7 @@ def sign_in_link(token: str):
             user = services.use_sign_in_link(token)
         except TokenInvalid:
             return render_template("auth/link_invalid.html"), 404
-        second_step = services.begin_sign_in(user)
-        return redirect(second_step or url_for("main.index"), 303)
+        return _signed_in(user)
     return render_template("auth/sign_in_link.html", form=form)
 
 
@@ -238,7 +240,7 @@ def two_factor():
     """The second step: the session is not signed in until the code is right."""
     if current_user.is_authenticated and not is_link_session():
         return redirect(url_for("main.index"), 303)
-    user = services.pending_mfa_user()
+    user = sign_in.pending_mfa_user()
     if user is None:
         flash(_("ログインの有効時間が過ぎました。もう一度ログインしてください。"), "warning")
         return redirect(url_for("auth.login"), 303)
@@ -246,7 +248,7 @@ def two_factor():
     if form.validate_on_submit():
         used = services.verify_second_factor(user, form.code.data)
         if used is not None:
-            next_url = services.finish_sign_in(user)
+            next_url = sign_in.finish_sign_in(user)
             if used == "recovery":
                 flash(
                     _("回復コードでログインしました。使った回復コードはもう使えません。残り%(n)d個です。",
@@ -365,6 +367,7 @@ def report_compromised():
     has_email = bool(user.email)
     target = sign_in_page_for(user)
     operator_told = services.report_compromised_password(user)
+    sign_in.sign_out()
     done = _("すべての端末からログアウトし、これまでのパスワードを使えないようにしました。")
     if has_email:
         next_step = _("登録のメールアドレスに再設定のご案内を送りました。")

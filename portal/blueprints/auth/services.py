@@ -1,20 +1,19 @@
-"""Signing in and out, passwords and resets. Services write and flush; the view commits."""
+"""Who may sign in, passwords and resets, sign-in links, two-factor enrolment. Services write and flush; the
+request commits. The session itself (start, second factor pending, end) is portal/sign_in.py."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
 
-from flask import current_app, session, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from portal import audit, inbox, link_sessions, mfa
+from portal import audit, inbox, mfa
 from portal.accounts import find_user_by_email, login_id_is, normalize_login_id
 from portal.clock import epoch_seconds, utcnow
-from portal.extensions import db, login_manager
-from portal.gates import SIGNED_IN_AT_KEY
+from portal.extensions import db
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
@@ -25,20 +24,7 @@ from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
 RESET_PURPOSE = "password_reset"
 
 
-# --- sessions -------------------------------------------------------------------------------
-
-
-@login_manager.user_loader
-def load_user(alt_id: str) -> User | None:
-    """Flask-Login's loader. The id carries the session token, so rotating it ends every session."""
-    user_id, _, token = (alt_id or "").partition(":")
-    if not user_id.isdigit() or not token:
-        return None
-    with unscoped("the user is loaded before the request's scope is bound"):
-        user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or user.session_token != token:
-        return None
-    return user
+# --- signing in --------------------------------------------------------------------------------
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -60,55 +46,6 @@ def authenticate(email: str, password: str) -> User | None:
         audit.record("auth.login", target=user, actor=user)
         db.session.flush()
     return user
-
-
-def _fresh_session() -> None:
-    """An empty session (no fixation), keeping only the chosen language, stamped with the sign-in time."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    session.permanent = True
-    session[SIGNED_IN_AT_KEY] = epoch_seconds()
-
-
-def start_session(user: User) -> None:
-    """A fresh, full session (no fixation), keeping only the chosen language."""
-    _fresh_session()
-    login_user(user, remember=False)
-
-
-def start_link_session(person: User, kind: str, object_id: int, via: str, **details) -> None:
-    """The person's own click on their personal link: a link session that opens this one task
-    (:mod:`portal.link_sessions`), audited. A full session of the same person stays as it
-    is; a link session of the same person gains the task. Someone else signed in is refused before this."""
-    if current_user.is_authenticated and not link_sessions.is_link_session():
-        return
-    if not current_user.is_authenticated:
-        _fresh_session()
-        login_user(person, remember=False)
-        # The administrator's 最終ログイン counts a link's use too: it is the learner being active.
-        person.last_login_at = utcnow()
-    link_sessions.add_grant(kind, object_id)
-    audit.record("auth.link_session_started", target=person, actor=person, via=via, **details)
-    db.session.flush()
-
-
-def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: bool = False) -> None:
-    """End this and every other session of ``user`` (and their personal links sent so far, unless
-    ``keep_links``). Signing out of a link session ends that session only."""
-    with unscoped("any account: staff (no organization) or a customer's"):
-        if link_sessions.is_link_session():
-            audit.record(action, target=user, actor=user, session="link")
-        else:
-            user.end_all_sessions(keep_links=keep_links)
-            audit.record(action, target=user, actor=user)
-        db.session.flush()
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -270,44 +207,8 @@ def use_sign_in_link(raw: str) -> User:
 
 # --- two-factor sign-in (#10) -----------------------------------------------------------------
 
-MFA_PENDING_KEY = "mfa_pending"
 # How long a secret shown for enrollment (QR code) waits for its first code.
 MFA_ENROLL_MINUTES = 30
-MFA_PENDING_SECONDS = 600
-
-
-def begin_sign_in(user: User, next_url: str | None = None) -> str | None:
-    """After the password (or link) is right: sign in, or, with a second factor, hold the user at the
-    second step. Returns the second step's URL when the session is not signed in yet."""
-    if not user.mfa_enabled:
-        start_session(user)
-        return None
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    session[MFA_PENDING_KEY] = {
-        "user_id": user.id,
-        "token": user.session_token,
-        "at": epoch_seconds(),
-        "next": next_url,
-    }
-    return url_for("auth.two_factor")
-
-
-def pending_mfa_user() -> User | None:
-    """The user waiting at the second step of this session, if the wait is fresh and still valid."""
-    pending = session.get(MFA_PENDING_KEY)
-    if not isinstance(pending, dict):
-        return None
-    user_id, token, at = pending.get("user_id"), pending.get("token"), pending.get("at")
-    if not isinstance(user_id, int) or not isinstance(at, int) or epoch_seconds() - at > MFA_PENDING_SECONDS:
-        return None
-    with unscoped("the second step comes before the session is signed in"):
-        user = db.session.get(User, user_id)
-    if user is None or not user.is_active or user.session_token != token or not user.mfa_enabled:
-        return None
-    return user
 
 
 RECOVERY_CODES_REVOKED = _l(
@@ -342,14 +243,6 @@ def verify_second_factor(user: User, code: str) -> str | None:
         # The wrong code is answered with 422 (the request rolls back): the attempt stays on record.
         audit.record_denial("auth.mfa_failed", target=user, actor=None)
     return None
-
-
-def finish_sign_in(user: User) -> str | None:
-    """The second step passed: a fresh signed-in session. Returns the page asked for before sign-in."""
-    pending = session.get(MFA_PENDING_KEY) or {}
-    next_url = pending.get("next") if isinstance(pending, dict) else None
-    start_session(user)
-    return next_url if isinstance(next_url, str) else None
 
 
 def enrollment_secret(user: User, *, now: datetime | None = None) -> tuple[str, bool]:
@@ -406,44 +299,6 @@ def disable_mfa(user: User) -> None:
         db.session.flush()
 
 
-class MfaResetRefused(Exception):
-    """The operator may not reset this second factor (their own, or none is set up)."""
-
-
-def reset_mfa_by_staff(user: User, *, by: User, reason: str) -> None:
-    """The operator turns off the second factor of a user who lost it (phone and recovery codes).
-
-    Every session of the user ends, they must enroll again at their next sign-in
-    (``mfa_reset_at``), they are told by email, and the reset is audited with the operator's reason.
-    :raises MfaResetRefused: the operator's own account (another operator must do it), or no second factor.
-    """
-    if user.id == by.id:
-        raise MfaResetRefused(_l("自分の2段階認証はリセットできません。別の運営担当者に依頼してください。"))
-    if not user.mfa_enabled:
-        raise MfaResetRefused(_l("この利用者は2段階認証を設定していません。"))
-    with unscoped("the operator resets any organization's user"):
-        user.totp_secret_encrypted = None
-        user.totp_last_step = None
-        user.mfa_enabled_at = None
-        user.recovery_code_hashes = None
-        user.recovery_codes_revoked_at = None
-        user.mfa_reset_at = utcnow()
-        user.end_all_sessions()
-        audit.record("auth.mfa_reset_by_staff", target=user, actor=by, reason=reason.strip()[:200])
-        if user.email:
-            queue_email(
-                "mfa_reset",
-                user.email,
-                idempotency_key=f"mfa_reset:{user.id}:{epoch_seconds()}",
-                organization_id=user.organization_id,
-                user_id=user.id,
-                locale=user.locale,
-                user=user,
-                login_url=external_url("auth.login"),
-            )
-        db.session.flush()
-
-
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = mfa.new_recovery_codes()
     with unscoped("any account: staff (no organization) or a customer's"):
@@ -454,15 +309,6 @@ def regenerate_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def set_admin_mfa_policy(organization: Organization, required: bool) -> None:
-    """Whether ``organization``'s administrators must use two-factor sign-in."""
-    if organization.admins_require_mfa == required:
-        return
-    organization.admins_require_mfa = required
-    audit.record("org.mfa_policy_changed", target=organization, required=required)
-    db.session.flush()
-
-
 # --- "someone may know my password" (terms Art. 13-4) -------------------------------------------
 
 
@@ -471,7 +317,7 @@ def report_compromised_password(user: User) -> bool:
 
     A user with an email address gets a reset link; one without (受講者ID) asks their administrator
     for a new initial password. Returns whether the report to the operator can be delivered (the
-    screen must not say the operator was told when it was not).
+    screen must not say the operator was told when it was not). The caller signs this session out.
     """
     with unscoped("the account itself; the operator's alert and inbox are global"):
         user.password_hash = None
@@ -512,9 +358,4 @@ def report_compromised_password(user: User) -> bool:
             notify=False,
         )
         db.session.flush()
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
     return operator_told

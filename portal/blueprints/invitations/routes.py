@@ -1,9 +1,9 @@
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from portal.blueprints.auth.services import start_session
 from portal.blueprints.invitations import bp, services
 from portal.blueprints.invitations.forms import AcceptInvitationForm
+from portal.sign_in import start_session
 from portal.tokens import TokenInvalid
 
 

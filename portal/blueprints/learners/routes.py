@@ -100,7 +100,7 @@ def new():
 
 @bp.get("/<int:learner_id>")
 def show(learner_id: int):
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     tree = DepartmentTree.load()
     return render_template(
         "learners/show.html",
@@ -115,7 +115,7 @@ def show(learner_id: int):
 
 @bp.get("/<int:learner_id>/record")
 def record(learner_id: int):
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     history = learner_record(learner)
     return render_template(
         "learners/record.html",
@@ -130,7 +130,7 @@ def record(learner_id: int):
 @writes_on_get
 def record_export(learner_id: int, fmt: str):
     """The record as a file; a download of personal data is audited (``learners.record_exported``)."""
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     rows = services.record_rows(learner_record(learner))
     services.record_exported(learner, fmt)
     stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
@@ -140,7 +140,7 @@ def record_export(learner_id: int, fmt: str):
 
 @bp.route("/<int:learner_id>/edit", methods=["GET", "POST"])
 def edit(learner_id: int):
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     tree = DepartmentTree.load()
     form = LearnerForm(
         obj=learner,
@@ -165,7 +165,7 @@ def edit(learner_id: int):
 
 
 def _post_action(learner_id: int, action, message: str):
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     if EmptyForm().validate_on_submit():
         with rule_violations_shown(catch=LearnerRuleError):
             action(learner)
@@ -199,7 +199,7 @@ def invite(learner_id: int):
 
 @bp.route("/<int:learner_id>/password", methods=["GET", "POST"])
 def reset_password(learner_id: int):
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     form = InitialPasswordForm()
     if form.validate_on_submit():
         services.set_initial_password(learner, form.initial_password.data)
@@ -213,7 +213,7 @@ def reset_password(learner_id: int):
 @bp.route("/<int:learner_id>/delete", methods=["GET", "POST"])
 @role_required(Role.ORG_ADMIN)
 def delete(learner_id: int):
-    learner = services.get_learner_or_404(learner_id, _me())
+    learner = services.get_learner(learner_id, _me())
     form = EmptyForm()
     if form.validate_on_submit():
         login_id = learner.login_id
@@ -390,7 +390,7 @@ def departments():
         (d.id, tree.path(d.id)) for d in tree.ordered() if d.depth < 3
     ]
     if form.validate_on_submit():
-        parent = services.get_department_or_404(form.parent_id.data) if form.parent_id.data else None
+        parent = services.get_department(form.parent_id.data) if form.parent_id.data else None
         with rule_violations_shown(form, catch=LearnerRuleError):
             services.create_department(form.name.data, parent)
             flash(_("部署「%(name)s」を作成しました。", name=form.name.data.strip()), "success")
@@ -410,7 +410,7 @@ def departments():
 @bp.route("/departments/<int:department_id>", methods=["GET", "POST"])
 @role_required(Role.ORG_ADMIN)
 def department_edit(department_id: int):
-    department = services.get_department_or_404(department_id)
+    department = services.get_department(department_id)
     tree = DepartmentTree.load()
     form = DepartmentEditForm(obj=department)
     managers = services.organization_managers()
@@ -431,7 +431,7 @@ def department_edit(department_id: int):
 @bp.post("/departments/<int:department_id>/delete")
 @role_required(Role.ORG_ADMIN)
 def department_delete(department_id: int):
-    department = services.get_department_or_404(department_id)
+    department = services.get_department(department_id)
     if EmptyForm().validate_on_submit():
         name = department.name
         with rule_violations_shown(catch=LearnerRuleError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -33,6 +32,7 @@ from portal.models import (
 )
 from portal.outbox import external_url
 from portal.passwords import hash_password
+from portal.rules import NotFound
 from portal.seats import SeatCheck, record_seat_usage, seat_check
 from portal.tenancy import unscoped
 
@@ -95,18 +95,19 @@ def _refuse_when_no_seats(org_id: int, adding: int):
 # --- departments ------------------------------------------------------------------------------
 
 
-def get_learner_or_404(learner_id: int, user: User) -> User:
-    """The learner ``learner_id`` if ``user`` may act on them; 404 otherwise (never reveal it exists)."""
+def get_learner(learner_id: int, user: User) -> User:
+    """The learner ``learner_id`` if ``user`` may act on them. :raises NotFound: otherwise (never reveal it exists)."""
     learner = db.session.scalar(scope_learners(select(User).where(User.id == learner_id), user))
     if learner is None:
-        abort(404)
+        raise NotFound
     return learner
 
 
-def get_department_or_404(department_id: int) -> Department:
+def get_department(department_id: int) -> Department:
+    """A department of the current organization. :raises NotFound: unknown, or another organization's."""
     department = db.session.scalar(select(Department).where(Department.id == department_id))
     if department is None:
-        abort(404)
+        raise NotFound
     return department
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import OutboxMessage, OutboxStatus, WorkerHeartbeat
+from portal.models import OutboxStatus
+from portal.outbox import outbox_figures
 from portal.security import has_role
-from portal.tenancy import unscoped
+from portal.worker import last_heartbeat
 
 
 @dataclass
@@ -61,45 +62,6 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return None if then is None else max(0.0, (now - then).total_seconds())
 
 
-@dataclass
-class OutboxFigures:
-    by_status: dict[str, int]
-    oldest_pending: datetime | None
-    oldest_due: datetime | None
-
-
-def outbox_figures(now: datetime) -> OutboxFigures:
-    """Counts by status and the oldest pending / oldest due row, across every organization (no personal data)."""
-    with unscoped("the figures cover every organization"):
-        counts = dict(
-            db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
-        )
-        pending = OutboxMessage.status == OutboxStatus.PENDING
-        oldest_pending, oldest_due = db.session.execute(
-            select(
-                func.min(OutboxMessage.created_at),
-                func.min(OutboxMessage.next_attempt_at).filter(OutboxMessage.next_attempt_at <= now),
-            ).where(pending)
-        ).one()
-    by_status = {str(status): int(counts.get(str(status), 0)) for status in OutboxStatus}
-    return OutboxFigures(by_status, _aware(oldest_pending), _aware(oldest_due))
-
-
-def _aware(value):
-    # Aggregates bypass the UTCDateTime type on some backends: a naive value is UTC.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def last_worker_beat() -> datetime | None:
-    from portal.worker import last_heartbeat
-
-    return _aware(last_heartbeat())
-
-
 def check_health(now: datetime | None = None) -> Health:
     """Database reachable, outbox not stuck, a worker alive. Never raises: a failure is a problem listed
     (and the request, answered 503, rolls the failed transaction back)."""
@@ -111,7 +73,7 @@ def check_health(now: datetime | None = None) -> Health:
         return Health(database=False, problems=["database unreachable"])
     try:
         figures = outbox_figures(now)
-        beat = last_worker_beat()
+        beat = last_heartbeat()
     except SQLAlchemyError:
         return Health(database=False, problems=["database query failed"])
     health = Health(
@@ -130,21 +92,6 @@ def check_health(now: datetime | None = None) -> Health:
     if health.outbox_oldest_due_seconds is not None and health.outbox_oldest_due_seconds > backlog_age:
         health.problems.append(f"an email has waited more than {backlog_age} s past its send time")
     return health
-
-
-def heartbeat_count(now: datetime, within_seconds: float) -> int:
-    """Workers heard of in the last ``within_seconds``."""
-    return int(
-        db.session.scalar(
-            select(func.count())
-            .select_from(WorkerHeartbeat)
-            .where(
-                WorkerHeartbeat.beat_at >= now - timedelta(seconds=within_seconds),
-                WorkerHeartbeat.state == "running",
-            )
-        )
-        or 0
-    )
 
 
 def parse_networks(value) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -14,6 +14,7 @@ from portal import (
     deletion,
     inbox,
     legal,
+    mfa,
     notices,
     payments,
     seats,
@@ -22,10 +23,9 @@ from portal import (
     third_parties,
 )
 from portal import termination as termination_rules
+from portal.accounts import find_user_by_email
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
-from portal.blueprints.auth import services as auth_services
-from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
     AddressExportForm,
@@ -61,7 +61,7 @@ from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
 from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import AdminMfaPolicyForm, EmptyForm
 from portal.models import (
     Contract,
     CreditNote,
@@ -1039,7 +1039,7 @@ def organization_mfa_policy(org_id: int):
     org = get_org_or_404(org_id)
     form = AdminMfaPolicyForm()
     if form.validate_on_submit():
-        auth_services.set_admin_mfa_policy(org, bool(form.required.data))
+        mfa.set_admin_mfa_policy(org, bool(form.required.data))
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
@@ -1053,7 +1053,7 @@ def user_mfa_lookup():
     form = UserLookupForm(request.args)
     not_found = False
     if form.validate() and form.email.data:
-        user = auth_services.find_user_by_email(form.email.data)
+        user = find_user_by_email(form.email.data)
         if user is not None:
             return redirect(url_for("operator.user_mfa_reset", user_id=user.id), 303)
         not_found = True
@@ -1067,8 +1067,8 @@ def user_mfa_reset(user_id: int):
     form = MfaResetForm()
     status = 200
     if form.validate_on_submit():
-        with rule_violations_shown(catch=auth_services.MfaResetRefused):
-            auth_services.reset_mfa_by_staff(user, by=_me(), reason=form.reason.data)
+        with rule_violations_shown(catch=mfa.MfaResetRefused):
+            mfa.reset_mfa_by_staff(user, by=_me(), reason=form.reason.data)
             flash(
                 _("2段階認証をリセットしました。本人にメールで知らせ、次のログインで設定し直すよう求めます。"),
                 "success",

@@ -4,12 +4,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, dashboard, data_export, third_parties, weekly_summary
+from portal import audit, dashboard, data_export, mfa, third_parties, weekly_summary
 from portal import notices as notice_rules
 from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
-from portal.blueprints.auth import services as auth_services
-from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.org import bp, services
 from portal.blueprints.org.forms import (
     HandoverForm,
@@ -21,7 +19,7 @@ from portal.blueprints.org.forms import (
 )
 from portal.clock import today_in_tokyo
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import AdminMfaPolicyForm, EmptyForm
 from portal.models import CreditNote, Invoice, Role, User
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
@@ -289,7 +287,7 @@ def mfa_policy():
     """Whether this organization's administrators must use two-factor sign-in (#10)."""
     form = AdminMfaPolicyForm()
     if form.validate_on_submit():
-        auth_services.set_admin_mfa_policy(current_user.organization, bool(form.required.data))
+        mfa.set_admin_mfa_policy(current_user.organization, bool(form.required.data))
         flash(_("2段階認証の設定を保存しました。"), "success")
     return redirect(url_for("org.home"), 303)
 

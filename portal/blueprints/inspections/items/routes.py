@@ -22,7 +22,7 @@ def index():
 @bp.route("/items/new", methods=["GET", "POST"], defaults={"item_id": None})
 @bp.route("/items/<int:item_id>", methods=["GET", "POST"])
 def edit(item_id: int | None):
-    item = services.get_editable_item_or_404(item_id, _me()) if item_id else None
+    item = services.get_editable_item(item_id, _me()) if item_id else None
     form = ItemForm(obj=item)
     if form.validate_on_submit():
         services.save_item(item, category=form.category.data, text=form.text.data, why=form.why.data,
@@ -41,7 +41,7 @@ def editions():
 
 @bp.get("/editions/<int:edition_id>")
 def edition(edition_id: int):
-    current = services.get_edition_or_404(edition_id)
+    current = services.get_edition(edition_id)
     month = utcnow().astimezone(TOKYO).date().replace(day=1)
     return render_template(
         "inspection_items/edition.html", edition=current, month=month, kind_labels=services.EDITION_KIND_LABELS,
@@ -52,7 +52,7 @@ def edition(edition_id: int):
 @bp.route("/editions/new", methods=["GET", "POST"], defaults={"edition_id": None})
 @bp.route("/editions/<int:edition_id>/edit", methods=["GET", "POST"])
 def edit_edition(edition_id: int | None):
-    current = services.get_editable_edition_or_404(edition_id, _me()) if edition_id else None
+    current = services.get_editable_edition(edition_id, _me()) if edition_id else None
     form = EditionForm(obj=current)
     items = [i for i in services.visible_items(_me()) if i.is_active or (current and i.id in _fixed_ids(current))]
     if current is not None and not form.is_submitted():

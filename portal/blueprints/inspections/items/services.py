@@ -4,7 +4,7 @@ Who may see and change an item:
 
 * the operator writes global items (``organization_id`` NULL) and sees only those;
 * an organization's administrator writes the organization's own items and reads the global ones
-  (the tenant guard's :class:`~portal.tenancy.SharedOrTenantScoped` rule; :func:`get_editable_item_or_404`
+  (the tenant guard's :class:`~portal.tenancy.SharedOrTenantScoped` rule; :func:`get_editable_item`
   refuses a global item to an organization before the guard would raise).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 from portal import audit
 from portal.extensions import db
 from portal.models import INSPECTION_CATEGORIES, EditionItem, EditionKind, InspectionEdition, InspectionItem, User
+from portal.rules import NotFound
 
 
 def visible_items(user: User) -> list[InspectionItem]:
@@ -47,11 +47,11 @@ def may_edit(item: InspectionItem, user: User) -> bool:
     return item.organization_id is not None and item.organization_id == user.organization_id
 
 
-def get_editable_item_or_404(item_id: int, user: User) -> InspectionItem:
+def get_editable_item(item_id: int, user: User) -> InspectionItem:
     """:raises NotFound: unknown, invisible, or visible but not editable by ``user``."""
     item = db.session.scalar(select(InspectionItem).where(InspectionItem.id == item_id))
     if item is None or not may_edit(item, user):
-        abort(404)
+        raise NotFound
     return item
 
 
@@ -107,10 +107,11 @@ def visible_editions(user: User) -> list[InspectionEdition]:
                                                   InspectionEdition.kind, InspectionEdition.id)))
 
 
-def get_edition_or_404(edition_id: int) -> InspectionEdition:
+def get_edition(edition_id: int) -> InspectionEdition:
+    """:raises NotFound: unknown, or another organization's."""
     edition = db.session.scalar(select(InspectionEdition).where(InspectionEdition.id == edition_id))
     if edition is None:
-        abort(404)
+        raise NotFound
     return edition
 
 
@@ -120,11 +121,11 @@ def may_edit_edition(edition: InspectionEdition, user: User) -> bool:
     return edition.organization_id is not None and edition.organization_id == user.organization_id
 
 
-def get_editable_edition_or_404(edition_id: int, user: User) -> InspectionEdition:
+def get_editable_edition(edition_id: int, user: User) -> InspectionEdition:
     """:raises NotFound: unknown, invisible, or visible but not editable by ``user``."""
-    edition = get_edition_or_404(edition_id)
+    edition = get_edition(edition_id)
     if not may_edit_edition(edition, user):
-        abort(404)
+        raise NotFound
     return edition
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 
-from portal import link_sessions
-from portal.blueprints.auth.services import start_link_session
+from portal import link_sessions, sign_in
 from portal.blueprints.inspections.links import bp
 from portal.blueprints.inspections.sheets.services import link_problem, response_for_link
 from portal.extensions import limiter
@@ -42,6 +41,7 @@ def enter(token: str):
                                    token=token), problem.status
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("inspection_links.landing", token=token), 303)
-        start_link_session(response.respondent, link_sessions.ROUND, response.round_id, "inspection_link",
-                           round=response.round_id)
+        sign_in.start_link_session(
+            response.respondent, link_sessions.ROUND, response.round_id, "inspection_link", round=response.round_id
+        )
         return redirect(url_for("inspection_sheets.round_sheets", round_id=response.round_id), 303)

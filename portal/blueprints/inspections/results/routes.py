@@ -73,7 +73,7 @@ def export_figures(fmt: str):
 
 @bp.get("/results/rounds/<int:round_id>")
 def round_view(round_id: int):
-    inspection_round = services.get_round_or_404(round_id)
+    inspection_round = services.get_round(round_id)
     tree, departments = _scope()
     return render_template(
         "inspection_results/round.html", round=inspection_round, tree=tree,
@@ -87,7 +87,7 @@ def round_view(round_id: int):
 
 @bp.get("/results/rounds/<int:round_id>/no")
 def no_answers(round_id: int):
-    inspection_round = services.get_round_or_404(round_id)
+    inspection_round = services.get_round(round_id)
     tree, departments = _scope()
     return render_template(
         "inspection_results/no_answers.html", round=inspection_round, tree=tree,
@@ -99,7 +99,7 @@ def no_answers(round_id: int):
 
 @bp.get("/results/rounds/<int:round_id>/answers.<fmt>")
 def export_answers(round_id: int, fmt: str):
-    inspection_round = services.get_round_or_404(round_id)
+    inspection_round = services.get_round(round_id)
     if fmt not in ("csv", "tsv"):
         abort(404)
     _tree, departments = _scope()
@@ -153,7 +153,7 @@ def _input(form: ActionForm) -> ActionInput:
 @bp.route("/actions/new/<int:answer_id>", methods=["GET", "POST"])
 @role_required(Role.ORG_ADMIN)
 def new_action(answer_id: int):
-    answer = services.get_answer_or_404(answer_id)
+    answer = services.get_answer(answer_id)
     existing = services.action_of_answer(answer.id)
     if existing is not None:
         flash(_("この回答には是正処置が登録済みです。"), "info")
@@ -180,7 +180,7 @@ def new_action(answer_id: int):
 @bp.route("/actions/<int:action_id>", methods=["GET", "POST"])
 def edit_action(action_id: int):
     me = _me()
-    action = services.get_action_or_404(action_id, me)
+    action = services.get_action(action_id, me)
     is_admin = services.may_edit_everything(me)
     form = _action_form(obj=action) if is_admin else ActionProgressForm(obj=action)
     if is_admin and not form.is_submitted():

@@ -23,14 +23,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, false, func, or_, select
 
 from portal import audit
 from portal.blueprints.inspections.items.services import category_rank
-from portal.blueprints.inspections.rounds.services import get_round_or_404  # noqa: F401 (the views load rounds here)
+from portal.blueprints.inspections.rounds.services import get_round  # noqa: F401 (the views load rounds here)
 from portal.clock import TOKYO, shift_month, this_month, today_in_tokyo, utcnow
 from portal.departments import DepartmentTree, managed_department_ids
 from portal.extensions import db
@@ -50,6 +49,7 @@ from portal.models import (
     User,
 )
 from portal.pagination import Page, paginate_rows
+from portal.rules import NotFound
 
 WINDOW_MONTHS = 12
 FAILING_RATE = 0.8
@@ -466,11 +466,11 @@ class ActionInput:
     course_id: int | None = None
 
 
-def get_answer_or_404(answer_id: int) -> InspectionAnswer:
-    """An answer of this organization (another organization's id: 404)."""
+def get_answer(answer_id: int) -> InspectionAnswer:
+    """An answer of this organization. :raises NotFound: unknown, or another organization's."""
     answer = db.session.scalar(select(InspectionAnswer).where(InspectionAnswer.id == answer_id))
     if answer is None:
-        abort(404)
+        raise NotFound
     return answer
 
 
@@ -638,13 +638,14 @@ def actions_visible_to(user: User, departments: set[int] | None = None) -> list:
     return [or_(mine, CorrectiveAction.department_id.in_(sorted(departments)))] if departments else [mine]
 
 
-def get_action_or_404(action_id: int, user: User) -> CorrectiveAction:
-    """The action if ``user`` may see it (a manager: their departments' and their own); 404 otherwise."""
+def get_action(action_id: int, user: User) -> CorrectiveAction:
+    """The action if ``user`` may see it (a manager: their departments' and their own).
+    :raises NotFound: otherwise."""
     action = db.session.scalar(
         select(CorrectiveAction).where(CorrectiveAction.id == action_id, *actions_visible_to(user))
     )
     if action is None:
-        abort(404)
+        raise NotFound
     return action
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from portal import learner_picker
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.inspections.items.services import edition_name, get_edition_or_404, visible_editions
+from portal.blueprints.inspections.items.services import edition_name, get_edition, visible_editions
 from portal.blueprints.inspections.rounds import bp, services
 from portal.blueprints.inspections.rounds.forms import RoundForm
 from portal.blueprints.inspections.rounds.services import InspectionRuleError, RoundInput
@@ -74,7 +74,7 @@ def new():
         return _render_new(form)
     if form.validate_on_submit():
         data = RoundInput(
-            edition=get_edition_or_404(form.edition_id.data), month=form.month.data, title=form.title.data or "",
+            edition=get_edition(form.edition_id.data), month=form.month.data, title=form.title.data or "",
             target_kind=form.target_kind.data, department_ids=form.department_ids.data or [],
             person_ids=form.learner_ids.data or [], starts_at=tokyo_to_utc(form.starts_at.data),
             due_at=tokyo_to_utc(form.due_at.data), reminder_days=form.reminder_days.data or [],
@@ -103,7 +103,7 @@ def people_search():
 
 @bp.get("/<int:round_id>")
 def show(round_id: int):
-    inspection_round = services.get_round_or_404(round_id)
+    inspection_round = services.get_round(round_id)
     tree = DepartmentTree.load()
     rows, total = services.department_counts(inspection_round, tree, _departments(tree))
     return render_template(
@@ -116,7 +116,7 @@ def show(round_id: int):
 @bp.post("/<int:round_id>/remind")
 @role_required(Role.ORG_ADMIN)
 def remind(round_id: int):
-    inspection_round = services.get_round_or_404(round_id)
+    inspection_round = services.get_round(round_id)
     if EmptyForm().validate_on_submit():
         with rule_violations_shown(catch=InspectionRuleError):
             sent = services.remind_now(inspection_round)
@@ -127,7 +127,7 @@ def remind(round_id: int):
 @bp.post("/<int:round_id>/close")
 @role_required(Role.ORG_ADMIN)
 def close(round_id: int):
-    inspection_round = services.get_round_or_404(round_id)
+    inspection_round = services.get_round(round_id)
     if EmptyForm().validate_on_submit():
         services.close_round(inspection_round)
         flash(_("点検を締め切りました。回答はこれ以上変更できません。"), "success")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
@@ -41,7 +40,7 @@ from portal.models import (
     TargetKind,
     User,
 )
-from portal.rules import RuleViolation
+from portal.rules import NotFound, RuleViolation
 from portal.tenancy import unscoped
 
 LINK_NAMESPACE = "inspection-link"
@@ -449,11 +448,11 @@ def department_counts(inspection_round: InspectionRound, tree: DepartmentTree,
     return rows, total
 
 
-def get_round_or_404(round_id: int) -> InspectionRound:
-    """The round ``round_id`` of the current organization; 404 for another's (never reveal it exists)."""
+def get_round(round_id: int) -> InspectionRound:
+    """The round ``round_id`` of the current organization. :raises NotFound: another's (never reveal it exists)."""
     inspection_round = db.session.scalar(select(InspectionRound).where(InspectionRound.id == round_id))
     if inspection_round is None:
-        abort(404)
+        raise NotFound
     return inspection_round
 
 

@@ -63,13 +63,13 @@ def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None,
 
 @bp.get("/<int:response_id>")
 def sheet(response_id: int):
-    return _sheet_page(services.get_response_or_404(response_id, _me()))
+    return _sheet_page(services.get_response(response_id, _me()))
 
 
 @bp.post("/<int:response_id>")
 def save(response_id: int):
     """Save every answered item of the form; with ``action=submit`` also submit. All or nothing."""
-    response = services.get_response_or_404(response_id, _me())
+    response = services.get_response(response_id, _me())
     submit = request.form.get("action") == "submit"
     answers, errors = services.parse_answers(request.form, list(response.round.item_ids or []))
     if not EmptyForm().validate_on_submit():
@@ -83,7 +83,7 @@ def save(response_id: int):
     if refusal:
         field = refusal.error.field
         field_errors = {int(field): str(refusal)} if field and field.isdigit() else {}
-        return _sheet_page(services.get_response_or_404(response_id, _me()), status=422, posted=answers,
+        return _sheet_page(services.get_response(response_id, _me()), status=422, posted=answers,
                            errors=field_errors, message=str(refusal))
     if submit:
         flash(_("点検を提出しました。期限までは回答を変更できます。"), "success")
@@ -96,7 +96,7 @@ def save(response_id: int):
 @bp.post("/<int:response_id>/items/<int:item_id>")
 def answer(response_id: int, item_id: int):
     """Save one item (htmx). The answer comes back as the item's status line; without htmx, the sheet."""
-    response = services.get_response_or_404(response_id, _me())
+    response = services.get_response(response_id, _me())
     answer = AnswerInput(request.form.get(f"value_{item_id}", ""),
                          (request.form.get(f"comment_{item_id}") or "").replace("\x00", "").strip())
     error = None
@@ -110,11 +110,11 @@ def answer(response_id: int, item_id: int):
         error = str(refusal) if refusal else None
     if not is_htmx():
         if error:
-            return _sheet_page(services.get_response_or_404(response_id, _me()), status=422,
+            return _sheet_page(services.get_response(response_id, _me()), status=422,
                                posted={item_id: answer} if item_id in (response.round.item_ids or []) else {},
                                errors={item_id: error}, message=error)
         return redirect(url_for("inspection_sheets.sheet", response_id=response.id, _anchor=f"item-{item_id}"), 303)
-    response = services.get_response_or_404(response_id, _me())
+    response = services.get_response(response_id, _me())
     answered = len(services.answers_of(response))
     return render_template("inspection_sheets/_item_status.html", item_id=item_id, error=error, saved=error is None,
                            response=response, answered=answered, total=len(response.round.item_ids or []),

@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload
@@ -44,6 +43,7 @@ from portal.models import (
     RoundStatus,
     User,
 )
+from portal.rules import NotFound
 
 COMMENT_MAX = 1000
 
@@ -72,7 +72,7 @@ def _managed_directly(user: User) -> set[int]:
     return set(db.session.scalars(select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == user.id)))
 
 
-def get_response_or_404(response_id: int, user: User) -> InspectionResponse:
+def get_response(response_id: int, user: User) -> InspectionResponse:
     """``user``'s own sheet of a launched round; for a team sheet, only while ``user`` still looks after the
     team. :raises NotFound: anyone else's sheet, another team's, another organization's."""
     response = db.session.scalar(
@@ -81,9 +81,9 @@ def get_response_or_404(response_id: int, user: User) -> InspectionResponse:
         .options(joinedload(InspectionResponse.round))
     )
     if response is None or response.round.status == RoundStatus.SCHEDULED:
-        abort(404)
+        raise NotFound
     if response.subject != SELF_SUBJECT and response.department_id not in _managed_directly(user):
-        abort(404)
+        raise NotFound
     return response
 
 

@@ -36,7 +36,7 @@ def new():
 
 @bp.get("/<int:course_id>")
 def show(course_id: int):
-    course = services.get_course_or_404(course_id)
+    course = services.get_course(course_id)
     return render_template(
         "courses/show.html", course=course, questions=services.bank_questions(course),
         images=services.course_images(course), editable=services.may_edit(course, _me()),
@@ -46,7 +46,7 @@ def show(course_id: int):
 
 @bp.route("/<int:course_id>/edit", methods=["GET", "POST"])
 def edit(course_id: int):
-    course = services.get_editable_course_or_404(course_id, _me())
+    course = services.get_editable_course(course_id, _me())
     form = CourseForm(obj=course)
     if form.validate_on_submit():
         with rule_violations_shown(form, field="title", catch=CourseRuleError):
@@ -58,7 +58,7 @@ def edit(course_id: int):
 
 @bp.post("/<int:course_id>/next-edition")
 def next_edition(course_id: int):
-    course = services.get_editable_course_or_404(course_id, _me())
+    course = services.get_editable_course(course_id, _me())
     if not EmptyForm().validate_on_submit():
         flash(_("画面を読み込み直してから、もう一度お試しください。"), "error")
         return redirect(url_for("courses.show", course_id=course.id), 303)
@@ -72,8 +72,8 @@ def next_edition(course_id: int):
 @bp.route("/<int:course_id>/lessons/new", methods=["GET", "POST"], defaults={"lesson_id": None})
 @bp.route("/<int:course_id>/lessons/<int:lesson_id>", methods=["GET", "POST"])
 def lesson(course_id: int, lesson_id: int | None):
-    course = services.get_editable_course_or_404(course_id, _me())
-    current = services.get_lesson_or_404(course, lesson_id) if lesson_id else None
+    course = services.get_editable_course(course_id, _me())
+    current = services.get_lesson(course, lesson_id) if lesson_id else None
     form = LessonForm(obj=current)
     if form.validate_on_submit():
         services.save_lesson(course, current, form.title.data, form.body_md.data or "")
@@ -86,8 +86,8 @@ def lesson(course_id: int, lesson_id: int | None):
 
 @bp.post("/<int:course_id>/lessons/<int:lesson_id>/delete")
 def delete_lesson(course_id: int, lesson_id: int):
-    course = services.get_editable_course_or_404(course_id, _me())
-    current = services.get_lesson_or_404(course, lesson_id)
+    course = services.get_editable_course(course_id, _me())
+    current = services.get_lesson(course, lesson_id)
     if EmptyForm().validate_on_submit():
         services.delete_lesson(course, current)
         flash(_("レッスンを削除しました。"), "success")
@@ -96,7 +96,7 @@ def delete_lesson(course_id: int, lesson_id: int):
 
 @bp.post("/<int:course_id>/images")
 def upload_image(course_id: int):
-    course = services.get_editable_course_or_404(course_id, _me())
+    course = services.get_editable_course(course_id, _me())
     form = ImageForm()
     if form.validate_on_submit() and form.image.data:
         with rule_violations_shown(catch=CourseRuleError):
@@ -119,8 +119,8 @@ def _question_choices(form: QuestionForm):
 @bp.route("/<int:course_id>/questions/new", methods=["GET", "POST"], defaults={"question_id": None})
 @bp.route("/<int:course_id>/questions/<int:question_id>", methods=["GET", "POST"])
 def question(course_id: int, question_id: int | None):
-    course = services.get_editable_course_or_404(course_id, _me())
-    current = services.get_question_or_404(course, question_id) if question_id else None
+    course = services.get_editable_course(course_id, _me())
+    current = services.get_question(course, question_id) if question_id else None
     form = QuestionForm(obj=current)
     if current is not None and not form.is_submitted():
         form.choices.data = services.choice_lines(current)
@@ -139,8 +139,8 @@ def question(course_id: int, question_id: int | None):
 
 @bp.post("/<int:course_id>/questions/<int:question_id>/delete")
 def delete_question(course_id: int, question_id: int):
-    course = services.get_editable_course_or_404(course_id, _me())
-    current = services.get_question_or_404(course, question_id)
+    course = services.get_editable_course(course_id, _me())
+    current = services.get_question(course, question_id)
     if EmptyForm().validate_on_submit():
         services.delete_question(course, current)
         flash(_("問題を削除しました。"), "success")

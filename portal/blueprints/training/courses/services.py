@@ -5,7 +5,7 @@ Who may see and change a course:
 * the operator writes global courses (``organization_id`` NULL) and sees only those;
 * an organization's administrator writes the organization's own courses and reads the global ones
   (the tenant guard's :class:`~portal.tenancy.SharedOrTenantScoped` rule; writing a global course
-  from an organization's scope raises, so :func:`get_editable_course_or_404` refuses it first).
+  from an organization's scope raises, so :func:`get_editable_course` refuses it first).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import nh3
-from flask import abort, current_app
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
@@ -28,6 +28,7 @@ from werkzeug.datastructures import FileStorage
 from portal import audit
 from portal.extensions import db
 from portal.models import Choice, Course, CourseImage, CourseKind, Lesson, Question, QuestionKind, User
+from portal.rules import NotFound
 
 TRUE_FALSE_LABELS = ("○", "×")
 QUESTION_KIND_LABELS = {
@@ -112,10 +113,11 @@ def visible_courses() -> list[Course]:
     return list(db.session.scalars(select(Course).order_by(Course.fiscal_year.desc(), Course.title, Course.id)))
 
 
-def get_course_or_404(course_id: int) -> Course:
+def get_course(course_id: int) -> Course:
+    """A course the current scope may read. :raises NotFound: unknown, or another organization's."""
     course = db.session.scalar(select(Course).where(Course.id == course_id))
     if course is None:
-        abort(404)
+        raise NotFound
     return course
 
 
@@ -126,11 +128,11 @@ def may_edit(course: Course, user: User) -> bool:
     return course.organization_id is not None and course.organization_id == user.organization_id
 
 
-def get_editable_course_or_404(course_id: int, user: User) -> Course:
+def get_editable_course(course_id: int, user: User) -> Course:
     """:raises NotFound: unknown, invisible, or visible but not editable by ``user`` (a global course for an org)."""
-    course = get_course_or_404(course_id)
+    course = get_course(course_id)
     if not may_edit(course, user):
-        abort(404)
+        raise NotFound
     return course
 
 
@@ -146,19 +148,21 @@ def question_count(course: Course) -> int:
     return db.session.scalar(select(func.count(Question.id)).where(Question.course_id == course.bank_id)) or 0
 
 
-def get_question_or_404(course: Course, question_id: int) -> Question:
+def get_question(course: Course, question_id: int) -> Question:
+    """:raises NotFound: unknown, or not in ``course``'s question bank."""
     question = db.session.scalar(
         select(Question).where(Question.id == question_id, Question.course_id == course.bank_id)
     )
     if question is None:
-        abort(404)
+        raise NotFound
     return question
 
 
-def get_lesson_or_404(course: Course, lesson_id: int) -> Lesson:
+def get_lesson(course: Course, lesson_id: int) -> Lesson:
+    """:raises NotFound: unknown, or not a lesson of ``course``."""
     lesson = db.session.scalar(select(Lesson).where(Lesson.id == lesson_id, Lesson.course_id == course.id))
     if lesson is None:
-        abort(404)
+        raise NotFound
     return lesson
 
 

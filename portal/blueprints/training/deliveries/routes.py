@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal import certificates, learner_picker
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.training.courses.services import course_name, get_course_or_404, visible_courses
+from portal.blueprints.training.courses.services import course_name, get_course, visible_courses
 from portal.blueprints.training.deliveries import bp, services
 from portal.blueprints.training.deliveries.forms import DeliveryForm
 from portal.blueprints.training.deliveries.services import DeliveryInput, DeliveryRuleError
@@ -43,7 +43,7 @@ def get_delivery_or_404(delivery_id: int) -> Delivery:
     return delivery
 
 
-def get_assignment_or_404(delivery: Delivery, learner_id: int) -> Assignment:
+def get_assignment(delivery: Delivery, learner_id: int) -> Assignment:
     """The learner's assignment in ``delivery``; 404 for anyone the delivery is not for."""
     assignment = db.session.scalar(
         select(Assignment).where(Assignment.delivery_id == delivery.id, Assignment.learner_id == learner_id)
@@ -88,7 +88,7 @@ def new():
     if learner_picker.searching():
         return _render_new(form)
     if form.validate_on_submit():
-        course = get_course_or_404(form.course_id.data)
+        course = get_course(form.course_id.data)
         data = DeliveryInput(
             course=course, title=form.title.data or "", target_kind=form.target_kind.data,
             department_ids=form.department_ids.data or [], learner_ids=form.learner_ids.data or [],
@@ -169,7 +169,7 @@ def remind(delivery_id: int):
 @role_required(Role.ORG_ADMIN)
 def remind_one(delivery_id: int, learner_id: int):
     delivery = get_delivery_or_404(delivery_id)
-    assignment = get_assignment_or_404(delivery, learner_id)
+    assignment = get_assignment(delivery, learner_id)
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("training.show", delivery_id=delivery.id), 303)
     with rule_violations_shown():
@@ -237,7 +237,7 @@ def certificates_zip(delivery_id: int):
 
 @bp.get("/courses/<int:course_id>")
 def course_results(course_id: int):
-    course = get_course_or_404(course_id)
+    course = get_course(course_id)
     tree = DepartmentTree.load()
     learners = _learners()
     rows, total = services.department_summary(services.deliveries_of_course(course.id), tree, learners)

@@ -8,8 +8,7 @@ from flask import abort, redirect, render_template, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import link_sessions
-from portal.blueprints.auth.services import start_link_session
+from portal import link_sessions, sign_in
 from portal.blueprints.training.courses.services import image_dir
 from portal.blueprints.training.links import bp
 from portal.blueprints.training.quizzes.services import assignment_for_link, link_problem, verify_certificate
@@ -48,8 +47,10 @@ def enter(token: str):
                                    token=token), problem.status
         if not EmptyForm().validate_on_submit():
             return redirect(url_for("training_links.landing", token=token), 303)
-        start_link_session(assignment.learner, link_sessions.ASSIGNMENT, assignment.id, "training_link",
-                           delivery=assignment.delivery_id)
+        sign_in.start_link_session(
+            assignment.learner, link_sessions.ASSIGNMENT, assignment.id, "training_link",
+            delivery=assignment.delivery_id,
+        )
         return redirect(url_for("quizzes.assignment", assignment_id=assignment.id), 303)
 
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from portal import certificates
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.training.courses.services import get_lesson_or_404, render_markdown
+from portal.blueprints.training.courses.services import get_lesson, render_markdown
 from portal.blueprints.training.quizzes import bp, services
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.extensions import db
@@ -33,7 +33,7 @@ def index():
 
 @bp.get("/<int:assignment_id>")
 def assignment(assignment_id: int):
-    current = services.get_assignment_or_404(assignment_id, _me())
+    current = services.get_assignment(assignment_id, _me())
     course = current.delivery.course
     attempts = _attempts(current)
     return render_template(
@@ -47,9 +47,9 @@ def assignment(assignment_id: int):
 
 @bp.get("/<int:assignment_id>/lessons/<int:lesson_id>")
 def lesson(assignment_id: int, lesson_id: int):
-    current = services.get_assignment_or_404(assignment_id, _me())
+    current = services.get_assignment(assignment_id, _me())
     course = current.delivery.course
-    shown = get_lesson_or_404(course, lesson_id)
+    shown = get_lesson(course, lesson_id)
     lessons = course.lessons
     position = lessons.index(shown)
     return render_template("quizzes/lesson.html", assignment=current, course=course, lesson=shown,
@@ -59,7 +59,7 @@ def lesson(assignment_id: int, lesson_id: int):
 
 @bp.post("/<int:assignment_id>/start")
 def start(assignment_id: int):
-    current = services.get_assignment_or_404(assignment_id, _me())
+    current = services.get_assignment(assignment_id, _me())
     if not EmptyForm().validate_on_submit():
         flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
         return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
@@ -84,7 +84,7 @@ def _question_page(attempt: Attempt, number: int, status: int = 200, error: str 
 
 @bp.get("/attempts/<int:attempt_id>/<int:number>")
 def question(attempt_id: int, number: int):
-    attempt = services.get_attempt_or_404(attempt_id, _me())
+    attempt = services.get_attempt(attempt_id, _me())
     if attempt.state != AttemptState.IN_PROGRESS:
         return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
     return _question_page(attempt, number)
@@ -93,7 +93,7 @@ def question(attempt_id: int, number: int):
 @bp.post("/attempts/<int:attempt_id>/answer")
 def answer(attempt_id: int):
     """Save one answer. htmx gets the status line back; a plain form goes on to the next screen."""
-    attempt = services.get_attempt_or_404(attempt_id, _me())
+    attempt = services.get_attempt(attempt_id, _me())
     number = request.form.get("number", type=int) or 1
     if not 1 <= number <= len(attempt.question_ids or []):
         abort(404)
@@ -122,7 +122,7 @@ def answer(attempt_id: int):
 
 @bp.get("/attempts/<int:attempt_id>/review")
 def review(attempt_id: int):
-    attempt = services.get_attempt_or_404(attempt_id, _me())
+    attempt = services.get_attempt(attempt_id, _me())
     if attempt.state != AttemptState.IN_PROGRESS:
         return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
     answered = services.answers_of(attempt)
@@ -132,7 +132,7 @@ def review(attempt_id: int):
 
 @bp.post("/attempts/<int:attempt_id>/finish")
 def finish(attempt_id: int):
-    attempt = services.get_attempt_or_404(attempt_id, _me())
+    attempt = services.get_attempt(attempt_id, _me())
     if attempt.state == AttemptState.IN_PROGRESS:
         if not EmptyForm().validate_on_submit():
             flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
@@ -147,7 +147,7 @@ def finish(attempt_id: int):
 
 @bp.get("/attempts/<int:attempt_id>/result")
 def result(attempt_id: int):
-    attempt = services.get_attempt_or_404(attempt_id, _me())
+    attempt = services.get_attempt(attempt_id, _me())
     if attempt.state != AttemptState.FINISHED:
         return redirect(url_for("quizzes.review", attempt_id=attempt.id), 303)
     current = attempt.assignment

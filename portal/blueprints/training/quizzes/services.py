@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -40,6 +39,7 @@ from portal.models import (
     QuestionKind,
     User,
 )
+from portal.rules import NotFound
 
 STATUS_LABELS = {
     AssignmentStatus.NOT_STARTED: _l("未受講"),
@@ -86,24 +86,25 @@ def link_problem(assignment: Assignment | None, user) -> LinkProblem | None:
     return revoked_problem(assignment.learner, assignment.delivery.launched_at)
 
 
-def get_assignment_or_404(assignment_id: int, learner: User) -> Assignment:
-    """The learner's own assignment of a delivery that has started; 404 for anything else."""
+def get_assignment(assignment_id: int, learner: User) -> Assignment:
+    """The learner's own assignment of a delivery that has started. :raises NotFound: anything else."""
     assignment = db.session.scalar(
         select(Assignment).where(Assignment.id == assignment_id, Assignment.learner_id == learner.id)
         .options(_WITH_DELIVERY)
     )
     if assignment is None or assignment.delivery.status == DeliveryStatus.SCHEDULED:
-        abort(404)
+        raise NotFound
     return assignment
 
 
-def get_attempt_or_404(attempt_id: int, learner: User) -> Attempt:
+def get_attempt(attempt_id: int, learner: User) -> Attempt:
+    """The learner's own attempt. :raises NotFound: anyone else's, another organization's."""
     attempt = db.session.scalar(
         select(Attempt).where(Attempt.id == attempt_id, Attempt.learner_id == learner.id)
         .options(joinedload(Attempt.assignment).options(_WITH_DELIVERY))
     )
     if attempt is None:
-        abort(404)
+        raise NotFound
     return attempt
 
 
@@ -219,10 +220,10 @@ def screen(attempt: Attempt, index: int) -> Screen:
     """:raises NotFound: for a position outside the attempt."""
     ids = attempt.question_ids or []
     if not 0 <= index < len(ids):
-        abort(404)
+        raise NotFound
     question = db.session.get(Question, ids[index], options=[joinedload(Question.choices)])
     if question is None:
-        abort(404)
+        raise NotFound
     by_id = {c.id: c for c in question.choices}
     choices = [by_id[c] for c in attempt.choice_order.get(str(question.id), []) if c in by_id]
     answer = db.session.scalar(

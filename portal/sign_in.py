@@ -1,0 +1,156 @@
+"""The signed-in session: start, second factor pending, end.
+
+Everything that reads or writes the request's session and Flask-Login's sign-in lives here, so that the
+rules (who may sign in: ``blueprints/auth/services.py``; what a personal link opens:
+:mod:`portal.link_sessions`) stay free of HTTP.
+
+- A sign-in always starts from an empty session (no fixation), stamped with its sign-in time
+  (:data:`SIGNED_IN_AT_KEY`, read by the session-lifetime gate); only the chosen language survives.
+- Flask-Login's id carries the user's session token (:func:`load_user`): rotating the token
+  (``User.end_all_sessions``) ends every session of the user at their next request.
+- With a second factor, the password only makes the session *pending* (:data:`MFA_PENDING_KEY`, for
+  :data:`MFA_PENDING_SECONDS`); the session is signed in when the code is right.
+- A personal link signs its person in with a *link session* that opens one task (see
+  :mod:`portal.link_sessions`).
+"""
+
+from __future__ import annotations
+
+from flask import session
+from flask_login import current_user, login_user, logout_user
+
+from portal import audit, link_sessions
+from portal.clock import epoch_seconds, utcnow
+from portal.extensions import db, login_manager
+from portal.models import User
+from portal.tenancy import unscoped
+
+# The session's sign-in time (epoch seconds), stamped at every sign-in.
+SIGNED_IN_AT_KEY = "signed_in_at"
+# The user waiting at the second step of sign-in, and how long they may wait.
+MFA_PENDING_KEY = "mfa_pending"
+MFA_PENDING_SECONDS = 600
+# The language chosen on the site (portal/i18n.py): the one thing a new or ended session keeps.
+_LANG_KEY = "lang"
+
+
+@login_manager.user_loader
+def load_user(alt_id: str) -> User | None:
+    """Flask-Login's loader. The id carries the session token, so rotating it ends every session."""
+    user_id, _, token = (alt_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    with unscoped("the user is loaded before the request's scope is bound"):
+        user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_token != token:
+        return None
+    return user
+
+
+def _empty_session() -> None:
+    """Empty the session, keeping only the chosen language."""
+    lang = session.get(_LANG_KEY)
+    session.clear()
+    if lang:
+        session[_LANG_KEY] = lang
+
+
+def _fresh_session() -> None:
+    """An empty session (no fixation), keeping only the chosen language, stamped with the sign-in time."""
+    _empty_session()
+    session.permanent = True
+    session[SIGNED_IN_AT_KEY] = epoch_seconds()
+
+
+def start_session(user: User) -> None:
+    """A fresh, full session of ``user`` (no fixation), keeping only the chosen language."""
+    _fresh_session()
+    login_user(user, remember=False)
+
+
+def sign_out() -> None:
+    """This session only: signed out and emptied, keeping the chosen language. (Ending the user's other
+    sessions is :func:`end_all_sessions`.)"""
+    logout_user()
+    _empty_session()
+
+
+def end_all_sessions(user: User, action: str = "auth.logout", *, keep_links: bool = False) -> None:
+    """End this and every other session of ``user`` (and their personal links sent so far, unless
+    ``keep_links``), audited as ``action``. Signing out of a link session ends that session only."""
+    with unscoped("any account: staff (no organization) or a customer's"):
+        if link_sessions.is_link_session():
+            audit.record(action, target=user, actor=user, session="link")
+        else:
+            user.end_all_sessions(keep_links=keep_links)
+            audit.record(action, target=user, actor=user)
+        db.session.flush()
+    sign_out()
+
+
+# --- a personal link ------------------------------------------------------------------------------------
+
+
+def start_link_session(person: User, kind: str, object_id: int, via: str, **details) -> None:
+    """The person's own click on their personal link: a link session that opens this one task
+    (:mod:`portal.link_sessions`), audited. A full session of the same person stays as it
+    is; a link session of the same person gains the task. Someone else signed in is refused before this."""
+    if current_user.is_authenticated and not link_sessions.is_link_session():
+        return
+    if not current_user.is_authenticated:
+        _fresh_session()
+        login_user(person, remember=False)
+        # The administrator's 最終ログイン counts a link's use too: it is the learner being active.
+        person.last_login_at = utcnow()
+    link_sessions.add_grant(kind, object_id)
+    audit.record("auth.link_session_started", target=person, actor=person, via=via, **details)
+    db.session.flush()
+
+
+# --- the second factor ----------------------------------------------------------------------------------
+
+
+def begin_sign_in(user: User, next_url: str | None = None) -> bool:
+    """After the password (or link) is right: sign in, or, with a second factor, hold the user at the
+    second step. Returns whether the second step is pending (the session is not signed in yet)."""
+    if not user.mfa_enabled:
+        start_session(user)
+        return False
+    _empty_session()
+    session[MFA_PENDING_KEY] = {
+        "user_id": user.id,
+        "token": user.session_token,
+        "at": epoch_seconds(),
+        "next": next_url,
+    }
+    return True
+
+
+def pending_user_id() -> int | None:
+    """The id of the user this session holds at the second step (however old the wait), or None."""
+    pending = session.get(MFA_PENDING_KEY)
+    user_id = pending.get("user_id") if isinstance(pending, dict) else None
+    return user_id if isinstance(user_id, int) else None
+
+
+def pending_mfa_user() -> User | None:
+    """The user waiting at the second step of this session, if the wait is fresh and still valid."""
+    pending = session.get(MFA_PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    user_id, token, at = pending.get("user_id"), pending.get("token"), pending.get("at")
+    if not isinstance(user_id, int) or not isinstance(at, int) or epoch_seconds() - at > MFA_PENDING_SECONDS:
+        return None
+    with unscoped("the second step comes before the session is signed in"):
+        user = db.session.get(User, user_id)
+    if user is None or not user.is_active or user.session_token != token or not user.mfa_enabled:
+        return None
+    return user
+
+
+def finish_sign_in(user: User) -> str | None:
+    """The second step passed: a fresh signed-in session. Returns the page asked for before sign-in."""
+    pending = session.get(MFA_PENDING_KEY) or {}
+    next_url = pending.get("next") if isinstance(pending, dict) else None
+    start_session(user)
+    return next_url if isinstance(next_url, str) else None
