@@ -129,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.monitoring import bp as monitoring_bp
+    from portal.blueprints.notices import operator_bp as operator_notices_bp
+    from portal.blueprints.notices import org_bp as org_notices_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
     from portal.blueprints.registration import bp as registration_bp
@@ -147,6 +149,8 @@ def _register_blueprints(app: Flask) -> None:
     # Back-office subjects: one package each, one blueprint per area it serves (portal/areas.py).
     app.register_blueprint(operator_billing_bp, url_prefix=OPERATOR_PREFIX)
     app.register_blueprint(org_billing_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_notices_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_notices_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")

@@ -14,7 +14,7 @@ NAV = {
         ("operator_billing.invoices", _l("請求書")),
         ("operator_billing.payments_list", _l("入金")),
         ("operator.seat_report", _l("上限超過")),
-        ("operator.notices_list", _l("お知らせ")),
+        ("operator_notices.notices_list", _l("お知らせ")),
         ("operator.legal_list", _l("規約・公開文書")),
         ("operator.deletions", _l("削除の記録")),
         ("courses.index", _l("講座")),
@@ -27,7 +27,7 @@ NAV = {
     Role.ORG_ADMIN: [
         ("org.home", _l("ホーム")),
         ("learners.index", _l("受講者")),
-        ("org.notices", _l("お知らせ")),
+        ("org_notices.notices", _l("お知らせ")),
         ("training.index", _l("研修")),
         ("inspections.index", _l("点検")),
         ("inspection_results.index", _l("点検結果")),
@@ -42,7 +42,7 @@ NAV = {
     Role.MANAGER: [
         ("org.home", _l("ホーム")),
         ("learners.index", _l("受講者")),
-        ("org.notices", _l("お知らせ")),
+        ("org_notices.notices", _l("お知らせ")),
         ("training.index", _l("研修")),
         ("inspections.index", _l("点検")),
         ("inspection_sheets.index", _l("チームの点検")),

@@ -45,8 +45,8 @@ ADMIN_ALLOWED = frozenset(
     {
         "org_billing.invoices",
         "org_billing.invoice_detail",
-        "org.notices",
-        "org.notice_detail",
+        "org_notices.notices",
+        "org_notices.notice_detail",
         "org.termination",
         "org.export",
         "tickets.index",

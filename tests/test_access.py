@@ -210,23 +210,23 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
     "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
     "org_billing.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
-    "operator.notices_list": ("GET", "/operator/notices", only("operator")),
-    "operator.notice_new": ("GET", "/operator/notices/new", only("operator")),
-    "operator.notice_detail": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}", only("operator")),
-    "operator.notice_update": (
+    "operator_notices.notices_list": ("GET", "/operator/notices", only("operator")),
+    "operator_notices.notice_new": ("GET", "/operator/notices/new", only("operator")),
+    "operator_notices.notice_detail": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}", only("operator")),
+    "operator_notices.notice_update": (
         "POST",
         lambda w: f"/operator/notices/{w['notice_a'].id}/updates",
         only("operator", ok=422),
     ),
-    "operator.notice_edit": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}/edit", only("operator")),
-    "operator.notice_withdraw": (
+    "operator_notices.notice_edit": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}/edit", only("operator")),
+    "operator_notices.notice_withdraw": (
         "POST",
         lambda w: f"/operator/notices/{w['notice_a'].id}/withdraw",
         only("operator", ok=303),
     ),
-    "operator.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
-    "org.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
-    "org.notice_detail": (
+    "operator_notices.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
+    "org_notices.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
+    "org_notices.notice_detail": (
         "GET",
         lambda w: f"/org/notices/{w['notice_a'].id}",
         {**only("admin_a", "manager_a"), "admin_b": 404},

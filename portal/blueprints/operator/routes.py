@@ -1,14 +1,12 @@
 import re
 from datetime import timedelta
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms.fields.choices import SelectChoice
 
 from portal import (
-    audit,
     contracts,
     cure_notices,
     deletion,
@@ -29,7 +27,6 @@ from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
-    AddressExportForm,
     AdminForm,
     ApproveDeletionForm,
     CancelContractForm,
@@ -38,12 +35,8 @@ from portal.blueprints.operator.forms import (
     CureRecordForm,
     HandleItemForm,
     InboxFilterForm,
-    IncidentUpdateForm,
     LegalDocumentForm,
     MfaResetForm,
-    NoticeCorrectionForm,
-    NoticeForm,
-    NoticeWithdrawForm,
     OrganizationFilterForm,
     OrganizationForm,
     PurgeForm,
@@ -55,7 +48,7 @@ from portal.blueprints.operator.forms import (
 )
 from portal.blueprints.org import services as org_services
 from portal.blueprints.org.forms import HandoverForm
-from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
+from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import (
@@ -65,7 +58,6 @@ from portal.models import (
     InboxItem,
     Invoice,
     LegalDocument,
-    Notice,
     Organization,
     Role,
     Subcontractor,
@@ -333,142 +325,6 @@ def seat_report():
     if not MONTH.fullmatch(month):
         month = seats.month_key(utcnow())
     return render_template("operator/seats.html", month=month, rows=seats.overage_report(month))
-
-
-# --- notices (Art. 9, 11, 20, 21) -----------------------------------------------------------
-
-
-def get_notice_or_404(notice_id: int) -> Notice:
-    return db.get_or_404(Notice, notice_id)
-
-
-def _organization_choices():
-    rows = db.session.execute(select(Organization.id, Organization.name).order_by(Organization.name)).all()
-    return [SelectChoice(org_id, name) for org_id, name in rows]
-
-
-@bp.get("/notices")
-def notices_list():
-    page = db.paginate(
-        select(Notice).order_by(Notice.published_at.desc(), Notice.id.desc()),
-        page=requested_page(),
-        per_page=50,
-        error_out=False,
-    )
-    return render_template("operator/notices.html", page=page)
-
-
-@bp.route("/notices/new", methods=["GET", "POST"])
-def notice_new():
-    form = NoticeForm()
-    form.organizations.choices = _organization_choices()
-    if form.validate_on_submit():
-        draft = notices.NoticeDraft(
-            kind=form.kind.data,
-            title=form.title.data,
-            body=form.body.data,
-            organization_ids=list(form.organizations.data) if form.audience.data == "chosen" else None,
-            starts_at=tokyo_to_utc(form.starts_at.data),
-            ends_at=tokyo_to_utc(form.ends_at.data),
-            service_ends_on=form.service_ends_on.data,
-        )
-        with rule_violations_shown(form.kind):
-            notice = notices.publish_notice(draft, _me())
-            flash(_("お知らせを公開し、主管理者にメールで通知しました。"), "success")
-            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
-    return render_template("operator/notice_new.html", form=form), form_status()
-
-
-@bp.get("/notices/<int:notice_id>")
-def notice_detail(notice_id: int):
-    notice = get_notice_or_404(notice_id)
-    return _notice_page(notice, IncidentUpdateForm())
-
-
-def _notice_page(notice: Notice, form: IncidentUpdateForm, code: int = 200, withdraw_form=None):
-    reads = notices.readers(notice)
-    return (
-        render_template(
-            "operator/notice_detail.html",
-            notice=notice,
-            form=form,
-            withdraw_form=withdraw_form or NoticeWithdrawForm(),
-            readers=reads,
-            organizations=notices.target_organizations(notice),
-            read_org_ids={r.organization_id for r in reads},
-        ),
-        code,
-    )
-
-
-@bp.post("/notices/<int:notice_id>/updates")
-def notice_update(notice_id: int):
-    notice = get_notice_or_404(notice_id)
-    form = IncidentUpdateForm()
-    if form.validate_on_submit():
-        with rule_violations_shown(form.status):
-            notices.add_incident_update(notice, form.status.data, form.body.data, _me())
-            flash(_("経過報告を追加し、主管理者にメールで通知しました。"), "success")
-            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
-    return _notice_page(notice, form, 422)
-
-
-def _local(moment):
-    return moment.astimezone(TOKYO).replace(tzinfo=None) if moment else None
-
-
-@bp.route("/notices/<int:notice_id>/edit", methods=["GET", "POST"])
-def notice_edit(notice_id: int):
-    """Correct a notice; its page keeps what it said before."""
-    notice = get_notice_or_404(notice_id)
-    form = NoticeCorrectionForm(
-        data=None if request.method == "POST" else {
-            "title": notice.title, "body": notice.body, "starts_at": _local(notice.starts_at),
-            "ends_at": _local(notice.ends_at), "service_ends_on": notice.service_ends_on,
-        }
-    )
-    if form.validate_on_submit():
-        correction = notices.NoticeCorrection(
-            title=form.title.data,
-            body=form.body.data,
-            starts_at=tokyo_to_utc(form.starts_at.data),
-            ends_at=tokyo_to_utc(form.ends_at.data),
-            service_ends_on=form.service_ends_on.data,
-        )
-        with rule_violations_shown(form.title):
-            notices.correct_notice(notice, correction, _me(), renotify=form.renotify.data, reason=form.reason.data)
-            flash(_("お知らせを訂正し、主管理者にメールで再通知しました。") if form.renotify.data
-                  else _("お知らせを訂正しました(メールは送っていません)。"), "success")
-            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
-    return render_template("operator/notice_edit.html", notice=notice, form=form), form_status()
-
-
-@bp.post("/notices/<int:notice_id>/withdraw")
-def notice_withdraw(notice_id: int):
-    notice = get_notice_or_404(notice_id)
-    form = NoticeWithdrawForm()
-    if form.validate_on_submit():
-        with rule_violations_shown(form.reason):
-            notices.withdraw_notice(notice, _me(), reason=form.reason.data, renotify=form.renotify.data)
-            flash(_("お知らせを取り下げました。お客様の画面には表示されません。"), "success")
-            return redirect(url_for("operator.notice_detail", notice_id=notice.id), 303)
-    return _notice_page(notice, IncidentUpdateForm(), 422, withdraw_form=form)
-
-
-@bp.route("/notices/addresses", methods=["GET", "POST"])
-def notice_addresses():
-    """The chosen organizations' registered postal addresses as CSV, for notices by post (Art. 9-3)."""
-    form = AddressExportForm()
-    form.organizations.choices = _organization_choices()
-    if form.validate_on_submit():
-        body = notices.address_csv(list(form.organizations.data))
-        audit.record("notice.addresses_exported", organizations=sorted(form.organizations.data))
-        response = make_response(body)
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        filename = f"addresses-{today_in_tokyo():%Y%m%d}.csv"
-        response.headers["Content-Disposition"] = f"attachment; filename={filename}"
-        return response
-    return render_template("operator/notice_addresses.html", form=form), form_status()
 
 
 # --- termination and deletion (Art. 15, 16, 19) ----------------------------------------------

@@ -107,27 +107,6 @@ def members():
     ), form_status()
 
 
-# --- notices from the operator (Art. 9-2) -----------------------------------------------------
-
-
-@bp.get("/notices")
-def notices():
-    me = current_user._get_current_object()
-    return render_template("org/notices.html", rows=notice_rules.board(me), unread=notice_rules.unread_count(me))
-
-
-@bp.get("/notices/<int:notice_id>")
-@writes_on_get
-def notice_detail(notice_id: int):
-    """Reading a notice records that this user has read it (the operator sees who has)."""
-    me = current_user._get_current_object()
-    notice = notice_rules.get_visible_notice_or_none(notice_id, me.organization_id)
-    if notice is None:
-        abort(404)
-    notice_rules.mark_read(notice, me)
-    return render_template("org/notice_detail.html", notice=notice)
-
-
 # --- termination and export (Art. 15) ---------------------------------------------------------
 
 
