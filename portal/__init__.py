@@ -125,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
+    from portal.blueprints.legal import operator_bp as operator_legal_bp
     from portal.blueprints.mail import bp as mail_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
@@ -151,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_billing_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(operator_notices_bp, url_prefix=OPERATOR_PREFIX)
     app.register_blueprint(org_notices_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_legal_bp, url_prefix=OPERATOR_PREFIX)
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")

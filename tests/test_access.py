@@ -245,8 +245,8 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     # Only the named successor of a pending handover may open it; there is none in the fixture.
     "org.handover_accept": ("GET", "/org/handover/accept", {**only("admin_a", "admin_b", "manager_a", ok=404)}),
     "org.messages": ("GET", "/org/messages", only("admin_a", "admin_b")),
-    "operator.legal_list": ("GET", "/operator/legal", only("operator")),
-    "operator.legal_new": ("GET", "/operator/legal/new", only("operator")),
+    "operator_legal.legal_list": ("GET", "/operator/legal", only("operator")),
+    "operator_legal.legal_new": ("GET", "/operator/legal/new", only("operator")),
     # No version of the terms exists in the fixture: the public page is 404, acceptance sends home.
     "legal.page": ("GET", "/legal/terms", everyone(404)),
     "legal.accept": ("GET", "/legal/accept", only("admin_a", "admin_b", ok=303)),

@@ -35,7 +35,6 @@ from portal.blueprints.operator.forms import (
     CureRecordForm,
     HandleItemForm,
     InboxFilterForm,
-    LegalDocumentForm,
     MfaResetForm,
     OrganizationFilterForm,
     OrganizationForm,
@@ -57,7 +56,6 @@ from portal.models import (
     DeletionRecord,
     InboxItem,
     Invoice,
-    LegalDocument,
     Organization,
     Role,
     Subcontractor,
@@ -510,40 +508,6 @@ def handover_start(org_id: int):
     else:
         flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
     return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-
-
-# --- terms and public texts (Art. 5, 25) -----------------------------------------------------
-
-
-@bp.get("/legal")
-def legal_list():
-    documents = db.session.scalars(
-        select(LegalDocument).order_by(LegalDocument.kind, LegalDocument.effective_on.desc(), LegalDocument.id.desc())
-    ).all()
-    current_terms = legal.current_document("terms")
-    return render_template(
-        "operator/legal.html",
-        documents=documents,
-        current_terms=current_terms,
-        acceptances=legal.all_acceptances(requested_page()),
-        today=today_in_tokyo(),
-    )
-
-
-@bp.route("/legal/new", methods=["GET", "POST"])
-def legal_new():
-    form = LegalDocumentForm()
-    if request.method == "GET" and request.args.get("kind") in {"terms", "privacy", "security"}:
-        form.kind.data = request.args["kind"]
-        latest = legal.current_document(form.kind.data)
-        if latest is not None:
-            form.body.data = latest.body
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            legal.publish_document(form.kind.data, form.version.data, form.body.data, form.effective_on.data, _me())
-            flash(_("新しい版を登録しました。施行日から公開ページに表示されます。"), "success")
-            return redirect(url_for("operator.legal_list"), 303)
-    return render_template("operator/legal_new.html", form=form), form_status()
 
 
 # --- subcontractors (再委託先, Art. 6) ----------------------------------------------------------
