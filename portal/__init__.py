@@ -113,7 +113,10 @@ def trust_proxies(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.areas import OPERATOR_PREFIX, ORG_PREFIX
     from portal.blueprints.auth import bp as auth_bp
+    from portal.blueprints.billing import operator_bp as operator_billing_bp
+    from portal.blueprints.billing import org_bp as org_billing_bp
     from portal.blueprints.inspections import (
         inspection_items_bp,
         inspection_links_bp,
@@ -124,10 +127,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.invitations import bp as invitations_bp
     from portal.blueprints.learners import bp as learners_bp
     from portal.blueprints.legal import bp as legal_bp
+    from portal.blueprints.legal import operator_bp as operator_legal_bp
     from portal.blueprints.mail import bp as mail_bp
     from portal.blueprints.main import bp as main_bp
     from portal.blueprints.me import bp as me_bp
     from portal.blueprints.monitoring import bp as monitoring_bp
+    from portal.blueprints.notices import operator_bp as operator_notices_bp
+    from portal.blueprints.notices import org_bp as org_notices_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
     from portal.blueprints.registration import bp as registration_bp
@@ -143,6 +149,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(invitations_bp, url_prefix="/invitation")
     app.register_blueprint(operator_bp, url_prefix="/operator")
     app.register_blueprint(org_bp, url_prefix="/org")
+    # Back-office subjects: one package each, one blueprint per area it serves (portal/areas.py).
+    app.register_blueprint(operator_billing_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_billing_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_notices_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_notices_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_legal_bp, url_prefix=OPERATOR_PREFIX)
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")

@@ -218,7 +218,7 @@ def subject_link(item: InboxItem) -> str | None:
     """Where the operator handles the underlying object, or None when there is no page for it."""
     endpoints = {
         "Application": ("applications.show", "application_id"),
-        "Invoice": ("operator.invoice_detail", "invoice_id"),
+        "Invoice": ("operator_billing.invoice_detail", "invoice_id"),
         "Ticket": ("tickets.show", "ticket_id"),
     }
     if item.subject_type in endpoints:

@@ -291,7 +291,7 @@ def _email_primary_admins(notice: Notice, key: str, update: NoticeUpdate | None,
             revision=revision,
             kind_label=KIND_LABELS[notice.kind],
             status_label=INCIDENT_LABELS.get(update.status) if update else None,
-            notice_url=external_url("org.notice_detail", notice_id=notice.id),
+            notice_url=external_url("org_notices.notice_detail", notice_id=notice.id),
         )
 
 

@@ -361,7 +361,7 @@ def send_reminder(invoice: Invoice, step: str, now: datetime) -> int:
             organization_id=org.id, user_id=user.id, locale=user.locale, topic=f"invoice:{invoice.id}",
             user=user, organization=org, invoice=invoice, balance=invoice.balance, overdue=overdue,
             days_overdue=(today_in_tokyo(now) - invoice.due_on).days,
-            invoice_url=external_url("org.invoice_detail", invoice_id=invoice.id),
+            invoice_url=external_url("org_billing.invoice_detail", invoice_id=invoice.id),
         )
     audit.record("invoice.reminder_sent", target=invoice, actor=None, number=invoice.number, step=step,
                  balance=invoice.balance, recipients=len(recipients))

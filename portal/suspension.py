@@ -43,10 +43,10 @@ ALWAYS_ALLOWED = frozenset(
 # reach the support desk (to ask why, or to say the payment is on its way).
 ADMIN_ALLOWED = frozenset(
     {
-        "org.invoices",
-        "org.invoice_detail",
-        "org.notices",
-        "org.notice_detail",
+        "org_billing.invoices",
+        "org_billing.invoice_detail",
+        "org_notices.notices",
+        "org_notices.notice_detail",
         "org.termination",
         "org.export",
         "tickets.index",

@@ -189,44 +189,44 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         only("operator", ok=303),
     ),
     "operator.status_change": ("POST", org_a_url("/status"), only("operator", ok=422)),
-    "operator.invoice_new": ("GET", org_a_url("/invoices/new"), only("operator")),
-    "operator.invoices": ("GET", "/operator/invoices", only("operator")),
-    "operator.invoice_detail": ("GET", invoice_a_url("/operator"), only("operator")),
-    "operator.credit_note_new": ("GET", invoice_a_url("/operator", "/credit-notes/new"), only("operator")),
-    "operator.credit_note_detail": (
+    "operator_billing.invoice_new": ("GET", org_a_url("/invoices/new"), only("operator")),
+    "operator_billing.invoices": ("GET", "/operator/invoices", only("operator")),
+    "operator_billing.invoice_detail": ("GET", invoice_a_url("/operator"), only("operator")),
+    "operator_billing.credit_note_new": ("GET", invoice_a_url("/operator", "/credit-notes/new"), only("operator")),
+    "operator_billing.credit_note_detail": (
         "GET", lambda w: f"/operator/credit-notes/{w['credit_note_a']}", only("operator")
     ),
-    "operator.invoice_paid": ("POST", invoice_a_url("/operator", "/paid"), only("operator", ok=303)),
-    "operator.invoice_suspend": ("POST", invoice_a_url("/operator", "/suspend"), only("operator", ok=303)),
+    "operator_billing.invoice_paid": ("POST", invoice_a_url("/operator", "/paid"), only("operator", ok=303)),
+    "operator_billing.invoice_suspend": ("POST", invoice_a_url("/operator", "/suspend"), only("operator", ok=303)),
     # Posted with nothing but a CSRF token: the operator gets the form back with its errors.
-    "operator.invoice_payment": ("POST", invoice_a_url("/operator", "/payments"), only("operator", ok=422)),
-    "operator.invoice_resume": ("POST", invoice_a_url("/operator", "/resume"), only("operator", ok=303)),
-    "operator.payments_list": ("GET", "/operator/payments", only("operator")),
-    "operator.payment_detail": ("GET", lambda w: f"/operator/payments/{w['payment']}", only("operator")),
-    "operator.payment_assign": (
+    "operator_billing.invoice_payment": ("POST", invoice_a_url("/operator", "/payments"), only("operator", ok=422)),
+    "operator_billing.invoice_resume": ("POST", invoice_a_url("/operator", "/resume"), only("operator", ok=303)),
+    "operator_billing.payments_list": ("GET", "/operator/payments", only("operator")),
+    "operator_billing.payment_detail": ("GET", lambda w: f"/operator/payments/{w['payment']}", only("operator")),
+    "operator_billing.payment_assign": (
         "POST", lambda w: f"/operator/payments/{w['payment']}/assign", only("operator", ok=422)
     ),
     "operator.seat_report": ("GET", "/operator/seats", only("operator")),
     "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
     "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
-    "org.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
-    "operator.notices_list": ("GET", "/operator/notices", only("operator")),
-    "operator.notice_new": ("GET", "/operator/notices/new", only("operator")),
-    "operator.notice_detail": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}", only("operator")),
-    "operator.notice_update": (
+    "org_billing.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
+    "operator_notices.notices_list": ("GET", "/operator/notices", only("operator")),
+    "operator_notices.notice_new": ("GET", "/operator/notices/new", only("operator")),
+    "operator_notices.notice_detail": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}", only("operator")),
+    "operator_notices.notice_update": (
         "POST",
         lambda w: f"/operator/notices/{w['notice_a'].id}/updates",
         only("operator", ok=422),
     ),
-    "operator.notice_edit": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}/edit", only("operator")),
-    "operator.notice_withdraw": (
+    "operator_notices.notice_edit": ("GET", lambda w: f"/operator/notices/{w['notice_a'].id}/edit", only("operator")),
+    "operator_notices.notice_withdraw": (
         "POST",
         lambda w: f"/operator/notices/{w['notice_a'].id}/withdraw",
         only("operator", ok=303),
     ),
-    "operator.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
-    "org.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
-    "org.notice_detail": (
+    "operator_notices.notice_addresses": ("GET", "/operator/notices/addresses", only("operator")),
+    "org_notices.notices": ("GET", "/org/notices", only("admin_a", "admin_b", "manager_a")),
+    "org_notices.notice_detail": (
         "GET",
         lambda w: f"/org/notices/{w['notice_a'].id}",
         {**only("admin_a", "manager_a"), "admin_b": 404},
@@ -245,8 +245,8 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     # Only the named successor of a pending handover may open it; there is none in the fixture.
     "org.handover_accept": ("GET", "/org/handover/accept", {**only("admin_a", "admin_b", "manager_a", ok=404)}),
     "org.messages": ("GET", "/org/messages", only("admin_a", "admin_b")),
-    "operator.legal_list": ("GET", "/operator/legal", only("operator")),
-    "operator.legal_new": ("GET", "/operator/legal/new", only("operator")),
+    "operator_legal.legal_list": ("GET", "/operator/legal", only("operator")),
+    "operator_legal.legal_new": ("GET", "/operator/legal/new", only("operator")),
     # No version of the terms exists in the fixture: the public page is 404, acceptance sends home.
     "legal.page": ("GET", "/legal/terms", everyone(404)),
     "legal.accept": ("GET", "/legal/accept", only("admin_a", "admin_b", ok=303)),
@@ -264,8 +264,8 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.third_party_revoke": ("POST", "/operator/third-parties/999/revoke", only("operator", ok=404)),
     "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
-    "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
-    "org.credit_note_detail": (
+    "org_billing.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
+    "org_billing.credit_note_detail": (
         "GET", lambda w: f"/org/credit-notes/{w['credit_note_a']}", {**only("admin_a"), "admin_b": 404}
     ),
     # --- mail: the delivery log (operators: everything; org admins: their people's messages) ---

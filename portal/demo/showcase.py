@@ -12,8 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from portal import audit
-from portal.blueprints.operator import services as billing
+from portal import audit, invoicing
 from portal.blueprints.training.deliveries import services as deliveries
 from portal.clock import TOKYO
 from portal.extensions import db
@@ -116,10 +115,10 @@ def issue_invoice(org: Organization, operator: User) -> tuple[Invoice | None, bo
                                                            Invoice.period_start == contract.starts_on))
         if existing is not None:
             return existing, False
-        invoice = billing.issue_invoice(
+        invoice = invoicing.issue_invoice(
             org, contract, period_start=contract.starts_on, period_end=contract.ends_on,
-            due_on=billing.default_due_on(),
-            overage_seats=billing.suggested_overage_seats(contract, contract.starts_on, contract.ends_on),
+            due_on=invoicing.default_due_on(),
+            overage_seats=invoicing.suggested_overage_seats(contract, contract.starts_on, contract.ends_on),
             by=operator,
         )
     return invoice, True

@@ -20,7 +20,7 @@ from portal.blueprints.org.forms import (
 from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.forms import AdminMfaPolicyForm, EmptyForm
-from portal.models import CreditNote, Invoice, Role, User
+from portal.models import Role, User
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
 from portal.security import role_required
@@ -103,53 +103,6 @@ def members():
         is_primary=is_primary,
         primary_id=services.profile_of(org).primary_admin_id if services.profile_of(org) else None,
     ), form_status()
-
-
-@bp.get("/invoices")
-@role_required(Role.ORG_ADMIN)
-def invoices():
-    rows = db.session.scalars(select(Invoice).order_by(Invoice.issued_on.desc(), Invoice.id.desc())).all()
-    return render_template("org/invoices.html", invoices=rows, today=today_in_tokyo())
-
-
-@bp.get("/invoices/<int:invoice_id>")
-@role_required(Role.ORG_ADMIN)
-def invoice_detail(invoice_id: int):
-    # Another organization's invoice is outside the tenant scope: 404.
-    invoice = db.get_or_404(Invoice, invoice_id)
-    notes = db.session.scalars(
-        select(CreditNote).where(CreditNote.invoice_id == invoice.id).order_by(CreditNote.id)
-    ).all()
-    return render_template("org/invoice_detail.html", invoice=invoice, notes=notes)
-
-
-@bp.get("/credit-notes/<int:note_id>")
-@role_required(Role.ORG_ADMIN)
-def credit_note_detail(note_id: int):
-    # Another organization's credit note is outside the tenant scope: 404.
-    note = db.get_or_404(CreditNote, note_id)
-    return render_template("org/credit_note_detail.html", note=note)
-
-
-# --- notices from the operator (Art. 9-2) -----------------------------------------------------
-
-
-@bp.get("/notices")
-def notices():
-    me = current_user._get_current_object()
-    return render_template("org/notices.html", rows=notice_rules.board(me), unread=notice_rules.unread_count(me))
-
-
-@bp.get("/notices/<int:notice_id>")
-@writes_on_get
-def notice_detail(notice_id: int):
-    """Reading a notice records that this user has read it (the operator sees who has)."""
-    me = current_user._get_current_object()
-    notice = notice_rules.get_visible_notice_or_none(notice_id, me.organization_id)
-    if notice is None:
-        abort(404)
-    notice_rules.mark_read(notice, me)
-    return render_template("org/notice_detail.html", notice=notice)
 
 
 # --- termination and export (Art. 15) ---------------------------------------------------------
