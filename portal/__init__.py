@@ -111,6 +111,7 @@ def trust_proxies(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.areas import OPERATOR_PREFIX, ORG_PREFIX
     from portal.blueprints.auth import bp as auth_bp
     from portal.blueprints.inspections import (
         inspection_items_bp,
@@ -128,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.monitoring import bp as monitoring_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.organizations import operator_bp as operator_organizations_bp
+    from portal.blueprints.organizations import org_bp as org_organizations_bp
     from portal.blueprints.registration import bp as registration_bp
     from portal.blueprints.registration import review_bp as applications_bp
     from portal.blueprints.status import bp as status_bp
@@ -141,6 +144,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(invitations_bp, url_prefix="/invitation")
     app.register_blueprint(operator_bp, url_prefix="/operator")
     app.register_blueprint(org_bp, url_prefix="/org")
+    # Back-office subjects: one package each, one blueprint per area it serves (portal/areas.py).
+    app.register_blueprint(operator_organizations_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_organizations_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")

@@ -4,142 +4,16 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
-    EmailField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import inbox
-from portal.accounts import email_taken, name_taken
-from portal.blueprints.operator.services import STATUS_LABELS, ContractTerms
-from portal.corporations import corporate_number_valid, looks_like_corporation, normalize_corporate_number
 from portal.forms import IntegerField
-from portal.models import OrganizationStatus
-
-
-def _yen(label):
-    return IntegerField(
-        label,
-        validators=[
-            InputRequired(message=_l("金額を入力してください(0円の場合は0)。")),
-            NumberRange(min=0, max=2_000_000_000, message=_l("金額は0円以上の整数で入力してください。")),
-        ],
-        description=_l("税抜・円"),
-        render_kw={"inputmode": "numeric"},
-    )
-
-
-class ContractForm(FlaskForm):
-    plan_name = StringField(
-        _l("プラン名"), validators=[DataRequired(message=_l("プラン名を入力してください。")), Length(max=100)]
-    )
-    starts_on = DateField(_l("契約開始日"), validators=[InputRequired(message=_l("契約開始日を入力してください。"))])
-    ends_on = DateField(_l("契約終了日"), validators=[InputRequired(message=_l("契約終了日を入力してください。"))])
-    seat_limit = IntegerField(
-        _l("上限利用者数"),
-        validators=[
-            InputRequired(message=_l("上限利用者数を入力してください。")),
-            NumberRange(min=1, max=1_000_000, message=_l("上限利用者数は1以上の整数で入力してください。")),
-        ],
-        render_kw={"inputmode": "numeric"},
-    )
-    annual_fee = _yen(_l("年間利用料"))
-    overage_unit_price = _yen(_l("超過単価(1名あたり・契約期間)"))
-
-    def validate_ends_on(self, field):
-        if self.starts_on.data and field.data and field.data <= self.starts_on.data:
-            raise ValidationError(_l("契約終了日は契約開始日より後の日付にしてください。"))
-
-    def terms(self) -> ContractTerms:
-        return ContractTerms(
-            plan_name=self.plan_name.data.strip(),
-            starts_on=self.starts_on.data,
-            ends_on=self.ends_on.data,
-            seat_limit=self.seat_limit.data,
-            annual_fee=self.annual_fee.data,
-            overage_unit_price=self.overage_unit_price.data,
-        )
-
-
-class AdminForm(FlaskForm):
-    admin_name = StringField(
-        _l("管理者氏名"), validators=[DataRequired(message=_l("管理者の氏名を入力してください。")), Length(max=100)]
-    )
-    admin_email = EmailField(
-        _l("管理者メールアドレス"),
-        validators=[
-            DataRequired(message=_l("管理者のメールアドレスを入力してください。")),
-            Length(max=254),
-            Email(message=_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
-        ],
-        description=_l("パスワード設定用の招待メールが届きます。"),
-        render_kw={"autocapitalize": "none"},
-    )
-
-    def validate_admin_email(self, field):
-        if email_taken(field.data):
-            raise ValidationError(_l("このメールアドレスはすでに登録されています。"))
-
-
-class OrganizationForm(ContractForm, AdminForm):
-    name = StringField(
-        _l("法人名"),
-        validators=[DataRequired(message=_l("法人名を入力してください。")), Length(max=200)],
-        description=_l("本サービスは法人のみのご契約です(利用規約第2条)。"),
-    )
-    without_legal_form = BooleanField(
-        _l("法人格なしで登録する"),
-        description=_l("法人名に「株式会社」「合同会社」などの法人格が含まれていないことを確認したうえで登録します。"),
-    )
-    corporate_number = StringField(
-        _l("法人番号"),
-        validators=[Optional()],
-        filters=[normalize_corporate_number],
-        description=_l("13桁の数字です。国税庁法人番号公表サイトで確認できます。わからなければ空欄のまま登録できます。"),
-    )
-
-    def validate_name(self, field):
-        if name_taken(field.data):
-            raise ValidationError(_l("同じ法人名の組織がすでに登録されています。"))
-        # A warning the operator may confirm past: some customers' registered names carry no legal form.
-        if not looks_like_corporation(field.data) and not self.without_legal_form.data:
-            raise ValidationError(
-                _l(
-                    "法人名に法人格(「株式会社」「合同会社」「一般社団法人」など)が含まれていません。"
-                    "正式名称を確認し、法人格なしで登録する場合は「法人格なしで登録する」にチェックしてください。"
-                )
-            )
-
-    def validate_corporate_number(self, field):
-        if not field.data:
-            return
-        if not field.data.isdigit() or len(field.data) != 13:
-            raise ValidationError(_l("法人番号は13桁の数字で入力してください。"))
-        if not corporate_number_valid(field.data):
-            raise ValidationError(
-                _l("法人番号が正しくありません(チェックデジットが一致しません)。番号をご確認ください。")
-            )
-
-
-class StatusForm(FlaskForm):
-    status = SelectField(
-        _l("状態"),
-        choices=[SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()],
-        validators=[DataRequired()],
-    )
-    reason = TextAreaField(
-        _l("理由"),
-        validators=[Length(max=500)],
-        description=_l("利用停止・契約終了の場合は必須です。組織の利用者に表示されます。"),
-    )
-
-    def validate_reason(self, field):
-        if self.status.data != OrganizationStatus.ACTIVE and not (field.data or "").strip():
-            raise ValidationError(_l("利用停止・契約終了には理由を入力してください。"))
 
 
 class InvoiceForm(FlaskForm):
@@ -161,14 +35,6 @@ class InvoiceForm(FlaskForm):
             raise ValidationError(_l("請求期間の終了日は開始日より後の日付にしてください。"))
 
 
-class RenewalForm(ContractForm):
-    """The next contract period (by default the latest period's terms for a year) and its invoice's due date."""
-
-    due_on = DateField(
-        _l("請求書のお支払期限"), validators=[InputRequired(message=_l("お支払期限を入力してください。"))]
-    )
-
-
 class CreditNoteForm(FlaskForm):
     amount = IntegerField(
         _l("返還する金額(税抜)"),
@@ -187,16 +53,6 @@ class CreditNoteForm(FlaskForm):
         ],
         description=_l("例: 点検による1か月を超える停止期間の利用料の返還(利用規約第20条第1項)"),
     )
-
-
-class OrganizationFilterForm(FlaskForm):
-    q = StringField(_l("法人名・コード・プラン"), validators=[Optional(), Length(max=100)])
-    status = SelectField(
-        _l("状態"),
-        choices=[SelectChoice("", _l("すべて"))] + [SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()],
-        validators=[Optional()],
-    )
-    over_limit = BooleanField(_l("上限超過のみ"))
 
 
 class NoticeForm(FlaskForm):

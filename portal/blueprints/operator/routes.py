@@ -1,4 +1,3 @@
-import re
 from datetime import timedelta
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
@@ -15,8 +14,8 @@ from portal import (
     inbox,
     legal,
     notices,
+    organization_page,
     payments,
-    seats,
     staff_alerts,
     staff_training,
     third_parties,
@@ -29,11 +28,9 @@ from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.operator import bp, services
 from portal.blueprints.operator.forms import (
     AddressExportForm,
-    AdminForm,
     ApproveDeletionForm,
     AssignPaymentForm,
     CancelContractForm,
-    ContractForm,
     CreditNoteForm,
     CureNoticeForm,
     CureRecordForm,
@@ -47,18 +44,12 @@ from portal.blueprints.operator.forms import (
     NoticeCorrectionForm,
     NoticeForm,
     NoticeWithdrawForm,
-    OrganizationFilterForm,
-    OrganizationForm,
     PaymentForm,
     PurgeForm,
-    RenewalForm,
-    StatusForm,
     SubcontractorForm,
     ThirdPartyForm,
     UserLookupForm,
 )
-from portal.blueprints.org import services as org_services
-from portal.blueprints.org.forms import HandoverForm
 from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
@@ -73,16 +64,13 @@ from portal.models import (
     Notice,
     Organization,
     Payment,
-    Role,
     Subcontractor,
     ThirdParty,
     User,
 )
-from portal.organizations import get_profile, status_history
-from portal.pagination import paginate_rows, requested_page
+from portal.organizations import STATUS_LABELS, organizations_query, status_counts
+from portal.pagination import requested_page
 from portal.violations import form_status, rule_violations_shown, undone_on
-
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def get_org_or_404(org_id: int) -> Organization:
@@ -100,7 +88,7 @@ def get_invoice_or_404(invoice_id: int) -> Invoice:
 
 @bp.get("/")
 def home():
-    over_limit = db.session.execute(services.organizations_query(over_limit=True).limit(20)).all()
+    over_limit = db.session.execute(organizations_query(over_limit=True).limit(20)).all()
     overdue = db.session.scalars(services.overdue_invoices_query().limit(20)).all()
     return render_template(
         "operator/home.html",
@@ -113,10 +101,10 @@ def home():
         inbox_counts=inbox.open_counts(),
         inbox_kinds=inbox.KINDS,
         expired_cure_notices=cure_notices.expired_notices(),
-        counts=services.status_counts(),
+        counts=status_counts(),
         over_limit=over_limit,
         overdue=overdue,
-        labels=services.STATUS_LABELS,
+        labels=STATUS_LABELS,
         today=today_in_tokyo(),
         action_form=EmptyForm(),
     )
@@ -177,163 +165,6 @@ def audit_log():
     return render_template("operator/audit.html", form=form, page=page, targets=TargetLabels(page.items))
 
 
-# --- organizations and contracts ------------------------------------------------------------
-
-
-@bp.get("/organizations")
-def organizations():
-    form = OrganizationFilterForm(request.args, meta={"csrf": False})
-    form.validate()
-    stmt = services.organizations_query(
-        q=form.q.data if not form.q.errors else "",
-        status=form.status.data or "",
-        over_limit=bool(form.over_limit.data),
-    )
-    page = paginate_rows(stmt, requested_page())
-    return render_template("operator/organizations.html", form=form, page=page, labels=services.STATUS_LABELS)
-
-
-@bp.route("/organizations/new", methods=["GET", "POST"])
-def organization_new():
-    form = OrganizationForm()
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            org = services.create_organization(
-                form.name.data,
-                form.terms(),
-                form.admin_name.data,
-                form.admin_email.data,
-                _me(),
-                corporate_number=form.corporate_number.data,
-            )
-            flash(_("組織を登録し、管理者に招待メールを送信しました。"), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    return render_template("operator/organization_new.html", form=form), form_status(form)
-
-
-@bp.get("/organizations/<int:org_id>")
-def organization_detail(org_id: int):
-    org = get_org_or_404(org_id)
-    return _detail(org, StatusForm(status=org.status), AdminForm())
-
-
-def _detail(
-    org: Organization,
-    status_form: StatusForm,
-    admin_form: AdminForm,
-    code: int = 200,
-    cure_form: CureNoticeForm | None = None,
-):
-    contract = get_contract(org)
-    invoices = db.session.scalars(
-        select(Invoice).where(Invoice.organization_id == org.id).order_by(Invoice.period_start.desc())
-    ).all()
-    return (
-        render_template(
-            "operator/organization_detail.html",
-            org=org,
-            contract=contract,
-            profile=get_profile(org),
-            seat=seats.seat_check(org),
-            peaks=seats.monthly_peaks(org.id),
-            staff=services.org_staff(org),
-            activity=services.recent_activity(org),
-            status_history=status_history(org),
-            invoices=invoices,
-            contract_history=contracts.contract_history(org.id),
-            not_started=contracts.not_started(org.id),
-            fees=contracts.termination_fees(org.id),
-            received_12_months=payments.received_last_12_months(org),
-            status_form=status_form,
-            admin_form=admin_form,
-            action_form=EmptyForm(),
-            cancel_form=CancelContractForm(),
-            handover_form=HandoverForm(predecessor_after="manager"),
-            pending_handover=org_services.pending_handover(org),
-            third_party_form=ThirdPartyForm(),
-            third_parties=third_parties.all_for(org),
-            termination=termination_rules.get_termination(org),
-            cure_notices=cure_notices.notices_for(org),
-            cure_form=cure_form or CureNoticeForm(),
-            cure_record_form=CureRecordForm(),
-            labels=services.STATUS_LABELS,
-            today=today_in_tokyo(),
-            mfa_form=AdminMfaPolicyForm(required=org.admins_require_mfa),
-        ),
-        code,
-    )
-
-
-@bp.route("/organizations/<int:org_id>/contract", methods=["GET", "POST"])
-def contract_edit(org_id: int):
-    org = get_org_or_404(org_id)
-    contract = get_contract(org)
-    form = ContractForm(obj=contract)
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            services.save_contract(org, contract, form.terms(), _me())
-            flash(_("契約内容を保存しました。"), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    return render_template("operator/contract_edit.html", form=form, org=org), form_status()
-
-
-@bp.route("/organizations/<int:org_id>/contract/renew", methods=["GET", "POST"])
-def contract_renew(org_id: int):
-    """The next contract period, by default the latest period's terms for a year, and its invoice."""
-    org = get_org_or_404(org_id)
-    defaults = services.renewal_terms(org)
-    if defaults is None:
-        flash(_("更新する契約がありません。先に契約内容を登録してください。"), "error")
-        return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    form = RenewalForm(obj=defaults, due_on=services.default_due_on())
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            _contract, invoice = services.renew_contract(org, form.terms(), form.due_on.data, _me())
-            flash(_("契約を更新し、請求書 %(number)s を発行しました。", number=invoice.number), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    return render_template("operator/contract_renew.html", form=form, org=org), form_status()
-
-
-@bp.post("/organizations/<int:org_id>/admins")
-def admin_new(org_id: int):
-    org = get_org_or_404(org_id)
-    form = AdminForm()
-    if form.validate_on_submit():
-        with rule_violations_shown(form.admin_email):
-            services.issue_admin(org, form.admin_name.data, form.admin_email.data, _me())
-            flash(_("管理者IDを発行し、招待メールを送信しました。"), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    return _detail(org, StatusForm(status=org.status), form, 422)
-
-
-@bp.post("/organizations/<int:org_id>/admins/<int:user_id>/resend")
-def admin_resend(org_id: int, user_id: int):
-    org = get_org_or_404(org_id)
-    user = db.session.scalar(
-        select(User).where(User.id == user_id, User.organization_id == org.id, User.role == Role.ORG_ADMIN)
-    )
-    if user is None:
-        abort(404)
-    form = EmptyForm()
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            services.resend_invitation(user, _me())
-            flash(_("招待メールを再送しました。以前のリンクは使えなくなりました。"), "success")
-    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-
-
-@bp.post("/organizations/<int:org_id>/status")
-def status_change(org_id: int):
-    org = get_org_or_404(org_id)
-    form = StatusForm()
-    if form.validate_on_submit():
-        with rule_violations_shown(form.status):
-            services.change_status(org, form.status.data, form.reason.data, _me())
-            flash(_("組織の状態を「%(label)s」にしました。", label=services.STATUS_LABELS[org.status]), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    return _detail(org, form, AdminForm(), 422)
-
-
 # --- invoices -------------------------------------------------------------------------------
 
 
@@ -343,7 +174,7 @@ def invoice_new(org_id: int):
     contract = get_contract(org)
     if contract is None:
         flash(_("契約が登録されていないため、請求書を発行できません。先に契約内容を登録してください。"), "error")
-        return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+        return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
     form = InvoiceForm()
     if request.method == "GET":
         form.period_start.data = contract.starts_on
@@ -581,17 +412,6 @@ def invoice_suspend(invoice_id: int):
     return redirect(url_for("operator.invoices", overdue=1), 303)
 
 
-# --- seats ----------------------------------------------------------------------------------
-
-
-@bp.get("/seats")
-def seat_report():
-    month = request.args.get("month", "")
-    if not MONTH.fullmatch(month):
-        month = seats.month_key(utcnow())
-    return render_template("operator/seats.html", month=month, rows=seats.overage_report(month))
-
-
 # --- notices (Art. 9, 11, 20, 21) -----------------------------------------------------------
 
 
@@ -728,6 +548,25 @@ def notice_addresses():
     return render_template("operator/notice_addresses.html", form=form), form_status()
 
 
+# --- this area's sections of the page of one organization (portal/organization_page.py) -----------
+
+
+@organization_page.section
+def _operator_sections(org: Organization) -> dict:
+    """Termination, cure notices and third parties (still the operator area's), and the two-factor policy."""
+    return {
+        "fees": contracts.termination_fees(org.id),
+        "cancel_form": CancelContractForm(),
+        "third_party_form": ThirdPartyForm(),
+        "third_parties": third_parties.all_for(org),
+        "termination": termination_rules.get_termination(org),
+        "cure_notices": cure_notices.notices_for(org),
+        "cure_form": CureNoticeForm(),
+        "cure_record_form": CureRecordForm(),
+        "mfa_form": AdminMfaPolicyForm(required=org.admins_require_mfa),
+    }
+
+
 # --- termination and deletion (Art. 15, 16, 19) ----------------------------------------------
 
 
@@ -742,7 +581,7 @@ def termination_receive(org_id: int):
             termination_rules.receive_termination(termination, _me())
             flash(_("利用終了の申し入れを受領しました。主管理者にメールで通知しました。"), "success")
             _final_invoice_flash(services.settle_termination_fees(org, _me()))
-    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
 
 
 @bp.post("/organizations/<int:org_id>/cancel")
@@ -756,7 +595,7 @@ def contract_cancel(org_id: int):
             _final_invoice_flash(services.settle_termination_fees(org, _me()))
     else:
         flash(_("解除の理由を選んでください。"), "error")
-    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
 
 
 def _final_invoice_flash(invoice: Invoice | None) -> None:
@@ -784,8 +623,10 @@ def cure_notice_send(org_id: int):
                   day=notice.deadline_on.strftime("%Y/%m/%d")),
                 "success",
             )
-            return redirect(url_for("operator.organization_detail", org_id=org.id, _anchor="sec-cure"), 303)
-    return _detail(org, StatusForm(status=org.status), AdminForm(), form_status(form), cure_form=form)
+            return redirect(
+                url_for("operator_organizations.organization_detail", org_id=org.id, _anchor="sec-cure"), 303
+            )
+    return organization_page.render(org, form_status(form), cure_form=form)
 
 
 @bp.post("/cure-notices/<int:notice_id>/cured")
@@ -798,7 +639,9 @@ def cure_notice_cured(notice_id: int):
             flash(_("是正を記録しました。"), "success")
     else:
         flash(_("是正の内容は500文字以内で入力してください。"), "error")
-    return redirect(url_for("operator.organization_detail", org_id=notice.organization_id, _anchor="sec-cure"), 303)
+    return redirect(
+        url_for("operator_organizations.organization_detail", org_id=notice.organization_id, _anchor="sec-cure"), 303
+    )
 
 
 def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletionForm, code: int = 200,
@@ -813,7 +656,7 @@ def _purge_page(org: Organization, form: PurgeForm, approve_form: ApproveDeletio
         pending=deletion.pending_request(org),
         deleted=deletion.data_deleted(org),
         grounds=deletion.grounds(),
-        labels=services.STATUS_LABELS,
+        labels=STATUS_LABELS,
         me=_me(),
     ), code
 
@@ -890,27 +733,6 @@ def deletions():
         requests=deletion.requests_by_record([r.id for r in page.items]),
         grounds=deletion.grounds(),
     )
-
-
-@bp.post("/organizations/<int:org_id>/handover")
-def handover_start(org_id: int):
-    """The operator names a successor to the primary administrator (Art. 12), e.g. when the primary left."""
-    org = get_org_or_404(org_id)
-    form = HandoverForm()
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            org_services.start_handover(
-                org,
-                form.successor_name.data,
-                form.successor_email.data,
-                form.notes.data or "",
-                form.predecessor_after.data,
-                _me(),
-            )
-            flash(_("後任者に引き継ぎの依頼を送りました。"), "success")
-    else:
-        flash(_("後任者の氏名とメールアドレスを正しく入力してください。"), "error")
-    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
 
 
 # --- terms and public texts (Art. 5, 25) -----------------------------------------------------
@@ -1020,7 +842,7 @@ def third_party_approve(org_id: int):
             flash(_("第三者の利用を承諾しました。"), "success")
     else:
         flash(_("第三者の名称を入力してください。"), "error")
-    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
 
 
 @bp.post("/third-parties/<int:party_id>/revoke")
@@ -1030,7 +852,7 @@ def third_party_revoke(party_id: int):
         with rule_violations_shown():
             unmarked = third_parties.revoke(party, _me())
             flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
-    return redirect(url_for("operator.organization_detail", org_id=party.organization_id), 303)
+    return redirect(url_for("operator_organizations.organization_detail", org_id=party.organization_id), 303)
 
 
 @bp.post("/organizations/<int:org_id>/two-factor-policy")
@@ -1041,7 +863,7 @@ def organization_mfa_policy(org_id: int):
     if form.validate_on_submit():
         auth_services.set_admin_mfa_policy(org, bool(form.required.data))
         flash(_("2段階認証の設定を保存しました。"), "success")
-    return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+    return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
 
 
 # --- a lost second factor (#10) ----------------------------------------------------------------------
