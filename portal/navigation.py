@@ -16,7 +16,7 @@ NAV = {
         ("operator_organizations.seat_report", _l("上限超過")),
         ("operator.notices_list", _l("お知らせ")),
         ("operator.legal_list", _l("規約・公開文書")),
-        ("operator.deletions", _l("削除の記録")),
+        ("operator_termination.deletions", _l("削除の記録")),
         ("courses.index", _l("講座")),
         ("inspection_items.editions", _l("点検の版")),
         ("tickets.desk", _l("サポートデスク")),

@@ -231,15 +231,17 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         lambda w: f"/org/notices/{w['notice_a'].id}",
         {**only("admin_a", "manager_a"), "admin_b": 404},
     ),
-    "operator.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
-    "operator.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
-    "operator.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
+    "operator_termination.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
+    "operator_termination.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
+    "operator_termination.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
     # No deletion has been requested in the fixture: nothing to approve or withdraw.
-    "operator.organization_purge_approve": ("POST", org_a_url("/purge/approve"), only("operator", ok=404)),
-    "operator.organization_purge_withdraw": ("POST", org_a_url("/purge/withdraw"), only("operator", ok=404)),
-    "operator.deletions": ("GET", "/operator/deletions", only("operator")),
-    "org.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
-    "org.export": ("GET", "/org/export", only("admin_a", "admin_b")),
+    "operator_termination.organization_purge_approve": ("POST", org_a_url("/purge/approve"), only("operator", ok=404)),
+    "operator_termination.organization_purge_withdraw": (
+        "POST", org_a_url("/purge/withdraw"), only("operator", ok=404)
+    ),
+    "operator_termination.deletions": ("GET", "/operator/deletions", only("operator")),
+    "org_termination.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
+    "org_termination.export": ("GET", "/org/export", only("admin_a", "admin_b")),
     "operator_organizations.handover_start": ("POST", org_a_url("/handover"), only("operator", ok=303)),
     "org_organizations.handover": ("GET", "/org/handover", only("admin_a", "admin_b")),
     # Only the named successor of a pending handover may open it; there is none in the fixture.
@@ -258,9 +260,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator.subcontractor_edit": ("GET", "/operator/subcontractors/999/edit", only("operator", ok=404)),
     "operator.subcontractor_delete": ("POST", "/operator/subcontractors/999/delete", only("operator", ok=404)),
     # Posted with nothing but a CSRF token: the organization's page comes back with the form's errors.
-    "operator.cure_notice_send": ("POST", org_a_url("/cure-notices"), only("operator", ok=422)),
+    "operator_termination.cure_notice_send": ("POST", org_a_url("/cure-notices"), only("operator", ok=422)),
     "operator.staff_training_list": ("GET", "/operator/staff-training", only("operator")),
-    "operator.cure_notice_cured": ("POST", "/operator/cure-notices/999/cured", only("operator", ok=404)),
+    "operator_termination.cure_notice_cured": ("POST", "/operator/cure-notices/999/cured", only("operator", ok=404)),
     "operator.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
     # No third party in the fixture: nothing to revoke.
     "operator.third_party_revoke": ("POST", "/operator/third-parties/999/revoke", only("operator", ok=404)),

@@ -117,17 +117,23 @@ OBJECT_ROUTES: dict[str, Probe] = {
     "operator_organizations.status_change": post("/operator/organizations/{org}/status", "operator"),
     "operator.invoice_new": get("/operator/organizations/{org}/invoices/new", "operator"),
     # No termination has been asked for in the fixture: the page says so with 404.
-    "operator.termination_receive": post("/operator/organizations/{org}/termination/receive", "operator", own=404),
-    "operator.contract_cancel": post("/operator/organizations/{org}/cancel", "operator"),
-    "operator.organization_purge": get("/operator/organizations/{org}/purge", "operator"),
+    "operator_termination.termination_receive": post(
+        "/operator/organizations/{org}/termination/receive", "operator", own=404
+    ),
+    "operator_termination.contract_cancel": post("/operator/organizations/{org}/cancel", "operator"),
+    "operator_termination.organization_purge": get("/operator/organizations/{org}/purge", "operator"),
     # No deletion is requested in the fixture: 404 for every organization.
-    "operator.organization_purge_approve": post("/operator/organizations/{org}/purge/approve", "operator", own=404),
-    "operator.organization_purge_withdraw": post("/operator/organizations/{org}/purge/withdraw", "operator", own=404),
+    "operator_termination.organization_purge_approve": post(
+        "/operator/organizations/{org}/purge/approve", "operator", own=404
+    ),
+    "operator_termination.organization_purge_withdraw": post(
+        "/operator/organizations/{org}/purge/withdraw", "operator", own=404
+    ),
     "operator_organizations.handover_start": post("/operator/organizations/{org}/handover", "operator"),
     "operator.third_party_approve": post("/operator/organizations/{org}/third-parties", "operator"),
     "operator.third_party_revoke": post("/operator/third-parties/{third_party}/revoke", "operator"),
-    "operator.cure_notice_send": post("/operator/organizations/{org}/cure-notices", "operator"),
-    "operator.cure_notice_cured": post("/operator/cure-notices/{cure_notice}/cured", "operator"),
+    "operator_termination.cure_notice_send": post("/operator/organizations/{org}/cure-notices", "operator"),
+    "operator_termination.cure_notice_cured": post("/operator/cure-notices/{cure_notice}/cured", "operator"),
     "operator.subcontractor_edit": get("/operator/subcontractors/{subcontractor}/edit", "operator"),
     "operator.subcontractor_delete": post("/operator/subcontractors/{subcontractor}/delete", "operator"),
     "operator.organization_mfa_policy": post("/operator/organizations/{org}/two-factor-policy", "operator"),

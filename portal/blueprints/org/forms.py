@@ -1,12 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
-
-
-class TerminationRequestForm(FlaskForm):
-    end_on = DateField(_l("利用終了日"), validators=[InputRequired(message=_l("利用終了日を入力してください。"))])
-    reason = TextAreaField(_l("理由(任意)"), validators=[Optional(), Length(max=500)])
+from wtforms import BooleanField, SelectField
+from wtforms.validators import DataRequired, Optional
 
 
 class ThirdPartyMemberForm(FlaskForm):

@@ -1,18 +1,16 @@
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, dashboard, data_export, third_parties, weekly_summary
+from portal import dashboard, third_parties, weekly_summary
 from portal import notices as notice_rules
-from portal import termination as termination_rules
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.org import bp
 from portal.blueprints.org.forms import (
-    TerminationRequestForm,
     ThirdPartyMemberForm,
     WeeklySummaryForm,
 )
@@ -94,44 +92,6 @@ def notice_detail(notice_id: int):
         abort(404)
     notice_rules.mark_read(notice, me)
     return render_template("org/notice_detail.html", notice=notice)
-
-
-# --- termination and export (Art. 15) ---------------------------------------------------------
-
-
-@bp.route("/termination", methods=["GET", "POST"])
-@role_required(Role.ORG_ADMIN)
-def termination():
-    org = current_user.organization
-    current = termination_rules.get_termination(org)
-    form = TerminationRequestForm()
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            termination_rules.request_termination(
-                org, form.end_on.data, form.reason.data or "", current_user._get_current_object()
-            )
-            flash(_("利用終了の申し入れを送信しました。運営事務局が受領すると確定します。"), "success")
-            return redirect(url_for("org.termination"), 303)
-    return render_template(
-        "org/termination.html",
-        form=form,
-        current=current,
-        retention_ends_on=termination_rules.retention_ends_on(current) if current else None,
-    ), form_status()
-
-
-@bp.get("/export")
-@writes_on_get
-@role_required(Role.ORG_ADMIN)
-def export():
-    """All of the organization's data as a zip of CSV files; the download is audited."""
-    org = current_user.organization
-    body = data_export.export_zip(org)
-    audit.record("org.data_exported", target=org, organization_id=org.id, size=len(body))
-    response = make_response(body)
-    response.headers["Content-Type"] = "application/zip"
-    response.headers["Content-Disposition"] = f"attachment; filename=export-{org.code}-{today_in_tokyo():%Y%m%d}.zip"
-    return response
 
 
 @bp.get("/messages")
