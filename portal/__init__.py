@@ -136,6 +136,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.status import bp as status_bp
     from portal.blueprints.termination import operator_bp as operator_termination_bp
     from portal.blueprints.termination import org_bp as org_termination_bp
+    from portal.blueprints.third_parties import operator_bp as operator_third_parties_bp
+    from portal.blueprints.third_parties import org_bp as org_third_parties_bp
     from portal.blueprints.tickets import bp as tickets_bp
     from portal.blueprints.tickets import contact_bp
     from portal.blueprints.training import courses_bp, quizzes_bp, training_bp, training_links_bp
@@ -151,6 +153,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_organizations_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(operator_termination_bp, url_prefix=OPERATOR_PREFIX)
     app.register_blueprint(org_termination_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_third_parties_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_third_parties_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(learners_bp, url_prefix="/org/learners")
     app.register_blueprint(me_bp, url_prefix="/me")
     app.register_blueprint(tickets_bp, url_prefix="/tickets")

@@ -256,17 +256,21 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "legal.accept": ("GET", "/legal/accept", only("admin_a", "admin_b", ok=303)),
     # --- the rest of the terms (#20 item 7): subcontractors (Art. 6), cure notices (Art. 16-3) -----------
     "legal.subcontractors": ("GET", "/legal/subcontractors", everyone(200)),
-    "operator.subcontractors": ("GET", "/operator/subcontractors", only("operator")),
-    "operator.subcontractor_edit": ("GET", "/operator/subcontractors/999/edit", only("operator", ok=404)),
-    "operator.subcontractor_delete": ("POST", "/operator/subcontractors/999/delete", only("operator", ok=404)),
+    "operator_third_parties.subcontractors": ("GET", "/operator/subcontractors", only("operator")),
+    "operator_third_parties.subcontractor_edit": ("GET", "/operator/subcontractors/999/edit", only("operator", ok=404)),
+    "operator_third_parties.subcontractor_delete": (
+        "POST", "/operator/subcontractors/999/delete", only("operator", ok=404)
+    ),
     # Posted with nothing but a CSRF token: the organization's page comes back with the form's errors.
     "operator_termination.cure_notice_send": ("POST", org_a_url("/cure-notices"), only("operator", ok=422)),
     "operator.staff_training_list": ("GET", "/operator/staff-training", only("operator")),
     "operator_termination.cure_notice_cured": ("POST", "/operator/cure-notices/999/cured", only("operator", ok=404)),
-    "operator.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
+    "operator_third_parties.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
     # No third party in the fixture: nothing to revoke.
-    "operator.third_party_revoke": ("POST", "/operator/third-parties/999/revoke", only("operator", ok=404)),
-    "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
+    "operator_third_parties.third_party_revoke": (
+        "POST", "/operator/third-parties/999/revoke", only("operator", ok=404)
+    ),
+    "org_third_parties.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
     "org.credit_note_detail": (

@@ -169,13 +169,6 @@ class LegalDocumentForm(FlaskForm):
     )
 
 
-class ThirdPartyForm(FlaskForm):
-    name = StringField(
-        _l("第三者の名称"), validators=[DataRequired(message=_l("第三者の名称を入力してください。")), Length(max=200)]
-    )
-    note = StringField(_l("承諾の内容(書面の日付・範囲など)"), validators=[Optional(), Length(max=500)])
-
-
 class MfaResetForm(FlaskForm):
     reason = TextAreaField(
         _l("リセットの理由と本人確認の方法"),
@@ -259,19 +252,4 @@ class HandleItemForm(FlaskForm):
         _l("メモ(任意)"),
         validators=[Optional(), Length(max=inbox.NOTE_MAX)],
         description=_l("何をしたかを残すと、あとで見た人にわかります。"),
-    )
-
-
-class SubcontractorForm(FlaskForm):
-    name = StringField(
-        _l("委託先の名称"),
-        validators=[DataRequired(message=_l("委託先の名称を入力してください。")), Length(max=200)],
-    )
-    purpose = StringField(
-        _l("委託する業務"),
-        validators=[DataRequired(message=_l("委託する業務を入力してください。")), Length(max=500)],
-    )
-    location = StringField(
-        _l("所在地・国"),
-        validators=[DataRequired(message=_l("所在地と国を入力してください(例: 東京都・日本)。")), Length(max=200)],
     )

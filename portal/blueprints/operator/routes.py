@@ -18,7 +18,6 @@ from portal import (
     payments,
     staff_alerts,
     staff_training,
-    third_parties,
 )
 from portal.accounts import signed_in_user as _me
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
@@ -40,8 +39,6 @@ from portal.blueprints.operator.forms import (
     NoticeForm,
     NoticeWithdrawForm,
     PaymentForm,
-    SubcontractorForm,
-    ThirdPartyForm,
     UserLookupForm,
 )
 from portal.clock import TOKYO, today_in_tokyo, tokyo_to_utc, utcnow
@@ -56,8 +53,6 @@ from portal.models import (
     Notice,
     Organization,
     Payment,
-    Subcontractor,
-    ThirdParty,
     User,
 )
 from portal.organizations import STATUS_LABELS, organizations_query, status_counts
@@ -545,12 +540,8 @@ def notice_addresses():
 
 @organization_page.section
 def _operator_sections(org: Organization) -> dict:
-    """Third parties (still the operator area's) and the two-factor policy."""
-    return {
-        "third_party_form": ThirdPartyForm(),
-        "third_parties": third_parties.all_for(org),
-        "mfa_form": AdminMfaPolicyForm(required=org.admins_require_mfa),
-    }
+    """The two-factor policy of the organization's administrators."""
+    return {"mfa_form": AdminMfaPolicyForm(required=org.admins_require_mfa)}
 
 
 # --- terms and public texts (Art. 5, 25) -----------------------------------------------------
@@ -587,51 +578,6 @@ def legal_new():
     return render_template("operator/legal_new.html", form=form), form_status()
 
 
-# --- subcontractors (再委託先, Art. 6) ----------------------------------------------------------
-
-
-def get_subcontractor_or_404(subcontractor_id: int) -> Subcontractor:
-    return db.get_or_404(Subcontractor, subcontractor_id)
-
-
-@bp.route("/subcontractors", methods=["GET", "POST"])
-def subcontractors():
-    form = SubcontractorForm()
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            legal.add_subcontractor(form.name.data, form.purpose.data, form.location.data, _me())
-            flash(_("委託先を追加しました。公開ページに表示されます。"), "success")
-            return redirect(url_for("operator.subcontractors"), 303)
-    return (
-        render_template(
-            "operator/subcontractors.html", form=form, subcontractors=legal.subcontractors(), action_form=EmptyForm()
-        ),
-        form_status(form),
-    )
-
-
-@bp.route("/subcontractors/<int:subcontractor_id>/edit", methods=["GET", "POST"])
-def subcontractor_edit(subcontractor_id: int):
-    subcontractor = get_subcontractor_or_404(subcontractor_id)
-    form = SubcontractorForm(obj=subcontractor)
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            legal.update_subcontractor(subcontractor, form.name.data, form.purpose.data, form.location.data, _me())
-            flash(_("委託先を更新しました。"), "success")
-            return redirect(url_for("operator.subcontractors"), 303)
-    page = render_template("operator/subcontractor_edit.html", form=form, subcontractor=subcontractor)
-    return page, form_status(form)
-
-
-@bp.post("/subcontractors/<int:subcontractor_id>/delete")
-def subcontractor_delete(subcontractor_id: int):
-    subcontractor = get_subcontractor_or_404(subcontractor_id)
-    if EmptyForm().validate_on_submit():
-        legal.remove_subcontractor(subcontractor, _me())
-        flash(_("委託先を一覧から削除しました。"), "success")
-    return redirect(url_for("operator.subcontractors"), 303)
-
-
 # --- the operator's staff take セキュトレ (Art. 4-2) ----------------------------------------------
 
 
@@ -645,32 +591,6 @@ def staff_training_list():
         courses=courses,
         staff=staff_training.staff_completion(org, courses),
     )
-
-
-# --- third parties (Art. 14) ------------------------------------------------------------------
-
-
-@bp.post("/organizations/<int:org_id>/third-parties")
-def third_party_approve(org_id: int):
-    org = get_org_or_404(org_id)
-    form = ThirdPartyForm()
-    if form.validate_on_submit():
-        with rule_violations_shown():
-            third_parties.approve(org, form.name.data, form.note.data or "", _me())
-            flash(_("第三者の利用を承諾しました。"), "success")
-    else:
-        flash(_("第三者の名称を入力してください。"), "error")
-    return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
-
-
-@bp.post("/third-parties/<int:party_id>/revoke")
-def third_party_revoke(party_id: int):
-    party = db.get_or_404(ThirdParty, party_id)
-    if EmptyForm().validate_on_submit():
-        with rule_violations_shown():
-            unmarked = third_parties.revoke(party, _me())
-            flash(_("承諾を取り消しました(所属を外した受講者: %(n)d名)。", n=unmarked), "success")
-    return redirect(url_for("operator_organizations.organization_detail", org_id=party.organization_id), 303)
 
 
 @bp.post("/organizations/<int:org_id>/two-factor-policy")

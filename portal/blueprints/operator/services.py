@@ -1,4 +1,4 @@
-"""The operator's back office: organizations and contracts, administrators, status, invoices.
+"""The operator's back office: the emails given up on (the home), invoices and credit notes.
 
 Every function validates its business rule, writes, audits, queues email and flushes; the view
 commits once. A broken rule raises :class:`RuleViolation` with a Japanese message for the user.

@@ -1,12 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
-from wtforms.validators import DataRequired, Optional
-
-
-class ThirdPartyMemberForm(FlaskForm):
-    learner = SelectField(_l("受講者"), coerce=int, validators=[DataRequired(message=_l("受講者を選んでください。"))])
-    third_party = SelectField(_l("所属する第三者"), coerce=int, validators=[Optional()])
+from wtforms import BooleanField
 
 
 class WeeklySummaryForm(FlaskForm):

@@ -2,26 +2,23 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
 
-from portal import dashboard, third_parties, weekly_summary
+from portal import dashboard, weekly_summary
 from portal import notices as notice_rules
 from portal.audit_log import AuditFilterForm, TargetLabels, audit_page
 from portal.blueprints.auth import services as auth_services
 from portal.blueprints.auth.forms import AdminMfaPolicyForm
 from portal.blueprints.org import bp
 from portal.blueprints.org.forms import (
-    ThirdPartyMemberForm,
     WeeklySummaryForm,
 )
 from portal.clock import today_in_tokyo
 from portal.extensions import db
-from portal.models import CreditNote, Invoice, Role, User
+from portal.models import CreditNote, Invoice, Role
 from portal.organizations import operator_messages, pending_handover
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
 from portal.security import role_required
-from portal.violations import form_status, rule_violations_shown
 
 
 @bp.get("/")
@@ -99,36 +96,6 @@ def notice_detail(notice_id: int):
 def messages():
     """Every email the operator sent the organization (Art. 12: nothing is lost at a handover)."""
     return render_template("org/messages.html", messages=operator_messages(current_user.organization))
-
-
-# --- third parties (Art. 14) ------------------------------------------------------------------
-
-
-@bp.route("/third-parties", methods=["GET", "POST"])
-@role_required(Role.ORG_ADMIN)
-def third_party_members():
-    org = current_user.organization
-    approved = third_parties.approved(org)
-    form = ThirdPartyMemberForm()
-    learners = db.session.scalars(
-        select(User).where(User.role == Role.LEARNER, User.is_active_flag.is_(True)).order_by(User.name)
-    ).all()
-    form.learner.choices = [SelectChoice(u.id, f"{u.name} ({u.login_id or u.email or ''})") for u in learners]
-    form.third_party.choices = [SelectChoice(0, _("所属なし"))] + [SelectChoice(p.id, p.name) for p in approved]
-    if request.method == "POST":
-        # An id outside the list (an unapproved or revoked third party) reaches the service, which refuses it.
-        form.third_party.validate_choice = False
-    if form.validate_on_submit():
-        learner = db.session.get(User, form.learner.data)
-        if learner is None:
-            abort(404)
-        with rule_violations_shown():
-            third_parties.mark_learner(learner, form.third_party.data or None, current_user._get_current_object())
-            flash(_("受講者の所属を保存しました。"), "success")
-            return redirect(url_for("org.third_party_members"), 303)
-    return render_template(
-        "org/third_parties.html", form=form, approved=approved, members=third_parties.members(org)
-    ), form_status()
 
 
 @bp.post("/two-factor-policy")
