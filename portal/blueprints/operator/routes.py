@@ -535,15 +535,6 @@ def notice_addresses():
     return render_template("operator/notice_addresses.html", form=form), form_status()
 
 
-# --- this area's sections of the page of one organization (portal/organization_page.py) -----------
-
-
-@organization_page.section
-def _operator_sections(org: Organization) -> dict:
-    """The two-factor policy of the organization's administrators."""
-    return {"mfa_form": AdminMfaPolicyForm(required=org.admins_require_mfa)}
-
-
 # --- terms and public texts (Art. 5, 25) -----------------------------------------------------
 
 
@@ -591,6 +582,15 @@ def staff_training_list():
         courses=courses,
         staff=staff_training.staff_completion(org, courses),
     )
+
+
+# --- an organization's two-factor policy: its section of the organization's page (portal/organization_page.py)
+
+
+@organization_page.section
+def _mfa_policy_section(org: Organization) -> dict:
+    """Whether the organization's administrators must use two-factor sign-in, and the form to change it."""
+    return {"mfa_form": AdminMfaPolicyForm(required=org.admins_require_mfa)}
 
 
 @bp.post("/organizations/<int:org_id>/two-factor-policy")
