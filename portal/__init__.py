@@ -136,9 +136,15 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints.notices import org_bp as org_notices_bp
     from portal.blueprints.operator import bp as operator_bp
     from portal.blueprints.org import bp as org_bp
+    from portal.blueprints.organizations import operator_bp as operator_organizations_bp
+    from portal.blueprints.organizations import org_bp as org_organizations_bp
     from portal.blueprints.registration import bp as registration_bp
     from portal.blueprints.registration import review_bp as applications_bp
     from portal.blueprints.status import bp as status_bp
+    from portal.blueprints.termination import operator_bp as operator_termination_bp
+    from portal.blueprints.termination import org_bp as org_termination_bp
+    from portal.blueprints.third_parties import operator_bp as operator_third_parties_bp
+    from portal.blueprints.third_parties import org_bp as org_third_parties_bp
     from portal.blueprints.tickets import bp as tickets_bp
     from portal.blueprints.tickets import contact_bp
     from portal.blueprints.training import courses_bp, quizzes_bp, training_bp, training_links_bp
@@ -150,6 +156,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(operator_bp, url_prefix="/operator")
     app.register_blueprint(org_bp, url_prefix="/org")
     # Back-office subjects: one package each, one blueprint per area it serves (portal/areas.py).
+    app.register_blueprint(operator_organizations_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_organizations_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_termination_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_termination_bp, url_prefix=ORG_PREFIX)
+    app.register_blueprint(operator_third_parties_bp, url_prefix=OPERATOR_PREFIX)
+    app.register_blueprint(org_third_parties_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(operator_billing_bp, url_prefix=OPERATOR_PREFIX)
     app.register_blueprint(org_billing_bp, url_prefix=ORG_PREFIX)
     app.register_blueprint(operator_notices_bp, url_prefix=OPERATOR_PREFIX)

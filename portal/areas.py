@@ -23,7 +23,7 @@ ORG_PREFIX = "/org"
 ORG_ROLES = (Role.ORG_ADMIN, Role.MANAGER)
 
 # The organization's registration form, the one org screen open before registration.
-REGISTRATION_ENDPOINT = "org.profile"
+REGISTRATION_ENDPOINT = "org_organizations.profile"
 # The session remembers a registered organization: the question is asked once per session, not per request.
 REGISTERED_KEY = "org_registered"
 

@@ -1,4 +1,5 @@
-"""Contract periods (Art. 3): the one in force, the history, the start, and the fees owed at the end (Art. 16-4).
+"""Contract periods (Art. 3): the one in force, the history, the start, the terms the operator sets, and the fees
+owed at the end (Art. 16-4).
 
 An organization keeps every contract period. The contract in force is the latest one that has started; before
 the first one starts the organization is "contracted, not started": its people may sign in and prepare
@@ -87,6 +88,48 @@ def refuse_before_start(organization_id: int, starts_at: datetime) -> None:
                 day=f"{first:%Y/%m/%d}",
             )
         )
+
+
+# --- the terms of a contract period, as the operator sets them -----------------------------------
+
+
+@dataclass
+class ContractTerms:
+    """A contract period's terms (the operator's organization form, an approved application, a renewal)."""
+
+    plan_name: str
+    starts_on: date
+    ends_on: date
+    seat_limit: int
+    annual_fee: int
+    overage_unit_price: int
+
+    @classmethod
+    def of(cls, contract: Contract) -> ContractTerms:
+        return cls(
+            contract.plan_name,
+            contract.starts_on,
+            contract.ends_on,
+            contract.seat_limit,
+            contract.annual_fee,
+            contract.overage_unit_price,
+        )
+
+    def check(self) -> None:
+        """:raises RuleViolation: impossible dates, a limit below one, negative amounts."""
+        if self.ends_on <= self.starts_on:
+            raise RuleViolation(_l("契約終了日は契約開始日より後の日付にしてください。"))
+        if self.seat_limit <= 0:
+            raise RuleViolation(_l("上限利用者数は1以上にしてください。"))
+        if self.annual_fee < 0 or self.overage_unit_price < 0:
+            raise RuleViolation(_l("金額は0円以上にしてください。"))
+
+    def for_audit(self) -> dict:
+        """The terms as the audit log keeps them (dates in ISO format)."""
+        values = dict(self.__dict__)
+        values["starts_on"] = self.starts_on.isoformat()
+        values["ends_on"] = self.ends_on.isoformat()
+        return values
 
 
 # --- fees until the end of the term (Art. 16-4) -----------------------------------------------

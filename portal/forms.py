@@ -1,13 +1,15 @@
-"""Form pieces shared by every area."""
+"""Form pieces shared by every area, and the contract terms form (the operator's organizations and the
+approval of an application)."""
 
 import wtforms
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectMultipleField
+from wtforms import BooleanField, DateField, PasswordField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.contracts import ContractTerms
 from portal.ids import MAX_ID
 from portal.passwords import MAX_LENGTH, password_problems
 from portal.sending import MAX_REMINDERS
@@ -106,3 +108,49 @@ class ScheduleChecks:
         if self.window_start_hour.data is not None and field.data is not None and \
                 field.data <= self.window_start_hour.data:
             raise ValidationError(_l("送信時間帯は開始時刻を終了時刻より前にしてください。"))
+
+
+def _yen(label):
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired(message=_l("金額を入力してください(0円の場合は0)。")),
+            NumberRange(min=0, max=2_000_000_000, message=_l("金額は0円以上の整数で入力してください。")),
+        ],
+        description=_l("税抜・円"),
+        render_kw={"inputmode": "numeric"},
+    )
+
+
+class ContractForm(FlaskForm):
+    """A contract period's terms: the operator's organization and contract forms, and an application's approval."""
+
+    plan_name = StringField(
+        _l("プラン名"), validators=[DataRequired(message=_l("プラン名を入力してください。")), Length(max=100)]
+    )
+    starts_on = DateField(_l("契約開始日"), validators=[InputRequired(message=_l("契約開始日を入力してください。"))])
+    ends_on = DateField(_l("契約終了日"), validators=[InputRequired(message=_l("契約終了日を入力してください。"))])
+    seat_limit = IntegerField(
+        _l("上限利用者数"),
+        validators=[
+            InputRequired(message=_l("上限利用者数を入力してください。")),
+            NumberRange(min=1, max=1_000_000, message=_l("上限利用者数は1以上の整数で入力してください。")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+    annual_fee = _yen(_l("年間利用料"))
+    overage_unit_price = _yen(_l("超過単価(1名あたり・契約期間)"))
+
+    def validate_ends_on(self, field):
+        if self.starts_on.data and field.data and field.data <= self.starts_on.data:
+            raise ValidationError(_l("契約終了日は契約開始日より後の日付にしてください。"))
+
+    def terms(self) -> ContractTerms:
+        return ContractTerms(
+            plan_name=self.plan_name.data.strip(),
+            starts_on=self.starts_on.data,
+            ends_on=self.ends_on.data,
+            seat_limit=self.seat_limit.data,
+            annual_fee=self.annual_fee.data,
+            overage_unit_price=self.overage_unit_price.data,
+        )

@@ -227,7 +227,7 @@ def subject_link(item: InboxItem) -> str | None:
     if item.subject_type == "OutboxMessage":
         return _url("mail.message", message_id=item.subject_id)
     if item.organization_id is not None:
-        return _url("operator.organization_detail", org_id=item.organization_id)
+        return _url("operator_organizations.organization_detail", org_id=item.organization_id)
     return None
 
 

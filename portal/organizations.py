@@ -1,22 +1,49 @@
-"""An organization as the back office and the customer both see it: its profile, its status (suspension,
-resumption, termination) and the email to its primary administrator.
+"""An organization as the back office and the customer both see it: its creation (the operator's form or an
+approved application), its administrators' IDs, its profile, its status (suspension, resumption, termination),
+the operator's lists of organizations, the handover of its primary administrator, and the email to it.
 
-Used by the operator's and the organization's areas, by applications once approved, and by
-:mod:`portal.termination` and :mod:`portal.suspension`.
+Used by the organizations subject (``portal/blueprints/organizations/``, both views), the operator's and the
+organization's homes, applications once approved, and :mod:`portal.termination` and :mod:`portal.suspension`.
 """
 
 from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 
 from portal import audit
+from portal.accounts import email_taken, name_taken, normalize_email
+from portal.contracts import ContractTerms
+from portal.corporations import corporate_number_valid, normalize_corporate_number
 from portal.extensions import db
-from portal.models import Organization, OrganizationProfile, OrganizationStatus, OrganizationStatusChange, User
+from portal.invitations import send_invitation
+from portal.models import (
+    Contract,
+    Handover,
+    Organization,
+    OrganizationProfile,
+    OrganizationStatus,
+    OrganizationStatusChange,
+    OutboxMessage,
+    Role,
+    User,
+)
 from portal.outbox import external_url, queue_email
 from portal.rules import RuleViolation
+from portal.seats import active_learners_query
 from portal.tenancy import unscoped
+
+STATUS_LABELS = {
+    OrganizationStatus.ACTIVE: _l("利用中"),
+    OrganizationStatus.SUSPENDED: _l("利用停止中"),
+    OrganizationStatus.TERMINATED: _l("契約終了"),
+}
+
+
+def get_or_404(org_id: int) -> Organization:
+    """The organization (the operator's views: any organization)."""
+    return db.get_or_404(Organization, org_id)
 
 
 def profile_of(org: Organization | None) -> OrganizationProfile | None:
@@ -58,6 +85,108 @@ def mail_primary_admin(org: Organization, template: str, key: str, **context) ->
         organization=org,
         **context,
     )
+
+
+# --- creation: the operator's form and an approved application ------------------------------
+
+
+def create_organization(
+    name: str,
+    terms: ContractTerms,
+    admin_name: str,
+    admin_email: str,
+    by: User,
+    corporate_number: str | None = None,
+) -> Organization:
+    """A corporate customer (Art. 2-1) with its contract and primary administrator, who is invited.
+
+    :raises RuleViolation: a duplicate name or administrator email, bad contract terms, or a 法人番号 whose
+        check digit is wrong.
+    """
+    name = name.strip()
+    if not name:
+        raise RuleViolation(_l("法人名を入力してください。"))
+    corporate_number = normalize_corporate_number(corporate_number) or None
+    if corporate_number is not None and not corporate_number_valid(corporate_number):
+        raise RuleViolation(_l("法人番号が正しくありません(チェックデジットが一致しません)。番号をご確認ください。"))
+    if name_taken(name):
+        raise RuleViolation(_l("同じ法人名の組織がすでに登録されています。"))
+    terms.check()
+    if email_taken(admin_email):
+        raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
+    with unscoped("the operator creates a new organization"):
+        org = Organization(name=name, status=OrganizationStatus.ACTIVE, corporate_number=corporate_number)
+        db.session.add(org)
+        db.session.flush()
+        contract = Contract(organization_id=org.id, **terms.__dict__)
+        profile = OrganizationProfile(organization_id=org.id)
+        db.session.add_all([contract, profile])
+        db.session.add(
+            OrganizationStatusChange(
+                organization_id=org.id, status=OrganizationStatus.ACTIVE, reason="", changed_by_id=by.id
+            )
+        )
+        db.session.flush()
+        audit.record("org.created", target=org, name=org.name, corporate_number=corporate_number)
+        audit.record("contract.created", target=contract, **terms.for_audit())
+        issue_admin(org, admin_name, admin_email, by)
+    return org
+
+
+def issue_admin(org: Organization, name: str, email: str, by: User) -> User:
+    """An administrator ID (Art. 1, 2-2) without password; invited by email. The first becomes primary.
+
+    :raises RuleViolation: the email is already registered.
+    """
+    email = normalize_email(email)
+    if email_taken(email):
+        raise RuleViolation(_l("このメールアドレスはすでに登録されています。"))
+    with unscoped("the operator acts on any organization"):
+        user = User(organization_id=org.id, role=Role.ORG_ADMIN, email=email, name=name.strip(), password_hash=None)
+        db.session.add(user)
+        db.session.flush()
+        profile = get_profile(org)
+        if profile.primary_admin_id is None:
+            profile.primary_admin_id = user.id
+        audit.record("org.admin_issued", target=user, primary=profile.primary_admin_id == user.id)
+        send_invitation(user, by, org.name)
+    return user
+
+
+# --- the operator's lists (the organizations page and the operator's home) ----------------------------
+
+
+def organizations_query(q: str = "", status: str = "", over_limit: bool = False) -> Select:
+    """Rows of (Organization, Contract or None, active learners), in one query."""
+    used = active_learners_query().subquery()
+    used_count = func.coalesce(used.c.used, 0)
+    stmt = (
+        select(Organization, Contract, used_count.label("used"))
+        .outerjoin(Contract, Contract.organization_id == Organization.id)
+        .outerjoin(used, used.c.organization_id == Organization.id)
+        .order_by(Organization.name, Organization.id)
+    )
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(
+            or_(
+                Organization.name.icontains(q, autoescape=True),
+                Organization.code.icontains(q, autoescape=True),
+                Contract.plan_name.icontains(q, autoescape=True),
+            )
+        )
+    if status in set(OrganizationStatus):
+        stmt = stmt.where(Organization.status == status)
+    if over_limit:
+        stmt = stmt.where(Contract.id.is_not(None), used_count > Contract.seat_limit)
+    return stmt
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Organization.status, func.count(Organization.id)).group_by(Organization.status))
+    counts = dict.fromkeys((str(s) for s in OrganizationStatus), 0)
+    counts.update(dict(rows.all()))
+    return counts
 
 
 # --- status: suspension, resumption, termination ---------------------------------------------
@@ -126,3 +255,28 @@ def change_status(org: Organization, status: str, reason: str, by: User | None) 
             )
         db.session.flush()
     return change
+
+
+# --- the handover of the primary administrator (Art. 12) and what the operator sent before ----------------
+
+# Emails from the operator that a successor must be able to read again (never invitations: they carry links).
+OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termination_received", "cure_notice")
+
+
+def pending_handover(org: Organization) -> Handover | None:
+    with unscoped("filtered by the organization's id in the statement"):
+        return db.session.scalar(
+            select(Handover).where(Handover.organization_id == org.id, Handover.accepted_at.is_(None))
+        )
+
+
+def operator_messages(org: Organization) -> list[OutboxMessage]:
+    """What the operator emailed this organization, so that a successor reads what came before."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.organization_id == org.id, OutboxMessage.template.in_(OPERATOR_TEMPLATES))
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(200)
+        )
+    )

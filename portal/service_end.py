@@ -29,7 +29,7 @@ ALWAYS_ALLOWED = frozenset(
     {"static", "auth.login", "auth.logout", "main.set_language", "status.page", "legal.page", "legal.subcontractors"}
 )
 # During the export period, administrators still download their data (and reach the page that offers it).
-EXPORT_ALLOWED = frozenset({"org.export"})
+EXPORT_ALLOWED = frozenset({"org_termination.export"})
 
 
 @dataclass(frozen=True)

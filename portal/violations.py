@@ -7,10 +7,10 @@ form again — with what was typed — and :func:`form_status` answers 422::
 
     if form.validate_on_submit():
         with rule_violations_shown():
-            org = services.create_organization(...)
+            org = create_organization(...)
             flash(_("組織を登録しました。"), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
-    return render_template("operator/organization_new.html", form=form), form_status()
+            return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
+    return render_template("organizations/operator_organization_new.html", form=form), form_status()
 
 A RuleViolation that no view catches is answered with a 422 page that carries its message.
 """

@@ -172,23 +172,23 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "learners.sign_in_settings": ("GET", "/org/learners/sign-in", only("admin_a", "admin_b")),
     # --- back office (issue #4): operator screens are operator-only; org screens scoped to the tenant ---
     "invitations.accept": ("GET", "/invitation/not-a-real-token", everyone(404)),
-    "operator.organizations": ("GET", "/operator/organizations", only("operator")),
-    "operator.organization_new": ("GET", "/operator/organizations/new", only("operator")),
+    "operator_organizations.organizations": ("GET", "/operator/organizations", only("operator")),
+    "operator_organizations.organization_new": ("GET", "/operator/organizations/new", only("operator")),
     # The inbox (#20 item 1) is the operator's; an id that does not exist answers 404 (after the role check).
     "operator.inbox_list": ("GET", "/operator/inbox", only("operator")),
     "operator.inbox_item": ("GET", "/operator/inbox/999999", only("operator", ok=404)),
     "operator.inbox_handle": ("POST", "/operator/inbox/999999/handle", only("operator", ok=404)),
-    "operator.organization_detail": ("GET", org_a_url(), only("operator")),
-    "operator.contract_edit": ("GET", org_a_url("/contract"), only("operator")),
-    "operator.contract_renew": ("GET", org_a_url("/contract/renew"), only("operator")),
+    "operator_organizations.organization_detail": ("GET", org_a_url(), only("operator")),
+    "operator_organizations.contract_edit": ("GET", org_a_url("/contract"), only("operator")),
+    "operator_organizations.contract_renew": ("GET", org_a_url("/contract/renew"), only("operator")),
     # Posted with nothing but a CSRF token: the operator gets the form back with its errors.
-    "operator.admin_new": ("POST", org_a_url("/admins"), only("operator", ok=422)),
-    "operator.admin_resend": (
+    "operator_organizations.admin_new": ("POST", org_a_url("/admins"), only("operator", ok=422)),
+    "operator_organizations.admin_resend": (
         "POST",
         lambda w: org_a_url(f"/admins/{w['admin_a'].id}/resend")(w),
         only("operator", ok=303),
     ),
-    "operator.status_change": ("POST", org_a_url("/status"), only("operator", ok=422)),
+    "operator_organizations.status_change": ("POST", org_a_url("/status"), only("operator", ok=422)),
     "operator_billing.invoice_new": ("GET", org_a_url("/invoices/new"), only("operator")),
     "operator_billing.invoices": ("GET", "/operator/invoices", only("operator")),
     "operator_billing.invoice_detail": ("GET", invoice_a_url("/operator"), only("operator")),
@@ -206,9 +206,9 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "operator_billing.payment_assign": (
         "POST", lambda w: f"/operator/payments/{w['payment']}/assign", only("operator", ok=422)
     ),
-    "operator.seat_report": ("GET", "/operator/seats", only("operator")),
-    "org.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
-    "org.members": ("GET", "/org/members", only("admin_a", "admin_b")),
+    "operator_organizations.seat_report": ("GET", "/operator/seats", only("operator")),
+    "org_organizations.profile": ("GET", "/org/profile", only("admin_a", "admin_b", "manager_a")),
+    "org_organizations.members": ("GET", "/org/members", only("admin_a", "admin_b")),
     "org_billing.invoices": ("GET", "/org/invoices", only("admin_a", "admin_b")),
     "operator_notices.notices_list": ("GET", "/operator/notices", only("operator")),
     "operator_notices.notice_new": ("GET", "/operator/notices/new", only("operator")),
@@ -231,19 +231,23 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
         lambda w: f"/org/notices/{w['notice_a'].id}",
         {**only("admin_a", "manager_a"), "admin_b": 404},
     ),
-    "operator.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
-    "operator.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
-    "operator.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
+    "operator_termination.termination_receive": ("POST", org_a_url("/termination/receive"), only("operator", ok=404)),
+    "operator_termination.contract_cancel": ("POST", org_a_url("/cancel"), only("operator", ok=303)),
+    "operator_termination.organization_purge": ("GET", org_a_url("/purge"), only("operator")),
     # No deletion has been requested in the fixture: nothing to approve or withdraw.
-    "operator.organization_purge_approve": ("POST", org_a_url("/purge/approve"), only("operator", ok=404)),
-    "operator.organization_purge_withdraw": ("POST", org_a_url("/purge/withdraw"), only("operator", ok=404)),
-    "operator.deletions": ("GET", "/operator/deletions", only("operator")),
-    "org.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
-    "org.export": ("GET", "/org/export", only("admin_a", "admin_b")),
-    "operator.handover_start": ("POST", org_a_url("/handover"), only("operator", ok=303)),
-    "org.handover": ("GET", "/org/handover", only("admin_a", "admin_b")),
+    "operator_termination.organization_purge_approve": ("POST", org_a_url("/purge/approve"), only("operator", ok=404)),
+    "operator_termination.organization_purge_withdraw": (
+        "POST", org_a_url("/purge/withdraw"), only("operator", ok=404)
+    ),
+    "operator_termination.deletions": ("GET", "/operator/deletions", only("operator")),
+    "org_termination.termination": ("GET", "/org/termination", only("admin_a", "admin_b")),
+    "org_termination.export": ("GET", "/org/export", only("admin_a", "admin_b")),
+    "operator_organizations.handover_start": ("POST", org_a_url("/handover"), only("operator", ok=303)),
+    "org_organizations.handover": ("GET", "/org/handover", only("admin_a", "admin_b")),
     # Only the named successor of a pending handover may open it; there is none in the fixture.
-    "org.handover_accept": ("GET", "/org/handover/accept", {**only("admin_a", "admin_b", "manager_a", ok=404)}),
+    "org_organizations.handover_accept": (
+        "GET", "/org/handover/accept", {**only("admin_a", "admin_b", "manager_a", ok=404)}
+    ),
     "org.messages": ("GET", "/org/messages", only("admin_a", "admin_b")),
     "operator_legal.legal_list": ("GET", "/operator/legal", only("operator")),
     "operator_legal.legal_new": ("GET", "/operator/legal/new", only("operator")),
@@ -252,17 +256,21 @@ ROUTES: dict[str, tuple[str, object, dict[str, int]]] = {
     "legal.accept": ("GET", "/legal/accept", only("admin_a", "admin_b", ok=303)),
     # --- the rest of the terms (#20 item 7): subcontractors (Art. 6), cure notices (Art. 16-3) -----------
     "legal.subcontractors": ("GET", "/legal/subcontractors", everyone(200)),
-    "operator.subcontractors": ("GET", "/operator/subcontractors", only("operator")),
-    "operator.subcontractor_edit": ("GET", "/operator/subcontractors/999/edit", only("operator", ok=404)),
-    "operator.subcontractor_delete": ("POST", "/operator/subcontractors/999/delete", only("operator", ok=404)),
+    "operator_third_parties.subcontractors": ("GET", "/operator/subcontractors", only("operator")),
+    "operator_third_parties.subcontractor_edit": ("GET", "/operator/subcontractors/999/edit", only("operator", ok=404)),
+    "operator_third_parties.subcontractor_delete": (
+        "POST", "/operator/subcontractors/999/delete", only("operator", ok=404)
+    ),
     # Posted with nothing but a CSRF token: the organization's page comes back with the form's errors.
-    "operator.cure_notice_send": ("POST", org_a_url("/cure-notices"), only("operator", ok=422)),
+    "operator_termination.cure_notice_send": ("POST", org_a_url("/cure-notices"), only("operator", ok=422)),
     "operator.staff_training_list": ("GET", "/operator/staff-training", only("operator")),
-    "operator.cure_notice_cured": ("POST", "/operator/cure-notices/999/cured", only("operator", ok=404)),
-    "operator.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
+    "operator_termination.cure_notice_cured": ("POST", "/operator/cure-notices/999/cured", only("operator", ok=404)),
+    "operator_third_parties.third_party_approve": ("POST", org_a_url("/third-parties"), only("operator", ok=303)),
     # No third party in the fixture: nothing to revoke.
-    "operator.third_party_revoke": ("POST", "/operator/third-parties/999/revoke", only("operator", ok=404)),
-    "org.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
+    "operator_third_parties.third_party_revoke": (
+        "POST", "/operator/third-parties/999/revoke", only("operator", ok=404)
+    ),
+    "org_third_parties.third_party_members": ("GET", "/org/third-parties", only("admin_a", "admin_b")),
     "status.page": ("GET", "/status/", everyone(200)),
     "org_billing.invoice_detail": ("GET", invoice_a_url("/org"), {**only("admin_a"), "admin_b": 404}),
     "org_billing.credit_note_detail": (

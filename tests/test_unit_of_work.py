@@ -16,12 +16,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template_string
 from sqlalchemy import func, select
 
 from portal import audit, create_app, unit_of_work
-from portal.blueprints.operator.services import RuleViolation
 from portal.config import TestConfig
 from portal.exports import csv_response, rows_from_database
 from portal.extensions import csrf, db
 from portal.models import AuditEvent, Organization, Role
 from portal.requests import writes_on_get
+from portal.rules import RuleViolation
 from portal.tenancy import unscoped
 from portal.violations import form_status, rule_violations_shown
 

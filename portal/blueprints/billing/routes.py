@@ -32,7 +32,7 @@ def invoice_new(org_id: int):
     contract = contracts.current_contract(org.id)
     if contract is None:
         flash(_("契約が登録されていないため、請求書を発行できません。先に契約内容を登録してください。"), "error")
-        return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+        return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
     form = InvoiceForm()
     if request.method == "GET":
         form.period_start.data = contract.starts_on

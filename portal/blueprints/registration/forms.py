@@ -14,10 +14,9 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.addresses import POSTAL_CODE, PREFECTURES, fold_digits
-from portal.blueprints.operator.forms import ContractForm
 from portal.blueprints.registration import services
 from portal.blueprints.registration.services import SERVICE_LABELS, STATUS_LABELS, ApplicationData
-from portal.forms import IntegerField
+from portal.forms import ContractForm, IntegerField
 
 _email_validators = [
     Length(max=254, message=_l("メールアドレスは254文字以内で入力してください。")),

@@ -77,7 +77,7 @@ def approve(application_id: int):
         with rule_violations_shown(form.form_errors):
             org = services.approve_application(application, form.terms(), current_user._get_current_object())
             flash(_("申込を承認し、組織を登録して管理者に招待メールを送信しました。"), "success")
-            return redirect(url_for("operator.organization_detail", org_id=org.id), 303)
+            return redirect(url_for("operator_organizations.organization_detail", org_id=org.id), 303)
     application = get_application_or_404(application_id)
     return _show(application, form, RejectionForm(), 422)
 

@@ -17,9 +17,8 @@ from sqlalchemy import Select, delete, func, or_, select, update
 
 from portal import audit, inbox, organizations
 from portal.accounts import name_taken, normalize_email
-from portal.blueprints.operator import services as operator_services
-from portal.blueprints.operator.services import ContractTerms
 from portal.clock import today_in_tokyo, utcnow
+from portal.contracts import ContractTerms
 from portal.corporations import (  # noqa: F401 (the registration form uses them through this module)
     CORPORATE_FORMS,
     corporate_number_valid,
@@ -445,7 +444,7 @@ def approve_application(application: Application, terms: ContractTerms, by: User
         if application.screening_result == ScreeningResult.CONCERN:
             raise RuleViolation(_l("反社会的勢力の確認で懸念ありと記録された申込は承認できません(利用規約第24条)。"))
         raise RuleViolation(_l("承認の前に、反社会的勢力の確認結果(反社チェック)を記録してください。"))
-    org = operator_services.create_organization(
+    org = organizations.create_organization(
         application.corporate_name,
         terms,
         application.admin_name,

@@ -1,22 +1,157 @@
-"""The organization's registration (Art. 12), its administrators and managers."""
+"""Organizations: the operator's (contracts, administrators, renewal, the page of one organization) and the
+organization's own (registration, members, the handover of the primary administrator, Art. 12).
+
+Every function validates its business rule, writes, audits, queues email and flushes; the request commits
+once. A broken rule raises :class:`RuleViolation` with a Japanese message for the user. Creating an
+organization and issuing an administrator's ID are :mod:`portal.organizations` (an approved application
+creates one too).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit, inbox
 from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, name_taken
-from portal.clock import utcnow
+from portal.clock import add_months_to_date, utcnow
+from portal.contracts import ContractTerms, contract_history
 from portal.extensions import db
 from portal.invitations import send_invitation
-from portal.models import Handover, Organization, OrganizationProfile, OutboxMessage, Role, User
-from portal.organizations import profile_of
+from portal.invoicing import issue_invoice
+from portal.models import (
+    AuditEvent,
+    Contract,
+    Handover,
+    Invoice,
+    Organization,
+    OrganizationProfile,
+    OrganizationStatus,
+    Role,
+    User,
+)
+from portal.organizations import pending_handover, profile_of
 from portal.outbox import external_url, queue_email
 from portal.rules import RuleViolation
 from portal.tenancy import unscoped
+from portal.termination import get_termination
+
+# --- the operator's view: contracts, administrators, renewal (Art. 3) -----------------------------
+
+
+def update_contract(contract: Contract, terms: ContractTerms, by: User) -> Contract:
+    """:raises RuleViolation: impossible dates, a limit below one, negative amounts."""
+    terms.check()
+    before = ContractTerms.of(contract).for_audit()
+    with unscoped("the operator acts on any organization"):
+        for key, value in terms.__dict__.items():
+            setattr(contract, key, value)
+        after = terms.for_audit()
+        changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        audit.record("contract.updated", target=contract, changes=changed)
+        db.session.flush()
+    return contract
+
+
+def save_contract(org: Organization, contract: Contract | None, terms: ContractTerms, by: User) -> Contract:
+    """Create the contract of an organization that has none, or update it. :raises RuleViolation:"""
+    if contract is not None:
+        return update_contract(contract, terms, by)
+    terms.check()
+    with unscoped("the operator acts on any organization"):
+        contract = Contract(organization_id=org.id, **terms.__dict__)
+        db.session.add(contract)
+        db.session.flush()
+        audit.record("contract.created", target=contract, **terms.for_audit())
+    return contract
+
+
+def resend_invitation(user: User, by: User) -> None:
+    """:raises RuleViolation: the user has set a password already."""
+    if user.password_hash:
+        raise RuleViolation(_l("この管理者はすでにパスワードを設定済みです。"))
+    send_invitation(user, by, user.organization.name)
+
+
+def renewal_terms(org: Organization) -> ContractTerms | None:
+    """The default renewal: the latest period's terms for the year after it ends (None without a contract)."""
+    history = contract_history(org.id)
+    if not history:
+        return None
+    latest = history[0]
+    starts_on = latest.ends_on + timedelta(days=1)
+    return ContractTerms(
+        plan_name=latest.plan_name,
+        starts_on=starts_on,
+        ends_on=add_months_to_date(starts_on, 12) - timedelta(days=1),
+        seat_limit=latest.seat_limit,
+        annual_fee=latest.annual_fee,
+        overage_unit_price=latest.overage_unit_price,
+    )
+
+
+def renew_contract(org: Organization, terms: ContractTerms, due_on: date, by: User) -> tuple[Contract, Invoice]:
+    """Add the next contract period and issue its invoice (emailed to the primary administrator).
+
+    :raises RuleViolation: bad terms, a period that overlaps an earlier one, an organization that has ended or
+        asked to end, no contract to renew, or the invoice refused (see :func:`issue_invoice`).
+    """
+    terms.check()
+    history = contract_history(org.id)
+    if not history:
+        raise RuleViolation(_l("更新する契約がありません。先に契約内容を登録してください。"))
+    if org.status == OrganizationStatus.TERMINATED:
+        raise RuleViolation(_l("契約が終了した組織の契約は更新できません。"))
+    if get_termination(org) is not None:
+        raise RuleViolation(_l("利用終了の申し入れ・解除を受けている組織の契約は更新できません。"))
+    latest = history[0]
+    if terms.starts_on <= latest.ends_on:
+        raise RuleViolation(
+            _l("新しい契約期間は現在の契約の終了日(%(day)s)より後に始めてください。", day=f"{latest.ends_on:%Y/%m/%d}")
+        )
+    with unscoped("the operator acts on any organization"):
+        contract = Contract(organization_id=org.id, **terms.__dict__)
+        db.session.add(contract)
+        db.session.flush()
+        audit.record("contract.renewed", target=contract, previous=latest.id, **terms.for_audit())
+    invoice = issue_invoice(
+        org, contract, period_start=terms.starts_on, period_end=terms.ends_on, due_on=due_on, overage_seats=0, by=by
+    )
+    return contract, invoice
+
+
+def recent_activity(org: Organization, limit: int = 20) -> list[AuditEvent]:
+    with unscoped("the operator reads any organization's audit"):
+        return list(
+            db.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.organization_id == org.id)
+                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                .limit(limit)
+            )
+        )
+
+
+def org_staff(org: Organization) -> list[User]:
+    """The active administrators and managers of ``org`` (one whose access a handover ended is not listed)."""
+    with unscoped("the operator reads any organization's staff"):
+        return list(
+            db.session.scalars(
+                select(User)
+                .where(
+                    User.organization_id == org.id,
+                    User.role.in_([Role.ORG_ADMIN, Role.MANAGER]),
+                    User.is_active_flag.is_(True),
+                )
+                .order_by(User.role.desc(), User.id)
+            )
+        )
+
+
+# --- the organization's view: registration (Art. 12-2), administrators and managers -------------------
 
 MEMBER_ROLES = (Role.ORG_ADMIN, Role.MANAGER)
 
@@ -112,15 +247,6 @@ def invite_member(org: Organization, name: str, email: str, role: str, by: User)
 # --- handover of the primary administrator (Art. 12-1-2) -------------------------------------
 
 PREDECESSOR_CHOICES = ("end", "manager", "org_admin")
-# Emails from the operator that a successor must be able to read again (never invitations: they carry links).
-OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termination_received", "cure_notice")
-
-
-def pending_handover(org: Organization) -> Handover | None:
-    with unscoped("filtered by the organization's id in the statement"):
-        return db.session.scalar(
-            select(Handover).where(Handover.organization_id == org.id, Handover.accepted_at.is_(None))
-        )
 
 
 def start_handover(
@@ -198,7 +324,7 @@ def start_handover(
                 organization_name=org.name,
                 invited_by=by,
                 handover=handover,
-                accept_url=external_url("org.handover_accept"),
+                accept_url=external_url("org_organizations.handover_accept"),
                 days=0,
             )
         db.session.flush()
@@ -232,15 +358,3 @@ def accept_handover(handover: Handover, user: User) -> None:
         predecessor_after=handover.predecessor_after,
     )
     db.session.flush()
-
-
-def operator_messages(org: Organization) -> list[OutboxMessage]:
-    """What the operator emailed this organization, so that a successor reads what came before."""
-    return list(
-        db.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.organization_id == org.id, OutboxMessage.template.in_(OPERATOR_TEMPLATES))
-            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-            .limit(200)
-        )
-    )
