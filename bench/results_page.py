@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from _training_setup import make_app, seed
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, select, text, update
 
 from portal.blueprints.training.courses.services import bank_questions
 from portal.blueprints.training.deliveries.services import DeliveryInput, create_delivery
@@ -62,6 +62,10 @@ def seed_results(app, org_id: int, admin_id: int, course_id: int, rounds: int) -
                 (passed_ids if score == 100 else failed_ids).append(assignment_id)
                 answers.append((assignment_id, drawn, marks))
             db.session.execute(insert(Attempt), attempts)
+            if db.engine.dialect.name == "postgresql":
+                # Without statistics for the rows just written the planner joins them back row by row
+                # (beyond the request's statement timeout at 20,000 learners).
+                db.session.execute(text("ANALYZE assignments, attempts"))
             attempt_ids = dict(db.session.execute(
                 select(Attempt.assignment_id, Attempt.id).join(Assignment, Assignment.id == Attempt.assignment_id)
                 .where(Assignment.delivery_id == delivery.id)).all())

@@ -2,9 +2,9 @@
 
 N organizations with about 2,000 learners each on average (N=50: about 100,000 learners, the largest
 organization 20,000), departments, a contract each, twelve months of monthly deliveries of the demo course
-with assignments, attempts and answers, and support tickets. Rows go in with Core ``insert`` and
-executemany in chunks (no ORM objects, no per-row flush), ids assigned here so that children need no
-read-back, and PostgreSQL sequences moved past them at the end.
+with assignments, attempts and answers, and support tickets. Rows go in with ``COPY`` on PostgreSQL
+and an executemany of one INSERT on SQLite (:mod:`portal.bulk`; no ORM objects, no per-row flush), ids
+assigned here so that children need no read-back, and PostgreSQL sequences moved past them at the end.
 
 Deterministic (a fixed random seed) and additive: run it on a fresh database (after ``db upgrade``); the
 organizations' codes ``scale001``… are refused when they exist already.
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 
+from portal.bulk import copy_dicts, copy_rows
 from portal.clock import TOKYO, utcnow
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
@@ -105,60 +106,23 @@ class _Ids:
 
 
 def _insert(table: Table, rows: Iterable[dict]) -> int:
-    batch, total = [], 0
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            db.session.execute(insert(table), batch)
-            total += len(batch)
-            batch = []
-    if batch:
-        db.session.execute(insert(table), batch)
-        total += len(batch)
-    return total
+    return copy_dicts(table, rows)
 
 
 class _FastInsert:
-    """executemany of ready tuples straight to the driver, for the tables with millions of rows.
-
-    Core's ``insert(table)`` with a list of dicts processes every value of every row (about 15 µs a row);
-    here each column's bind processor (JSON, timestamps, booleans) runs once per distinct value, and the
-    compiled INSERT goes to the DBAPI's ``executemany`` in chunks.
-    """
+    """Rows of one table gathered in chunks and written with :func:`portal.bulk.copy_rows` (COPY on PostgreSQL),
+    for the tables with millions of rows."""
 
     def __init__(self, table: Table, columns: list[str], parents: tuple[_FastInsert, ...] = ()):
         # Rows of ``parents`` go first: foreign keys are checked as each row goes in.
+        self.table = table
         self.parents = parents
-        dialect = db.session.get_bind().dialect
-        compiled = insert(table).compile(dialect=dialect, column_keys=columns)
-        self.sql = str(compiled)
         self.columns = columns
-        self.named = dialect.paramstyle in ("named", "pyformat")
-        order = compiled.positiontup if not self.named else columns
-        self.order = [columns.index(name) for name in order]
-        self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-        self.caches: list[dict] = [{} for _ in columns]
-        self.batch: list = []
+        self.batch: list[tuple] = []
         self.total = 0
 
-    def _value(self, index: int, value):
-        processor = self.processors[index]
-        if processor is None or value is None:
-            return value
-        key = repr(value) if isinstance(value, list | dict) else value
-        cache = self.caches[index]
-        if key not in cache:
-            if len(cache) > 100_000:
-                cache.clear()
-            cache[key] = processor(value)
-        return cache[key]
-
     def add(self, *values) -> None:
-        ready = [self._value(i, v) for i, v in enumerate(values)]
-        if self.named:
-            self.batch.append(dict(zip(self.columns, ready, strict=True)))
-        else:
-            self.batch.append(tuple(ready[i] for i in self.order))
+        self.batch.append(values)
         if len(self.batch) >= CHUNK:
             self.flush()
 
@@ -166,8 +130,7 @@ class _FastInsert:
         for parent in self.parents:
             parent.flush()
         if self.batch:
-            db.session.connection().exec_driver_sql(self.sql, self.batch)
-            self.total += len(self.batch)
+            self.total += copy_rows(self.table, self.columns, self.batch)
             self.batch = []
         return self.total
 

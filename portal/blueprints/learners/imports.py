@@ -608,8 +608,11 @@ def apply_import(batch: ImportBatch, organization: Organization, *, valid_rows_o
     path_to_id = _create_departments(plan.new_departments)
     now = utcnow()
     if plan.creates:
+        # Core's insert of the table, every row with the same keys: one executemany (psycopg 3 pipelines
+        # it). The ORM's bulk insert of the entity left out each row's None values and, on PostgreSQL, sent
+        # the rows one INSERT at a time (13 s of a 10,000-row confirmation).
         db.session.execute(
-            insert(User),
+            insert(User.__table__),
             [
                 {
                     "organization_id": organization.id,

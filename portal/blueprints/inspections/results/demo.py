@@ -1,5 +1,6 @@
-"""A history of closed monthly rounds with submitted answers and matching tallies, written with bulk
-INSERTs: for ``flask demo`` (a year of the demo company) and for the benchmark (10,000 people).
+"""A history of closed monthly rounds with submitted answers and matching tallies, written in bulk (COPY on
+PostgreSQL, :mod:`portal.bulk`): for ``flask demo`` (a year of the demo company) and for the benchmark (10,000
+people).
 
 It keeps the contract of the rounds code: tally rows exist for every department of a response × item of
 the round, and count the submitted responses only. Figures are drawn from a seeded random generator, so
@@ -15,9 +16,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from portal.blueprints.inspections.items.services import edition_items
+from portal.bulk import copy_dicts
 from portal.clock import TOKYO
 from portal.extensions import db
 from portal.models import (
@@ -38,7 +40,6 @@ NO_COMMENTS = [
     "共用の場所に置いたままにしていました。",
     "手順が分かりにくく、後回しにしていました。",
 ]
-CHUNK = 5000
 
 
 def _tokyo(day: date, hour: int) -> datetime:
@@ -46,8 +47,7 @@ def _tokyo(day: date, hour: int) -> datetime:
 
 
 def _bulk(model, rows: list[dict]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        db.session.execute(insert(model), rows[start:start + CHUNK])
+    copy_dicts(model.__table__, rows)  # COPY on PostgreSQL: a year of 20,000 people is millions of answers
 
 
 def generate_history(organization_id: int, edition: InspectionEdition, people: Sequence[tuple[int, int | None]],

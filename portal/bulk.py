@@ -1,0 +1,122 @@
+"""Writing many rows at once, for the generators of data at scale (``flask demo --scale``, the demo's history):
+PostgreSQL's ``COPY`` through psycopg 3, an ``executemany`` of one INSERT elsewhere.
+
+:func:`copy_rows` writes what Core's ``insert(table)`` with the same values would write: each value goes
+through its column's type (JSON, UTC timestamps, booleans), and a column left out takes the model's Python
+default when it has one (``session_token``, ``link_salt``...), else the database's. It runs in the session's
+transaction and neither flushes the ORM nor returns ids: give the ids that children need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import chain
+
+from sqlalchemy import Table
+
+from portal.extensions import db
+
+# Distinct values converted once per column and call (a year of answers repeats the same few JSON lists and
+# timestamps); a column with more distinct values than this converts the rest as they come.
+CACHE_LIMIT = 100_000
+
+
+def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence], *, use_copy: bool | None = None) -> int:
+    """Write ``rows`` (values in the order of ``columns``) into ``table``; return how many were written.
+
+    ``use_copy`` forces the path (``False``: the INSERT, on PostgreSQL too); by default COPY on PostgreSQL.
+
+    :raises ValueError: a column that ``table`` does not have, or COPY asked of another database.
+    """
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+    connection = db.session.connection()
+    dialect = connection.dialect
+    if use_copy is None:
+        use_copy = dialect.name == "postgresql"
+    if use_copy and dialect.name != "postgresql":
+        raise ValueError("COPY is PostgreSQL's")
+    defaults = _python_defaults(table, columns)
+    names = [*columns, *(name for name, _ in defaults)]
+    convert = _Converter(table, names, dialect)
+    quote = dialect.identifier_preparer
+    target = f"{quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)})"
+    count = 0
+    if use_copy:
+        with connection.connection.driver_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(convert(_with_defaults(row, defaults)))
+                count += 1
+        return count
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    # Only the table's own (quoted) identifiers go into the text; the values are bound.
+    sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"  # noqa: S608
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(convert(_with_defaults(row, defaults)))
+        if len(batch) >= 20_000:
+            connection.exec_driver_sql(sql, batch)
+            count, batch = count + len(batch), []
+    if batch:
+        connection.exec_driver_sql(sql, batch)
+        count += len(batch)
+    return count
+
+
+def _python_defaults(table: Table, columns: Sequence[str]) -> list[tuple[str, object]]:
+    """(name, default) of the columns left out that have a Python-side scalar or callable default."""
+    out = []
+    for column in table.c:
+        default = column.default
+        if column.name in columns or default is None or not (default.is_scalar or default.is_callable):
+            continue
+        out.append((column.name, default))
+    return out
+
+
+def _with_defaults(row: Sequence, defaults: list[tuple[str, object]]) -> Sequence:
+    if not defaults:
+        return row
+    # A callable default is wrapped by SQLAlchemy to take the execution context, which none of ours reads.
+    return (*row, *(d.arg if d.is_scalar else d.arg(None) for _name, d in defaults))
+
+
+class _Converter:
+    """A row's Python values as the driver takes them: each column's bind processor, run once per distinct
+    value."""
+
+    def __init__(self, table: Table, names: Sequence[str], dialect):
+        self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+        self.caches: list[dict] = [{} for _ in names]
+
+    def __call__(self, row: Sequence) -> tuple:
+        return tuple(self._value(i, value) for i, value in enumerate(row))
+
+    def _value(self, index: int, value):
+        processor = self.processors[index]
+        if processor is None or value is None:
+            return value
+        key = (type(value), repr(value)) if isinstance(value, list | dict) else (type(value), value)
+        cache = self.caches[index]
+        found = cache.get(key)
+        if found is None:
+            found = processor(value)
+            if len(cache) < CACHE_LIMIT:
+                cache[key] = found
+        return found
+
+
+def copy_dicts(table: Table, rows: Iterable[dict], *, use_copy: bool | None = None) -> int:
+    """:func:`copy_rows` for rows given as dicts, every one with the keys of the first; return how many.
+
+    :raises KeyError: a row without one of the first row's keys.
+    """
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return 0
+    columns = list(first)
+    return copy_rows(table, columns, (tuple(row[name] for name in columns) for row in chain([first], rows)),
+                     use_copy=use_copy)
