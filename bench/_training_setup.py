@@ -12,8 +12,8 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.blueprints.training.courses.demo import seed_demo_course  # noqa: E402
 from portal.config import Config  # noqa: E402
+from portal.demo.courses import seed_demo_course  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Department, Organization, Role, User  # noqa: E402
 from portal.tenancy import unscoped  # noqa: E402

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select
 
-from portal.blueprints.inspections.results.demo import generate_history
+from portal.demo.inspection_history import generate_history
 from portal.extensions import db
 from portal.models import (
     Department,

@@ -14,11 +14,11 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
-from portal.blueprints.training.courses.demo import seed_demo_course, seed_managers_course
 from portal.blueprints.training.courses.editions import EditionContent, QuestionContent
 from portal.blueprints.training.courses.editions.edition_2026 import EDITIONS, GENERAL, MANAGERS
 from portal.blueprints.training.courses.services import TRUE_FALSE_LABELS, render_markdown
 from portal.blueprints.training.quizzes import services as quiz_services
+from portal.demo.courses import seed_demo_course, seed_managers_course
 from portal.extensions import db
 from portal.models import Assignment, Choice, Course, Lesson, Question, QuestionKind
 from portal.tenancy import unscoped

@@ -515,8 +515,8 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
 
 
 def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user, run_in_app):
-    from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
     from portal.demo.basic import seed_inspection_round
+    from portal.demo.inspection_items import seed_demo_editions, seed_demo_items
     from portal.models import EditionKind
 
     org = make_org("株式会社デモ商事", code="demo")

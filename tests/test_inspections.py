@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from portal.blueprints.inspections.items import services
-from portal.blueprints.inspections.items.demo import ITEMS, seed_demo_editions, seed_demo_items
+from portal.demo.inspection_items import ITEMS, seed_demo_editions, seed_demo_items
 from portal.extensions import db
 from portal.models import INSPECTION_CATEGORIES, AuditEvent, EditionKind, InspectionEdition, InspectionItem
 from portal.tenancy import TenantScopeError, tenant_scope, unscoped

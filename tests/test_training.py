@@ -11,10 +11,10 @@ from bs4 import BeautifulSoup
 from sqlalchemy import event, func, select
 
 from portal.blueprints.training.courses import services as course_services
-from portal.blueprints.training.courses.demo import seed_demo_course
 from portal.blueprints.training.courses.editions.edition_2026 import GENERAL, MANAGERS
 from portal.blueprints.training.deliveries import services as delivery_services
 from portal.blueprints.training.quizzes import services as quiz_services
+from portal.demo.courses import seed_demo_course
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.models import (

@@ -56,9 +56,9 @@ def prepare_data() -> dict[str, str]:
     course to learner01, finish one attempt with a wrong answer and start a second one."""
     from sqlalchemy import select
 
-    from portal.blueprints.training.courses.demo import seed_demo_course
     from portal.blueprints.training.deliveries import services as deliveries
     from portal.blueprints.training.quizzes import services as quizzes
+    from portal.demo.courses import seed_demo_course
     from portal.extensions import db
     from portal.models import Assignment, InspectionResponse, TargetKind, User, utcnow
     from portal.tenancy import tenant_scope, unscoped

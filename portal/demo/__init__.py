@@ -6,7 +6,9 @@ portal itself. It sits above the areas (``.importlinter``): it may use their ser
   invoice and the terms;
 - ``showcase``: the parts of it that make the demo usable at once (learners who sign in with a 受講者ID, an
   open delivery, an issued invoice, the published terms);
-- ``scale``: data at scale for benchmarks and load tests (``flask demo --scale N``).
+- ``scale``: data at scale for benchmarks and load tests (``flask demo --scale N``);
+- ``courses``, ``inspection_items``, ``inspection_history``: the demo courses (from the 2026 editions),
+  the inspection library and its editions, and a year of closed rounds, which both of the above seed.
 """
 
 # Every demo account's password, the small demo's (flask demo) and the scaled one's alike.

@@ -84,7 +84,7 @@ def seed_training(echo: Callable[[str], None] = print):
     """The demo courses of セキュトレ, for every employee and for managers (global, so every organization
     can deliver them); returns the employees' course. It comes first: `flask demo --scale` delivers the
     first global course."""
-    from portal.blueprints.training.courses.demo import seed_demo_course, seed_managers_course
+    from portal.demo.courses import seed_demo_course, seed_managers_course
 
     with unscoped("the CLI seeds global courses"):
         seeded = [seed_demo_course(), seed_managers_course()]
@@ -139,7 +139,7 @@ def seed_terms(echo: Callable[[str], None] = print) -> None:
 
 def seed_inspections(echo: Callable[[str], None] = print) -> None:
     """The demo library of セキュレジ inspection items and editions (global, so every organization reads it)."""
-    from portal.blueprints.inspections.items.demo import seed_demo_editions, seed_demo_items
+    from portal.demo.inspection_items import seed_demo_editions, seed_demo_items
 
     with unscoped("the CLI seeds the global item library"):
         total, added = seed_demo_items()
@@ -151,8 +151,8 @@ def seed_inspections(echo: Callable[[str], None] = print) -> None:
 def seed_inspection_history(org_id: int, echo: Callable[[str], None] = print) -> None:
     """A year of closed monthly rounds of the employee edition for the demo company (results, trend and
     follow-up have something to show); months that already have a round are left alone."""
-    from portal.blueprints.inspections.results.demo import seed_demo_history
     from portal.clock import this_month
+    from portal.demo.inspection_history import seed_demo_history
     from portal.models import EditionKind, InspectionEdition
     from portal.tenancy import tenant_scope
 

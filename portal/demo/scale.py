@@ -376,9 +376,9 @@ def _tickets(orgs, learners, ids, now, rng, report) -> None:
 def seed_inspection_rounds(orgs, learners, ids, now, rng, report) -> int:
     """Twelve closed monthly rounds of the global employee edition per organization (the months before this
     one), answered by its learners, with the tallies the results pages read; the same generator as the demo
-    organization's history (``inspections.results.demo.generate_history``)."""
-    from portal.blueprints.inspections.results.demo import generate_history, months_before
+    organization's history (``demo.inspection_history.generate_history``)."""
     from portal.clock import TOKYO
+    from portal.demo.inspection_history import generate_history, months_before
     from portal.models import EditionKind, InspectionAnswer, InspectionEdition
     from portal.tenancy import tenant_scope
 

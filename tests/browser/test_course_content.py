@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from portal.blueprints.training.courses.demo import seed_demo_course, seed_managers_course
 from portal.blueprints.training.courses.editions.edition_2026 import EDITIONS
+from portal.demo.courses import seed_demo_course, seed_managers_course
 from tests.browser.experience import PHONE_WIDTH, assert_fits_phone
 from tests.browser.helpers import pass_second_step_if_asked
 from tests.conftest import PASSWORD

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from portal.blueprints.training.courses.demo import seed_demo_course
 from portal.clock import this_month, today_in_tokyo
+from portal.demo.courses import seed_demo_course
 from portal.extensions import db
 from portal.models import Department, Lesson, Role, User, utcnow
 from portal.tenancy import tenant_scope

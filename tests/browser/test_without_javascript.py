@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.blueprints.training.courses.demo import seed_demo_course
 from portal.blueprints.training.courses.services import bank_questions
+from portal.demo.courses import seed_demo_course
 from tests.conftest import PASSWORD
 from tests.training_helpers import deliver, link_for
 

@@ -3,7 +3,7 @@
 An :class:`EditionContent` is what a global course is made of when it is first created: its rules, its
 lessons (Markdown, as an editor would type them on the course page) and, under each lesson, the questions
 about it. The lesson's ``category`` becomes each of its questions' 分野, so the item analysis groups the
-questions by lesson. ``portal.blueprints.training.courses.demo`` writes an edition to the database.
+questions by lesson. ``portal.demo.courses`` writes an edition to the database.
 """
 
 from __future__ import annotations
