@@ -1,18 +1,49 @@
-"""Form pieces shared by every area, and the contract terms form (the operator's organizations and the
-approval of an application)."""
+"""Form pieces shared by every area: the contract terms form (the operator's organizations and the
+approval of an application) and the postal address fields (an application and the organization's
+registration)."""
 
 import wtforms
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.addresses import POSTAL_CODE, PREFECTURES, fold_digits
 from portal.contracts import ContractTerms
 from portal.ids import MAX_ID
 from portal.passwords import MAX_LENGTH, password_problems
 from portal.sending import MAX_REMINDERS
+
+
+class AddressFields:
+    """A Japanese postal address: 郵便番号 (123-4567, full-width digits folded), 都道府県, the rest."""
+
+    postal_code = StringField(
+        _l("郵便番号"),
+        validators=[DataRequired(message=_l("郵便番号を入力してください。"))],
+        filters=[fold_digits],
+        description=_l("例: 101-0062(ハイフンを含めて7桁)"),
+        render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 10},
+    )
+    prefecture = SelectField(
+        _l("都道府県"),
+        choices=[SelectChoice("", _l("選んでください"))] + [SelectChoice(p) for p in PREFECTURES],
+        validators=[DataRequired(message=_l("都道府県を選んでください。"))],
+    )
+    address_line1 = StringField(
+        _l("市区町村・番地"),
+        validators=[DataRequired(message=_l("市区町村・番地を入力してください。")), Length(max=200)],
+        render_kw={"autocomplete": "address-line1"},
+    )
+    address_line2 = StringField(
+        _l("建物名・部屋番号"), validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "address-line2"}
+    )
+
+    def validate_postal_code(self, field):
+        if not POSTAL_CODE.fullmatch(field.data or ""):
+            raise ValidationError(_l("郵便番号は「123-4567」の形式で入力してください。"))
 
 
 class EmptyForm(FlaskForm):

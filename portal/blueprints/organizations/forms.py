@@ -7,10 +7,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, name_taken
-from portal.addresses import PHONE, POSTAL_CODE, PREFECTURES, fold_digits
+from portal.addresses import PHONE, fold_digits
 from portal.blueprints.organizations.services import ProfileData
 from portal.corporations import corporate_number_valid, looks_like_corporation, normalize_corporate_number
-from portal.forms import ContractForm
+from portal.forms import AddressFields, ContractForm
 from portal.models import OrganizationStatus
 from portal.organizations import STATUS_LABELS
 
@@ -115,29 +115,9 @@ class OrganizationFilterForm(FlaskForm):
 # --- the organization's view (and the handover, which the operator may start too) ------------------
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(AddressFields, FlaskForm):
     organization_name = StringField(
         _l("法人名"), validators=[DataRequired(message=_l("法人名を入力してください。")), Length(max=200)]
-    )
-    postal_code = StringField(
-        _l("郵便番号"),
-        validators=[DataRequired(message=_l("郵便番号を入力してください。"))],
-        filters=[fold_digits],
-        description=_l("例: 101-0062(ハイフンを含めて7桁)"),
-        render_kw={"inputmode": "numeric", "autocomplete": "postal-code"},
-    )
-    prefecture = SelectField(
-        _l("都道府県"),
-        choices=[SelectChoice("", _l("選んでください"))] + [SelectChoice(p) for p in PREFECTURES],
-        validators=[DataRequired(message=_l("都道府県を選んでください。"))],
-    )
-    address_line1 = StringField(
-        _l("市区町村・番地"),
-        validators=[DataRequired(message=_l("市区町村・番地を入力してください。")), Length(max=200)],
-        render_kw={"autocomplete": "address-line1"},
-    )
-    address_line2 = StringField(
-        _l("建物名・部屋番号"), validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "address-line2"}
     )
     phone = StringField(
         _l("電話番号"),
@@ -149,10 +129,6 @@ class ProfileForm(FlaskForm):
     admin_name = StringField(
         _l("管理者氏名"), validators=[DataRequired(message=_l("管理者の氏名を入力してください。")), Length(max=100)]
     )
-
-    def validate_postal_code(self, field):
-        if not POSTAL_CODE.fullmatch(field.data or ""):
-            raise ValidationError(_l("郵便番号は「123-4567」の形式で入力してください。"))
 
     def validate_phone(self, field):
         digits = re.sub(r"\D", "", field.data or "")

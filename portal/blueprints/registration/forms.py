@@ -13,10 +13,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.addresses import POSTAL_CODE, PREFECTURES, fold_digits
 from portal.blueprints.registration import services
 from portal.blueprints.registration.services import SERVICE_LABELS, STATUS_LABELS, ApplicationData
-from portal.forms import ContractForm, IntegerField
+from portal.forms import AddressFields, ContractForm, IntegerField
 
 _email_validators = [
     Length(max=254, message=_l("メールアドレスは254文字以内で入力してください。")),
@@ -31,7 +30,7 @@ def _check_email(field) -> None:
         )
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(AddressFields, FlaskForm):
     corporate_name = StringField(
         _l("法人名"),
         validators=[DataRequired(message=_l("法人名を入力してください。")), Length(max=200)],
@@ -44,26 +43,6 @@ class ApplicationForm(FlaskForm):
         filters=[services.normalize_corporate_number],
         description=_l("13桁の数字です。国税庁法人番号公表サイトで確認できます。"),
         render_kw={"inputmode": "numeric", "maxlength": 20},
-    )
-    postal_code = StringField(
-        _l("郵便番号"),
-        validators=[DataRequired(message=_l("郵便番号を入力してください。"))],
-        filters=[fold_digits],
-        description=_l("例: 101-0062(ハイフンを含めて7桁)"),
-        render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 10},
-    )
-    prefecture = SelectField(
-        _l("都道府県"),
-        choices=[SelectChoice("", _l("選んでください"))] + [SelectChoice(p) for p in PREFECTURES],
-        validators=[DataRequired(message=_l("都道府県を選んでください。"))],
-    )
-    address_line1 = StringField(
-        _l("市区町村・番地"),
-        validators=[DataRequired(message=_l("市区町村・番地を入力してください。")), Length(max=200)],
-        render_kw={"autocomplete": "address-line1"},
-    )
-    address_line2 = StringField(
-        _l("建物名・部屋番号"), validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "address-line2"}
     )
     applicant_name = StringField(
         _l("お申込み担当者の氏名"),
@@ -129,10 +108,6 @@ class ApplicationForm(FlaskForm):
                     "「株式会社」「合同会社」「一般社団法人」などの法人格を含む正式名称を入力してください。"
                 )
             )
-
-    def validate_postal_code(self, field):
-        if not POSTAL_CODE.fullmatch(field.data or ""):
-            raise ValidationError(_l("郵便番号は「123-4567」の形式で入力してください。"))
 
     def validate_applicant_email(self, field):
         _check_email(field)
