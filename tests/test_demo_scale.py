@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from portal.demo import scale as demo_scale
 from portal.extensions import db
@@ -97,6 +97,14 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
             Assignment.delivery_id == latest, Assignment.status == AssignmentStatus.NOT_STARTED).limit(1))
         secret = personal_link_secret(delivery, learner_id)
     assert app.test_client().get(f"/t/{secret}").status_code == 200
+
+    # On PostgreSQL the bulk-loaded tables' foreign keys were dropped for the load: they are all back.
+    with app.app_context():
+        inspector = inspect(db.engine)
+        for table in ("assignments", "attempts", "attempt_answers", "inspection_responses", "inspection_answers",
+                      "inspection_tallies"):
+            declared = {key.name for key in db.metadata.tables[table].foreign_key_constraints}
+            assert {key["name"] for key in inspector.get_foreign_keys(table)} == declared, table
 
     again = app.test_cli_runner().invoke(args=["demo", "--scale", "1"])
     assert again.exit_code != 0 and "exist already" in again.output
