@@ -60,24 +60,25 @@ scan: install
 # Where PORTAL_TEST_DATABASE_URL names an empty PostgreSQL database, the suite (browser journeys excepted)
 # also runs on PostgreSQL, at the same time as the SQLite pass (one per core), with the clock moved by
 # TEST_SHIFT (tests/clock.py): a test that only passes near the day it was written fails there first. Its
-# output follows the SQLite pass's. Each pass lists its slowest tests (pyproject.toml: --durations); the last
-# line is the wall time of the whole, lint included.
+# output follows the SQLite pass's. Each pass lists its slowest tests (pyproject.toml: --durations) and ends
+# with its wall and CPU time; the last line is that of the whole, lint included (tools/timed.py). The target
+# and how to read them: README, "The two commands".
 TEST_SHIFT ?= +400d
 test:
-	@start=$$(date +%s); $(MAKE) --no-print-directory test-passes; rc=$$?; \
-	took=$$(( $$(date +%s) - start )); echo "make test: $$((took / 60)) min $$((took % 60)) s"; exit $$rc
+	@$(PYTHON) tools/timed.py "make test" -- $(MAKE) --no-print-directory test-passes
 
 test-passes: install lint
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		log=$$(mktemp); \
-		( PORTAL_TEST_BACKEND=postgres PORTAL_TEST_NOW="$(TEST_SHIFT)" $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \
-		$(BIN)/pytest; sqlite_rc=$$?; \
+		( PORTAL_TEST_BACKEND=postgres PORTAL_TEST_NOW="$(TEST_SHIFT)" \
+			$(PYTHON) tools/timed.py "PostgreSQL pass" -- $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \
+		$(PYTHON) tools/timed.py "SQLite pass" -- $(BIN)/pytest; sqlite_rc=$$?; \
 		wait $$pg; pg_rc=$$?; \
 		echo "== the same suite on PostgreSQL, the clock moved by $(TEST_SHIFT) =="; cat "$$log"; rm -f "$$log"; \
 		[ $$sqlite_rc -eq 0 ] && [ $$pg_rc -eq 0 ]; \
 	else \
 		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass (with the moved clock) is skipped."; \
-		$(BIN)/pytest; \
+		$(PYTHON) tools/timed.py "SQLite pass" -- $(BIN)/pytest; \
 	fi
 
 # The whole suite (SQLite, browser journeys included) at each moment of TEST_DATES, one after the other:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import time
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Integer, String, event, exists, literal, select, union_all
 
+from portal.clock import utcnow
 from portal.extensions import db
 
 # Statements that cannot change a row. Anything else (INSERT, UPDATE, DELETE, WITH ..., DDL) counts as a write.
@@ -29,9 +30,11 @@ _READS = re.compile(r"\s*(SELECT|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|
 _wrote = False
 # The rows every test of the current module starts from, table by table (None: no rows).
 _snapshot: dict[str, list[dict]] | None = None
-# rows_once: key -> (when built, the rows, the builder's value).
-_built: dict[str, tuple[float, dict[str, list[dict]], object]] = {}
-REBUILD_AFTER = 600
+# rows_once: key -> [(the clock's time when built, the rows, the builder's value), ...], newest last.
+_built: dict[str, list[tuple[datetime, dict[str, list[dict]], object]]] = {}
+REBUILD_AFTER = timedelta(seconds=600)
+# Copies kept per key: one for the suite's clock and a few for the moments that tests move it to.
+_COPIES = 4
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -101,22 +104,27 @@ def rows_once(app, key: str, build, reload):
 
     The first call (on an empty database) builds and keeps the rows it wrote; later calls on an empty
     database insert those rows again, with the same ids, and return ``reload(value)`` (the value with its
-    ORM objects read again). Kept for ``REBUILD_AFTER`` seconds so that expiring objects (an import batch
-    valid for an hour, a sign-in link) stay as fresh as the test expects. Where rows are already present
-    (another fixture wrote first), ``build()`` runs as usual.
+    ORM objects read again). The rows are copied only into a test whose clock reads within
+    ``REBUILD_AFTER`` of the moment they were built, so that their times are as fresh as the test expects
+    (an import batch valid for an hour, a sign-in link, a user enrolled "now"), also where a fixture moved
+    the clock (time_machine) before asking for them. Where rows are already present (another fixture wrote
+    first), ``build()`` runs as usual.
     """
     with app.app_context(), db.engine.connect() as conn:
         empty = not _tables_with_rows(conn)
     if not empty:
         return build()
-    kept = _built.get(key)
-    if kept is not None and time.monotonic() - kept[0] < REBUILD_AFTER:
-        with app.app_context():
-            _put_back(kept[1])
-        return reload(kept[2])
+    now = utcnow()
+    copies = _built.setdefault(key, [])
+    for built_at, rows, value in copies:
+        if abs(now - built_at) < REBUILD_AFTER:
+            with app.app_context():
+                _put_back(rows)
+            return reload(value)
     value = build()
     with app.app_context():
-        _built[key] = (time.monotonic(), _read_all(), value)
+        del copies[:-(_COPIES - 1)]
+        copies.append((now, _read_all(), value))
     return reload(value)
 
 
