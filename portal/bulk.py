@@ -52,7 +52,7 @@ def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence], *,
         return count
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     # Only the table's own (quoted) identifiers go into the text; the values are bound.
-    sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"  # noqa: S608
+    sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"  # noqa: S608  # nosec B608
     batch: list[tuple] = []
     for row in rows:
         batch.append(convert(_with_defaults(row, defaults)))
