@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, or_, select
 from portal.departments import scope_learners
 from portal.extensions import db
 from portal.ids import MAX_ID, parse_id
-from portal.models import Role, User
+from portal.models import Role, TargetKind, User
 
 SHOWN = 50
 MAX_QUERY = 100
@@ -99,3 +99,12 @@ def search(viewer: User, query: str | None, chosen: Iterable, roles: Sequence[Ro
         rest = rest.where(User.id.not_in(ids))
     rows = [Person(*row) for row in db.session.execute(rest.order_by(*order).limit(SHOWN + 1))]
     return Picker(query=query, chosen=people, matches=rows[:SHOWN], more=len(rows) > SHOWN)
+
+
+def search_from_query(form) -> None:
+    """A picker search asked by GET (htmx or a link): the search text and the chosen people from the URL
+    into ``form`` (a delivery's or a round's), which then targets the chosen people when there are any."""
+    form.learner_q.data = request.args.get("learner_q", "")
+    form.learner_ids.data = chosen_ids(request.args.getlist("learner_ids"))
+    if form.learner_ids.data:
+        form.target_kind.data = TargetKind.LEARNERS

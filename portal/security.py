@@ -31,6 +31,14 @@ def has_role(user, *roles: str | Role) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.role in {str(r) for r in roles})
 
 
+def may_edit_library_item(organization_id: int | None, user) -> bool:
+    """Who edits a library's item (a course, an inspection edition): the operator's staff the global ones
+    (no organization), an organization's own ones its members; nobody another organization's."""
+    if user.is_staff:
+        return organization_id is None
+    return organization_id is not None and organization_id == user.organization_id
+
+
 def role_required(*roles: str | Role) -> Callable:
     """View decorator: 401 (to the login page) when signed out, 403 for another role."""
 

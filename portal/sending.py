@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.business_calendar import is_business_day
-from portal.clock import TOKYO, utcnow
+from portal.clock import TOKYO, add_months, utcnow
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.models import OutboxMessage, OutboxStatus, Recurrence, Role, TargetKind, User
@@ -58,6 +58,26 @@ def schedule_columns(data, person_ids: list[int]) -> dict:
         "window_end_hour": data.window_end_hour,
         "business_days_only": data.business_days_only,
         "recurrence": data.recurrence,
+    }
+
+
+def next_round_columns(schedule, months: int) -> dict:
+    """The :class:`~portal.models.sending.SendingSchedule` columns of a recurring delivery's or round's next
+    round: the same people, reminders and window, its times ``months`` later, its number one more."""
+    return {
+        "target_kind": schedule.target_kind,
+        "target_department_ids": list(schedule.target_department_ids),
+        "target_learner_ids": list(schedule.target_learner_ids),
+        "starts_at": add_months(schedule.starts_at, months),
+        "due_at": add_months(schedule.due_at, months),
+        "reminder_days": list(schedule.reminder_days),
+        "window_start_hour": schedule.window_start_hour,
+        "window_end_hour": schedule.window_end_hour,
+        "business_days_only": schedule.business_days_only,
+        "recurrence": schedule.recurrence,
+        "round_no": schedule.round_no + 1,
+        "previous_round_id": schedule.id,
+        "created_by_id": schedule.created_by_id,
     }
 
 

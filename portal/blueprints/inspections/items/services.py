@@ -20,6 +20,7 @@ from portal import audit
 from portal.extensions import db
 from portal.models import INSPECTION_CATEGORIES, EditionItem, EditionKind, InspectionEdition, InspectionItem, User
 from portal.rules import NotFound
+from portal.security import may_edit_library_item
 
 
 def visible_items(user: User) -> list[InspectionItem]:
@@ -116,9 +117,7 @@ def get_edition(edition_id: int) -> InspectionEdition:
 
 
 def may_edit_edition(edition: InspectionEdition, user: User) -> bool:
-    if user.is_staff:
-        return edition.organization_id is None
-    return edition.organization_id is not None and edition.organization_id == user.organization_id
+    return may_edit_library_item(edition.organization_id, user)
 
 
 def get_editable_edition(edition_id: int, user: User) -> InspectionEdition:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from portal import learner_picker
@@ -17,7 +17,7 @@ from portal.clock import TOKYO, tokyo_to_utc, utcnow
 from portal.departments import DepartmentTree, managed_department_ids
 from portal.forms import EmptyForm, options
 from portal.htmx import render_page_or_block
-from portal.models import Role, RoundStatus, TargetKind
+from portal.models import Role, RoundStatus
 from portal.outbox import external_url
 from portal.security import role_required
 from portal.violations import rule_violations_shown
@@ -94,10 +94,7 @@ def new():
 def people_search():
     """The round form's picker search: its results for htmx; otherwise the form, showing them."""
     form = _round_form(formdata=None)
-    form.learner_q.data = request.args.get("learner_q", "")
-    form.learner_ids.data = learner_picker.chosen_ids(request.args.getlist("learner_ids"))
-    if form.learner_ids.data:
-        form.target_kind.data = TargetKind.LEARNERS
+    learner_picker.search_from_query(form)
     return _render_new(form, block="learner_results")
 
 

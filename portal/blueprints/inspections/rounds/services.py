@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select, update
 
 from portal import audit, sending
 from portal.blueprints.inspections.items.services import edition_items
-from portal.clock import TOKYO, add_months, add_months_to_date, this_month, today_in_tokyo, utcnow
+from portal.clock import TOKYO, add_months_to_date, this_month, today_in_tokyo, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
@@ -279,19 +279,7 @@ def schedule_next_round(inspection_round: InspectionRound) -> InspectionRound | 
         month=month,
         title=f"{inspection_round.edition.title}（{month.year}年{month.month}月）",
         item_ids=[i.id for i in items] or list(inspection_round.item_ids),
-        target_kind=inspection_round.target_kind,
-        target_department_ids=list(inspection_round.target_department_ids),
-        target_learner_ids=list(inspection_round.target_learner_ids),
-        starts_at=add_months(inspection_round.starts_at, months),
-        due_at=add_months(inspection_round.due_at, months),
-        reminder_days=list(inspection_round.reminder_days),
-        window_start_hour=inspection_round.window_start_hour,
-        window_end_hour=inspection_round.window_end_hour,
-        business_days_only=inspection_round.business_days_only,
-        recurrence=inspection_round.recurrence,
-        round_no=inspection_round.round_no + 1,
-        previous_round_id=inspection_round.id,
-        created_by_id=inspection_round.created_by_id,
+        **sending.next_round_columns(inspection_round, months),
     )
     db.session.add(following)
     db.session.flush()

@@ -29,6 +29,7 @@ from portal import audit
 from portal.extensions import db
 from portal.models import Choice, Course, CourseImage, CourseKind, Lesson, Question, QuestionKind, User
 from portal.rules import NotFound
+from portal.security import may_edit_library_item
 
 TRUE_FALSE_LABELS = ("○", "×")
 QUESTION_KIND_LABELS = {
@@ -123,9 +124,7 @@ def get_course(course_id: int) -> Course:
 
 def may_edit(course: Course, user: User) -> bool:
     """The operator edits global courses; an organization edits its own."""
-    if user.is_staff:
-        return course.organization_id is None
-    return course.organization_id is not None and course.organization_id == user.organization_id
+    return may_edit_library_item(course.organization_id, user)
 
 
 def get_editable_course(course_id: int, user: User) -> Course:

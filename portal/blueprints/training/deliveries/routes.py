@@ -22,7 +22,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm, options
 from portal.htmx import render_page_or_block
 from portal.i18n import local_datetime
-from portal.models import Assignment, Delivery, Role, TargetKind, User
+from portal.models import Assignment, Delivery, Role, User
 from portal.outbox import topic_counts
 from portal.pagination import requested_page
 from portal.requests import writes_on_get
@@ -110,10 +110,7 @@ def new():
 def learner_search():
     """The learner picker's search: its results for htmx; otherwise the form, showing them."""
     form = _delivery_form(formdata=None)
-    form.learner_q.data = request.args.get("learner_q", "")
-    form.learner_ids.data = learner_picker.chosen_ids(request.args.getlist("learner_ids"))
-    if form.learner_ids.data:
-        form.target_kind.data = TargetKind.LEARNERS
+    learner_picker.search_from_query(form)
     return _render_new(form, block="learner_results")
 
 

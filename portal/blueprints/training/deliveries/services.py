@@ -27,7 +27,7 @@ from sqlalchemy import cast as sa_cast
 from portal import audit, certificates, outbox, sending
 from portal.blueprints.training.courses.services import course_name, question_count
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, link_digest
-from portal.clock import TOKYO, add_months, utcnow
+from portal.clock import TOKYO, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
@@ -213,20 +213,8 @@ def schedule_next_round(delivery: Delivery) -> Delivery | None:
         organization_id=delivery.organization_id,
         course_id=delivery.course_id,
         title=delivery.title,
-        target_kind=delivery.target_kind,
-        target_department_ids=list(delivery.target_department_ids),
-        target_learner_ids=list(delivery.target_learner_ids),
-        starts_at=add_months(delivery.starts_at, months),
-        due_at=add_months(delivery.due_at, months),
-        reminder_days=list(delivery.reminder_days),
-        window_start_hour=delivery.window_start_hour,
-        window_end_hour=delivery.window_end_hour,
-        business_days_only=delivery.business_days_only,
-        recurrence=delivery.recurrence,
         escalate_after_days=delivery.escalate_after_days,
-        round_no=delivery.round_no + 1,
-        previous_round_id=delivery.id,
-        created_by_id=delivery.created_by_id,
+        **sending.next_round_columns(delivery, months),
     )
     db.session.add(following)
     db.session.flush()
