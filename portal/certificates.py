@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import segno
-from flask import Response, abort, current_app
+from flask import Response, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from reportlab.lib.colors import Color
@@ -37,11 +37,11 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import Select, func, select
 
 from portal.clock import TOKYO
-from portal.errors import render_error
 from portal.exports import content_disposition
 from portal.extensions import db
 from portal.models import Assignment, AssignmentStatus, Course, Delivery, Organization, User
 from portal.outbox import external_url
+from portal.rules import NotFound
 from portal.tenancy import current_scope, reset_scope, set_scope
 
 MINCHO = "HeiseiMin-W3"
@@ -137,10 +137,9 @@ def get_certificate_or_404(assignment_id: int, *, learner_id: int | None = None,
         stmt = stmt.where(Assignment.learner_id.in_(learners))
     row = db.session.execute(stmt).first()
     if row is None:
-        abort(404)
+        raise NotFound
     if not _issued(row):
-        abort(render_error(404, _("修了証はまだありません"),
-                           _("修了証は、研修のテストに合格すると発行されます。")))
+        raise NotFound(_("修了証はまだありません"), _("修了証は、研修のテストに合格すると発行されます。"))
     return _certificate(row)
 
 

@@ -97,7 +97,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(error: NotFound):
         # A lookup that found nothing the user may reach: the same answer as an unknown address.
-        return render_error(404)
+        return render_error(404, error.title, error.detail)
 
     @app.errorhandler(OperationalError)
     def _database(error: OperationalError):

@@ -12,4 +12,12 @@ class RuleViolation(Exception):
 
 class NotFound(LookupError):
     """No such object for this user: unknown, another organization's, or not theirs to reach. The request
-    answers 404, the page of an unknown address (``portal/errors.py``), so that it never says which."""
+    answers 404, the page of an unknown address (``portal/errors.py``), so that it never says which.
+
+    ``title`` and ``detail`` replace that page's wording where the object is the user's own and the page can
+    say more (a certificate not issued yet)."""
+
+    def __init__(self, title=None, detail=None):
+        super().__init__(title)
+        self.title = title
+        self.detail = detail

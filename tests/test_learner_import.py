@@ -223,6 +223,9 @@ def test_invitations_are_queued_for_new_learners_with_email(world, login_as, run
     messages = run_in_app(lambda: list(db.session.scalars(select(OutboxMessage))))
     assert [m.to_address for m in messages] == ["n1@example.com"]
     assert "http://portal.test/invitation/" in messages[0].body_text
+    invited = run_in_app(lambda: [e.details for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "user.invited"))])
+    assert invited == [{"invited_by": world["admin_a"].id}]  # the administrator who imported the file
 
 
 def test_another_organization_cannot_see_or_confirm_a_batch(world, login_as, run_in_app):

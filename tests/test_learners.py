@@ -112,6 +112,8 @@ def test_invitation_from_the_learner_page(world, login_as, run_in_app):
     assert message.to_address == world["learner_a"].email and message.template == "invitation_learner"
     assert "http://portal.test/invitation/" in message.body_text
     assert "株式会社エー" in message.subject
+    invited = run_in_app(lambda: db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.invited")))
+    assert invited.details == {"invited_by": world["admin_a"].id} and invited.actor_id == world["admin_a"].id
 
 
 def test_invitation_needs_an_email(world, make_user, login_as, run_in_app):

@@ -650,7 +650,7 @@ def apply_import(batch: ImportBatch, organization: Organization, *, valid_rows_o
                 execution_options={"synchronize_session": False},
             )
     if batch.invite:
-        _invite_new_learners(plan, organization)
+        _invite_new_learners(plan, batch, organization)
     details = {}
     if current.errors:  # the administrator chose to import the valid rows only
         batch.status = ImportStatus.PARTIAL
@@ -688,12 +688,13 @@ def _create_departments(new_paths: list[str]) -> dict[str, int]:
     return path_to_id
 
 
-def _invite_new_learners(plan: Plan, organization: Organization) -> None:
+def _invite_new_learners(plan: Plan, batch: ImportBatch, organization: Organization) -> None:
     login_ids = [row["login_id"] for row in plan.creates if row.get("email")]
+    by = db.session.get(User, batch.created_by_id) if batch.created_by_id else None
     for start in range(0, len(login_ids), 500):
         learners = db.session.scalars(select(User).where(User.login_id.in_(login_ids[start : start + 500])))
         for learner in learners:
-            send_invitation(learner, organization)
+            send_invitation(learner, organization, by=by)
 
 
 @periodic("learners.purge_import_batches", every=timedelta(hours=1))

@@ -91,7 +91,7 @@ def new():
             learner = services.create_learner(data, by=_me())
             services.set_third_party(learner, form.third_party_id.data, _me())
             if form.send_invitation.data and learner.email:
-                services.send_invitation(learner, _me().organization)
+                services.send_invitation(learner, _me().organization, by=_me())
             flash(_("受講者「%(id)s」を登録しました。", id=learner.login_id), "success")
             return redirect(url_for("learners.show", learner_id=learner.id), 303)
     seat = services.seat_effect(_me().organization_id, 1)
@@ -192,7 +192,7 @@ def end_sessions(learner_id: int):
 def invite(learner_id: int):
     return _post_action(
         learner_id,
-        lambda learner: services.send_invitation(learner, _me().organization),
+        lambda learner: services.send_invitation(learner, _me().organization, by=_me()),
         _("招待メールを送信しました(数分以内に届きます)。"),
     )
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from sqlalchemy import Select, delete, func, or_, select
 
 from portal import audit, invitations
@@ -324,8 +323,8 @@ def end_sessions(learner: User) -> None:
     db.session.flush()
 
 
-def send_invitation(learner: User, organization: Organization) -> None:
-    """Email ``learner`` a personal link to set their password.
+def send_invitation(learner: User, organization: Organization, *, by: User | None) -> None:
+    """Email ``learner`` a personal link to set their password; ``by`` is the administrator who asked.
 
     :raises LearnerRuleError: the learner has no email address or is inactive.
     """
@@ -335,7 +334,7 @@ def send_invitation(learner: User, organization: Organization) -> None:
         raise LearnerRuleError(_l("無効の受講者には招待メールを送れません。"))
     invitations.send_invitation(
         learner,
-        invited_by=current_user if current_user and current_user.is_authenticated else None,
+        invited_by=by,
         organization_name=organization.name,
         template="invitation_learner",
         organization=organization,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, and_, case, func, select, update
@@ -27,7 +27,7 @@ from sqlalchemy import cast as sa_cast
 from portal import audit, certificates, outbox, sending
 from portal.blueprints.training.courses.services import course_name, question_count
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, link_digest
-from portal.clock import TOKYO, utcnow
+from portal.clock import TOKYO, as_utc, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
@@ -470,16 +470,7 @@ def escalations_sent(delivery: Delivery) -> EscalationsSent:
                func.max(DeliveryEscalation.created_at))
         .where(DeliveryEscalation.delivery_id == delivery.id)
     ).one()
-    return EscalationsSent(rounds or 0, emails or 0, _aware(last_at))
-
-
-def _aware(value):
-    # An aggregate bypasses the column's UTC type on SQLite: a naive value (or its text) is UTC.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return EscalationsSent(rounds or 0, emails or 0, as_utc(last_at))
 
 
 # --- results -------------------------------------------------------------------------------------------
