@@ -63,7 +63,12 @@ def add_months(moment: datetime, months: int) -> datetime:
     return local.replace(year=day.year, month=day.month, day=day.day).astimezone(moment.tzinfo)
 
 
+def month_index(month: date) -> int:
+    """Months since year 0 (January of year 0 is 0): month arithmetic as integer arithmetic."""
+    return month.year * 12 + month.month - 1
+
+
 def shift_month(month: date, months: int) -> date:
     """The first day of the month ``months`` after the month of ``month``."""
-    index = month.year * 12 + month.month - 1 + months
+    index = month_index(month) + months
     return date(index // 12, index % 12 + 1, 1)

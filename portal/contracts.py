@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, select
 
-from portal.clock import TOKYO, today_in_tokyo
+from portal.clock import today_in_tokyo
 from portal.extensions import db
 from portal.models import Contract, Invoice
 from portal.rules import RuleViolation
@@ -81,7 +81,7 @@ def refuse_before_start(organization_id: int, starts_at: datetime) -> None:
     :raises RuleViolation: ``starts_at`` (Tokyo day) is before the first contract's start date.
     """
     first = starts_on(organization_id)
-    if first is not None and starts_at.astimezone(TOKYO).date() < first:
+    if first is not None and today_in_tokyo(starts_at) < first:
         raise RuleViolation(
             _l(
                 "ご契約の開始日(%(day)s)より前には配信できません。開始日以降の日時を指定してください。",

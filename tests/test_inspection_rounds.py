@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from portal import sending
 from portal.blueprints.inspections.rounds import services as rounds
 from portal.blueprints.training.deliveries import services as delivery_services
-from portal.clock import add_months_to_date
+from portal.clock import TOKYO, add_months_to_date
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -66,7 +66,7 @@ def _form(page: str) -> str:
 def test_admin_creates_a_round_and_launch_writes_sheets_tallies_and_emails(team, login_as, run_in_app, mailbox):
     admin = login_as(team["admin_a"])
     page = admin.get("/org/inspections/new").get_data(as_text=True)
-    now = utcnow().astimezone(rounds.TOKYO)
+    now = utcnow().astimezone(TOKYO)
     response = admin.post("/org/inspections/new", data={
         "csrf_token": _form(page), "edition_id": team["edition"], "month": f"{now:%Y-%m}", "title": "",
         "target_kind": "everyone", "starts_at": (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
@@ -127,7 +127,7 @@ def test_inspection_and_training_links_differ_by_namespace(app, team, run_in_app
 
 def _post_new(client, team, **overrides):
     page = client.get("/org/inspections/new").get_data(as_text=True)
-    now = utcnow().astimezone(rounds.TOKYO)
+    now = utcnow().astimezone(TOKYO)
     data = {"csrf_token": _form(page), "edition_id": team["edition"], "month": f"{now:%Y-%m}", "title": "残す名前",
             "target_kind": "everyone", "starts_at": now.strftime("%Y-%m-%dT%H:%M"),
             "due_at": (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"), "window_start_hour": "9",
@@ -157,7 +157,7 @@ def test_reminders_after_the_due_date_and_past_due_dates_are_refused(team, login
     admin = login_as(team["admin_a"])
     response = _post_new(admin, team, reminder_days=["1"])
     assert response.status_code == 422
-    now = utcnow().astimezone(rounds.TOKYO)
+    now = utcnow().astimezone(TOKYO)
     response = _post_new(admin, team, starts_at=(now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
                          due_at=(now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
     assert response.status_code == 422 and "期限が過ぎています" in response.get_data(as_text=True)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.accounts import upsert_user
-from portal.clock import TOKYO, add_months_to_date
+from portal.clock import TOKYO, add_months_to_date, today_in_tokyo
 from portal.demo import DEMO_PASSWORD, showcase
 from portal.extensions import db
 from portal.models import Organization, Role, User
@@ -199,7 +199,7 @@ def seed_inspection_round(org_id: int, echo: Callable[[str], None] = print) -> N
         next_month = add_months_to_date(month, 1)
         due = datetime.combine(next_month - timedelta(days=1), time(18), tzinfo=TOKYO)
         if due - now < timedelta(days=3):
-            due = datetime.combine((now + timedelta(days=7)).astimezone(TOKYO).date(), time(18), tzinfo=TOKYO)
+            due = datetime.combine(today_in_tokyo(now + timedelta(days=7)), time(18), tzinfo=TOKYO)
         created = rounds.create_round(rounds.RoundInput(
             edition=edition, month=month, title="", target_kind="everyone", department_ids=[], person_ids=[],
             starts_at=now, due_at=due, reminder_days=[-3, -1], business_days_only=False, window_end_hour=24,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from portal.blueprints.inspections.items.services import edition_items
 from portal.bulk import copy_dicts
-from portal.clock import TOKYO
+from portal.clock import TOKYO, shift_month
 from portal.extensions import db
 from portal.models import (
     AnswerValue,
@@ -125,11 +125,7 @@ def generate_history(organization_id: int, edition: InspectionEdition, people: S
 
 def months_before(month: date, count: int) -> list[date]:
     """The ``count`` months before ``month`` (not including it), oldest first."""
-    out, current = [], month
-    for _ in range(count):
-        current = (current - timedelta(days=1)).replace(day=1)
-        out.append(current)
-    return out[::-1]
+    return [shift_month(month, -n) for n in range(count, 0, -1)]
 
 
 def seed_demo_history(organization_id: int, edition: InspectionEdition, people: Sequence[tuple[int, int | None]],

@@ -24,7 +24,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from portal.bulk import copy_dicts, copy_rows
-from portal.clock import TOKYO, utcnow
+from portal.clock import this_month, today_in_tokyo, utcnow
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.legal import current_document
@@ -217,7 +217,7 @@ def _organizations(sizes, ids, now, report) -> list[tuple[int, str, str]]:
                           for i, (oid, _code, email) in enumerate(orgs)))
     # Like the demo company's administrator (portal/demo/showcase.py), they accepted the terms in force:
     # their pages open at once, not after the acceptance page.
-    terms = current_document(DocumentKind.TERMS, now.astimezone(TOKYO).date())
+    terms = current_document(DocumentKind.TERMS, today_in_tokyo(now))
     if terms is not None:
         _insert(TermsAcceptance.__table__, ({"document_id": terms.id, "user_id": first_admin + i,
                                              "organization_id": oid, "accepted_at": now}
@@ -384,7 +384,6 @@ def seed_inspection_rounds(orgs, learners, ids, now, rng, report) -> int:
     """Twelve closed monthly rounds of the global employee edition per organization (the months before this
     one), answered by its learners, with the tallies the results pages read; the same generator as the demo
     organization's history (``demo.inspection_history.generate_history``)."""
-    from portal.clock import TOKYO
     from portal.demo.inspection_history import generate_history, months_before
     from portal.models import EditionKind, InspectionAnswer, InspectionEdition
     from portal.tenancy import tenant_scope
@@ -397,7 +396,7 @@ def seed_inspection_rounds(orgs, learners, ids, now, rng, report) -> int:
     if edition_id is None:
         report.add("inspection rounds (no employee edition in the library)", 0)
         return 0
-    months = months_before(now.astimezone(TOKYO).date().replace(day=1), MONTHS)
+    months = months_before(this_month(now), MONTHS)
     rounds = 0
     for org_id, _code, _email in orgs:
         with tenant_scope(org_id):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal import audit, invoicing
 from portal.blueprints.training.deliveries import services as deliveries
-from portal.clock import TOKYO
+from portal.clock import TOKYO, today_in_tokyo
 from portal.extensions import db
 from portal.models import (
     Contract,
@@ -89,7 +89,7 @@ def open_delivery(org_id: int, course: Course, admin: User, now: datetime) -> tu
         )
         if existing is not None:
             return existing, False
-        due_day = (now + timedelta(days=DELIVERY_DAYS)).astimezone(TOKYO).date()
+        due_day = today_in_tokyo(now + timedelta(days=DELIVERY_DAYS))
         delivery = deliveries.create_delivery(deliveries.DeliveryInput(
             course=course, title="", target_kind=TargetKind.EVERYONE, department_ids=[], learner_ids=[],
             starts_at=now, due_at=datetime.combine(due_day, time(18), tzinfo=TOKYO), reminder_days=[-3, -1],

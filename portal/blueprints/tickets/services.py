@@ -23,7 +23,7 @@ from portal.accounts import normalize_email
 from portal.blueprints.tickets import files
 from portal.blueprints.tickets.reply_address import reply_address
 from portal.business_calendar import PROMISE, Break, add_business_time, business_time_between, is_business_time
-from portal.clock import TOKYO, utcnow
+from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.ids import parse_id
 from portal.jobs import periodic
@@ -540,7 +540,7 @@ class QueueFilters:
 
 
 def _queue_condition(queue: str, user: User, now: datetime):
-    end_of_today = datetime.combine(now.astimezone(TOKYO).date() + timedelta(days=1), time.min, tzinfo=TOKYO)
+    end_of_today = datetime.combine(today_in_tokyo(now) + timedelta(days=1), time.min, tzinfo=TOKYO)
     active = Ticket.status.in_([str(s) for s in ACTIVE_STATUSES])
     return {
         "active": active,
@@ -809,7 +809,7 @@ def desk_hours(now: datetime | None = None) -> DeskHours:
     """Whether the desk is open, its next opening (now itself when open) and the breaks still to come."""
     now = now or utcnow()
     rows = list(db.session.scalars(
-        select(DeskBreak).where(DeskBreak.last_day >= now.astimezone(TOKYO).date()).order_by(DeskBreak.first_day)
+        select(DeskBreak).where(DeskBreak.last_day >= today_in_tokyo(now)).order_by(DeskBreak.first_day)
     ))
     breaks = [Break(row.first_day, row.last_day) for row in rows]
     return DeskHours(

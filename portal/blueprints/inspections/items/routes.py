@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from portal.accounts import signed_in_user as _me
 from portal.blueprints.inspections.items import bp, services
 from portal.blueprints.inspections.items.forms import EditionForm, ItemForm
-from portal.clock import TOKYO, utcnow
+from portal.clock import this_month
 from portal.forms import options
 from portal.violations import rule_violations_shown
 
@@ -42,7 +42,7 @@ def editions():
 @bp.get("/editions/<int:edition_id>")
 def edition(edition_id: int):
     current = services.get_edition(edition_id)
-    month = utcnow().astimezone(TOKYO).date().replace(day=1)
+    month = this_month()
     return render_template(
         "inspection_items/edition.html", edition=current, month=month, kind_labels=services.EDITION_KIND_LABELS,
         drawn=services.draw_items(current, month), editable=services.may_edit_edition(current, _me()),

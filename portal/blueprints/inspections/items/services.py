@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import audit
+from portal.clock import month_index
 from portal.extensions import db
 from portal.models import INSPECTION_CATEGORIES, EditionItem, EditionKind, InspectionEdition, InspectionItem, User
 from portal.rules import NotFound
@@ -164,10 +165,6 @@ def save_edition(edition: InspectionEdition | None, *, title: str, kind: str, de
     audit.record("inspection_edition.created" if created else "inspection_edition.updated", target=edition,
                  items=len(item_ids), drawn=drawn_count)
     return edition
-
-
-def month_index(month: date) -> int:
-    return month.year * 12 + month.month - 1
 
 
 def draw_items(edition: InspectionEdition, month: date) -> list[InspectionItem]:

@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select, update
 
 from portal import audit, sending
 from portal.blueprints.inspections.items.services import edition_items
-from portal.clock import TOKYO, add_months_to_date, this_month, today_in_tokyo, utcnow
+from portal.clock import add_months_to_date, this_month, today_in_tokyo, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
@@ -452,4 +452,5 @@ def round_items(inspection_round: InspectionRound) -> list[InspectionItem]:
 
 
 def current_month(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(TOKYO).date().replace(day=1)
+    """The month a round opened now belongs to: this month in Tokyo."""
+    return this_month(now)

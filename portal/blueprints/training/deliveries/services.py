@@ -27,7 +27,7 @@ from sqlalchemy import cast as sa_cast
 from portal import audit, certificates, outbox, sending
 from portal.blueprints.training.courses.services import course_name, question_count
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, link_digest
-from portal.clock import TOKYO, as_utc, utcnow
+from portal.clock import TOKYO, as_utc, today_in_tokyo, utcnow
 from portal.contracts import refuse_before_start
 from portal.departments import DepartmentTree
 from portal.extensions import db
@@ -276,7 +276,7 @@ def remind_now(delivery: Delivery, *, now: datetime | None = None) -> Reminded:
     """The administrator's one-click reminder to everyone not yet passed; once per learner per day (a
     learner reminded on their own today is not reminded again)."""
     now = now or utcnow()
-    today = now.astimezone(TOKYO).date()
+    today = today_in_tokyo(now)
     if delivery.status != DeliveryStatus.LAUNCHED:
         raise DeliveryRuleError(_("配信中の配信にだけリマインドを送れます。"))
     learners = list(db.session.execute(
@@ -316,7 +316,7 @@ def remind_one(assignment: Assignment, *, now: datetime | None = None) -> dateti
         today, has no email address, or their address (or the organization) is suppressed.
     """
     now = now or utcnow()
-    today = now.astimezone(TOKYO).date()
+    today = today_in_tokyo(now)
     delivery, learner = assignment.delivery, assignment.learner
     if delivery.status != DeliveryStatus.LAUNCHED:
         raise RuleViolation(_("配信中の配信にだけリマインドを送れます。"))
