@@ -15,9 +15,9 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import audit, outbox
 from portal.clock import utcnow
@@ -126,10 +126,12 @@ def current_attempt(assignment: Assignment) -> Attempt | None:
     )
 
 
-def draw_questions(course: Course, assignment: Assignment, rng: random.Random) -> list[Question]:
-    """The questions of a new attempt: ones this learner has not seen yet first, in random order."""
-    bank = list(db.session.scalars(select(Question).where(Question.course_id == course.bank_id)
-                                   .options(selectinload(Question.choices))))
+def draw_questions(course: Course, assignment: Assignment, rng: random.Random) -> list[Row]:
+    """The questions of a new attempt (``id`` and ``kind`` of each): ones this learner has not seen yet
+    first, in random order. Only the two columns are read: the bank may hold far more questions than an
+    attempt draws, and an ORM object per question and choice cost more than half of starting a test (#17)."""
+    bank = db.session.execute(select(Question.id, Question.kind).where(Question.course_id == course.bank_id)
+                              .order_by(Question.id)).all()
     if not bank:
         raise QuizRuleError(_("この講座にはまだ問題がありません。管理者にお問い合わせください。"))
     wanted = course.questions_per_attempt or len(bank)
@@ -146,6 +148,16 @@ def draw_questions(course: Course, assignment: Assignment, rng: random.Random) -
     return drawn
 
 
+def _choice_ids(question_ids: list[int]) -> dict[int, list[int]]:
+    """Each question's choice ids, in their order on the page."""
+    out: dict[int, list[int]] = {question_id: [] for question_id in question_ids}
+    rows = db.session.execute(select(Choice.question_id, Choice.id).where(Choice.question_id.in_(question_ids))
+                              .order_by(Choice.question_id, Choice.position, Choice.id))
+    for question_id, choice_id in rows:
+        out[question_id].append(choice_id)
+    return out
+
+
 def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: random.Random | None = None) -> Attempt:
     """The attempt to continue (中断) or a new one; none after the learner has passed.
 
@@ -160,9 +172,10 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
     _check_open(assignment, now)
     rng = rng or random.SystemRandom()
     questions = draw_questions(assignment.delivery.course, assignment, rng)
+    choices = _choice_ids([q.id for q in questions])
     order = {}
     for question in questions:
-        ids = [c.id for c in question.choices]
+        ids = choices[question.id]
         if question.kind != QuestionKind.TRUE_FALSE:
             rng.shuffle(ids)
         order[str(question.id)] = ids
