@@ -988,3 +988,23 @@ def test_a_year_of_four_hundred_digits_is_a_form_error_not_a_500(world, login_as
     })
     assert response.status_code == 422
     assert 'id="fiscal_year-error"' in response.get_data(as_text=True)
+
+
+def test_the_scoring_key_is_each_questions_correct_choices(world, run_in_app):
+    """finish_attempt scores from correct_choice_ids: the same sets as Question.correct_ids (one or two
+    right choices), and nothing for a question no longer in the bank."""
+    from portal.blueprints.training.courses.services import ChoiceInput
+    from portal.models import QuestionKind
+
+    def check():
+        course = add_course(organization_id=world["org_a"].id, questions=1)
+        two = course_services.save_question(
+            course, None, kind=QuestionKind.MULTIPLE, text="二つ", explanation="", category="分野A",
+            choices=[ChoiceInput("A", True), ChoiceInput("B", False), ChoiceInput("C", True)])
+        db.session.flush()
+        questions = list(db.session.scalars(select(Question).where(Question.course_id == course.id)))
+        keys = quiz_services.correct_choice_ids([q.id for q in questions] + [10**9])
+        assert len(questions) == 2 and keys == {q.id: q.correct_ids for q in questions}
+        assert len(keys[two.id]) == 2
+
+    run_in_app(check)
