@@ -58,6 +58,16 @@ def test_markdown_is_sanitised(app):
     assert "<strong>太字</strong>" in html
 
 
+def test_a_lesson_is_rendered_once_per_process_and_text():
+    """Every learner reads the same lessons: the HTML of a text is made once and kept (a bounded cache)."""
+    text = "## 同じ本文\n\n- 一\n- 二"
+    first = course_services.render_markdown(text)
+    assert course_services.render_markdown(text) is first
+    assert course_services.render_markdown(text + "三") != first
+    assert course_services.render_markdown(None) == course_services.render_markdown("") == ""
+    assert course_services._render_markdown.cache_info().maxsize == 256
+
+
 HOSTILE_IMAGES = [
     "//evil.example/x.png",
     "https://evil.example/x.png",
