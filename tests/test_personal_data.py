@@ -38,7 +38,7 @@ def test_deleting_a_learner_leaves_no_name_or_email(app, world):
              "initial_password": "a long initial password 2026"},
             by=admin,
         )
-        learner_services.send_invitation(learner, admin.organization)
+        learner_services.send_invitation(learner, admin.organization, by=admin)
         db.session.commit()
         auth_services.request_password_reset(email)
         learner_services.update_learner(
@@ -60,7 +60,7 @@ def test_deleting_an_organization_leaves_only_the_deletion_record_and_the_invoic
     needles = [world["org_a"].name] + [p.name for p in people] + [p.email for p in people if p.email]
     with app.app_context(), tenant_scope(org_id):
         admin = db.session.get(User, world["admin_a"].id)
-        learner_services.send_invitation(db.session.get(User, world["learner_a"].id), admin.organization)
+        learner_services.send_invitation(db.session.get(User, world["learner_a"].id), admin.organization, by=admin)
         auth_services.request_password_reset(admin.email)
         db.session.commit()
     with app.app_context(), unscoped("the test reads and writes rows directly"):
