@@ -38,6 +38,9 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     _finish_config(app)
     trust_proxies(app)
 
+    from portal.forms import install_fast_html_params
+
+    install_fast_html_params()
     db.init_app(app)
     import portal.models  # noqa: F401 - every model on the metadata, for Alembic
 
