@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import chain
+from operator import itemgetter
 
 from sqlalchemy import Table
 
@@ -121,5 +122,7 @@ def copy_dicts(table: Table, rows: Iterable[dict], *, use_copy: bool | None = No
     if first is None:
         return 0
     columns = list(first)
-    return copy_rows(table, columns, (tuple(row[name] for name in columns) for row in chain([first], rows)),
-                     use_copy=use_copy)
+    values = itemgetter(*columns)  # one C call per row; a single column comes back bare, not as a tuple
+    if len(columns) == 1:
+        return copy_rows(table, columns, ((values(row),) for row in chain([first], rows)), use_copy=use_copy)
+    return copy_rows(table, columns, map(values, chain([first], rows)), use_copy=use_copy)
