@@ -9,11 +9,12 @@ transaction and neither flushes the ORM nor returns ids: give the ids that child
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from operator import itemgetter
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
 
 from portal.extensions import db
 
@@ -40,7 +41,7 @@ def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence], *,
         raise ValueError("COPY is PostgreSQL's")
     defaults = _python_defaults(table, columns)
     names = [*columns, *(name for name, _ in defaults)]
-    convert = _Converter(table, names, dialect)
+    convert = _Converter(table, names, dialect, copy=use_copy)
     quote = dialect.identifier_preparer
     target = f"{quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)})"
     count = 0
@@ -89,10 +90,18 @@ class _Converter:
     value. Columns without a processor (integers, booleans, text) pass as they are, untouched: a year of
     answers at scale is millions of rows, and a call per value cost more than the COPY itself (#17)."""
 
-    def __init__(self, table: Table, names: Sequence[str], dialect):
-        processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    def __init__(self, table: Table, names: Sequence[str], dialect, *, copy: bool = False):
+        processors = [self._processor(table.c[name].type, dialect, copy) for name in names]
         self.processed = [(index, processor, {}) for index, processor in enumerate(processors)
                           if processor is not None]
+
+    @staticmethod
+    def _processor(type_, dialect, copy: bool):
+        if copy and isinstance(type_, JSON):
+            # COPY takes the JSON text: made once per distinct value here, where the driver's own JSON
+            # wrapper would be written out again for every row.
+            return getattr(dialect, "_json_serializer", None) or json.dumps
+        return type_._cached_bind_processor(dialect)
 
     def __call__(self, row: Sequence) -> tuple:
         if not self.processed:

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 
 from portal.blueprints.inspections.items.services import edition_items
-from portal.bulk import copy_dicts
+from portal.bulk import copy_dicts, copy_rows
 from portal.clock import TOKYO, shift_month
 from portal.extensions import db
 from portal.models import (
@@ -40,6 +40,9 @@ NO_COMMENTS = [
     "共用の場所に置いたままにしていました。",
     "手順が分かりにくく、後回しにしていました。",
 ]
+
+
+ANSWER_COLUMNS = ["organization_id", "response_id", "round_id", "item_id", "value", "comment", "answered_at"]
 
 
 def _tokyo(day: date, hour: int) -> datetime:
@@ -93,6 +96,7 @@ def generate_history(organization_id: int, edition: InspectionEdition, people: S
             .where(InspectionResponse.round_id == inspection_round.id).order_by(InspectionResponse.id)
         ).all()
         answers, counts = [], Counter()
+        answered_at = due - timedelta(days=2)
         improvement = 0.01 * n
         for response_id, user_id, department_id in responses:
             status = statuses[user_id]
@@ -104,13 +108,11 @@ def generate_history(organization_id: int, edition: InspectionEdition, people: S
                 draw = rng.random()
                 value = AnswerValue.YES if draw < p else (AnswerValue.NO if draw < p + (1 - p) * 0.85
                                                           else AnswerValue.NOT_APPLICABLE)
-                answers.append({"organization_id": organization_id, "response_id": response_id,
-                                "round_id": inspection_round.id, "item_id": item_id, "value": value,
-                                "comment": rng.choice(NO_COMMENTS) if value == AnswerValue.NO else "",
-                                "answered_at": due - timedelta(days=2)})
+                answers.append((organization_id, response_id, inspection_round.id, item_id, value,
+                                rng.choice(NO_COMMENTS) if value == AnswerValue.NO else "", answered_at))
                 if status == ResponseStatus.SUBMITTED:
                     counts[(department_id, item_id, value)] += 1
-        _bulk(InspectionAnswer, answers)
+        copy_rows(InspectionAnswer.__table__, ANSWER_COLUMNS, answers)  # millions of rows at scale: tuples
         departments = sorted({d for _r, _u, d in responses}, key=lambda d: (d is None, d or 0))
         _bulk(InspectionTally, [
             {"organization_id": organization_id, "round_id": inspection_round.id, "department_id": department_id,
