@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import UniqueConstraint, func, inspect, select
 
 from portal.demo import scale as demo_scale
 from portal.extensions import db
@@ -105,6 +105,12 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
                       "inspection_tallies"):
             declared = {key.name for key in db.metadata.tables[table].foreign_key_constraints}
             assert {key["name"] for key in inspector.get_foreign_keys(table)} == declared, table
+        # The answers' indexes and unique constraints were dropped for the load as well, and built again.
+        for table in ("attempt_answers", "inspection_answers"):
+            model = db.metadata.tables[table]
+            assert {i["name"] for i in inspector.get_indexes(table)} >= {i.name for i in model.indexes}, table
+            uniques = {c.name for c in model.constraints if isinstance(c, UniqueConstraint)}
+            assert {c["name"] for c in inspector.get_unique_constraints(table)} == uniques, table
 
     again = app.test_cli_runner().invoke(args=["demo", "--scale", "1"])
     assert again.exit_code != 0 and "exist already" in again.output

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import Table, func, select
-from sqlalchemy.schema import AddConstraint, DropConstraint
+from sqlalchemy import Table, UniqueConstraint, func, select
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from portal.bulk import copy_dicts, copy_rows
 from portal.clock import this_month, today_in_tokyo, utcnow
@@ -179,14 +179,16 @@ def seed_scale(n: int, *, echo: Callable[[str], None] = print, now: datetime | N
         step(f"{MONTHS} months of deliveries, assignments, attempts and answers",
              lambda: _without_foreign_keys(
                  [Assignment.__table__, Attempt.__table__, AttemptAnswer.__table__],
-                 lambda: _training(orgs, learners, course.id, questions, per_attempt, ids, now, rng, report)))
+                 lambda: _training(orgs, learners, course.id, questions, per_attempt, ids, now, rng, report),
+                 rebuilt=(AttemptAnswer.__table__,)))
         step("tickets", lambda: _tickets(orgs, learners, ids, now, rng, report))
         from portal.models import InspectionAnswer, InspectionResponse, InspectionTally
 
         step(f"{MONTHS} months of inspection rounds, answers and tallies",
              lambda: _without_foreign_keys(
                  [InspectionResponse.__table__, InspectionAnswer.__table__, InspectionTally.__table__],
-                 lambda: seed_inspection_rounds(orgs, learners, ids, now, rng, report)))
+                 lambda: seed_inspection_rounds(orgs, learners, ids, now, rng, report),
+                 rebuilt=(InspectionAnswer.__table__,)))
         step("sequences and statistics", _finish_database)
     report.largest_org_id = orgs[0][0]
     report.largest_admin_email = orgs[0][2]
@@ -408,19 +410,33 @@ def seed_inspection_rounds(orgs, learners, ids, now, rng, report) -> int:
     return rounds
 
 
-def _without_foreign_keys(tables: list[Table], fn: Callable[[], object]):
+def _without_foreign_keys(tables: list[Table], fn: Callable[[], object], *, rebuilt: tuple[Table, ...] = ()):
     """Run ``fn`` with the foreign keys of ``tables`` dropped, and add them back, checked, before returning.
 
     PostgreSQL only (elsewhere ``fn`` just runs): each COPYed row would otherwise look up its parents one by
     one, most of the database's time (PostgreSQL's "Populating a Database"); adding a key back checks every
     row in one join. The step's single transaction holds both, so a failure leaves the keys as they were.
+
+    ``rebuilt`` tables (the answers: millions of rows that ``fn`` writes and never reads) also lose their
+    secondary indexes and unique constraints for the load; each is built again afterwards in one sort, and a
+    unique constraint checks every row as it comes back.
     """
     if db.session.get_bind().dialect.name != "postgresql":
         return fn()
     keys = [key for table in tables for key in table.foreign_key_constraints]
+    uniques = [c for table in rebuilt for c in table.constraints if isinstance(c, UniqueConstraint)]
+    indexes = [index for table in rebuilt for index in table.indexes]
     for key in keys:
         db.session.execute(DropConstraint(key))
+    for constraint in uniques:
+        db.session.execute(DropConstraint(constraint))
+    for index in indexes:
+        db.session.execute(DropIndex(index))
     result = fn()
+    for index in indexes:
+        db.session.execute(CreateIndex(index))
+    for constraint in uniques:
+        db.session.execute(AddConstraint(constraint))
     for key in keys:
         db.session.execute(AddConstraint(key))
     return result
