@@ -58,9 +58,10 @@ scan: install
 
 # Browser tests run where Debian's chromium-headless-shell or chromium is installed (tests/browser/conftest.py).
 # Where PORTAL_TEST_DATABASE_URL names an empty PostgreSQL database, the suite (browser journeys excepted)
-# also runs on PostgreSQL, at the same time as the SQLite pass (one per core), with the clock moved by
-# TEST_SHIFT (tests/clock.py): a test that only passes near the day it was written fails there first. Its
-# output follows the SQLite pass's. Each pass lists its slowest tests (pyproject.toml: --durations) and ends
+# also runs on PostgreSQL, at the same time as the SQLite pass, with the clock moved by TEST_SHIFT
+# (tests/clock.py): a test that only passes near the day it was written fails there first. The browser
+# journeys then run as a third process beside them (they mostly wait for Chromium and the live server, and
+# so fill the cores the other two leave idle). Their outputs follow the SQLite pass's. Each pass lists its slowest tests (pyproject.toml: --durations) and ends
 # with its wall and CPU time; the last line is that of the whole, lint included (tools/timed.py). The target
 # and how to read them: README, "The two commands".
 TEST_SHIFT ?= +400d
@@ -69,13 +70,16 @@ test:
 
 test-passes: install lint
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
-		log=$$(mktemp); \
+		log=$$(mktemp); browser_log=$$(mktemp); \
 		( PORTAL_TEST_BACKEND=postgres PORTAL_TEST_NOW="$(TEST_SHIFT)" \
 			$(PYTHON) tools/timed.py "PostgreSQL pass" -- $(BIN)/pytest -m "not browser" > "$$log" 2>&1 ) & pg=$$!; \
-		$(PYTHON) tools/timed.py "SQLite pass" -- $(BIN)/pytest; sqlite_rc=$$?; \
-		wait $$pg; pg_rc=$$?; \
+		( $(PYTHON) tools/timed.py "SQLite pass, browser journeys" -- $(BIN)/pytest -m browser > "$$browser_log" 2>&1 ) & \
+			browser=$$!; \
+		$(PYTHON) tools/timed.py "SQLite pass" -- $(BIN)/pytest -m "not browser"; sqlite_rc=$$?; \
+		wait $$browser; browser_rc=$$?; wait $$pg; pg_rc=$$?; \
+		echo "== the browser journeys on SQLite, beside the SQLite pass =="; cat "$$browser_log"; rm -f "$$browser_log"; \
 		echo "== the same suite on PostgreSQL, the clock moved by $(TEST_SHIFT) =="; cat "$$log"; rm -f "$$log"; \
-		[ $$sqlite_rc -eq 0 ] && [ $$pg_rc -eq 0 ]; \
+		[ $$sqlite_rc -eq 0 ] && [ $$browser_rc -eq 0 ] && [ $$pg_rc -eq 0 ]; \
 	else \
 		echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL pass (with the moved clock) is skipped."; \
 		$(PYTHON) tools/timed.py "SQLite pass" -- $(BIN)/pytest; \
