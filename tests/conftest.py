@@ -28,6 +28,11 @@ settings.register_profile("fuzz", max_examples=100 * int(os.environ.get("PORTAL_
                           derandomize=False, database=None, print_blob=True, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# A test whose outcome cannot depend on the database (it reads the source, the catalogs, static files, or
+# pure functions) runs in the SQLite pass only: the PostgreSQL pass is the longest of `make test`.
+BACKEND_INDEPENDENT = pytest.mark.skipif(os.environ.get("PORTAL_TEST_BACKEND") == "postgres",
+                                         reason="backend-independent: runs in the SQLite pass")
+
 PASSWORD = "correct horse battery staple 2026"
 # Staff made by ``make_user`` are enrolled in two-factor sign-in with this secret; ``login`` passes
 # the second step with ``totp_code()``.

@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 
 from portal.clock import as_utc, month_index, shift_month, this_month, today_in_tokyo, tokyo_to_utc
 from portal.demo.inspection_history import months_before
+from tests.conftest import BACKEND_INDEPENDENT
+
+pytestmark = BACKEND_INDEPENDENT
 
 
 def test_tokyos_day_and_month_turn_at_15_00_utc():

@@ -13,6 +13,9 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 
 from portal import forms
+from tests.conftest import BACKEND_INDEPENDENT
+
+pytestmark = BACKEND_INDEPENDENT
 
 KEYS = st.from_regex(r"\A(data_|aria_)?[a-z][a-z_]{0,8}_?\Z")
 VALUES = st.one_of(

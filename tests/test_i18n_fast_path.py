@@ -8,6 +8,9 @@ from flask import render_template_string
 from flask_babel import force_locale, format_date, format_datetime
 
 from portal.i18n import local_date, local_datetime
+from tests.conftest import BACKEND_INDEPENDENT
+
+pytestmark = BACKEND_INDEPENDENT
 
 MOMENTS = [
     datetime(2026, 12, 31, 14, 59, tzinfo=UTC),  # 23:59 in Tokyo

@@ -7,7 +7,9 @@ from flask import render_template
 from flask_babel import force_locale
 
 from portal.layout import layout_part
-from tests.conftest import csrf_token_from
+from tests.conftest import BACKEND_INDEPENDENT, csrf_token_from
+
+pytestmark = BACKEND_INDEPENDENT
 
 PARTS = ("head", "scripts", "footer")
 

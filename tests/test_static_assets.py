@@ -7,6 +7,10 @@ import re
 
 from flask import url_for
 
+from tests.conftest import BACKEND_INDEPENDENT
+
+pytestmark = BACKEND_INDEPENDENT
+
 
 def test_static_urls_carry_the_file_version_and_are_cached_for_a_year(app, client):
     with app.test_request_context():

@@ -6,6 +6,10 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from tests.conftest import BACKEND_INDEPENDENT
+
+pytestmark = BACKEND_INDEPENDENT
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "portal" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 
