@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from portal import sending
 from portal.blueprints.inspections.rounds import services as rounds
 from portal.blueprints.training.deliveries import services as delivery_services
-from portal.clock import TOKYO, add_months_to_date
+from portal.clock import add_months_to_date
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -31,6 +31,7 @@ from portal.models import (
     utcnow,
 )
 from portal.tenancy import unscoped
+from tests.clock import jst
 from tests.conftest import csrf_token_from
 from tests.inspection_helpers import add_edition, answer_all, link_for, open_round, response_of, tallies
 
@@ -56,6 +57,17 @@ def team(world, run_in_app, make_user):
             "items": items}
 
 
+# The moment of the tests that fill the new-round form: the form's month, start and due date are written from
+# it, and the portal checks them against its own clock; set to the same moment, the two cannot fall on either
+# side of a month's end.
+MOMENT = jst(2026, 11, 16, 10, 0)
+
+
+@pytest.fixture
+def at_moment(time_machine):
+    time_machine.move_to(MOMENT)
+
+
 def _form(page: str) -> str:
     return csrf_token_from(page)
 
@@ -63,10 +75,11 @@ def _form(page: str) -> str:
 # --- creating and launching --------------------------------------------------------------------------------
 
 
-def test_admin_creates_a_round_and_launch_writes_sheets_tallies_and_emails(team, login_as, run_in_app, mailbox):
+def test_admin_creates_a_round_and_launch_writes_sheets_tallies_and_emails(at_moment, team, login_as, run_in_app,
+                                                                           mailbox):
     admin = login_as(team["admin_a"])
     page = admin.get("/org/inspections/new").get_data(as_text=True)
-    now = utcnow().astimezone(TOKYO)
+    now = MOMENT
     response = admin.post("/org/inspections/new", data={
         "csrf_token": _form(page), "edition_id": team["edition"], "month": f"{now:%Y-%m}", "title": "",
         "target_kind": "everyone", "starts_at": (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
@@ -127,7 +140,7 @@ def test_inspection_and_training_links_differ_by_namespace(app, team, run_in_app
 
 def _post_new(client, team, **overrides):
     page = client.get("/org/inspections/new").get_data(as_text=True)
-    now = utcnow().astimezone(TOKYO)
+    now = MOMENT  # the tests that post it ask for at_moment
     data = {"csrf_token": _form(page), "edition_id": team["edition"], "month": f"{now:%Y-%m}", "title": "残す名前",
             "target_kind": "everyone", "starts_at": now.strftime("%Y-%m-%dT%H:%M"),
             "due_at": (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"), "window_start_hour": "9",
@@ -136,7 +149,7 @@ def _post_new(client, team, **overrides):
     return client.post("/org/inspections/new", data=data)
 
 
-def test_a_round_for_a_past_month_is_refused(team, login_as, run_in_app):
+def test_a_round_for_a_past_month_is_refused(at_moment, team, login_as, run_in_app):
     admin = login_as(team["admin_a"])
     last_month = add_months_to_date(rounds.current_month(), -1)
     response = _post_new(admin, team, month=f"{last_month:%Y-%m}")
@@ -145,7 +158,7 @@ def test_a_round_for_a_past_month_is_refused(team, login_as, run_in_app):
     assert run_in_app(lambda: db.session.scalar(select(func.count(InspectionRound.id)))) == 0
 
 
-def test_a_round_for_an_edition_and_month_already_closed_is_refused(team, login_as, run_in_app):
+def test_a_round_for_an_edition_and_month_already_closed_is_refused(at_moment, team, login_as, run_in_app):
     first = run_in_app(lambda: open_round(team["admin_a"], team["edition"]))
     run_in_app(lambda: rounds.close_round(db.session.get(InspectionRound, first.id)))
     response = _post_new(login_as(team["admin_a"]), team)
@@ -153,11 +166,11 @@ def test_a_round_for_an_edition_and_month_already_closed_is_refused(team, login_
     assert run_in_app(lambda: db.session.scalar(select(func.count(InspectionRound.id)))) == 1
 
 
-def test_reminders_after_the_due_date_and_past_due_dates_are_refused(team, login_as):
+def test_reminders_after_the_due_date_and_past_due_dates_are_refused(at_moment, team, login_as):
     admin = login_as(team["admin_a"])
     response = _post_new(admin, team, reminder_days=["1"])
     assert response.status_code == 422
-    now = utcnow().astimezone(TOKYO)
+    now = MOMENT
     response = _post_new(admin, team, starts_at=(now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
                          due_at=(now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
     assert response.status_code == 422 and "期限が過ぎています" in response.get_data(as_text=True)
