@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal.blueprints.inspections.items import services as item_services
 from portal.blueprints.inspections.rounds import services as rounds
 from portal.blueprints.inspections.sheets import services as sheets
+from portal.clock import this_month
 from portal.extensions import db
 from portal.models import (
     SELF_SUBJECT,
@@ -49,7 +50,7 @@ def open_round(admin: User, edition_id: int, *, person_ids=None, department_ids=
         kind = (TargetKind.LEARNERS if person_ids else TargetKind.DEPARTMENTS if department_ids
                 else TargetKind.EVERYONE)
         data = rounds.RoundInput(
-            edition=db.session.get(InspectionEdition, edition_id), month=month or rounds.current_month(now),
+            edition=db.session.get(InspectionEdition, edition_id), month=month or this_month(now),
             title=title, target_kind=kind, department_ids=list(department_ids or []),
             person_ids=list(person_ids or []), starts_at=now + starts_in, due_at=now + due_in,
             reminder_days=list(reminder_days), recurrence=recurrence, window_start_hour=0, window_end_hour=24,

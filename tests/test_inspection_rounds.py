@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from portal import sending
 from portal.blueprints.inspections.rounds import services as rounds
 from portal.blueprints.training.deliveries import services as delivery_services
-from portal.clock import add_months_to_date
+from portal.clock import add_months_to_date, this_month
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -151,7 +151,7 @@ def _post_new(client, team, **overrides):
 
 def test_a_round_for_a_past_month_is_refused(at_moment, team, login_as, run_in_app):
     admin = login_as(team["admin_a"])
-    last_month = add_months_to_date(rounds.current_month(), -1)
+    last_month = add_months_to_date(this_month(), -1)
     response = _post_new(admin, team, month=f"{last_month:%Y-%m}")
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "過ぎた月" in page and 'value="残す名前"' in page
@@ -546,7 +546,7 @@ def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user
         seed_inspection_round(org.id)
     found = run_in_app(lambda: db.session.scalars(select(InspectionRound)).all())
     assert len(found) == 1
-    assert found[0].status == RoundStatus.OPEN and found[0].month == rounds.current_month()
+    assert found[0].status == RoundStatus.OPEN and found[0].month == this_month()
     assert run_in_app(lambda: db.session.get(InspectionRound, found[0].id).edition.kind) == EditionKind.EMPLOYEE
     assert len(found[0].item_ids) == 10
     assert run_in_app(lambda: response_of(found[0].id, learner.id)) is not None

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.accounts import upsert_user
-from portal.clock import TOKYO, add_months_to_date, today_in_tokyo
+from portal.clock import TOKYO, add_months_to_date, this_month, today_in_tokyo
 from portal.demo import DEMO_PASSWORD, showcase
 from portal.extensions import db
 from portal.models import Organization, Role, User
@@ -183,7 +183,7 @@ def seed_inspection_round(org_id: int, echo: Callable[[str], None] = print) -> N
     from portal.tenancy import tenant_scope
 
     now = utcnow()
-    month = rounds.current_month(now)
+    month = this_month(now)
     with tenant_scope(org_id):
         edition = db.session.scalar(select(InspectionEdition).where(
             InspectionEdition.kind == EditionKind.EMPLOYEE, InspectionEdition.organization_id.is_(None))

@@ -449,8 +449,3 @@ def round_items(inspection_round: InspectionRound) -> list[InspectionItem]:
     ids = list(inspection_round.item_ids or [])
     found = {i.id: i for i in db.session.scalars(select(InspectionItem).where(InspectionItem.id.in_(ids or [0])))}
     return [found[i] for i in ids if i in found]
-
-
-def current_month(now: datetime | None = None) -> date:
-    """The month a round opened now belongs to: this month in Tokyo."""
-    return this_month(now)
