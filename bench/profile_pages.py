@@ -1,6 +1,7 @@
 """Where a page's CPU goes, on the data and clients of ``bench/pages.py`` (``make bench-pages``). Not a test.
 
     .venv/bin/python bench/profile_pages.py --phases              # every page split into its phases
+    .venv/bin/python bench/profile_pages.py --hooks               # each before-request hook on its own
     .venv/bin/python bench/profile_pages.py --page "learner home"  # cProfile on thread time, by own time
     .venv/bin/python bench/profile_pages.py --page "result" --sort cumulative --top 60
 
@@ -94,6 +95,35 @@ def phases(app, rows, clients, n: int) -> None:
               f"| {rest:.2f} |", flush=True)
 
 
+def hooks(app, rows, clients, n: int) -> None:
+    """Each before-request hook on its own (Flask-Login's user load happens in the first one that reads
+    ``current_user``), in mean ms of thread CPU per request."""
+    spent: dict[str, float] = collections.defaultdict(float)
+    names: list[str] = []
+    for blueprint, funcs in app.before_request_funcs.items():
+        for index, func in enumerate(funcs):
+            label = f"{blueprint or 'app'}:{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}"
+            names.append(label)
+
+            def wrapper(*args, _func=func, _label=label, **kwargs):
+                start = time.thread_time()
+                try:
+                    return _func(*args, **kwargs)
+                finally:
+                    spent[_label] += time.thread_time() - start
+
+            funcs[index] = wrapper
+    for _group, name, who, _url, run in rows:
+        client = clients[who]
+        for _ in range(5):
+            run(client)
+        spent.clear()
+        for _ in range(n):
+            run(client)
+        print(f"== {name}: " + ", ".join(f"{label.split(':', 1)[1]} {spent[label] / n * 1000:.3f}"
+                                        for label in names if spent.get(label)), flush=True)
+
+
 def profile(rows, clients, n: int, sort: str, top: int) -> None:
     for group, name, who, url, run in rows:
         client = clients[who]
@@ -115,6 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", action="append", help="a row name of bench/pages.py (repeatable); default all")
     parser.add_argument("--phases", action="store_true", help="split each page into its phases (no profiler)")
+    parser.add_argument("--hooks", action="store_true", help="time each before-request hook (no profiler)")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=25)
@@ -128,6 +159,8 @@ def main() -> None:
     rows = [row for row in pages.requests(world, token, None) if not args.page or row[1] in args.page]
     if args.phases:
         phases(app, rows, clients, args.requests)
+    elif args.hooks:
+        hooks(app, rows, clients, args.requests)
     else:
         profile(rows, clients, args.requests, args.sort, args.top)
 

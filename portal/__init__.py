@@ -55,6 +55,9 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
+    from portal.sign_in import SlidingCookieSessionInterface
+
+    app.session_interface = SlidingCookieSessionInterface()
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -57,6 +57,44 @@ def test_an_idle_session_ends_after_14_hours(frozen, world, client):
     assert client.get("/me/profile").status_code == 302
 
 
+def _sets_the_session_cookie(app, response) -> bool:
+    return any(header.startswith(app.config["SESSION_COOKIE_NAME"] + "=")
+               for header in response.headers.getlist("Set-Cookie"))
+
+
+def test_an_unchanged_session_is_signed_again_once_a_minute_not_on_every_request(app, frozen, world, client):
+    _signed_in_learner(world, client)
+    frozen.shift(timedelta(seconds=61))
+    first = client.get("/me/profile")
+    assert first.status_code == 200 and _sets_the_session_cookie(app, first)  # the idle limit slides
+    for _ in range(3):
+        frozen.shift(timedelta(seconds=15))
+        page = client.get("/me/profile")
+        assert page.status_code == 200 and not _sets_the_session_cookie(app, page)
+    frozen.shift(timedelta(seconds=16))  # 61 s since the last signature
+    assert _sets_the_session_cookie(app, client.get("/me/profile"))
+
+
+def test_a_changed_session_is_sent_at_once(app, frozen, world, client):
+    _signed_in_learner(world, client)
+    frozen.shift(timedelta(seconds=5))
+    token = csrf_token_from(client.get("/me/profile").get_data(as_text=True))
+    changed = client.post("/lang/en", data={"csrf_token": token})
+    assert _sets_the_session_cookie(app, changed)
+    frozen.shift(timedelta(seconds=5))
+    assert "Profile" in client.get("/me/profile").get_data(as_text=True)  # the change reached the browser
+
+
+def test_the_idle_limit_counts_from_the_last_signature_at_most_a_minute_before_the_last_request(
+    frozen, world, client
+):
+    _signed_in_learner(world, client)  # the cookie is signed at sign-in
+    frozen.shift(timedelta(seconds=30))
+    assert client.get("/me/profile").status_code == 200  # not signed again: 30 s after the signature
+    frozen.shift(timedelta(hours=13, minutes=59, seconds=31))  # 14:00:01 after the signature
+    assert client.get("/me/profile").status_code == 302
+
+
 def test_the_absolute_lifetime_is_a_setting_and_applies_to_htmx(app, frozen, world, client):
     saved = app.config["SESSION_ABSOLUTE_HOURS"]
     app.config["SESSION_ABSOLUTE_HOURS"] = 2

@@ -7,10 +7,10 @@ import threading
 from urllib.parse import quote
 
 import pytest
-from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
+from portal.sign_in import SlidingCookieSessionInterface
 from tests.browser.experience import axe_violations, with_axe
 
 # Debian's chromium-headless-shell is the same Chromium release built without the browser's user interface
@@ -157,7 +157,7 @@ def check_recorded_pages(app, browser, base: str, pages) -> None:
     assert not problems, "axe-core on pages the journey visited:\n" + "\n".join(problems)
 
 
-class _BrowserClockSessions(SecureCookieSessionInterface):
+class _BrowserClockSessions(SlidingCookieSessionInterface):
     """The session cookie without ``Expires``: Chromium judges it by the machine's clock, while a journey may
     set the portal's clock to another moment (``time_machine``) and a cookie that expires 14 hours after a
     moment in the past would be dropped at once. The portal still refuses a session older than its lifetime
