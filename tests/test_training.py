@@ -566,6 +566,33 @@ def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in
     assert first.select_one(f"input[name=choice][value='{choice}']").has_attr("checked")
 
 
+def test_a_question_page_shows_its_text_the_choices_in_the_attempts_order_and_the_saved_answer(
+    world, run_in_app, login_as
+):
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+    learner = login_as(world["learner_a"])
+    token, location = _start(learner, assignment_id)
+    attempt = _attempt(run_in_app, assignment_id)
+    question_id = attempt.question_ids[0]
+    texts = run_in_app(lambda: dict(db.session.execute(select(Choice.id, Choice.text)
+                                                       .where(Choice.question_id == question_id)).all()))
+    order = attempt.choice_order[str(question_id)]
+    page = BeautifulSoup(learner.get(location).get_data(as_text=True), "html.parser")
+    assert page.select_one("input[name=question_id]")["value"] == str(question_id)
+    text = run_in_app(lambda: db.session.get(Question, question_id).text)
+    assert page.select_one("legend").get_text(strip=True) == text
+    radios = page.select("input[name=choice]")
+    assert [int(r["value"]) for r in radios] == order and all(r["type"] == "radio" for r in radios)
+    assert [label.get_text(strip=True) for label in page.select("label.choice")] == [texts[c] for c in order]
+    assert not any(r.has_attr("checked") for r in radios)
+    learner.post(f"/me/training/attempts/{attempt.id}/answer",
+                 data={"csrf_token": token, "number": 1, "question_id": question_id, "choice": order[-1]})
+    again = BeautifulSoup(learner.get(location).get_data(as_text=True), "html.parser")
+    assert [r["value"] for r in again.select("input[name=choice][checked]")] == [str(order[-1])]
+    assert again.select_one("#answer-status").get_text(strip=True) == "回答は保存されています。"
+    assert learner.get(f"/me/training/attempts/{attempt.id}/3").status_code == 404  # past the last question
+
+
 def test_bad_answers_are_refused_and_nothing_is_written(world, run_in_app, login_as):
     def make():
         course = add_course(organization_id=None, questions=4, per_attempt=2)

@@ -84,7 +84,7 @@ def _question_page(attempt: Attempt, number: int, status: int = 200, error: str 
 
 @bp.get("/attempts/<int:attempt_id>/<int:number>")
 def question(attempt_id: int, number: int):
-    attempt = services.get_attempt(attempt_id, _me())
+    attempt = services.get_attempt(attempt_id, _me(), with_delivery=False)
     if attempt.state != AttemptState.IN_PROGRESS:
         return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
     return _question_page(attempt, number)

@@ -12,6 +12,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -97,12 +98,13 @@ def get_assignment(assignment_id: int, learner: User) -> Assignment:
     return assignment
 
 
-def get_attempt(attempt_id: int, learner: User) -> Attempt:
-    """The learner's own attempt. :raises NotFound: anyone else's, another organization's."""
-    attempt = db.session.scalar(
-        select(Attempt).where(Attempt.id == attempt_id, Attempt.learner_id == learner.id)
-        .options(joinedload(Attempt.assignment).options(_WITH_DELIVERY))
-    )
+def get_attempt(attempt_id: int, learner: User, *, with_delivery: bool = True) -> Attempt:
+    """The learner's own attempt, with its assignment, delivery and course loaded unless ``with_delivery``
+    is false (a question page needs none of them). :raises NotFound: anyone else's, another organization's."""
+    stmt = select(Attempt).where(Attempt.id == attempt_id, Attempt.learner_id == learner.id)
+    if with_delivery:
+        stmt = stmt.options(joinedload(Attempt.assignment).options(_WITH_DELIVERY))
+    attempt = db.session.scalar(stmt)
     if attempt is None:
         raise NotFound
     return attempt
@@ -207,14 +209,25 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
     return attempt
 
 
+class ShownQuestion(NamedTuple):
+    id: int
+    text: str
+    kind: QuestionKind
+
+
+class ShownChoice(NamedTuple):
+    id: int
+    text: str
+
+
 @dataclass(frozen=True)
 class Screen:
-    """One question as shown in an attempt."""
+    """One question as shown in an attempt: what the page prints, read as columns, not ORM objects (#17)."""
 
     index: int  # 0-based position in the attempt
     total: int
-    question: Question
-    choices: list[Choice]
+    question: ShownQuestion
+    choices: list[ShownChoice]  # in the attempt's order
     selected: list[int]
 
 
@@ -250,15 +263,22 @@ def screen(attempt: Attempt, index: int) -> Screen:
     ids = attempt.question_ids or []
     if not 0 <= index < len(ids):
         raise NotFound
-    question = db.session.get(Question, ids[index], options=[joinedload(Question.choices)])
-    if question is None:
+    question_id = ids[index]
+    rows = db.session.execute(
+        select(Question.id, Question.text, Question.kind, Choice.id, Choice.text)
+        .outerjoin(Choice, Choice.question_id == Question.id)
+        .where(Question.id == question_id)
+    ).all()
+    if not rows:
         raise NotFound
-    by_id = {c.id: c for c in question.choices}
-    choices = [by_id[c] for c in attempt.choice_order.get(str(question.id), []) if c in by_id]
-    answer = db.session.scalar(
-        select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.question_id == question.id)
+    question = ShownQuestion(*rows[0][:3])
+    texts = {row[3]: row[4] for row in rows if row[3] is not None}
+    choices = [ShownChoice(c, texts[c]) for c in attempt.choice_order.get(str(question_id), []) if c in texts]
+    selected = db.session.scalar(
+        select(AttemptAnswer.choice_ids)
+        .where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.question_id == question_id)
     )
-    return Screen(index, len(ids), question, choices, list(answer.choice_ids) if answer else [])
+    return Screen(index, len(ids), question, choices, list(selected or []))
 
 
 def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, now: datetime | None = None) -> None:
