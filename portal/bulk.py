@@ -15,12 +15,20 @@ from itertools import chain
 from operator import itemgetter
 
 from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
 
 # Distinct values converted once per column and call (a year of answers repeats the same few JSON lists and
 # timestamps); a column with more distinct values than this converts the rest as they come.
 CACHE_LIMIT = 100_000
+
+
+def insert_on_conflict(target, dialect: str | None = None):
+    """``insert(target)`` of the session's database (or of ``dialect``, by name), with its
+    ``on_conflict_do_nothing`` and ``on_conflict_do_update`` (SQLite and PostgreSQL spell them alike)."""
+    dialect = dialect or db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
 
 
 def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence], *, use_copy: bool | None = None) -> int:

@@ -23,8 +23,8 @@ from datetime import datetime, time, timedelta
 from flask import current_app
 from markupsafe import escape
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.bulk import insert_on_conflict
 from portal.business_calendar import is_business_day
 from portal.clock import TOKYO, add_months, utcnow
 from portal.departments import DepartmentTree
@@ -151,10 +151,7 @@ def _insert_ignoring_duplicates(table, rows: list[dict], keys: Sequence[str]) ->
     """INSERT ``rows`` 2,000 at a time; a row whose ``keys`` already exist is skipped (both databases)."""
     if not rows:
         return
-    dialect = db.session.get_bind().dialect.name
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing(
-        index_elements=list(keys)
-    )
+    stmt = insert_on_conflict(table).on_conflict_do_nothing(index_elements=list(keys))
     for start in range(0, len(rows), 2000):
         db.session.execute(stmt, rows[start : start + 2000])
 

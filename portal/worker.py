@@ -39,6 +39,7 @@ from flask import current_app
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from portal import audit
+from portal.bulk import insert_on_conflict
 from portal.clock import as_utc, utcnow
 from portal.extensions import db
 from portal.jobs import REGISTRY, PeriodicJob, periodic
@@ -81,15 +82,6 @@ def retry_delay(attempts: int, base: float, cap: float, rand: Callable[[], float
     ``cap``, with "equal jitter" (between half and all of it) so that retries do not arrive in waves."""
     ceiling = min(cap, base * 2 ** min(max(attempts - 1, 0), 30))
     return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
-
-
-def _insert(model):
-    """INSERT with ON CONFLICT support for the running dialect."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
 
 
 @dataclass(frozen=True)
@@ -314,7 +306,7 @@ class Worker:
     def _count_hard_failure(self, address: str, now: datetime, error: str, failing: set[str]) -> bool:
         """Count a 5xx for ``address``; True when the address is now suppressed."""
         table = MailAddressFailures.__table__
-        stmt = _insert(table).values(address=address, hard_failures=1, last_failure_at=now, last_error=error)
+        stmt = insert_on_conflict(table).values(address=address, hard_failures=1, last_failure_at=now, last_error=error)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.address],
             set_={"hard_failures": table.c.hard_failures + 1, "last_failure_at": now, "last_error": error},
@@ -325,7 +317,7 @@ class Worker:
             return False
         suppressions = MailSuppression.__table__
         inserted = db.session.execute(
-            _insert(suppressions)
+            insert_on_conflict(suppressions)
             .values(
                 address=address,
                 reason=SuppressionReason.HARD_FAILURES,
@@ -448,7 +440,9 @@ class Worker:
     def _claim_job(self, job: PeriodicJob, now: datetime) -> bool:
         table = JobRun.__table__
         db.session.execute(
-            _insert(table).values(name=job.name, runs=0).on_conflict_do_nothing(index_elements=[table.c.name])
+            insert_on_conflict(table)
+            .values(name=job.name, runs=0)
+            .on_conflict_do_nothing(index_elements=[table.c.name])
         )
         claimed = db.session.execute(
             update(table)
@@ -522,7 +516,7 @@ class Worker:
         table = WorkerHeartbeat.__table__
         values = {"beat_at": now, "state": state, "sent_total": self._sent_total}
         db.session.execute(
-            _insert(table)
+            insert_on_conflict(table)
             .values(worker_id=self.worker_id, hostname=self.hostname, pid=os.getpid(), started_at=now, **values)
             .on_conflict_do_update(index_elements=[table.c.worker_id], set_=values)
         )

@@ -593,6 +593,26 @@ def test_a_question_page_shows_its_text_the_choices_in_the_attempts_order_and_th
     assert learner.get(f"/me/training/attempts/{attempt.id}/3").status_code == 404  # past the last question
 
 
+def test_changing_an_answer_keeps_one_row_with_the_later_choice_and_time(world, run_in_app, login_as, time_machine):
+    time_machine.move_to(datetime(2026, 11, 16, 1, 0, tzinfo=UTC), tick=False)
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+    learner = login_as(world["learner_a"])
+    token, _location = _start(learner, assignment_id)
+    attempt = _attempt(run_in_app, assignment_id)
+    question_id = attempt.question_ids[0]
+    first, later = attempt.choice_order[str(question_id)][:2]
+    url = f"/me/training/attempts/{attempt.id}/answer"
+    for choice in (first, later):
+        time_machine.shift(timedelta(minutes=1))
+        answered = learner.post(url, data={"csrf_token": token, "number": 1, "question_id": question_id,
+                                           "choice": choice})
+        assert answered.status_code == 303
+    rows = run_in_app(lambda: db.session.execute(
+        select(AttemptAnswer.choice_ids, AttemptAnswer.answered_at, AttemptAnswer.organization_id)
+        .where(AttemptAnswer.attempt_id == attempt.id)).all())
+    assert rows == [([later], datetime(2026, 11, 16, 1, 2, tzinfo=UTC), world["learner_a"].organization_id)]
+
+
 def test_bad_answers_are_refused_and_nothing_is_written(world, run_in_app, login_as):
     def make():
         course = add_course(organization_id=None, questions=4, per_attempt=2)

@@ -12,6 +12,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import audit, outbox
+from portal.bulk import insert_on_conflict
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
@@ -293,34 +295,39 @@ def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, no
     _check_open(attempt.assignment, now)
     if question_id not in (attempt.question_ids or []):
         raise QuizRuleError(_("この問題はこのテストに含まれていません。"))
-    question = db.session.get(Question, question_id, options=[joinedload(Question.choices)])
-    valid = {c.id for c in question.choices}
+    rows = db.session.execute(
+        select(Question.kind, Choice.id).outerjoin(Choice, Choice.question_id == Question.id)
+        .where(Question.id == question_id)
+    ).all()
+    if not rows:  # removed from the bank since the attempt started
+        raise QuizRuleError(_("この問題はこのテストに含まれていません。"))
+    kind = rows[0][0]
+    valid = {choice_id for _kind, choice_id in rows if choice_id is not None}
     chosen = sorted(set(choice_ids))
     if not chosen:
         raise QuizRuleError(_("選択肢を選んでください。"))
     if not set(chosen) <= valid:
         raise QuizRuleError(_("この問題の選択肢ではありません。画面を読み込み直してください。"))
-    if question.kind != QuestionKind.MULTIPLE and len(chosen) != 1:
+    if kind != QuestionKind.MULTIPLE and len(chosen) != 1:
         raise QuizRuleError(_("この問題では選択肢を1つだけ選んでください。"))
-    answer = db.session.scalar(
-        select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.question_id == question_id)
+    # One statement whether it is the first answer or a change, and two taps racing to save the first answer
+    # cannot collide: the later one wins (#17; it was a read, then a savepoint and an insert or an update).
+    # The organization is the attempt's, which was read inside the tenant's scope.
+    db.session.execute(_answer_upsert(db.session.get_bind().dialect.name), {
+        "organization_id": attempt.organization_id, "attempt_id": attempt.id, "question_id": question_id,
+        "choice_ids": chosen, "answered_at": now,
+    })
+
+
+@cache
+def _answer_upsert(dialect: str):
+    """INSERT of one answer that replaces the choices and time of an existing one; built once per database
+    (building it cost more than running it)."""
+    stmt = insert_on_conflict(AttemptAnswer.__table__, dialect)
+    return stmt.on_conflict_do_update(
+        index_elements=["attempt_id", "question_id"],
+        set_={"choice_ids": stmt.excluded.choice_ids, "answered_at": stmt.excluded.answered_at},
     )
-    if answer is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(AttemptAnswer(organization_id=attempt.organization_id, attempt_id=attempt.id,
-                                             question_id=question_id, choice_ids=chosen, answered_at=now))
-                db.session.flush()
-            return
-        except IntegrityError:
-            # Two taps raced to save the first answer; the later choice wins below.
-            answer = db.session.scalar(
-                select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id,
-                                            AttemptAnswer.question_id == question_id)
-            )
-    answer.choice_ids = chosen
-    answer.answered_at = now
-    db.session.flush()
 
 
 def finish_attempt(attempt: Attempt, *, now: datetime | None = None) -> bool:
