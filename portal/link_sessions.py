@@ -21,7 +21,7 @@ the person's sessions (the session token of Flask-Login's id) and, for a task, w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, flash, render_template, request, session, url_for
@@ -85,42 +85,52 @@ class LinkProblem(str):
         return problem
 
 
-# --- what a request is about: the tasks whose grant would let it through ---------------------------------
+# --- what a request is about: the tasks whose grant would let it through, and whether each has closed ----
+# One statement per request reads both (#17): every request of a phone that came by its link passes here.
+
+Task = tuple[str, int, bool]  # (kind, id, closed)
 
 
-def _assignment(args) -> Iterable[tuple[str, int]]:
-    return [(ASSIGNMENT, args["assignment_id"])]
-
-
-def _attempt(args) -> Iterable[tuple[str, int]]:
-    assignment_id = db.session.scalar(select(Attempt.assignment_id).where(Attempt.id == args["attempt_id"]))
-    return [(ASSIGNMENT, assignment_id)] if assignment_id else []
-
-
-def _lesson_image(args) -> Iterable[tuple[str, int]]:
-    course_id = db.session.scalar(select(CourseImage.course_id).where(CourseImage.id == args["image_id"]))
-    if course_id is None:
-        return []
-    ids = db.session.scalars(
-        select(Assignment.id).join(Delivery, Delivery.id == Assignment.delivery_id)
-        .where(Delivery.course_id == course_id, Assignment.learner_id == current_user.id)
+def _assignment_tasks(*criteria) -> list[Task]:
+    rows = db.session.execute(
+        select(Assignment.id, Delivery.status).join(Delivery, Delivery.id == Assignment.delivery_id).where(*criteria)
     )
-    return [(ASSIGNMENT, i) for i in ids]
+    return [(ASSIGNMENT, assignment_id, status == DeliveryStatus.CLOSED) for assignment_id, status in rows]
 
 
-def _round(args) -> Iterable[tuple[str, int]]:
-    return [(ROUND, args["round_id"])]
+def _round_tasks(*criteria) -> list[Task]:
+    rows = db.session.execute(select(InspectionRound.id, InspectionRound.status).where(*criteria))
+    return [(ROUND, round_id, status == RoundStatus.CLOSED) for round_id, status in rows]
 
 
-def _sheet(args) -> Iterable[tuple[str, int]]:
-    round_id = db.session.scalar(
-        select(InspectionResponse.round_id).where(InspectionResponse.id == args["response_id"])
+def _assignment(args) -> list[Task]:
+    return _assignment_tasks(Assignment.id == args["assignment_id"])
+
+
+def _attempt(args) -> list[Task]:
+    return _assignment_tasks(
+        Assignment.id == select(Attempt.assignment_id).where(Attempt.id == args["attempt_id"]).scalar_subquery()
     )
-    return [(ROUND, round_id)] if round_id else []
 
 
-# endpoint -> the tasks (kind, id) the requested object belongs to. Only these, for a granted task.
-SCOPED_ENDPOINTS: dict[str, Callable[[dict], Iterable[tuple[str, int]]]] = {
+def _lesson_image(args) -> list[Task]:
+    course_id = select(CourseImage.course_id).where(CourseImage.id == args["image_id"]).scalar_subquery()
+    return _assignment_tasks(Delivery.course_id == course_id, Assignment.learner_id == current_user.id)
+
+
+def _round(args) -> list[Task]:
+    return _round_tasks(InspectionRound.id == args["round_id"])
+
+
+def _sheet(args) -> list[Task]:
+    return _round_tasks(
+        InspectionRound.id
+        == select(InspectionResponse.round_id).where(InspectionResponse.id == args["response_id"]).scalar_subquery()
+    )
+
+
+# endpoint -> the tasks the requested object belongs to. Only these, for a granted task that is still open.
+SCOPED_ENDPOINTS: dict[str, Callable[[dict], list[Task]]] = {
     "quizzes.assignment": _assignment,
     "quizzes.lesson": _assignment,
     "quizzes.start": _assignment,
@@ -160,20 +170,11 @@ def add_grant(kind: str, object_id: int) -> None:
     session[GRANTS_KEY] = ([*grants, [kind, object_id]])[-MAX_GRANTS:]
 
 
-def closed_problem(kind: str, object_id: int) -> LinkProblem | None:
+def closed_problem(kind: str) -> LinkProblem:
     """The refusal when the task a link session was opened for has closed since."""
     if kind == ASSIGNMENT:
-        status = db.session.scalar(
-            select(Delivery.status).join(Assignment, Assignment.delivery_id == Delivery.id)
-            .where(Assignment.id == object_id)
-        )
-        if status == DeliveryStatus.CLOSED:
-            return LinkProblem(_("この配信は終了しました。管理者にお問い合わせください。"), 410)
-    elif kind == ROUND:
-        status = db.session.scalar(select(InspectionRound.status).where(InspectionRound.id == object_id))
-        if status == RoundStatus.CLOSED:
-            return LinkProblem(_("この点検は終了しました。管理者にお問い合わせください。"), 410)
-    return None
+        return LinkProblem(_("この配信は終了しました。管理者にお問い合わせください。"), 410)
+    return LinkProblem(_("この点検は終了しました。管理者にお問い合わせください。"), 410)
 
 
 def revoked_problem(person: User, sent_at: datetime | None) -> LinkProblem | None:
@@ -224,13 +225,13 @@ def enforce_link_scope():
     resolve = SCOPED_ENDPOINTS.get(endpoint)
     if resolve is None:
         return _to_sign_in()
-    keys = set(resolve(request.view_args or {})) & granted()
-    if not keys:
+    grants = granted()
+    tasks = sorted(task for task in resolve(request.view_args or {}) if task[:2] in grants)
+    if not tasks:
         return _to_sign_in()
-    for kind, object_id in sorted(keys):
-        problem = closed_problem(kind, object_id)
-        if problem is None:
-            return None
+    if any(not closed for _kind, _id, closed in tasks):
+        return None
+    problem = closed_problem(tasks[0][0])
     return render_template("auth/link_gone.html", problem=problem), problem.status
 
 

@@ -8,6 +8,7 @@ is closed.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from portal.models import (
     Attempt,
     AuditEvent,
     Choice,
+    CourseImage,
     Delivery,
     Department,
     InspectionRound,
@@ -266,10 +268,33 @@ def test_a_deactivated_learner_s_link_and_session_end(client, delivered, totp_le
     _refused(client, f"/t/{delivered['link']}", 404, "このリンクは無効です")
 
 
+def test_a_link_session_sees_the_images_of_its_course_only(client, world, run_in_app, login_as, totp_learner):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    admin = login_as(world["admin_a"])
+
+    def upload(course_id: int) -> int:
+        token = csrf_token_from(admin.get(f"/courses/{course_id}").get_data(as_text=True))
+        admin.post(f"/courses/{course_id}/images", data={"csrf_token": token, "image": (io.BytesIO(png), "a.png")})
+        return run_in_app(lambda: db.session.scalar(select(CourseImage.id).where(CourseImage.course_id == course_id)))
+
+    courses = run_in_app(lambda: [add_course(organization_id=world["org_a"].id, title=t).id for t in ("甲", "乙")])
+    mine, other = upload(courses[0]), upload(courses[1])
+    delivery_id = run_in_app(lambda: deliver(world["admin_a"], courses[0], learner_ids=[totp_learner.id]).id)
+    open_link(client, f"/t/{run_in_app(lambda: link_for(delivery_id, totp_learner.id))}")
+    served = client.get(f"/training/images/{mine}")
+    assert served.status_code == 200 and served.data == png
+    assert client.get(f"/training/images/{other}").status_code == 302  # not this link's course: sign in first
+
+
 def test_a_closed_delivery_ends_its_link_and_its_link_session(client, delivered, run_in_app):
     open_link(client, f"/t/{delivered['link']}")
+    token = csrf_token_from(client.get(f"/me/training/{delivered['assignment']}").get_data(as_text=True))
+    question = client.post(f"/me/training/{delivered['assignment']}/start", data={"csrf_token": token})
+    assert client.get(question.headers["Location"]).status_code == 200
     run_in_app(lambda: delivery_services.close_delivery(db.session.get(Delivery, delivered["delivery"])))
     gone = client.get(f"/me/training/{delivered['assignment']}")
+    assert gone.status_code == 410 and "この配信は終了しました" in gone.get_data(as_text=True)
+    gone = client.get(question.headers["Location"])  # the attempt's pages too
     assert gone.status_code == 410 and "この配信は終了しました" in gone.get_data(as_text=True)
     _refused(client, f"/t/{delivered['link']}", 410, "この配信は終了しました")
 
