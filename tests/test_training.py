@@ -29,6 +29,7 @@ from portal.models import (
     Delivery,
     DeliveryStatus,
     Department,
+    Lesson,
     OutboxMessage,
     Question,
     Recurrence,
@@ -564,6 +565,28 @@ def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in
     assert resumed.headers["Location"].endswith(f"/attempts/{attempt.id}/2")  # the first unanswered
     first = BeautifulSoup(again.get(f"/me/training/attempts/{attempt.id}/1").get_data(as_text=True), "html.parser")
     assert first.select_one(f"input[name=choice][value='{choice}']").has_attr("checked")
+
+
+def test_an_assignment_page_lists_the_lessons_in_order_and_the_attempts_so_far(world, run_in_app, login_as):
+    def make():
+        course = add_course(organization_id=None, questions=2)
+        db.session.add_all([Lesson(course_id=course.id, position=2, title="二つ目の話", body_md="本文2"),
+                            Lesson(course_id=course.id, position=1, title="一つ目の話", body_md="本文1")])
+        delivery = deliver(world["admin_a"], course.id, learner_ids=[world["learner_a"].id])
+        assignment = assignment_of(delivery.id, world["learner_a"].id)
+        take(assignment.id, right=0)  # 0 points, failed
+        take(assignment.id, finish=False)  # left half-way
+        return assignment.id
+
+    assignment_id = run_in_app(make)
+    page = BeautifulSoup(login_as(world["learner_a"]).get(f"/me/training/{assignment_id}").get_data(as_text=True),
+                         "html.parser")
+    lessons = page.select("section ol li a")
+    assert [a.get_text(strip=True) for a in lessons] == ["一つ目の話", "二つ目の話"]
+    assert all(f"/me/training/{assignment_id}/lessons/" in a["href"] for a in lessons)
+    history = [" ".join(li.get_text().split()) for li in page.select("section ul li")]
+    assert history == ["1回目: 0点 不合格", "2回目: 中断"]
+    assert "テストを再開する" in page.get_text()
 
 
 def test_a_question_page_shows_its_text_the_choices_in_the_attempts_order_and_the_saved_answer(

@@ -10,19 +10,11 @@ from portal.accounts import signed_in_user as _me
 from portal.blueprints.training.courses.services import get_lesson, render_markdown
 from portal.blueprints.training.quizzes import bp, services
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
-from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx, render_page_or_block
 from portal.ids import database_int
 from portal.models import Attempt, AttemptState
 from portal.violations import undone_on
-
-
-def _attempts(assignment) -> list[Attempt]:
-    from sqlalchemy import select
-
-    return list(db.session.scalars(select(Attempt).where(Attempt.assignment_id == assignment.id)
-                                   .order_by(Attempt.number)))
 
 
 @bp.get("/")
@@ -35,10 +27,10 @@ def index():
 def assignment(assignment_id: int):
     current = services.get_assignment(assignment_id, _me())
     course = current.delivery.course
-    attempts = _attempts(current)
+    attempts = services.attempt_history(current)
     return render_template(
         "quizzes/assignment.html", assignment=current, delivery=current.delivery, course=course,
-        lessons=list(course.lessons),
+        lessons=services.lesson_titles(course),
         running=next((a for a in attempts if a.state == AttemptState.IN_PROGRESS), None), attempts=attempts,
         labels=STATUS_LABELS,
         late=services.is_late(current), action_form=EmptyForm(),

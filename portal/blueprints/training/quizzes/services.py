@@ -38,6 +38,7 @@ from portal.models import (
     Delivery,
     DeliveryStatus,
     LatePolicy,
+    Lesson,
     Question,
     QuestionKind,
     User,
@@ -110,6 +111,21 @@ def get_attempt(attempt_id: int, learner: User, *, with_delivery: bool = True) -
     if attempt is None:
         raise NotFound
     return attempt
+
+
+def lesson_titles(course: Course) -> list[Row]:
+    """``(id, title)`` of the course's lessons in their order, without their bodies (an assignment's page)."""
+    return db.session.execute(
+        select(Lesson.id, Lesson.title).where(Lesson.course_id == course.id).order_by(Lesson.position, Lesson.id)
+    ).all()
+
+
+def attempt_history(assignment: Assignment) -> list[Row]:
+    """The assignment's attempts in order, as the columns its page shows (no questions or choice orders)."""
+    return db.session.execute(
+        select(Attempt.id, Attempt.number, Attempt.state, Attempt.score, Attempt.passed, Attempt.late)
+        .where(Attempt.assignment_id == assignment.id).order_by(Attempt.number)
+    ).all()
 
 
 def is_late(assignment: Assignment, now: datetime | None = None) -> bool:
