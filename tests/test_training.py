@@ -744,6 +744,35 @@ def test_two_concurrent_finishes_produce_one_score(app, world, run_in_app):
     assert run_in_app(check) == (1, AssignmentStatus.PASSED, 100)
 
 
+def test_two_concurrent_starts_make_one_attempt_and_the_assignment_in_progress(app, world, run_in_app):
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+    started, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def start():
+        try:
+            barrier.wait(timeout=5)
+            with app.app_context(), unscoped("the test reads and writes rows directly"):
+                started.append(quiz_services.start_attempt(db.session.get(Assignment, assignment_id)).id)
+                db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert len(started) == 2 and started[0] == started[1]  # the second tap continues the first's attempt
+
+    def check():
+        attempts = db.session.scalars(select(Attempt.number).where(Attempt.assignment_id == assignment_id)).all()
+        return attempts, db.session.get(Assignment, assignment_id).status
+
+    assert run_in_app(check) == ([1], AssignmentStatus.IN_PROGRESS)
+
+
 def test_finishing_from_a_stale_copy_does_not_score_again(app, world, run_in_app):
     """The conditional UPDATE is what decides: a copy loaded before another request finished the attempt
     (two tabs) still sees ``in_progress`` in memory, and its finish must do nothing."""

@@ -60,7 +60,7 @@ def start(assignment_id: int):
     if refusal:
         flash(str(refusal), "error")
         return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
-    answered = services.answers_of(attempt)
+    answered = services.answered_question_ids(attempt)
     first_open = next((i for i, q in enumerate(attempt.question_ids) if q not in answered), 0)
     return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=first_open + 1), 303)
 
@@ -117,7 +117,7 @@ def review(attempt_id: int):
     attempt = services.get_attempt(attempt_id, _me())
     if attempt.state != AttemptState.IN_PROGRESS:
         return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
-    answered = services.answers_of(attempt)
+    answered = services.answered_question_ids(attempt)
     missing = [i + 1 for i, q in enumerate(attempt.question_ids) if q not in answered]
     return render_template("quizzes/review.html", attempt=attempt, missing=missing, form=EmptyForm())
 

@@ -213,6 +213,8 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
     try:
         with db.session.begin_nested():
             db.session.add(attempt)
+            if assignment.status == AssignmentStatus.NOT_STARTED:
+                assignment.status = AssignmentStatus.IN_PROGRESS  # written by the same flush
             db.session.flush()
     except IntegrityError:
         # A double tap started the same attempt number a moment ago: continue that one.
@@ -220,9 +222,6 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
         if running is None:
             raise
         return running
-    if assignment.status == AssignmentStatus.NOT_STARTED:
-        assignment.status = AssignmentStatus.IN_PROGRESS
-    db.session.flush()
     audit.record("training.attempt_started", target=attempt, number=number)
     return attempt
 
@@ -269,6 +268,11 @@ def correct_choice_ids(question_ids: list[int]) -> dict[int, set[int]]:
         if choice_id is not None:
             key.add(choice_id)
     return keys
+
+
+def answered_question_ids(attempt: Attempt) -> set[int]:
+    """The questions of ``attempt`` answered so far (where to resume, what is missing before the finish)."""
+    return set(db.session.scalars(select(AttemptAnswer.question_id).where(AttemptAnswer.attempt_id == attempt.id)))
 
 
 def answers_of(attempt: Attempt) -> dict[int, AttemptAnswer]:
