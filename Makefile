@@ -137,9 +137,12 @@ bench: install
 
 # The CPU cost of each learner, anonymous and administrator page in process, as a share of a bare Flask view
 # on the same app (thread CPU time, interleaved, medians of 150 requests; #17): about a minute, on a
-# temporary SQLite database with the demo data. Not part of `make test`; docs/guides/performance.md.
+# temporary SQLite database with the demo data, then on PORTAL_TEST_DATABASE_URL (its schema is dropped)
+# when it is set. Not part of `make test`; docs/guides/performance.md.
 bench-pages: install
 	$(BIN)/python bench/pages.py $(BENCH_ARGS)
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then $(BIN)/python bench/pages.py --postgres $(BENCH_ARGS); \
+	else echo "PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL run is skipped."; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,6 +8,7 @@ request is timed in CPU time of the thread (``time.thread_time``), beside the ba
 app; medians over the learners and questions::
 
     .venv/bin/python bench/journey.py
+    .venv/bin/python bench/journey.py --postgres   # on PORTAL_TEST_DATABASE_URL (its schema is dropped)
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ CHOICE = re.compile(r'name="choice" value="(\d+)"')
 
 
 def main() -> None:
-    app = pages.make_app()
+    postgres = "--postgres" in sys.argv[1:]
+    app = pages.make_app(pages.database_url(postgres))
     world = pages.seed(app)
     with app.app_context(), unscoped("the benchmark seeds and reads rows directly"):
         delivery = db.session.get(Delivery, world["delivery"])
@@ -85,7 +87,8 @@ def main() -> None:
         timed("GET result", client.get, result_url)
         timed("GET /me/", client.get, "/me/")
     plain_ms = statistics.median(bare) * 1000
-    print(f"# bench/journey.py: {len(links)} learners, SQLite; plain Flask bare view {plain_ms:.3f} ms")
+    backend = "PostgreSQL" if postgres else "SQLite"
+    print(f"# bench/journey.py: {len(links)} learners, {backend}; plain Flask bare view {plain_ms:.3f} ms")
     print("| request | n | CPU per request (ms, median) | share of the plain bare view |")
     print("| --- | ---: | ---: | ---: |")
     total = 0.0

@@ -10,6 +10,7 @@ hooks (the unit of work's commit, the session, the security headers); a plain Fl
 interleaved, is printed beside it for the stricter share. Prints one table::
 
     .venv/bin/python bench/pages.py            # make bench-pages
+    .venv/bin/python bench/pages.py --postgres # on PORTAL_TEST_DATABASE_URL (its schema is dropped)
 
 The targets (share of the bare view): learner pages >= 6 %, anonymous pages >= 15 %, administrator >= 3 %.
 A lean page (Flask-Login user, CSRF token, two ORM queries, a layout with 16 url_for and a form) is the
@@ -35,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from flask import Flask  # noqa: E402
 from flask_login import current_user  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.blueprints.inspections.rounds import services as round_services  # noqa: E402
@@ -80,12 +81,14 @@ LEAN_LAYOUT = """<!doctype html><html lang="ja"><head><title>{{ title }}</title>
 value="{{ csrf_token() }}"><button>logout</button></form></main></body></html>"""
 
 
-def make_app():
+def make_app(database_url: str | None = None):
+    """The portal on a temporary SQLite database, or on ``database_url`` (PostgreSQL: a scratch database whose
+    schema is dropped and made again)."""
     workdir = tempfile.mkdtemp(prefix="portal-bench-pages-")
 
     class BenchConfig(TestConfig):
         TESTING = False
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{workdir}/bench.sqlite3"
+        SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{workdir}/bench.sqlite3"
         RATELIMIT_ENABLED = False
         WTF_CSRF_SSL_STRICT = False
         SESSION_COOKIE_SECURE = False
@@ -111,8 +114,22 @@ def make_app():
 
     with app.app_context():
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
         upgrade()
     return app
+
+
+def database_url(postgres: bool) -> str | None:
+    """``PORTAL_TEST_DATABASE_URL`` for ``--postgres`` (exits without it), else None (SQLite)."""
+    if not postgres:
+        return None
+    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if not url:
+        sys.exit("--postgres needs PORTAL_TEST_DATABASE_URL (a scratch database: its schema is dropped)")
+    return url
 
 
 def seed(app) -> dict:
@@ -243,8 +260,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=150, help="requests per row (at least 150 for the table)")
     parser.add_argument("--page", action="append", help="only this row (its name in the table; repeatable)")
+    parser.add_argument("--postgres", action="store_true", help="use PORTAL_TEST_DATABASE_URL (its schema is dropped)")
     args = parser.parse_args()
-    app = make_app()
+    app = make_app(database_url(args.postgres))
     world = seed(app)
     learner = signed_in(app, "learner01@demo.example.com")
     admin = signed_in(app, "admin@demo.example.com")
@@ -256,7 +274,8 @@ def main() -> None:
     clients = {"learner": learner, "admin": admin, "anonymous": anonymous}
     print(f"# bench/pages.py, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {platform.node()}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}, SQLite, medians of {args.requests} requests")
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}, {'PostgreSQL' if args.postgres else 'SQLite'}, "
+          f"medians of {args.requests} requests")
     print()
     print("| request | CPU per request (ms) | bare view (ms) | share of the bare view | target | met? "
           "| plain Flask app's bare view (ms) | share of that | met against it? |")

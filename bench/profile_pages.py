@@ -7,7 +7,7 @@
 
 ``--phases`` times each part of the request path in CPU time of the thread (``time.thread_time``) without a
 profiler's overhead: opening and saving the session cookie, the before-request hooks (the signed-in user,
-the gates), the view with and without its template, the after-request hooks, and the time inside SQLite's
+the gates), the view with and without its template, the after-request hooks, and the time inside the database driver's
 cursor; the rest is Flask and Werkzeug's own work around them (the test client included).
 """
 
@@ -62,7 +62,7 @@ def phases(app, rows, clients, n: int) -> None:
     event.listen(engine, "before_cursor_execute", lambda *a: started.append(time.thread_time()))
 
     def after(*_args):
-        spent["SQLite"] += time.thread_time() - started.pop()
+        spent["database"] += time.thread_time() - started.pop()
         spent["statements"] += 1
 
     event.listen(engine, "after_cursor_execute", after)
@@ -75,7 +75,8 @@ def phases(app, rows, clients, n: int) -> None:
         plain_client.get("/")
         bare.append(time.thread_time() - start)
     print(f"# plain Flask bare view: {statistics.median(bare) * 1000:.3f} ms (median of {n}); mean ms per request:")
-    print("| page | total | " + " | ".join(PHASES) + " | of which SQLite | statements | rest (Flask, Werkzeug) |")
+    print("| page | total | " + " | ".join(PHASES) + " | of which in the driver | statements "
+          "| rest (Flask, Werkzeug) |")
     print("| --- |" + " ---: |" * (len(PHASES) + 4))
     for _group, name, who, _url, run in rows:
         client = clients[who]
@@ -91,7 +92,7 @@ def phases(app, rows, clients, n: int) -> None:
         ms["hooks after"] = ms.get("hooks after", 0) - ms.get("session save", 0)  # Flask saves it in there
         rest = total - sum(ms.get(k, 0) for k in PHASES)
         cells = " | ".join(f"{ms.get(k, 0):.2f}" for k in PHASES)
-        print(f"| {name} | {total:.2f} | {cells} | {ms.get('SQLite', 0):.2f} | {spent.get('statements', 0) / n:.0f} "
+        print(f"| {name} | {total:.2f} | {cells} | {ms.get('database', 0):.2f} | {spent.get('statements', 0) / n:.0f} "
               f"| {rest:.2f} |", flush=True)
 
 
@@ -149,8 +150,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--postgres", action="store_true", help="use PORTAL_TEST_DATABASE_URL (its schema is dropped)")
     args = parser.parse_args()
-    app = pages.make_app()
+    app = pages.make_app(pages.database_url(args.postgres))
     world = pages.seed(app)
     learner = pages.signed_in(app, "learner01@demo.example.com")
     admin = pages.signed_in(app, "admin@demo.example.com")
