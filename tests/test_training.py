@@ -713,28 +713,34 @@ def test_a_double_tap_or_replayed_finish_scores_once(world, run_in_app, login_as
     assert run_in_app(check) == (1, 1, 0)
 
 
-def test_two_concurrent_finishes_produce_one_score(app, world, run_in_app):
-    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
-    attempt_id = run_in_app(lambda: take(assignment_id, finish=False).id)
+def _twice_at_once(app, work) -> list:
+    """``work()`` in two threads released together, each in its own app context and transaction; returns
+    both results (any exception fails the test)."""
     results, errors = [], []
     barrier = threading.Barrier(2)
 
-    def finish():
+    def run():
         try:
             barrier.wait(timeout=5)
             with app.app_context(), unscoped("the test reads and writes rows directly"):
-                attempt = db.session.get(Attempt, attempt_id)
-                results.append(quiz_services.finish_attempt(attempt))
+                results.append(work())
                 db.session.commit()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=finish) for _ in range(2)]
+    threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=30)
     assert not errors, errors
+    return results
+
+
+def test_two_concurrent_finishes_produce_one_score(app, world, run_in_app):
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+    attempt_id = run_in_app(lambda: take(assignment_id, finish=False).id)
+    results = _twice_at_once(app, lambda: quiz_services.finish_attempt(db.session.get(Attempt, attempt_id)))
     assert sorted(results) == [False, True]
 
     def check():
@@ -746,24 +752,9 @@ def test_two_concurrent_finishes_produce_one_score(app, world, run_in_app):
 
 def test_two_concurrent_starts_make_one_attempt_and_the_assignment_in_progress(app, world, run_in_app):
     _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
-    started, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def start():
-        try:
-            barrier.wait(timeout=5)
-            with app.app_context(), unscoped("the test reads and writes rows directly"):
-                started.append(quiz_services.start_attempt(db.session.get(Assignment, assignment_id)).id)
-                db.session.commit()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors, errors
+    started = _twice_at_once(
+        app, lambda: quiz_services.start_attempt(db.session.get(Assignment, assignment_id)).id
+    )
     assert len(started) == 2 and started[0] == started[1]  # the second tap continues the first's attempt
 
     def check():
