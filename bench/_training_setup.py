@@ -8,8 +8,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _database import empty_schema  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.config import Config  # noqa: E402
@@ -35,10 +36,7 @@ def make_app():
     app = create_app(BenchConfig)
     app.instance_path = workdir
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db.engine)
         upgrade()
     return app, url
 

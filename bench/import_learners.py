@@ -20,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _database import empty_schema  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.blueprints.learners import imports  # noqa: E402
@@ -61,10 +62,7 @@ def main() -> None:
     app = create_app(BenchConfig)
     app.instance_path = workdir
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db.engine)
         upgrade()
         with unscoped("the benchmark seeds and reads rows directly"):
             org = Organization(name="ベンチマーク株式会社", code="bench")

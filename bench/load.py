@@ -48,6 +48,8 @@ BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from _database import empty_schema, scratch_postgres_url  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -77,7 +79,7 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
     """Migrate, seed the demo and the large organization; write the locust plan; measure the results page."""
     os.environ.update(env)
     from flask_migrate import upgrade
-    from sqlalchemy import event, select, text
+    from sqlalchemy import event, select
 
     from portal import create_app
     from portal.blueprints.training.deliveries.services import personal_link_secret
@@ -91,10 +93,7 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
     app = create_app(DevConfig)
     figures: dict = {}
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db.engine)
         upgrade()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["demo"])
@@ -317,10 +316,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="portal-load-"))
     if args.postgres:
-        url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-        if not url:
-            sys.exit("--postgres needs PORTAL_TEST_DATABASE_URL (a scratch database: its schema is dropped)")
-        backend = "PostgreSQL"
+        url, backend = scratch_postgres_url(), "PostgreSQL"
     else:
         url, backend = f"sqlite:///{work}/bench.sqlite3", "SQLite"
     env = {**os.environ, "PORTAL_ENV": "development", "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),

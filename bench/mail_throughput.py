@@ -23,6 +23,8 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _database import empty_schema  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -52,7 +54,7 @@ def run_sink(port: int) -> None:
 
 def bench(url: str, port: int, count: int) -> tuple[float, float]:
     from flask_migrate import upgrade
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
     from portal import create_app
     from portal.config import DevConfig
@@ -71,10 +73,7 @@ def bench(url: str, port: int, count: int) -> tuple[float, float]:
         BASE_URL="https://portal.example.jp",
     )
     with app.app_context(), unscoped("the benchmark seeds and reads rows directly"):
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db.engine)
         upgrade()
         started = time.perf_counter()
         for i in range(count):

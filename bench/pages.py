@@ -33,10 +33,11 @@ from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _database import empty_schema, scratch_postgres_url  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask_login import current_user  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.blueprints.inspections.rounds import services as round_services  # noqa: E402
@@ -114,22 +115,14 @@ def make_app(database_url: str | None = None):
 
     with app.app_context():
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db.engine)
         upgrade()
     return app
 
 
 def database_url(postgres: bool) -> str | None:
     """``PORTAL_TEST_DATABASE_URL`` for ``--postgres`` (exits without it), else None (SQLite)."""
-    if not postgres:
-        return None
-    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if not url:
-        sys.exit("--postgres needs PORTAL_TEST_DATABASE_URL (a scratch database: its schema is dropped)")
-    return url
+    return scratch_postgres_url() if postgres else None
 
 
 def seed(app) -> dict:

@@ -34,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from _database import empty_schema  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, func, select, text  # noqa: E402
 
@@ -66,9 +67,7 @@ def make_app(url: str, *, fresh: bool):
         if db.engine.dialect.name != "postgresql":
             raise SystemExit("this benchmark is for PostgreSQL: give --database-url postgresql+psycopg://...")
         if fresh:
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+            empty_schema(db.engine)
         upgrade()
     return app
 
