@@ -10,7 +10,7 @@ transaction and neither flushes the ORM nor returns ids: give the ids that child
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
 
@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
+from portal.tenancy import ALL_TENANTS, TenantScopeError, current_scope, tenant_kind
 
 # Distinct values converted once per column and call (a year of answers repeats the same few JSON lists and
 # timestamps); a column with more distinct values than this converts the rest as they come.
@@ -41,6 +42,7 @@ def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence], *,
     unknown = [name for name in columns if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+    rows = _in_scope(table, columns, rows)
     connection = db.session.connection()
     dialect = connection.dialect
     if use_copy is None:
@@ -73,6 +75,33 @@ def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence], *,
         connection.exec_driver_sql(sql, batch)
         count += len(batch)
     return count
+
+
+def _in_scope(table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> Iterable[Sequence]:
+    """``rows``, checked as the tenancy guard checks the session's INSERTs (COPY and the driver's executemany
+    pass below it): all tenants write anything, an organization's scope only its own rows, no scope nothing.
+
+    :raises TenantScopeError: a tenant's table written outside any scope, or another organization's row.
+    """
+    scope = current_scope()
+    if scope is ALL_TENANTS or tenant_kind(table) is None:
+        return rows
+    if scope is None:
+        raise TenantScopeError(f"{table.name} written without a tenant scope")
+    if "organization_id" not in columns:
+        raise TenantScopeError(f"rows of {table.name} without organization_id inside the scope of organization {scope}")
+    position = list(columns).index("organization_id")
+
+    def checked() -> Iterator[Sequence]:
+        for row in rows:
+            if row[position] != scope:
+                raise TenantScopeError(
+                    f"refusing to write into {table.name} a row of organization {row[position]} "
+                    f"inside the scope of organization {scope}"
+                )
+            yield row
+
+    return checked()
 
 
 def _python_defaults(table: Table, columns: Sequence[str]) -> list[tuple[str, object]]:

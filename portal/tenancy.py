@@ -13,6 +13,11 @@ its organization) says why in ``__tenant_exempt__``; tests fail for any other su
 
 A statement on a tenant-owned model with no scope at all raises :class:`TenantScopeError` instead of
 silently returning every organization's rows, so a forgotten filter fails loudly in tests.
+
+Writes are checked as well: the ORM's flush (:func:`_refuse_cross_tenant_writes`), an INSERT executed
+through the session, ORM or Core on the table (each row must carry the scope's organization), a Core UPDATE
+or DELETE of a tenant's table (narrowed to the scope), and ``portal.bulk.copy_rows``' COPY. What runs below
+the session, on a raw connection, is not seen: only the bulk module does, and it checks its rows itself.
 """
 
 from __future__ import annotations
@@ -114,6 +119,9 @@ def _touches_tenant_model(state: ORMExecuteState) -> bool:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or ((state.is_update or state.is_delete) and not state.all_mappers):
+        _guard_core_write(state)
+        return
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:
@@ -150,6 +158,98 @@ def _criteria(scope: int) -> tuple:
     )
 
 
+_MISSING = object()
+
+
+def tenant_kind(table) -> type | None:
+    """:class:`TenantScoped` or :class:`SharedOrTenantScoped` for a table of such a model, else None."""
+    try:
+        return _table_kinds[table]
+    except KeyError:
+        pass
+    for kind in (TenantScoped, SharedOrTenantScoped):
+        for model in _subclasses(kind):
+            if getattr(model, "__table__", None) is not None:
+                _table_kinds[model.__table__] = kind
+    return _table_kinds.setdefault(table, None)
+
+
+_table_kinds: dict = {}
+
+
+def _subclasses(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _guard_core_write(state: ORMExecuteState) -> None:
+    """An INSERT, or a Core UPDATE or DELETE, of a tenant's table through the session: the loader criteria
+    that filter the ORM's statements do not reach them, so they are checked here.
+
+    * no scope: refused, as for a query;
+    * an organization's scope: every inserted row must carry that organization (an omitted
+      ``organization_id`` is refused, since nothing fills it as the flush does), and a Core UPDATE or
+      DELETE gets ``WHERE organization_id = scope``;
+    * all tenants: allowed.
+    """
+    statement = state.statement
+    table = getattr(statement, "table", None)
+    kind = tenant_kind(table) if table is not None else None
+    if kind is None:
+        return
+    scope = _scope.get()
+    if scope is ALL_TENANTS:
+        return
+    if scope is None:
+        raise TenantScopeError(
+            f"{table.name} written without a tenant scope; wrap the call in tenant_scope(org_id) or unscoped(reason)"
+        )
+    if not state.is_insert:
+        state.statement = statement.where(table.c.organization_id == scope)
+        return
+    for organization_id in _inserted_organizations(state, table):
+        if organization_id != scope:
+            shown = "none" if organization_id is _MISSING else organization_id
+            raise TenantScopeError(
+                f"refusing to insert into {table.name} a row of organization {shown} "
+                f"inside the scope of organization {scope}"
+            )
+
+
+def _inserted_organizations(state: ORMExecuteState, table) -> Iterator[object]:
+    """The ``organization_id`` of each row an INSERT writes (:data:`_MISSING` where it gives none, an SQL
+    expression where it computes one)."""
+    statement = state.statement
+    if getattr(statement, "select", None) is not None:
+        yield _MISSING  # INSERT ... SELECT: its rows are not known before it runs
+        return
+    fixed = _MISSING
+    for key, value in (statement._values or {}).items():
+        if getattr(key, "key", key) == "organization_id":
+            fixed = getattr(value, "value", value)
+    rows: list = []
+    for batch in statement._multi_values:
+        rows.extend(batch)
+    parameters = state.parameters
+    if isinstance(parameters, dict):
+        rows.append(parameters)
+    elif parameters:
+        rows.extend(parameters)
+    if not rows:
+        yield fixed
+        return
+    for row in rows:
+        if isinstance(row, dict):
+            value = row.get("organization_id", _MISSING)
+            if value is _MISSING:
+                value = next((v for k, v in row.items() if getattr(k, "key", None) == "organization_id"), fixed)
+        else:  # a positional row of a multi-row VALUES: the table's columns in order
+            position = list(table.c.keys()).index("organization_id")
+            value = row[position] if position < len(row) else fixed
+        yield getattr(value, "value", value)
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_cross_tenant_writes(session: Session, flush_context, instances) -> None:
     scope = _scope.get()
@@ -175,6 +275,7 @@ __all__ = [
     "TenantScoped",
     "current_scope",
     "reset_scope",
+    "tenant_kind",
     "set_scope",
     "tenant_scope",
     "unscoped",

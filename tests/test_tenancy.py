@@ -130,3 +130,134 @@ def test_shared_content_is_global_or_own_and_never_unscoped(app, world):
             db.session.rollback()
         with unscoped("the test proves unscoped sees every course"):
             assert db.session.scalar(select(func.count(Course.id))) == 3
+
+
+# --- Core writes: INSERTs and table UPDATE/DELETE through the session, and the bulk COPY ------------------------
+
+def _department_rows(*organization_ids):
+    return [{"organization_id": org, "name": f"部{index}", "depth": 1} for index, org in enumerate(organization_ids)]
+
+
+@pytest.mark.parametrize("form", ["values", "one dict", "executemany", "multi-values", "orm insert"])
+def test_a_core_insert_of_another_organizations_row_is_refused(app, world, form):
+    from sqlalchemy import insert
+
+    from portal.models import Department
+
+    a, b = world["org_a"].id, world["org_b"].id
+    table = Department.__table__
+    writes = {
+        "values": lambda rows: db.session.execute(insert(table).values(**rows[-1])),
+        "one dict": lambda rows: db.session.execute(insert(table), rows[-1]),
+        "executemany": lambda rows: db.session.execute(insert(table), rows),
+        "multi-values": lambda rows: db.session.execute(insert(table).values(rows)),
+        "orm insert": lambda rows: db.session.execute(insert(Department), rows),
+    }
+    with app.app_context(), tenant_scope(a):
+        with pytest.raises(TenantScopeError, match="organization"):
+            writes[form](_department_rows(a, b))
+        db.session.rollback()
+        writes[form](_department_rows(a, a))
+        assert db.session.scalar(select(func.count(Department.id))) >= 1
+        db.session.rollback()
+
+
+def test_a_core_insert_needs_its_organization_inside_a_scope_and_a_scope_at_all(app, world):
+    from sqlalchemy import insert
+
+    from portal.models import Department
+
+    table = Department.__table__
+    with app.app_context():
+        with tenant_scope(world["org_a"].id), pytest.raises(TenantScopeError, match="none"):
+            db.session.execute(insert(table).values(name="部", depth=1))
+        db.session.rollback()
+        with tenant_scope(world["org_a"].id), pytest.raises(TenantScopeError):
+            db.session.execute(insert(table).from_select(["organization_id", "name", "depth"],
+                                                         select(table.c.organization_id, table.c.name, table.c.depth)))
+        db.session.rollback()
+        with pytest.raises(TenantScopeError, match="without a tenant scope"):
+            db.session.execute(insert(table), _department_rows(world["org_a"].id))
+        db.session.rollback()
+        with unscoped("the test writes both organizations' rows at once"):
+            db.session.execute(insert(table), _department_rows(world["org_a"].id, world["org_b"].id))
+            db.session.rollback()
+
+
+def test_a_core_update_or_delete_of_a_table_stays_in_the_scope(app, world):
+    from sqlalchemy import delete
+
+    from portal.models import Department
+
+    table = Department.__table__
+    a, b = world["org_a"].id, world["org_b"].id
+    with app.app_context():
+        with unscoped("the test gives both organizations a department"):
+            db.session.add_all([Department(organization_id=org, name="総務部") for org in (a, b)])
+            db.session.commit()
+        with tenant_scope(a):
+            db.session.execute(update(table).where(table.c.name == "総務部").values(name="人事部"))
+            db.session.execute(delete(table).where(table.c.name == "人事部"))
+            db.session.commit()
+        with pytest.raises(TenantScopeError):
+            db.session.execute(update(table).values(name="x"))
+        db.session.rollback()
+        with unscoped("the test reads both organizations' departments"):
+            names = dict(db.session.execute(select(table.c.organization_id, table.c.name)
+                                            .where(table.c.organization_id.in_([a, b]))).all())
+    assert names == {b: "総務部"}
+
+
+def test_the_bulk_copy_checks_the_scope_too(app, world):
+    from portal.bulk import copy_dicts
+    from portal.models import Department
+
+    a, b = world["org_a"].id, world["org_b"].id
+    with app.app_context():
+        with tenant_scope(a), pytest.raises(TenantScopeError, match="organization"):
+            copy_dicts(Department.__table__, _department_rows(a, b))
+        db.session.rollback()
+        with pytest.raises(TenantScopeError):
+            copy_dicts(Department.__table__, _department_rows(a))
+        db.session.rollback()
+        with tenant_scope(a):
+            assert copy_dicts(Department.__table__, _department_rows(a, a)) == 2
+            db.session.rollback()
+
+
+def test_a_changed_answer_never_replaces_another_organizations_row(app, world, run_in_app, time_machine):
+    """The answer's upsert, replayed inside organization A's scope with A's id on B's attempt, passes the
+    guard (its row is A's) and finds B's row in conflict: it must leave that row alone."""
+    from datetime import UTC, datetime
+
+    from portal.blueprints.training.quizzes.services import _answer_upsert
+    from portal.models import AttemptAnswer
+    from tests.training_helpers import add_course, assignment_of, deliver, take
+
+    time_machine.move_to(datetime(2026, 11, 16, 1, 0, tzinfo=UTC), tick=False)
+
+    def answered_by_b():
+        course = add_course(organization_id=None, questions=1)
+        delivery = deliver(world["admin_b"], course.id, learner_ids=[world["learner_b"].id])
+        attempt = take(assignment_of(delivery.id, world["learner_b"].id).id, finish=False)
+        return attempt.id, attempt.question_ids[0]
+
+    attempt_id, question_id = run_in_app(answered_by_b)
+
+    def answers():
+        with unscoped("the test reads B's answer"):
+            return db.session.execute(select(AttemptAnswer.organization_id, AttemptAnswer.choice_ids)
+                                      .where(AttemptAnswer.attempt_id == attempt_id)).all()
+
+    before = run_in_app(answers)
+
+    def replay():
+        with tenant_scope(world["org_a"].id):
+            db.session.execute(_answer_upsert(db.session.get_bind().dialect.name), {
+                "organization_id": world["org_a"].id, "attempt_id": attempt_id, "question_id": question_id,
+                "choice_ids": [0], "answered_at": datetime(2026, 11, 16, 2, 0, tzinfo=UTC)})
+            db.session.commit()
+
+    run_in_app(replay)
+    assert before[0][0] == world["org_b"].id
+    assert run_in_app(answers) == before

@@ -332,7 +332,8 @@ def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, no
         raise QuizRuleError(_("この問題では選択肢を1つだけ選んでください。"))
     # One statement whether it is the first answer or a change, and two taps racing to save the first answer
     # cannot collide: the later one wins (#17; it was a read, then a savepoint and an insert or an update).
-    # The organization is the attempt's, which was read inside the tenant's scope.
+    # The tenancy guard checks the row's organization against the scope; the update replaces only a row of
+    # that same organization.
     db.session.execute(_answer_upsert(db.session.get_bind().dialect.name), {
         "organization_id": attempt.organization_id, "attempt_id": attempt.id, "question_id": question_id,
         "choice_ids": chosen, "answered_at": now,
@@ -347,6 +348,7 @@ def _answer_upsert(dialect: str):
     return stmt.on_conflict_do_update(
         index_elements=["attempt_id", "question_id"],
         set_={"choice_ids": stmt.excluded.choice_ids, "answered_at": stmt.excluded.answered_at},
+        where=AttemptAnswer.__table__.c.organization_id == stmt.excluded.organization_id,
     )
 
 
