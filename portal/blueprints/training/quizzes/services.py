@@ -184,6 +184,11 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
     :raises QuizRuleError: passed already, delivery closed, past a refusing due date, no questions.
     """
     now = now or utcnow()
+    # Two taps at once start one attempt: the second waits here for the first's transaction (PostgreSQL's
+    # row lock; SQLite's write transaction already runs one at a time), then finds its attempt running.
+    # Without it, the first could commit between the second's look for a running attempt and its count of
+    # attempts, and the second would start attempt number 2 beside it.
+    db.session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
     running = current_attempt(assignment)
     if running is not None:
         return running
