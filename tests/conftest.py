@@ -11,12 +11,12 @@ import time
 import pytest
 from flask_migrate import upgrade
 from hypothesis import settings
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from portal import create_app, site_state
 from portal.config import TestConfig
 from portal.extensions import db, limiter
-from portal.models import STAFF_ROLES, Organization, Role, User, utcnow
+from portal.models import STAFF_ROLES, AuditEvent, Organization, Role, User, utcnow
 from portal.passwords import hash_password
 from portal.tenancy import unscoped
 from tests import clock as suite_clock
@@ -396,3 +396,11 @@ def mailbox(app, smtp):
         ]
 
     return read
+
+
+def audit_events(run_in_app, action: str) -> list[dict]:
+    """The audit events of ``action``, oldest first: target, actor and details in one dict each."""
+    return run_in_app(lambda: [
+        {"target_id": e.target_id, "actor_id": e.actor_id, **(e.details or {})}
+        for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+    ])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from portal.exports import TextCell, content_disposition, csv_response, neutralise
+from tests.conftest import audit_events
 
 
 def body(response) -> bytes:
@@ -56,7 +57,7 @@ def test_neutralise_leaves_ordinary_text_alone():
     assert neutralise("\rx") == "'\rx"
 
 
-def test_learner_export_streams_excel_safe_csv(world, make_user, login_as):
+def test_learner_export_streams_excel_safe_csv(world, make_user, login_as, run_in_app):
     make_user("learner", world["org_a"], login_id="00042", name="=cmd|' /C calc'!A0", email=None)
     admin = login_as(world["admin_a"])
     response = admin.get("/org/learners/export.csv")
@@ -66,8 +67,13 @@ def test_learner_export_streams_excel_safe_csv(world, make_user, login_as):
     text = response.get_data().decode("utf-8-sig")
     assert '"=""00042"""' in text and "\"'=cmd|" in text
     assert "B001" not in text  # another organization
-    tsv = admin.get("/org/learners/export.tsv")
+    tsv = admin.get("/org/learners/export.tsv?q=00042&status=all")
     assert tsv.mimetype == "text/tab-separated-values" and "\t" in tsv.get_data(as_text=True)
+    # A download of personal data is on record, with the filters that chose its rows.
+    assert audit_events(run_in_app, "learners.list_exported") == [
+        {"target_id": None, "actor_id": world["admin_a"].id, "format": "csv", "status": "active"},
+        {"target_id": None, "actor_id": world["admin_a"].id, "format": "tsv", "q": "00042", "status": "all"},
+    ]
 
 
 def test_exported_file_imports_back(world, login_as, run_in_app):

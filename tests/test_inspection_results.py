@@ -28,7 +28,7 @@ from portal.models import (
     User,
 )
 from portal.tenancy import tenant_scope, unscoped
-from tests.conftest import csrf_token_from
+from tests.conftest import audit_events, csrf_token_from
 from tests.inspection_results_helpers import (
     build_organization,
     department_tree,
@@ -199,7 +199,7 @@ def test_the_chart_fits_a_phone_and_labels_every_month():
 # --- manager narrowing and tenants ---------------------------------------------------------------------
 
 
-def test_a_manager_sees_only_their_departments(app, world, example, login_as):
+def test_a_manager_sees_only_their_departments(app, world, example, login_as, run_in_app):
     data = _results(app, world["org_a"].id, example, world["manager_a"].id)
     assert _figures(data.total) == (2, 1, 0)
     assert [row.name for row in data.departments] == ["第一課", "一係"]
@@ -213,6 +213,8 @@ def test_a_manager_sees_only_their_departments(app, world, example, login_as):
     assert "是正処置を登録" not in no  # managers do not open actions
     rows = _csv(manager.get(f"/org/inspections/results/rounds/{nov}/answers.csv"))
     assert {r[3] for r in rows[1:]} == {"受講者u1"}
+    assert audit_events(run_in_app, "inspection.answers_exported") == [
+        {"target_id": str(nov), "actor_id": world["manager_a"].id, "format": "csv"}]
 
 
 def test_another_organization_sees_nothing_of_it(world, example, login_as):

@@ -23,7 +23,6 @@ from portal.extensions import db
 from portal.link_sessions import ALWAYS_ALLOWED, SCOPED_ENDPOINTS
 from portal.models import (
     Attempt,
-    AuditEvent,
     Choice,
     CourseImage,
     Delivery,
@@ -34,17 +33,10 @@ from portal.models import (
     User,
 )
 from portal.tokens import issue_token
-from tests.conftest import PASSWORD, csrf_token_from, pass_second_step
+from tests.conftest import PASSWORD, audit_events, csrf_token_from, pass_second_step
 from tests.inspection_helpers import add_edition, open_round, response_of
 from tests.inspection_helpers import link_for as inspection_link_for
 from tests.training_helpers import add_course, assignment_of, deliver, link_for
-
-
-def audit_events(run_in_app, action: str) -> list[dict]:
-    return run_in_app(lambda: [
-        {"target_id": e.target_id, "actor_id": e.actor_id, **(e.details or {})}
-        for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
-    ])
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from portal.models import (
     utcnow,
 )
 from portal.tenancy import TenantScopeError, tenant_scope, unscoped
-from tests.conftest import csrf_token_from
+from tests.conftest import audit_events, csrf_token_from
 from tests.training_helpers import add_course, assignment_of, deliver, link_for, take
 
 # --- content -------------------------------------------------------------------------------------------
@@ -1023,6 +1023,9 @@ def test_export_csv_and_tsv(world, run_in_app, login_as):
     assert tsv.headers["Content-Type"].startswith("text/tab-separated-values")
     assert "\t" in tsv.get_data().decode("utf-8-sig")
     assert admin.get(f"/org/training/{delivery_id}/export.xls").status_code == 404
+    assert audit_events(run_in_app, "training.results_exported") == [
+        {"target_id": str(delivery_id), "actor_id": world["admin_a"].id, "format": fmt} for fmt in ("csv", "tsv")
+    ]
 
 
 def test_certificate_and_public_verification_show_only_name_course_and_date(world, run_in_app, login_as, client):

@@ -229,9 +229,13 @@ EXPORT_HEADER = ("受講者ID", "氏名", "メールアドレス", "部署", "�
 
 
 @bp.get("/export.<any(csv, tsv):fmt>")
+@writes_on_get
 def export(fmt: str):
+    """The filtered list as a file; a download of personal data is audited (``learners.list_exported``)."""
     tree = DepartmentTree.load()
-    _form, stmt = _filtered_query(tree)
+    form, stmt = _filtered_query(tree)
+    services.list_exported(fmt, {"q": form.q.data, "department": form.department.data,
+                                 "employment_type": form.employment_type.data, "status": form.status.data})
     labels = {k: str(v) for k, v in EMPLOYMENT_LABELS.items()}
     active, inactive = _("有効"), _("無効")
     paths = {d: tree.path(d) for d in tree.by_id}

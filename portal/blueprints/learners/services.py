@@ -465,6 +465,12 @@ def record_rows(record: LearnerRecord) -> list[list]:
     return rows
 
 
+def list_exported(fmt: str, filters: dict) -> None:
+    """Write down that the learners list (names and addresses) left the portal as a file, with its filters."""
+    audit.record("learners.list_exported", target_type="organization", format=fmt,
+                 **{key: value for key, value in filters.items() if value not in (None, "", 0)})
+
+
 def record_exported(learner: User, fmt: str) -> None:
     """Write down that ``learner``'s record (personal data) left the portal as a file."""
     audit.record("learners.record_exported", target=learner, format=fmt)

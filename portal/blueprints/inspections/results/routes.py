@@ -20,6 +20,7 @@ from portal.extensions import db
 from portal.forms import options
 from portal.models import ActionStatus, InspectionAnswer, InspectionRound, Role
 from portal.pagination import requested_page
+from portal.requests import writes_on_get
 from portal.security import role_required
 from portal.violations import rule_violations_shown, undone_on
 
@@ -98,10 +99,13 @@ def no_answers(round_id: int):
 
 
 @bp.get("/results/rounds/<int:round_id>/answers.<fmt>")
+@writes_on_get
 def export_answers(round_id: int, fmt: str):
+    """Each person's answers as a file; audited (``inspection.answers_exported``)."""
     inspection_round = services.get_round(round_id)
     if fmt not in ("csv", "tsv"):
         abort(404)
+    services.answers_exported(inspection_round, fmt)
     _tree, departments = _scope()
     rid = inspection_round.id
     stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")

@@ -428,6 +428,11 @@ def figures_rows(edition_id: int, month: date, departments: set[int] | None) -> 
                    _rate_cell(figures)]
 
 
+def answers_exported(inspection_round: InspectionRound, fmt: str) -> None:
+    """Write down that a round's per-person answers (personal data) left the portal as a file."""
+    audit.record("inspection.answers_exported", target=inspection_round, format=fmt)
+
+
 def answers_rows(round_id: int, departments: set[int] | None) -> Iterator[list]:
     """回答: every answer of the round's submitted responses, read in pages while the download streams."""
     from portal.exports import TextCell

@@ -192,11 +192,14 @@ def close(delivery_id: int):
 
 
 @bp.get("/<int:delivery_id>/export.<fmt>")
+@writes_on_get
 def export(delivery_id: int, fmt: str):
+    """Each learner's results as a file; audited (``training.results_exported``)."""
     delivery = get_delivery_or_404(delivery_id)
     if fmt not in ("csv", "tsv"):
         abort(404)
     ids, learners = [delivery.id], _learners()
+    services.results_exported(delivery, fmt)
     stamp = utcnow().astimezone(TOKYO).strftime("%Y%m%d")
     return csv_response(f"受講記録_{delivery.title}_{stamp}.{fmt}", services.EXPORT_HEADER,
                         rows_from_database(lambda: services.export_rows(ids, learners)), dialect=fmt)

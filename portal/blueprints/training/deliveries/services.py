@@ -641,6 +641,11 @@ EXPORT_HEADER = ["配信", "講座", "年度", "受講者ID", "氏名", "メー�
                  "合格日時", "期限後", "修了証コード"]
 
 
+def results_exported(delivery: Delivery, fmt: str) -> None:
+    """Write down that a delivery's per-learner results (personal data) left the portal as a file."""
+    audit.record("training.results_exported", target=delivery, format=fmt)
+
+
 def export_rows(delivery_ids: list[int], learners=None) -> Iterator[list]:
     """受講記録: one row per learner and delivery, read in pages while the download streams."""
     from portal.exports import TextCell
