@@ -11,11 +11,11 @@ import re
 import unicodedata
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import ColumnElement, func, select
 
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Organization, Role, User
 from portal.passwords import hash_password
 from portal.tenancy import unscoped

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, SelectField
@@ -24,6 +23,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from portal.clock import TOKYO
 from portal.extensions import db
 from portal.forms import IntegerField
+from portal.i18n import lazy_gettext as _l
 from portal.ids import parse_id
 from portal.log_labels import ACTION_LABELS, action_choices
 from portal.models import (

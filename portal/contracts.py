@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, select
 
 from portal.clock import today_in_tokyo
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Contract, Invoice
 from portal.rules import RuleViolation
 from portal.tenancy import unscoped

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.jobs import periodic
 from portal.models import CureNotice, Organization, OrganizationStatus, User
 from portal.organizations import mail_primary_admin

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import seats
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import (
     Contract,
     Notice,

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit, termination
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import (
     DeletionRecord,
     DeletionRequest,

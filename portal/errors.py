@@ -6,7 +6,6 @@ import logging
 import uuid
 
 from flask import Flask, current_app, g, make_response, render_template, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -16,6 +15,7 @@ from portal import audit
 from portal.accounts import find_user_by_email
 from portal.extensions import db
 from portal.htmx import into_flash, is_htmx, page_or_flash
+from portal.i18n import lazy_gettext as _l
 from portal.rules import NotFound
 from portal.tenancy import unscoped
 

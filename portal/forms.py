@@ -5,7 +5,6 @@ registration)."""
 import wtforms
 import wtforms.widgets
 import wtforms.widgets.core
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import BooleanField, DateField, PasswordField, SelectField, SelectMultipleField, StringField
@@ -15,6 +14,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.addresses import POSTAL_CODE, PREFECTURES, fold_digits
 from portal.contracts import ContractTerms
+from portal.i18n import lazy_gettext as _l
 from portal.ids import MAX_ID
 from portal.passwords import MAX_LENGTH, password_problems
 from portal.sending import MAX_REMINDERS

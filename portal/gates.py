@@ -25,13 +25,13 @@ the request size caps of /contact/ and /apply/).
 from __future__ import annotations
 
 from flask import Flask, current_app, flash, g, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal import legal, link_sessions, mfa, notices, service_end, sign_in, suspension
 from portal.accounts import sign_in_page_for
 from portal.clock import epoch_seconds
 from portal.htmx import redirect_page
+from portal.i18n import lazy_gettext as _l
 from portal.tenancy import ALL_TENANTS, reset_scope, set_scope
 
 # Endpoints a user who must change their password can still reach.

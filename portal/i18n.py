@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.support import NullTranslations
 from flask import Flask, current_app, g, has_request_context, session
-from flask_babel import format_date, format_datetime, get_locale, get_translations
+from flask_babel import LazyString, format_date, format_datetime, get_locale, get_translations
 from flask_login import current_user
 
 # Translations by locale, filled from Flask-Babel's own catalogs (they do not change while a process runs).
@@ -56,6 +56,20 @@ def current_translations() -> NullTranslations:
         catalog = _catalogs[locale] = get_translations()
     state.portal_catalog = (locale, catalog)
     return catalog
+
+
+def gettext(string: str, **variables) -> str:
+    """Flask-Babel's ``gettext`` (the same catalog, the same ``%(name)s`` formatting) through
+    :func:`current_translations`: a fifth of its cost."""
+    text = current_translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """Flask-Babel's ``lazy_gettext`` (its ``LazyString``, translated each time it is shown), through
+    :func:`gettext`. The portal's labels are lazy strings defined once per module, and a page shows dozens:
+    a sheet's answer labels alone are three per item (#17: 20 µs each through Flask-Babel, 5 here)."""
+    return LazyString(gettext, string, **variables)
 
 
 def _is_japanese() -> bool:

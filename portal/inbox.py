@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +26,7 @@ from portal import audit
 from portal.business_calendar import Break, business_time_between
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.jobs import periodic
 from portal.models import DeskBreak, InboxItem, Invoice, Ticket, User
 from portal.models.tickets import ACTIVE_STATUSES

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from portal import audit
 from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Contract, Invoice, Organization, User
 from portal.organizations import mail_primary_admin
 from portal.outbox import external_url

@@ -19,11 +19,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import (
     ActionStatus,
     AnswerValue,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Flask, g, has_request_context, redirect, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -21,6 +20,7 @@ from portal import audit
 from portal.audit import client_ip
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import DocumentKind, LegalDocument, Organization, Role, Subcontractor, TermsAcceptance, User
 from portal.pagination import paginate_rows
 from portal.rules import RuleViolation

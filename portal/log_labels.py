@@ -9,8 +9,9 @@ event written by an older version) is shown as the code itself.
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
+
+from portal.i18n import lazy_gettext as _l
 
 # (group, {action: label}); the groups are the filter's <optgroup>s, in this order.
 ACTION_GROUPS = (

@@ -22,11 +22,11 @@ import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from portal import audit
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Organization, Role, User
 from portal.outbox import external_url, queue_email
 from portal.tenancy import unscoped

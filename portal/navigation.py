@@ -1,9 +1,9 @@
 """The navigation each role sees. Areas add their entries here as they land."""
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.i18n import lazy_gettext as _l
 from portal.models import Role
 
 NAV = {

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 
@@ -22,6 +21,7 @@ from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.exports import neutralise
 from portal.extensions import db
 from portal.htmx import page_or_flash
+from portal.i18n import lazy_gettext as _l
 from portal.i18n import local_date, local_datetime
 from portal.models import (
     IncidentStatus,

@@ -9,7 +9,6 @@ organization's homes, applications once approved, and :mod:`portal.termination` 
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
 from portal import audit
@@ -17,6 +16,7 @@ from portal.accounts import email_taken, name_taken, normalize_email
 from portal.contracts import ContractTerms
 from portal.corporations import corporate_number_valid, normalize_corporate_number
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.invitations import send_invitation
 from portal.models import (
     Contract,

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from portal import audit
 from portal.clock import TOKYO, add_months_to_date, today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.jobs import periodic
 from portal.models import (
     Invoice,

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import MailSuppression, OutboxMessage, OutboxStatus
 from portal.outbox import queue_email
 from portal.smtp import deliverable_address

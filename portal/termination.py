@@ -14,13 +14,13 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, select
 
 from portal import audit, inbox
 from portal.clock import today_in_tokyo, utcnow
 from portal.cure_notices import expired_uncured
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.jobs import periodic
 from portal.models import DeletionRecord, Organization, OrganizationStatus, Termination, User
 from portal.organizations import change_status, mail_primary_admin

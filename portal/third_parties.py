@@ -7,12 +7,12 @@ refused. Learner management may call :func:`mark_learner` when it imports learne
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from portal import audit
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Organization, Role, ThirdParty, ThirdPartyMember, User
 from portal.rules import RuleViolation
 from portal.tenancy import unscoped

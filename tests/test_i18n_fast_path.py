@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from flask import render_template_string
 from flask_babel import force_locale, format_date, format_datetime
 
-from portal.i18n import local_date, local_datetime
+from portal.i18n import lazy_gettext, local_date, local_datetime
 from tests.conftest import BACKEND_INDEPENDENT
 
 pytestmark = BACKEND_INDEPENDENT
@@ -50,3 +50,22 @@ def test_japanese_dates_are_what_babel_writes(app):
         with force_locale("en"):
             assert local_datetime(MOMENTS[0]) == format_datetime(MOMENTS[0], "medium")
             assert local_date(date(2028, 2, 29)) == format_date(date(2028, 2, 29), "medium")
+
+
+def test_lazy_strings_say_what_flask_babels_would_in_each_language_and_outside_a_request(app):
+    import flask_babel
+
+    missing = "未回答の項目が%(n)d件あります。すべての項目に回答してから提出してください。"
+    pairs = [(lazy_gettext("ログイン"), flask_babel.lazy_gettext("ログイン")),
+             (lazy_gettext(missing, n=3), flask_babel.lazy_gettext(missing, n=3))]
+    with app.test_request_context("/"):
+        for ours, theirs in pairs:
+            assert str(ours) == str(theirs) and ours.__html__() == theirs.__html__()
+        assert str(pairs[0][0]) == "ログイン"
+        with force_locale("en"):
+            assert [str(ours) for ours, _theirs in pairs] == [str(theirs) for _ours, theirs in pairs]
+            assert str(pairs[0][0]) == "Log in" and "3" in str(pairs[1][0])
+        assert str(pairs[0][0]) == "ログイン"
+    with app.app_context(), force_locale("en"):  # an email rendered by the worker
+        assert str(pairs[0][0]) == "Log in"
+    assert str(pairs[0][0]) == "ログイン"  # no application at all: the text as written

@@ -1,9 +1,9 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from portal.forms import NewPasswordMixin
+from portal.i18n import lazy_gettext as _l
 
 
 def _password_field() -> PasswordField:

@@ -7,13 +7,13 @@ import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit, inbox, mfa
 from portal.accounts import find_user_by_email, login_id_is, normalize_login_id
 from portal.clock import epoch_seconds, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password

@@ -1,11 +1,11 @@
 """The billing forms: an invoice for a contract period, a credit note, a bank transfer and its assignment."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.forms import IntegerField
+from portal.i18n import lazy_gettext as _l
 
 
 class InvoiceForm(FlaskForm):

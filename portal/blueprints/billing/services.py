@@ -8,12 +8,12 @@ audits, queues email and flushes; the request commits once. A broken rule raises
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.invoicing import issuer_settings
 from portal.models import CreditNote, Invoice, OrganizationStatus, OrganizationStatusChange, User
 from portal.organizations import change_status, mail_primary_admin

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from flask_babel import lazy_gettext as _l
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -33,6 +32,7 @@ from wtforms.validators import (
 )
 
 from portal.accounts import ADDRESS_UNAVAILABLE, normalize_email, normalize_login_id
+from portal.i18n import lazy_gettext as _l
 from portal.models import MAX_DEPARTMENT_DEPTH
 from portal.models.learners import EMPLOYMENT_LABELS
 from portal.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
@@ -7,6 +6,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts import email_taken, login_id_taken, normalize_email
 from portal.blueprints.learners import fields
+from portal.i18n import lazy_gettext as _l
 from portal.ids import MAX_ID
 from portal.models.learners import EMPLOYMENT_LABELS
 

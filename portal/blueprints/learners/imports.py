@@ -22,7 +22,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, or_, select, update
 
 from portal import audit
@@ -33,6 +32,7 @@ from portal.clock import utcnow
 from portal.departments import DepartmentTree
 from portal.exports import TextCell
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.jobs import periodic
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,

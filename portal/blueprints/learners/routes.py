@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +28,7 @@ from portal.exports import TextCell, csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
+from portal.i18n import lazy_gettext as _l
 from portal.learner_record import learner_record
 from portal.models import ImportStatus, Role, User
 from portal.models.learners import EMPLOYMENT_LABELS

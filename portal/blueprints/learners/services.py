@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, or_, select
 
 from portal import audit, invitations
@@ -20,6 +19,7 @@ from portal.clock import TOKYO
 from portal.departments import DepartmentTree, managed_department_ids, scope_learners, visible_department_ids
 from portal.exports import TextCell
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.learner_record import ActionEntry, LearnerRecord
 from portal.models import (
     MAX_DEPARTMENT_DEPTH,

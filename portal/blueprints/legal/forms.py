@@ -1,10 +1,11 @@
 """The operator's form for a new version of the terms, the privacy policy or the security white paper."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
+
+from portal.i18n import lazy_gettext as _l
 
 
 class LegalDocumentForm(FlaskForm):

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField, TextAreaField
@@ -6,6 +5,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from portal.blueprints.mail.services import STATUS_LABELS, normalize_address
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.ids import parse_id
 from portal.log_labels import mail_kind_choices
 from portal.models import MailSuppression, Organization

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import defer, joinedload
 
 from portal import audit
 from portal.clock import TOKYO, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.ids import MAX_ID
 from portal.models import (
     MailAddressFailures,

@@ -1,6 +1,5 @@
 """The operator's notice forms: publish, correct, withdraw, an incident's update, the addresses for post."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -13,6 +12,8 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.i18n import lazy_gettext as _l
 
 
 class NoticeForm(FlaskForm):

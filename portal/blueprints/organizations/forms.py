@@ -1,6 +1,5 @@
 import re
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -11,6 +10,7 @@ from portal.addresses import PHONE, fold_digits
 from portal.blueprints.organizations.services import ProfileData
 from portal.corporations import corporate_number_valid, looks_like_corporation, normalize_corporate_number
 from portal.forms import AddressFields, ContractForm
+from portal.i18n import lazy_gettext as _l
 from portal.models import OrganizationStatus
 from portal.organizations import STATUS_LABELS
 

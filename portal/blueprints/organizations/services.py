@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit, inbox
@@ -20,6 +19,7 @@ from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, name_taken
 from portal.clock import add_months_to_date, utcnow
 from portal.contracts import ContractTerms, contract_history
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.invitations import send_invitation
 from portal.invoicing import issue_invoice
 from portal.models import (

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,6 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from portal.blueprints.registration import services
 from portal.blueprints.registration.services import SERVICE_LABELS, STATUS_LABELS, ApplicationData
 from portal.forms import AddressFields, ContractForm, IntegerField
+from portal.i18n import lazy_gettext as _l
 
 _email_validators = [
     Length(max=254, message=_l("メールアドレスは254文字以内で入力してください。")),

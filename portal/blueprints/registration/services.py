@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, or_, select, update
 
 from portal import audit, inbox, organizations
@@ -26,6 +25,7 @@ from portal.corporations import (  # noqa: F401 (the registration form uses them
     normalize_corporate_number,
 )
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.jobs import periodic
 from portal.models import (
     Application,

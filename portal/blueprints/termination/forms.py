@@ -1,10 +1,10 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.deletion import grounds
+from portal.i18n import lazy_gettext as _l
 from portal.termination import CANCELLATION_GROUNDS
 
 # --- the operator's view ----------------------------------------------------------------------

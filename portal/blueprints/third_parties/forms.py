@@ -1,7 +1,8 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
+
+from portal.i18n import lazy_gettext as _l
 
 # --- the operator's view ----------------------------------------------------------------------
 

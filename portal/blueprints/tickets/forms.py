@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from portal.blueprints.tickets import files
 from portal.forms import IntegerField, bounded_int, options
+from portal.i18n import lazy_gettext as _l
 from portal.models import TicketCategory, TicketStatus
 from portal.models.tickets import CATEGORY_LABELS, STATUS_LABELS
 

@@ -14,7 +14,6 @@ from datetime import datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -25,6 +24,7 @@ from portal.blueprints.tickets.reply_address import reply_address
 from portal.business_calendar import PROMISE, Break, add_business_time, business_time_between, is_business_time
 from portal.clock import TOKYO, today_in_tokyo, utcnow
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.ids import parse_id
 from portal.jobs import periodic
 from portal.models import (

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import audit
 from portal.clock import month_index
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import INSPECTION_CATEGORIES, EditionItem, EditionKind, InspectionEdition, InspectionItem, User
 from portal.rules import NotFound
 from portal.security import may_edit_library_item

@@ -1,13 +1,13 @@
 """Forms of the follow-up screens. The rules (owner of the organization, due date, いいえ only) are checked
 by ``services``, so that the same Japanese message reaches a form and a test alike."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from portal.blueprints.inspections.results.services import ACTION_LABELS
 from portal.forms import options
+from portal.i18n import lazy_gettext as _l
 from portal.models import ActionStatus
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, false, func, or_, select
 
 from portal import audit
@@ -33,6 +32,7 @@ from portal.blueprints.inspections.rounds.services import get_round  # noqa: F40
 from portal.clock import TOKYO, shift_month, this_month, today_in_tokyo, utcnow
 from portal.departments import DepartmentTree, managed_department_ids
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import (
     ActionStatus,
     AnswerValue,

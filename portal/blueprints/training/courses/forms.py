@@ -1,10 +1,10 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.forms import IntegerField, options
+from portal.i18n import lazy_gettext as _l
 from portal.models import CourseKind, LatePolicy, QuestionKind
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import nh3
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -28,6 +27,7 @@ from werkzeug.datastructures import FileStorage
 
 from portal import audit
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.models import Choice, Course, CourseImage, CourseKind, Lesson, Question, QuestionKind, User
 from portal.rules import NotFound
 from portal.security import may_edit_library_item

@@ -1,5 +1,4 @@
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -13,6 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.blueprints.training.deliveries.services import MAX_ESCALATE_AFTER_DAYS
 from portal.forms import IntegerField, MultiCheckboxField, ScheduleChecks, bounded_int, options
+from portal.i18n import lazy_gettext as _l
 from portal.models import Recurrence, TargetKind
 from portal.sending import REMINDER_CHOICES
 

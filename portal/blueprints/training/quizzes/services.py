@@ -16,7 +16,6 @@ from functools import cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
@@ -26,6 +25,7 @@ from portal.bulk import insert_on_conflict
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
+from portal.i18n import lazy_gettext as _l
 from portal.link_sessions import LinkProblem, revoked_problem
 from portal.models import (
     Assignment,
