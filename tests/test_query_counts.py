@@ -8,6 +8,7 @@ per row (N+1) fails here.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -31,7 +32,7 @@ from portal.models import (
 )
 from portal.tenancy import tenant_scope, unscoped
 from tests import database_state
-from tests.conftest import client_like, org_maker, signer, user_maker
+from tests.conftest import client_like, csrf_token_from, org_maker, signer, user_maker
 from tests.inspection_helpers import add_edition, answer_all, open_round, response_of
 from tests.training_helpers import add_course, assignment_of, deliver, take
 
@@ -256,6 +257,23 @@ def test_learner_pages_run_no_statement_from_a_template_and_stay_within_their_st
     over = {name: (count, LEARNER_PAGE_BOUNDS[name]) for name, count in counts.items()
             if count > LEARNER_PAGE_BOUNDS[name]}
     assert over == {}, f"statements per learner page (counted, bound): {counts}"
+
+
+def test_an_answer_saved_on_a_sheet_runs_the_same_few_statements_for_5_and_50_learners(app, two_sizes):
+    """The phone's busiest write of the month: one item of the sheet saved by htmx. Bound: 7 (BEGIN, the
+    user, the sheet, the sheet locked with its round, its answers, the write, the count shown); it was 9."""
+    counts = []
+    for world in two_sizes:
+        client, url = world["learner_client"], f"/me/inspections/{world['sheet']}"
+        page = client.get(url).get_data(as_text=True)
+        item_url = re.search(r'hx-post="([^"]+/items/(\d+))"', page)
+        with statements_while_rendering(app) as (seen, in_templates):
+            saved = client.post(item_url[1], data={"csrf_token": csrf_token_from(page), f"value_{item_url[2]}": "yes"},
+                                headers={"HX-Request": "true"})
+        assert saved.status_code == 200 and "保存しました。" in saved.get_data(as_text=True)
+        assert in_templates == []
+        counts.append(len(seen))
+    assert counts[0] == counts[1] <= 7, counts
 
 
 # The start page (#19 item 1): every panel's figures in a fixed number of statements, none from a template.

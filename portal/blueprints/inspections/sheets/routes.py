@@ -114,8 +114,9 @@ def answer(response_id: int, item_id: int):
                                posted={item_id: answer} if item_id in (response.round.item_ids or []) else {},
                                errors={item_id: error}, message=error)
         return redirect(url_for("inspection_sheets.sheet", response_id=response.id, _anchor=f"item-{item_id}"), 303)
-    response = services.get_response(response_id, _me())
-    answered = len(services.answers_of(response))
+    if error:  # a refused save was undone: read the sheet again (a saved one is the locked, fresh row already)
+        response = services.get_response(response_id, _me())
     return render_template("inspection_sheets/_item_status.html", item_id=item_id, error=error, saved=error is None,
-                           response=response, answered=answered, total=len(response.round.item_ids or []),
+                           response=response, answered=services.answered_count(response),
+                           total=len(response.round.item_ids or []),
                            status_labels=RESPONSE_STATUS_LABELS, oob=True), 422 if error else 200

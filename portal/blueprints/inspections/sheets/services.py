@@ -115,6 +115,12 @@ def answers_of(response: InspectionResponse) -> dict[int, InspectionAnswer]:
         select(InspectionAnswer).where(InspectionAnswer.response_id == response.id))}
 
 
+def answered_count(response: InspectionResponse) -> int:
+    """How many of the sheet's items have an answer (counted by the database: no answer is loaded)."""
+    return db.session.scalar(select(func.count()).select_from(InspectionAnswer)
+                             .where(InspectionAnswer.response_id == response.id))
+
+
 @dataclass
 class AnswerInput:
     value: str
@@ -158,10 +164,13 @@ def answer_problem(answer: AnswerInput) -> str | None:
 
 def _lock(response: InspectionResponse) -> InspectionResponse:
     """Re-read the sheet with a row lock (PostgreSQL), so that two saves of one sheet queue one after
-    the other and the second sees the first's answers (SQLite's BEGIN IMMEDIATE already serialises)."""
+    the other and the second sees the first's answers (SQLite's BEGIN IMMEDIATE already serialises). Its
+    round comes in the same statement (the lock is the sheet's row only): re-reading the sheet alone left
+    the round to a lazy load of its own (#17)."""
     return db.session.scalar(
         select(InspectionResponse).where(InspectionResponse.id == response.id)
-        .with_for_update().execution_options(populate_existing=True)
+        .options(joinedload(InspectionResponse.round))
+        .with_for_update(of=InspectionResponse).execution_options(populate_existing=True)
     )
 
 
