@@ -202,7 +202,11 @@ def test_the_sheet_shows_each_item_with_why_and_three_answers(team, sheet):
     items = soup.select("fieldset.inspection-item")
     assert len(items) == 3
     assert [i["value"] for i in items[0].select("input[type=radio]")] == ["yes", "no", "na"]
+    assert [label.get_text(strip=True) for label in items[0].select("label.choice")] == ["はい", "いいえ", "該当なし"]
     assert "理由1" in items[0].get_text() and items[0].select_one("textarea")
+    assert "なぜ大切か" in items[0].get_text() and "「いいえ」の場合は必須" in items[-1].get_text()
+    # Each item saves itself at its own address (htmx).
+    assert sorted(i["hx-post"] for i in items) == sorted(f"{sheet['url']}/items/{item}" for item in team["items"])
     assert not soup.select("script:not([src])")
 
 

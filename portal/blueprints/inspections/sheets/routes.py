@@ -56,7 +56,8 @@ def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None,
         "inspection_sheets/sheet.html", response=response, round=response.round, items=items, values=values,
         errors=errors or {}, message=message, editable=services.is_editable(response),
         title=services.sheet_title(response) if response.subject != "self" else response.round.title,
-        answered=sum(1 for i in items if i.id in saved), labels=ANSWER_LABELS,
+        answered=sum(1 for i in items if i.id in saved),
+        labels={key: str(label) for key, label in ANSWER_LABELS.items()},  # once, not three times per item
         status_labels=RESPONSE_STATUS_LABELS, form=EmptyForm(),
     ), status
 
