@@ -504,6 +504,17 @@ def test_a_learner_fails_sees_wrong_answers_only_then_passes_and_sees_explanatio
     result = learner.get(f"/me/training/attempts/{attempt.id}/result").get_data(as_text=True)
     assert "不合格" in result and result.count("不正解") >= 1
     assert "（正解）" not in result and "解説1" not in result  # the right answers stay hidden
+    # Each question in the attempt's order, marked right or wrong, its choices in the attempt's order with
+    # the learner's own marked.
+    texts = run_in_app(lambda: dict(db.session.execute(
+        select(Choice.id, Choice.text).where(Choice.question_id.in_(attempt.question_ids))).all()))
+    reviewed = BeautifulSoup(result, "html.parser").select("ol.review > li")
+    assert [li["class"] for li in reviewed] == [["correct"], ["incorrect"], ["correct"]]
+    for li, question_id in zip(reviewed, attempt.question_ids, strict=True):
+        shown = [(c.find(string=True).strip(), c.get_text()) for c in li.select("ul > li")]
+        assert [text for text, _ in shown] == [texts[c] for c in attempt.choice_order[str(question_id)]]
+        assert [text for text, whole in shown if "（あなたの回答）" in whole] == [
+            texts[_choice(run_in_app, question_id, correct=question_id != attempt.question_ids[1])]]
     # The retake draws the questions again and the learner passes.
     token, location = _start(learner, assignment_id)
     retake = _attempt(run_in_app, assignment_id)
