@@ -411,7 +411,7 @@ def test_the_manager_edition_gives_one_sheet_per_manager_and_team(team, managers
     assert counted[(team["sales"], a)] == (1, 0, 0) and counted[(team["general"], a)] == (0, 0, 0)
 
 
-def test_a_manager_cannot_answer_for_another_department(team, managers, run_in_app, login_as):
+def test_a_manager_cannot_answer_for_another_department(app, team, managers, run_in_app, login_as):
     found = managers["round"]
     a = managers["items"][0]
     theirs = run_in_app(lambda: response_of(found.id, managers["other"].id, f"team:{team['general']}").id)
@@ -421,7 +421,17 @@ def test_a_manager_cannot_answer_for_another_department(team, managers, run_in_a
     assert client.post(f"/me/inspections/{theirs}", data={"csrf_token": token, f"value_{a}": "yes"}).status_code == 404
     # A team the manager no longer looks after: the sheet is closed to them too.
     mine = run_in_app(lambda: response_of(found.id, team["manager_a"].id, f"team:{team['general']}").id)
+    sales = run_in_app(lambda: response_of(found.id, team["manager_a"].id, f"team:{team['sales']}").id)
+
+    def listed() -> list[str]:  # the sheets a home lists for this person (the learners' home's provider)
+        from portal.blueprints.inspections.sheets.services import inspection_home_items
+
+        with app.test_request_context():
+            return sorted(item.url for item in inspection_home_items(db.session.get(User, team["manager_a"].id)))
+
+    assert run_in_app(listed) == sorted([f"/me/inspections/{mine}", f"/me/inspections/{sales}"])
     run_in_app(lambda: db.session.delete(db.session.get(ManagerDepartment, (team["manager_a"].id, team["general"]))))
+    assert run_in_app(listed) == [f"/me/inspections/{sales}"]
     assert client.post(f"/me/inspections/{mine}/items/{a}", data={"csrf_token": token, f"value_{a}": "yes"},
                        headers={"HX-Request": "true"}).status_code == 404
     assert _answers_count(run_in_app) == 0

@@ -502,19 +502,26 @@ def training_home_items(learner: User) -> list[HomeItem]:
     """Open deliveries under 取り組むもの; passed ones under 完了 (this fiscal year) or 履歴."""
     from flask import url_for
 
+    # Columns, not the assignments and deliveries as ORM objects (#17); the same rows as learner_assignments.
+    rows = db.session.execute(
+        select(Assignment.id, Assignment.status, Assignment.passed_at, Delivery.title, Delivery.status,
+               Delivery.due_at)
+        .join(Delivery, Delivery.id == Assignment.delivery_id)
+        .where(Assignment.learner_id == learner.id, Delivery.status != DeliveryStatus.SCHEDULED)
+        .order_by(Delivery.due_at.desc())
+    )
+    labels = {key: str(label) for key, label in STATUS_LABELS.items()}
     items = []
-    for assignment in learner_assignments(learner):
-        delivery = assignment.delivery
-        url = url_for("quizzes.assignment", assignment_id=assignment.id)
-        status = str(STATUS_LABELS[AssignmentStatus(assignment.status)])
-        if assignment.status == AssignmentStatus.PASSED:
-            section = "done" if delivery.status == DeliveryStatus.LAUNCHED else "history"
-            items.append(HomeItem(section, "training", delivery.title, url, finished_at=assignment.passed_at,
-                                  status=status))
-        elif delivery.status == DeliveryStatus.LAUNCHED:
-            items.append(HomeItem("assigned", "training", delivery.title, url, due_at=delivery.due_at, status=status))
+    for assignment_id, status, passed_at, title, delivery_status, due_at in rows:
+        url = url_for("quizzes.assignment", assignment_id=assignment_id)
+        label = labels[status]
+        if status == AssignmentStatus.PASSED:
+            section = "done" if delivery_status == DeliveryStatus.LAUNCHED else "history"
+            items.append(HomeItem(section, "training", title, url, finished_at=passed_at, status=label))
+        elif delivery_status == DeliveryStatus.LAUNCHED:
+            items.append(HomeItem("assigned", "training", title, url, due_at=due_at, status=label))
         else:
             # Closed without a pass: nothing was completed, so the history shows the due date that went by.
-            items.append(HomeItem("history", "training", delivery.title, url, due_at=delivery.due_at,
-                                  finished_at=delivery.due_at, status=status))
+            items.append(HomeItem("history", "training", title, url, due_at=due_at, finished_at=due_at,
+                                  status=label))
     return items
