@@ -71,6 +71,14 @@ def finish(response: Response) -> Response:
     return response
 
 
+def locks_rows() -> bool:
+    """Whether two writers of the same rows must queue on a row lock (``SELECT … FOR UPDATE``): on
+    PostgreSQL yes. SQLite has no row locks and needs none: a transaction that may write begins with
+    ``BEGIN IMMEDIATE`` (everything but a read-only GET), so it holds the whole database from its first
+    statement and what it has read is current already; a ``FOR UPDATE`` there is only one statement more."""
+    return db.session.get_bind().dialect.name != "sqlite"
+
+
 def keep(row: db.Model) -> None:
     """Write ``row`` at the end of this request whatever its outcome, in a transaction of its own.
 

@@ -261,7 +261,8 @@ def test_learner_pages_run_no_statement_from_a_template_and_stay_within_their_st
 
 def test_an_answer_saved_on_a_sheet_runs_the_same_few_statements_for_5_and_50_learners(app, two_sizes):
     """The phone's busiest write of the month: one item of the sheet saved by htmx. Bound: 7 (BEGIN, the
-    user, the sheet, the sheet locked with its round, its answers, the write, the count shown); it was 9."""
+    user, the sheet, on PostgreSQL the sheet locked with its round, the item's answer, the write, the count
+    shown); it was 9."""
     counts = []
     for world in two_sizes:
         client, url = world["learner_client"], f"/me/inspections/{world['sheet']}"

@@ -44,6 +44,7 @@ from portal.models import (
     User,
 )
 from portal.rules import NotFound
+from portal.unit_of_work import locks_rows
 
 COMMENT_MAX = 1000
 
@@ -110,9 +111,12 @@ def is_editable(response: InspectionResponse, now: datetime | None = None) -> bo
     return inspection_round.status == RoundStatus.OPEN and (now or utcnow()) < inspection_round.due_at
 
 
-def answers_of(response: InspectionResponse) -> dict[int, InspectionAnswer]:
-    return {a.item_id: a for a in db.session.scalars(
-        select(InspectionAnswer).where(InspectionAnswer.response_id == response.id))}
+def answers_of(response: InspectionResponse, item_ids: list[int] | None = None) -> dict[int, InspectionAnswer]:
+    """The sheet's answers by item (only those of ``item_ids`` when given)."""
+    stmt = select(InspectionAnswer).where(InspectionAnswer.response_id == response.id)
+    if item_ids is not None:
+        stmt = stmt.where(InspectionAnswer.item_id.in_(item_ids))
+    return {a.item_id: a for a in db.session.scalars(stmt)}
 
 
 def answered_count(response: InspectionResponse) -> int:
@@ -164,9 +168,11 @@ def answer_problem(answer: AnswerInput) -> str | None:
 
 def _lock(response: InspectionResponse) -> InspectionResponse:
     """Re-read the sheet with a row lock (PostgreSQL), so that two saves of one sheet queue one after
-    the other and the second sees the first's answers (SQLite's BEGIN IMMEDIATE already serialises). Its
-    round comes in the same statement (the lock is the sheet's row only): re-reading the sheet alone left
-    the round to a lazy load of its own (#17)."""
+    the other and the second sees the first's answers. Its round comes in the same statement (the lock is
+    the sheet's row only): re-reading the sheet alone left the round to a lazy load of its own (#17).
+    SQLite's write transaction already runs one at a time, and the sheet was read inside it: no re-read."""
+    if not locks_rows():
+        return response
     return db.session.scalar(
         select(InspectionResponse).where(InspectionResponse.id == response.id)
         .options(joinedload(InspectionResponse.round))
@@ -195,8 +201,10 @@ def save_answers(response: InspectionResponse, answers: dict[int, AnswerInput], 
         problem = answer_problem(answer)
         if problem:
             raise InspectionRuleError(problem, str(item_id))
-    existing = answers_of(response)
     was_submitted = response.status == ResponseStatus.SUBMITTED
+    # The answers given so far: all of them for a submission (what is missing, what is counted), else only
+    # those of the items being saved (one, for a tap on a phone).
+    existing = answers_of(response, None if submit or was_submitted else list(answers))
     if submit or was_submitted:
         missing = allowed - set(existing) - set(answers)
         if missing:

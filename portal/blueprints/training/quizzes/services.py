@@ -44,6 +44,7 @@ from portal.models import (
     User,
 )
 from portal.rules import NotFound
+from portal.unit_of_work import locks_rows
 
 STATUS_LABELS = {
     AssignmentStatus.NOT_STARTED: _l("未受講"),
@@ -188,7 +189,8 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
     # row lock; SQLite's write transaction already runs one at a time), then finds its attempt running.
     # Without it, the first could commit between the second's look for a running attempt and its count of
     # attempts, and the second would start attempt number 2 beside it.
-    db.session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
+    if locks_rows():
+        db.session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
     running = current_attempt(assignment)
     if running is not None:
         return running
