@@ -568,6 +568,16 @@ def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in
     assert response.status_code == 200
     fragment = BeautifulSoup(response.get_data(as_text=True), "html.parser")
     assert fragment.select_one("#answer-status").get_text(strip=True) == "回答を保存しました。"
+    assert fragment.select("fieldset") == []  # the status line only, not the question
+    refused = learner.post(
+        f"/me/training/attempts/{attempt.id}/answer",
+        headers={"HX-Request": "true"},
+        data={"csrf_token": token, "number": 1, "question_id": question_id,
+              "choice": _choice(run_in_app, attempt.question_ids[1], correct=True)},
+    )
+    assert refused.status_code == 422
+    status = BeautifulSoup(refused.get_data(as_text=True), "html.parser").select_one("#answer-status .field-error")
+    assert "選択肢ではありません" in status.get_text()
     # A new session (browser closed): the test resumes with the answer kept.
     again = login_as(world["learner_a"])
     assert "テストを再開する" in again.get(f"/me/training/{assignment_id}").get_data(as_text=True)

@@ -66,7 +66,9 @@ def start(assignment_id: int):
 
 
 def _question_page(attempt: Attempt, number: int, status: int = 200, error: str | None = None, saved=False):
-    shown = services.screen(attempt, number - 1)
+    # htmx asks only for the status line, which says "saved" or the error without the question (#17: the
+    # question, its choices and the saved choice were read for nothing, two statements per tap).
+    shown = None if is_htmx() and (error or saved) else services.screen(attempt, number - 1)
     html = render_page_or_block(
         "quizzes/question.html", "answer_status" if is_htmx() else "content", attempt=attempt, screen=shown,
         number=number, form=EmptyForm(), error=error, saved=saved,
