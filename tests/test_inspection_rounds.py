@@ -298,10 +298,18 @@ def test_two_submissions_of_a_department_add_up(team, run_in_app, make_user):
         assert {"yes": yes, "no": no, "na": na}[value] == n
 
 
+def _sheet_cards(client) -> list[str]:
+    """The learner's list of sheets, one line of text per card."""
+    page = BeautifulSoup(client.get("/me/inspections/").get_data(as_text=True), "html.parser")
+    return [" ".join(card.get_text().split()) for card in page.select("#sheets li")]
+
+
 def test_after_the_due_date_the_sheet_is_read_only_and_a_submission_refused(team, sheet, run_in_app):
     a, b, c = team["items"]
     run_in_app(lambda: answer_all(sheet["id"], {a: "yes", b: "yes"}, submit=False))
     token = csrf_token_from(sheet["client"].get(sheet["url"]).get_data(as_text=True))
+    (card,) = _sheet_cards(sheet["client"])
+    assert card.startswith(sheet["round"].title) and "期限:" in card and card.endswith("回答中")
 
     def expire():
         db.session.get(InspectionRound, sheet["round"].id).due_at = utcnow() - timedelta(minutes=1)
@@ -310,6 +318,7 @@ def test_after_the_due_date_the_sheet_is_read_only_and_a_submission_refused(team
     response = sheet["client"].post(sheet["url"], data={"csrf_token": token, "action": "submit",
                                                         f"value_{c}": "yes"})
     assert response.status_code == 422 and "期限を過ぎた" in response.get_data(as_text=True)
+    assert _sheet_cards(sheet["client"])[0].endswith("回答中 （締め切り済み）")
     assert run_in_app(lambda: response_of(sheet["round"].id, team["learner_a"].id).status) == "in_progress"
     assert _answers_count(run_in_app) == 2
     page = sheet["client"].get(sheet["url"]).get_data(as_text=True)

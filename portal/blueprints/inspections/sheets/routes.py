@@ -25,12 +25,16 @@ from portal.models import InspectionResponse, ResponseStatus
 from portal.violations import undone_on
 
 
+def _status_labels() -> dict[str, str]:
+    """The sheets' status labels, translated once for a list (not once per sheet)."""
+    return {key: str(label) for key, label in RESPONSE_STATUS_LABELS.items()}
+
+
 @bp.get("/")
 def index():
     responses = services.my_responses(_me())
     return render_template("inspection_sheets/index.html", responses=responses,
-                           teams=services.team_names(responses), labels=RESPONSE_STATUS_LABELS,
-                           editable={r.id: services.is_editable(r) for r in responses})
+                           teams=services.team_names(responses), labels=_status_labels())
 
 
 @bp.get("/rounds/<int:round_id>")
@@ -42,8 +46,7 @@ def round_sheets(round_id: int):
     if len(mine) == 1:
         return redirect(url_for("inspection_sheets.sheet", response_id=mine[0].id), 303)
     return render_template("inspection_sheets/index.html", responses=mine, teams=services.team_names(mine),
-                           labels=RESPONSE_STATUS_LABELS,
-                           editable={r.id: services.is_editable(r) for r in mine})
+                           labels=_status_labels())
 
 
 def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None, errors=None, message=None):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
@@ -88,27 +89,50 @@ def get_response(response_id: int, user: User) -> InspectionResponse:
     return response
 
 
-def my_responses(user: User) -> list[InspectionResponse]:
-    """``user``'s sheets of launched rounds, newest month first, with their rounds (one query; a manager's
-    team sheets only for the teams they still look after, one more)."""
-    from sqlalchemy.orm import contains_eager
+class MySheet(NamedTuple):
+    """A sheet as the lists show it: the sheet's columns and its round's."""
 
-    sheets = list(db.session.scalars(
-        select(InspectionResponse)
+    id: int
+    round_id: int
+    status: str
+    subject: str
+    department_id: int | None
+    submitted_at: datetime | None
+    title: str
+    round_status: str
+    due_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def editable(self) -> bool:
+        return still_open(self.round_status, self.due_at)
+
+
+def my_responses(user: User) -> list[MySheet]:
+    """``user``'s sheets of launched rounds, newest month first (one query, columns only: a year of monthly
+    sheets as ORM objects was most of the home's and the list's cost, #17; a manager's team sheets only for
+    the teams they still look after, one more)."""
+    sheets = [MySheet(*row) for row in db.session.execute(
+        select(InspectionResponse.id, InspectionResponse.round_id, InspectionResponse.status,
+               InspectionResponse.subject, InspectionResponse.department_id, InspectionResponse.submitted_at,
+               InspectionRound.title, InspectionRound.status, InspectionRound.due_at, InspectionRound.closed_at)
         .join(InspectionRound, InspectionRound.id == InspectionResponse.round_id)
-        .options(contains_eager(InspectionResponse.round))
         .where(InspectionResponse.respondent_id == user.id, InspectionRound.status != RoundStatus.SCHEDULED)
         .order_by(InspectionRound.month.desc(), InspectionRound.id.desc(), InspectionResponse.subject)
-    ))
+    )]
     if any(r.subject != SELF_SUBJECT for r in sheets):
         teams = _managed_directly(user)
         sheets = [r for r in sheets if r.subject == SELF_SUBJECT or r.department_id in teams]
     return sheets
 
 
+def still_open(round_status: str, due_at: datetime, now: datetime | None = None) -> bool:
+    """Whether a sheet of a round in ``round_status``, due at ``due_at``, may still change."""
+    return round_status == RoundStatus.OPEN and (now or utcnow()) < due_at
+
+
 def is_editable(response: InspectionResponse, now: datetime | None = None) -> bool:
-    inspection_round = response.round
-    return inspection_round.status == RoundStatus.OPEN and (now or utcnow()) < inspection_round.due_at
+    return still_open(response.round.status, response.round.due_at, now)
 
 
 def answers_of(response: InspectionResponse, item_ids: list[int] | None = None) -> dict[int, InspectionAnswer]:
@@ -288,7 +312,7 @@ def sheet_title(response: InspectionResponse, tree: DepartmentTree | None = None
     return _("%(title)s — %(team)s", title=response.round.title, team=name)
 
 
-def team_names(responses: list[InspectionResponse]) -> dict[int, str]:
+def team_names(responses: list[MySheet]) -> dict[int, str]:
     """Department paths of team sheets (one query when there are any)."""
     if not any(r.subject != SELF_SUBJECT for r in responses):
         return {}
@@ -302,23 +326,12 @@ def inspection_home_items(learner: User) -> list[HomeItem]:
     """Open sheets under 取り組むもの, submitted ones of open rounds under 完了, closed rounds under 履歴."""
     from flask import url_for
 
-    # Columns, not the sheets and rounds as ORM objects: a year of monthly sheets is most of the home's cost
-    # (#17). The same sheets as my_responses: launched rounds, team sheets only of the teams still looked after.
-    rows = db.session.execute(
-        select(InspectionResponse.id, InspectionResponse.status, InspectionResponse.submitted_at,
-               InspectionResponse.subject, InspectionResponse.department_id, InspectionRound.title,
-               InspectionRound.status, InspectionRound.due_at, InspectionRound.closed_at)
-        .join(InspectionRound, InspectionRound.id == InspectionResponse.round_id)
-        .where(InspectionResponse.respondent_id == learner.id, InspectionRound.status != RoundStatus.SCHEDULED)
-        .order_by(InspectionRound.month.desc(), InspectionRound.id.desc(), InspectionResponse.subject)
-    ).all()
-    teams = _managed_directly(learner) if any(row.subject != SELF_SUBJECT for row in rows) else set()
     labels = {key: str(label) for key, label in RESPONSE_STATUS_LABELS.items()}
     items = []
-    for response_id, status, submitted_at, subject, department_id, title, round_status, due_at, closed_at in rows:
-        if subject != SELF_SUBJECT and department_id not in teams:
-            continue
-        url = url_for("inspection_sheets.sheet", response_id=response_id)
+    for sheet in my_responses(learner):
+        status, submitted_at, title = sheet.status, sheet.submitted_at, sheet.title
+        round_status, due_at, closed_at = sheet.round_status, sheet.due_at, sheet.closed_at
+        url = url_for("inspection_sheets.sheet", response_id=sheet.id)
         label = labels[status]
         if round_status == RoundStatus.CLOSED and status == ResponseStatus.SUBMITTED:
             items.append(HomeItem("history", "inspection", title, url, finished_at=submitted_at, status=label))
