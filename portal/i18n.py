@@ -72,6 +72,12 @@ def lazy_gettext(string: str, **variables) -> LazyString:
     return LazyString(gettext, string, **variables)
 
 
+def translated(labels: dict) -> dict[object, str]:
+    """``labels`` (lazy strings by key) translated once, for a page that shows them on many rows: a lazy
+    string is translated again each time it is shown."""
+    return {key: str(label) for key, label in labels.items()}
+
+
 def _is_japanese() -> bool:
     try:
         state = g.get("_flask_babel")

@@ -29,6 +29,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.i18n import lazy_gettext as _l
+from portal.i18n import translated
 from portal.learner_record import learner_record
 from portal.models import ImportStatus, Role, User
 from portal.models.learners import EMPLOYMENT_LABELS
@@ -66,7 +67,7 @@ def index():
     tree = DepartmentTree.load()
     form, stmt = _filtered_query(tree)
     page = db.paginate(stmt, page=requested_page(), per_page=PER_PAGE, error_out=False)
-    labels = {key: str(label) for key, label in EMPLOYMENT_LABELS.items()}  # once, not for every row
+    labels = translated(EMPLOYMENT_LABELS)  # once, not for every row
     context = {"form": form, "page": page, "tree": tree, "employment_labels": labels}
     if is_htmx():
         return render_block("learners/index.html", "results", **context)
@@ -236,7 +237,7 @@ def export(fmt: str):
     form, stmt = _filtered_query(tree)
     services.list_exported(fmt, {"q": form.q.data, "department": form.department.data,
                                  "employment_type": form.employment_type.data, "status": form.status.data})
-    labels = {k: str(v) for k, v in EMPLOYMENT_LABELS.items()}
+    labels = translated(EMPLOYMENT_LABELS)
     active, inactive = _("有効"), _("無効")
     paths = {d: tree.path(d) for d in tree.by_id}
     third_parties = services.third_party_names()

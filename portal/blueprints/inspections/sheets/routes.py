@@ -21,20 +21,16 @@ from portal.blueprints.inspections.sheets import bp, services
 from portal.blueprints.inspections.sheets.services import AnswerInput
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
+from portal.i18n import translated
 from portal.models import InspectionResponse, ResponseStatus
 from portal.violations import undone_on
-
-
-def _status_labels() -> dict[str, str]:
-    """The sheets' status labels, translated once for a list (not once per sheet)."""
-    return {key: str(label) for key, label in RESPONSE_STATUS_LABELS.items()}
 
 
 @bp.get("/")
 def index():
     responses = services.my_responses(_me())
     return render_template("inspection_sheets/index.html", responses=responses,
-                           teams=services.team_names(responses), labels=_status_labels())
+                           teams=services.team_names(responses), labels=translated(RESPONSE_STATUS_LABELS))
 
 
 @bp.get("/rounds/<int:round_id>")
@@ -46,7 +42,7 @@ def round_sheets(round_id: int):
     if len(mine) == 1:
         return redirect(url_for("inspection_sheets.sheet", response_id=mine[0].id), 303)
     return render_template("inspection_sheets/index.html", responses=mine, teams=services.team_names(mine),
-                           labels=_status_labels())
+                           labels=translated(RESPONSE_STATUS_LABELS))
 
 
 def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None, errors=None, message=None):
@@ -60,7 +56,7 @@ def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None,
         errors=errors or {}, message=message, editable=services.is_editable(response),
         title=services.sheet_title(response) if response.subject != "self" else response.round.title,
         answered=sum(1 for i in items if i.id in saved),
-        labels={key: str(label) for key, label in ANSWER_LABELS.items()},  # once, not three times per item
+        labels=translated(ANSWER_LABELS),  # once, not three times per item
         status_labels=RESPONSE_STATUS_LABELS, form=EmptyForm(),
     ), status
 

@@ -30,6 +30,7 @@ from portal.clock import utcnow
 from portal.departments import DepartmentTree
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
+from portal.i18n import translated
 from portal.ids import parse_id
 from portal.link_sessions import LinkProblem, revoked_problem
 from portal.models import (
@@ -326,7 +327,7 @@ def inspection_home_items(learner: User) -> list[HomeItem]:
     """Open sheets under 取り組むもの, submitted ones of open rounds under 完了, closed rounds under 履歴."""
     from flask import url_for
 
-    labels = {key: str(label) for key, label in RESPONSE_STATUS_LABELS.items()}
+    labels = translated(RESPONSE_STATUS_LABELS)
     items = []
     for sheet in my_responses(learner):
         status, submitted_at, title = sheet.status, sheet.submitted_at, sheet.title

@@ -21,7 +21,7 @@ from portal.exports import csv_response, rows_from_database
 from portal.extensions import db
 from portal.forms import EmptyForm, options
 from portal.htmx import render_page_or_block
-from portal.i18n import local_datetime
+from portal.i18n import local_datetime, translated
 from portal.models import Assignment, Delivery, Role, User
 from portal.outbox import topic_counts
 from portal.pagination import requested_page
@@ -127,7 +127,7 @@ def _show_page(delivery: Delivery, status: int = 200):
     return render_template(
         "training/show.html", delivery=delivery, rows=rows, total=total, tree=tree,
         zip_parts=certificates.zip_parts(total.passed),
-        unfinished=unfinished, labels={k: str(v) for k, v in STATUS_LABELS.items()}, overdue_only=overdue_only,
+        unfinished=unfinished, labels=translated(STATUS_LABELS), overdue_only=overdue_only,
         past_due=past_due,
         action_form=EmptyForm(), is_admin=_me().role == Role.ORG_ADMIN,
         today=today_in_tokyo(), emails=topic_counts(delivery.outbox_topic, utcnow()),

@@ -26,6 +26,7 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.home import HomeItem, register_home_provider
 from portal.i18n import lazy_gettext as _l
+from portal.i18n import translated
 from portal.link_sessions import LinkProblem, revoked_problem
 from portal.models import (
     Assignment,
@@ -512,7 +513,7 @@ def training_home_items(learner: User) -> list[HomeItem]:
         .where(Assignment.learner_id == learner.id, Delivery.status != DeliveryStatus.SCHEDULED)
         .order_by(Delivery.due_at.desc())
     )
-    labels = {key: str(label) for key, label in STATUS_LABELS.items()}
+    labels = translated(STATUS_LABELS)
     items = []
     for assignment_id, status, passed_at, title, delivery_status, due_at in rows:
         url = url_for("quizzes.assignment", assignment_id=assignment_id)
