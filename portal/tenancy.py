@@ -275,8 +275,8 @@ __all__ = [
     "TenantScoped",
     "current_scope",
     "reset_scope",
-    "tenant_kind",
     "set_scope",
+    "tenant_kind",
     "tenant_scope",
     "unscoped",
 ]
