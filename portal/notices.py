@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
@@ -407,12 +408,17 @@ def _load_windows(now: datetime, _key=None) -> tuple[MaintenanceWindow, ...]:
 
 
 def notices_version() -> tuple:
-    """Changes with every new notice and every correction or withdrawal (each writes a revision): two
-    primary-key maxima in one statement."""
+    """Changes with every new notice, every correction or withdrawal (each writes a revision) and every
+    incident update (a resolution is one): three primary-key maxima in one statement."""
     with unscoped("site-wide state, read for every organization"):
-        return tuple(db.session.execute(
-            select(select(func.max(Notice.id)).scalar_subquery(), select(func.max(NoticeRevision.id)).scalar_subquery())
-        ).one())
+        return tuple(db.session.execute(_NOTICES_VERSION).one())
+
+
+_NOTICES_VERSION = select(
+    select(func.max(Notice.id)).scalar_subquery(),
+    select(func.max(NoticeRevision.id)).scalar_subquery(),
+    select(func.max(NoticeUpdate.id)).scalar_subquery(),
+)
 
 
 # Read by every request (the maintenance gate, the layout's banner). This process forgets it at once when
@@ -445,27 +451,77 @@ def upcoming_maintenance(org_id: int | None, now: datetime | None = None) -> lis
     return [w for w in maintenance_windows(now) if w.starts_at > now and w.concerns(org_id)]
 
 
-def public_status(now: datetime | None = None) -> tuple[list[Notice], list[Notice]]:
-    """(open incidents, current and upcoming maintenance) among the notices to every organization."""
-    now = now or utcnow()
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One status update of an incident, as the public status page shows it."""
+
+    created_at: datetime
+    status: str
+    body: str
+
+
+@dataclass(frozen=True)
+class StatusNotice:
+    """An open incident (its status and updates, newest first) or a maintenance window (its start and end),
+    as the public status page shows it: plain values, kept by the process."""
+
+    id: int
+    title: str
+    body: str
+    status: str | None = None
+    updates: tuple[StatusUpdate, ...] = ()
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class PublicStatus(NamedTuple):
+    incidents: tuple[StatusNotice, ...]
+    maintenance: tuple[StatusNotice, ...]
+
+
+def _load_public_status(now: datetime, _key=None) -> PublicStatus:
+    """The notices to every organization that the status page shows, in three statements."""
     with unscoped("the public status page: notices to every organization"):
-        incidents = db.session.scalars(
-            select(Notice)
+        incidents = db.session.execute(
+            select(Notice.id, Notice.title, Notice.body, Notice.incident_status)
             .where(Notice.kind == NoticeKind.INCIDENT, Notice.resolved_at.is_(None), Notice.all_organizations.is_(True),
                    Notice.withdrawn_at.is_(None))
-            .order_by(Notice.published_at.desc())
+            .order_by(Notice.published_at.desc(), Notice.id.desc())
         ).all()
-        maintenance = db.session.scalars(
-            select(Notice)
-            .where(
-                Notice.kind == NoticeKind.MAINTENANCE,
-                Notice.ends_at > now,
-                Notice.all_organizations.is_(True),
-                Notice.withdrawn_at.is_(None),
-            )
-            .order_by(Notice.starts_at)
+        updates: dict[int, list[StatusUpdate]] = {}
+        if incidents:
+            for notice_id, created_at, status, body in db.session.execute(
+                select(NoticeUpdate.notice_id, NoticeUpdate.created_at, NoticeUpdate.status, NoticeUpdate.body)
+                .where(NoticeUpdate.notice_id.in_([row.id for row in incidents]))
+                .order_by(NoticeUpdate.created_at.desc(), NoticeUpdate.id.desc())
+            ):
+                updates.setdefault(notice_id, []).append(StatusUpdate(created_at, status, body))
+        maintenance = db.session.execute(
+            select(Notice.id, Notice.title, Notice.body, Notice.starts_at, Notice.ends_at)
+            .where(Notice.kind == NoticeKind.MAINTENANCE, Notice.ends_at > now, Notice.all_organizations.is_(True),
+                   Notice.withdrawn_at.is_(None))
+            .order_by(Notice.starts_at, Notice.id)
         ).all()
-    return list(incidents), list(maintenance)
+    return PublicStatus(
+        tuple(StatusNotice(i, title, body, status, tuple(updates.get(i, ()))) for i, title, body, status in incidents),
+        tuple(StatusNotice(i, title, body, starts_at=start, ends_at=end) for i, title, body, start, end in maintenance),
+    )
+
+
+# The public status page, opened by everyone during an incident. Always checked against the notices'
+# version before it is used (one statement): a notice published, corrected, updated or withdrawn by another
+# process shows on its very next request; this process forgets it at once when it writes one.
+_public_status = ProcessCache(
+    "public status", (Notice, NoticeUpdate, NoticeRevision), timedelta(seconds=30), _load_public_status,
+    version=notices_version, check=lambda _status: True,
+)
+
+
+def public_status(now: datetime | None = None) -> PublicStatus:
+    """(open incidents, current and upcoming maintenance) among the notices to every organization."""
+    now = now or utcnow()
+    status = _public_status.get(now)
+    return PublicStatus(status.incidents, tuple(m for m in status.maintenance if m.ends_at > now))
 
 
 def open_incidents() -> list[Notice]:

@@ -6,11 +6,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from portal.clock import add_months_to_date, today_in_tokyo
 from portal.extensions import db
-from portal.models import AuditEvent, Notice, NoticeRead, Organization, OutboxMessage, utcnow
+from portal.models import AuditEvent, Notice, NoticeRead, NoticeUpdate, Organization, OutboxMessage, utcnow
 from tests.conftest import csrf_token_from
 from tests.test_backoffice_orgs import post_form
 
@@ -203,6 +203,49 @@ def test_incident_updates_until_resolved(operator_client, world, login_as, run_i
     assert response.status_code == 422 and "経過報告は障害のお知らせにだけ追加できます。" in response.get_data(
         as_text=True
     )
+
+
+def test_status_page_shows_open_incidents_with_their_updates_newest_first_from_the_processs_copy(
+    operator_client, run_in_app, client, app
+):
+    """The status page is what everyone opens during an incident: it is read from the process's copy, checked
+    against the notices' version (one statement) instead of loading every notice and its updates (it set off
+    one query per incident from its template), and still shows another process's update at once."""
+    from tests.test_query_counts import statements_while_rendering
+
+    for title in ("ログインしにくい障害", "メールが遅れる障害"):
+        assert publish(operator_client, kind="incident", title=title, body="調査しています。").status_code == 303
+    first, second = run_in_app(
+        lambda: db.session.scalars(select(Notice.id).where(Notice.kind == "incident").order_by(Notice.id)).all()
+    )
+    url = f"/operator/notices/{first}"
+    for status, body in (("identified", "原因を特定しました。"), ("monitoring", "復旧後の様子を見ています。")):
+        response = post_form(operator_client, f"{url}/updates", {"status": status, "body": body}, page=url)
+        assert response.status_code == 303
+
+    client.get("/status/")  # the process keeps what the page shows
+    with statements_while_rendering(app) as (seen, in_templates):
+        html = client.get("/status/").get_data(as_text=True)
+    assert in_templates == []
+    assert len(seen) <= 2, seen  # the transaction's opening and the notices' version
+    # Newest incident first; an incident's updates newest first, with their status.
+    assert html.index("メールが遅れる障害") < html.index("ログインしにくい障害")
+    assert html.index("復旧後の様子を見ています。") < html.index("原因を特定しました。")
+    assert "経過観察中" in html and "原因特定" in html
+
+    def written_elsewhere():
+        # Another process's write: straight through a connection, unseen by this process's session.
+        with db.engine.begin() as connection:
+            connection.execute(insert(NoticeUpdate).values(notice_id=second, status="identified",
+                                                           body="別のプロセスが書いた経過報告", created_at=utcnow()))
+
+    run_in_app(written_elsewhere)
+    assert "別のプロセスが書いた経過報告" in client.get("/status/").get_data(as_text=True)
+    # Resolved here: gone from the page at once.
+    assert post_form(operator_client, f"{url}/updates", {"status": "resolved", "body": "復旧しました。"},
+                     page=url).status_code == 303
+    html = client.get("/status/").get_data(as_text=True)
+    assert "ログインしにくい障害" not in html and "メールが遅れる障害" in html
 
 
 def test_suspended_administrator_can_still_read_notices(operator_client, world, login_as, run_in_app):
