@@ -9,11 +9,14 @@ app; medians over the learners and questions::
 
     .venv/bin/python bench/journey.py
     .venv/bin/python bench/journey.py --postgres   # on PORTAL_TEST_DATABASE_URL (its schema is dropped)
+    .venv/bin/python bench/journey.py --profile "POST /me/training/<id>/start"   # cProfile of one request
 """
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import re
 import statistics
 import sys
@@ -36,7 +39,11 @@ CHOICE = re.compile(r'name="choice" value="(\d+)"')
 
 
 def main() -> None:
-    postgres = "--postgres" in sys.argv[1:]
+    args = sys.argv[1:]
+    postgres = "--postgres" in args
+    # --profile "<request>": cProfile (thread time) over that request of every learner, by cumulative time.
+    profiled = args[args.index("--profile") + 1] if "--profile" in args else None
+    profiler = cProfile.Profile(time.thread_time)
     app = pages.make_app(pages.database_url(postgres))
     world = pages.seed(app)
     with app.app_context(), unscoped("the benchmark seeds and reads rows directly"):
@@ -51,9 +58,12 @@ def main() -> None:
     bare: list[float] = []
 
     def timed(name, call, *args, **kwargs):
+        if name == profiled:
+            profiler.enable()
         start = time.thread_time()
         response = call(*args, **kwargs)
         times[name].append(time.thread_time() - start)
+        profiler.disable()
         start = time.thread_time()
         plain_client.get("/")
         bare.append(time.thread_time() - start)
@@ -97,6 +107,8 @@ def main() -> None:
         total += median * len(values) / len(links)
         print(f"| {name} | {len(values)} | {median:.2f} | {100 * plain_ms / median:.1f} % |")
     print(f"| one learner's whole test | {len(links)} | {total:.1f} | |")
+    if profiled:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
 
 
 if __name__ == "__main__":
