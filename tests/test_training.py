@@ -553,6 +553,51 @@ def test_retakes_draw_unseen_questions_and_choices_are_shuffled_per_attempt(worl
     assert set(order) == {str(q) for q in first} and all(len(ids) == 3 for ids in order.values())
 
 
+def test_starting_a_test_costs_the_same_few_statements_for_a_first_attempt_and_a_third(
+    app, world, run_in_app, login_as
+):
+    """The start is the busiest write of the 9:00 rush (#17): the earlier attempts (the running one, the next
+    number, the questions seen) are one read, there is no savepoint (the lock or SQLite's write transaction
+    already rules out a second start beside it) and a new attempt's first question needs no query. Bound: 11
+    (BEGIN or PostgreSQL's statement timeout, the user, a link session's task, the assignment, on PostgreSQL
+    its row lock, the earlier attempts, the bank, the choices, the status, the attempt, the audit event); it
+    was 15 through a personal link."""
+    from tests.test_query_counts import statements_while_rendering
+
+    def make():
+        ids = []
+        for _course in range(2):
+            course = add_course(organization_id=None, questions=6, per_attempt=2)
+            delivery = deliver(world["admin_a"], course.id, learner_ids=[world["learner_a"].id])
+            ids.append(assignment_of(delivery.id, world["learner_a"].id).id)
+        take(ids[1], right=0)
+        take(ids[1], right=0)
+        return ids
+
+    first, third = run_in_app(make)
+    counts = []
+    client = login_as(world["learner_a"])
+    for assignment_id, number in ((first, 1), (third, 3)):
+        token = csrf_token_from(client.get(f"/me/training/{assignment_id}").get_data(as_text=True))
+        with statements_while_rendering(app) as (seen, _in_templates):
+            response = client.post(f"/me/training/{assignment_id}/start", data={"csrf_token": token})
+        assert response.status_code == 303 and response.headers["Location"].endswith("/1")
+        counts.append(len(seen))
+        attempt = _attempt(run_in_app, assignment_id)
+        assert attempt.number == number and attempt.state == AttemptState.IN_PROGRESS
+    # The third attempt writes no status (the assignment is under way already); nothing grows with the attempts.
+    assert counts[0] <= 11 and counts[1] == counts[0] - 1, counts
+    # A second start continues the running attempt where it stopped.
+    token = csrf_token_from(client.get(f"/me/training/{first}").get_data(as_text=True))
+    attempt = _attempt(run_in_app, first)
+    quiz_answer = run_in_app(lambda: quiz_services.attempt_questions(db.session.get(Attempt, attempt.id)))
+    question_id = attempt.question_ids[0]
+    run_in_app(lambda: quiz_services.save_answer(db.session.get(Attempt, attempt.id), question_id,
+                                                 [quiz_answer[question_id].choices[0].id]))
+    again = client.post(f"/me/training/{first}/start", data={"csrf_token": token})
+    assert again.headers["Location"].endswith(f"/attempts/{attempt.id}/2")
+
+
 def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in_app, login_as):
     _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
     learner = login_as(world["learner_a"])

@@ -56,13 +56,11 @@ def start(assignment_id: int):
         flash(_("画面の有効期限が切れました。もう一度お試しください。"), "error")
         return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
     with undone_on(QuizRuleError) as refusal:
-        attempt = services.start_attempt(current)
+        attempt, number = services.start_or_resume(current)
     if refusal:
         flash(str(refusal), "error")
         return redirect(url_for("quizzes.assignment", assignment_id=current.id), 303)
-    answered = services.answered_question_ids(attempt)
-    first_open = next((i for i, q in enumerate(attempt.question_ids) if q not in answered), 0)
-    return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=first_open + 1), 303)
+    return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=number), 303)
 
 
 def _question_page(attempt: Attempt, number: int, status: int = 200, error: str | None = None, saved=False):

@@ -16,8 +16,7 @@ from functools import cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, and_, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import audit, outbox
@@ -142,25 +141,17 @@ def _check_open(assignment: Assignment, now: datetime) -> None:
         raise QuizRuleError(_("受講期限を過ぎたため、この研修は受講できません。管理者にお問い合わせください。"))
 
 
-def current_attempt(assignment: Assignment) -> Attempt | None:
-    return db.session.scalar(
-        select(Attempt).where(Attempt.assignment_id == assignment.id, Attempt.state == AttemptState.IN_PROGRESS)
-    )
-
-
-def draw_questions(course: Course, assignment: Assignment, rng: random.Random) -> list[Row]:
-    """The questions of a new attempt (``id`` and ``kind`` of each): ones this learner has not seen yet
-    first, in random order. Only the two columns are read: the bank may hold far more questions than an
-    attempt draws, and an ORM object per question and choice cost more than half of starting a test (#17)."""
+def draw_questions(course: Course, seen: set[int], rng: random.Random) -> list[Row]:
+    """The questions of a new attempt (``id`` and ``kind`` of each): ones not in ``seen`` (the learner's
+    earlier attempts) first, in random order. Only the two columns are read: the bank may hold far more
+    questions than an attempt draws, and an ORM object per question and choice cost more than half of
+    starting a test (#17)."""
     bank = db.session.execute(select(Question.id, Question.kind).where(Question.course_id == course.bank_id)
                               .order_by(Question.id)).all()
     if not bank:
         raise QuizRuleError(_("この講座にはまだ問題がありません。管理者にお問い合わせください。"))
     wanted = course.questions_per_attempt or len(bank)
     wanted = min(wanted, len(bank))
-    seen: set[int] = set()
-    for ids in db.session.scalars(select(Attempt.question_ids).where(Attempt.assignment_id == assignment.id)):
-        seen.update(ids or [])
     fresh = [q for q in bank if q.id not in seen]
     old = [q for q in bank if q.id in seen]
     rng.shuffle(fresh)
@@ -185,21 +176,38 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
 
     :raises QuizRuleError: passed already, delivery closed, past a refusing due date, no questions.
     """
+    return start_or_resume(assignment, now=now, rng=rng)[0]
+
+
+def start_or_resume(assignment: Assignment, *, now: datetime | None = None,
+                    rng: random.Random | None = None) -> tuple[Attempt, int]:
+    """:func:`start_attempt`, and the number of the attempt's first unanswered question (where the learner
+    goes next: 1 for a new attempt, without asking the database)."""
     now = now or utcnow()
     # Two taps at once start one attempt: the second waits here for the first's transaction (PostgreSQL's
-    # row lock; SQLite's write transaction already runs one at a time), then finds its attempt running.
-    # Without it, the first could commit between the second's look for a running attempt and its count of
-    # attempts, and the second would start attempt number 2 beside it.
+    # row lock; on SQLite the request's BEGIN IMMEDIATE already holds the one write lock), then finds its
+    # attempt running. Without it, the first could commit between the second's look for a running attempt
+    # and its count of attempts, and the second would start attempt number 2 beside it. So no savepoint is
+    # needed around the insert: nobody else can add this assignment's attempt meanwhile.
     if locks_rows():
         db.session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
-    running = current_attempt(assignment)
+    # Every earlier attempt of the assignment, in one statement: the running one, the next number and the
+    # questions already seen (a learner retakes until passing: a handful of rows).
+    earlier = db.session.execute(
+        select(Attempt.id, Attempt.number, Attempt.state, Attempt.question_ids)
+        .where(Attempt.assignment_id == assignment.id)
+    ).all()
+    running = next((row.id for row in earlier if row.state == AttemptState.IN_PROGRESS), None)
     if running is not None:
-        return running
+        attempt = db.session.get(Attempt, running)
+        answered = answered_question_ids(attempt)
+        return attempt, next((i for i, q in enumerate(attempt.question_ids) if q not in answered), 0) + 1
     if assignment.status == AssignmentStatus.PASSED:
         raise QuizRuleError(_("この研修にはすでに合格しています。"))
     _check_open(assignment, now)
     rng = rng or random.SystemRandom()
-    questions = draw_questions(assignment.delivery.course, assignment, rng)
+    seen = {question_id for row in earlier for question_id in row.question_ids or ()}
+    questions = draw_questions(assignment.delivery.course, seen, rng)
     choices = _choice_ids([q.id for q in questions])
     order = {}
     for question in questions:
@@ -207,8 +215,7 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
         if question.kind != QuestionKind.TRUE_FALSE:
             rng.shuffle(ids)
         order[str(question.id)] = ids
-    number = (db.session.scalar(select(func.max(Attempt.number)).where(Attempt.assignment_id == assignment.id))
-              or 0) + 1
+    number = max((row.number for row in earlier), default=0) + 1
     attempt = Attempt(
         organization_id=assignment.organization_id,
         assignment_id=assignment.id,
@@ -218,20 +225,12 @@ def start_attempt(assignment: Assignment, *, now: datetime | None = None, rng: r
         choice_order=order,
         started_at=now,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(attempt)
-            if assignment.status == AssignmentStatus.NOT_STARTED:
-                assignment.status = AssignmentStatus.IN_PROGRESS  # written by the same flush
-            db.session.flush()
-    except IntegrityError:
-        # A double tap started the same attempt number a moment ago: continue that one.
-        running = current_attempt(assignment)
-        if running is None:
-            raise
-        return running
+    db.session.add(attempt)
+    if assignment.status == AssignmentStatus.NOT_STARTED:
+        assignment.status = AssignmentStatus.IN_PROGRESS  # written by the same flush
+    db.session.flush()
     audit.record("training.attempt_started", target=attempt, number=number)
-    return attempt
+    return attempt, 1
 
 
 class ShownQuestion(NamedTuple):
