@@ -816,6 +816,21 @@ def test_two_concurrent_finishes_produce_one_score(app, world, run_in_app):
     assert run_in_app(check) == (1, AssignmentStatus.PASSED, 100)
 
 
+def test_a_finished_attempt_in_memory_says_what_the_database_says(world, run_in_app):
+    """The finish sets what its UPDATEs wrote on the attempt instead of reading it back (#17)."""
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+
+    def finish():
+        attempt = take(assignment_id, right=1)
+        in_memory = (attempt.state, attempt.score, attempt.passed, attempt.late, attempt.finished_at)
+        db.session.expire(attempt)
+        return in_memory, (attempt.state, attempt.score, attempt.passed, attempt.late, attempt.finished_at)
+
+    in_memory, stored = run_in_app(finish)
+    assert in_memory == stored
+    assert in_memory[:4] == (AttemptState.FINISHED, 50, False, False) and in_memory[4] is not None
+
+
 def test_two_concurrent_starts_make_one_attempt_and_the_assignment_in_progress(app, world, run_in_app):
     _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
     started = _twice_at_once(
