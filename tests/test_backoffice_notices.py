@@ -237,7 +237,8 @@ def test_status_page_shows_open_incidents_with_their_updates_newest_first_from_t
         # Another process's write: straight through a connection, unseen by this process's session.
         with db.engine.begin() as connection:
             connection.execute(insert(NoticeUpdate).values(notice_id=second, status="identified",
-                                                           body="別のプロセスが書いた経過報告", created_at=utcnow()))
+                                                           body="別のプロセスが書いた経過報告",
+                                                           created_at=datetime(2026, 12, 7, 9, tzinfo=TOKYO)))
 
     run_in_app(written_elsewhere)
     assert "別のプロセスが書いた経過報告" in client.get("/status/").get_data(as_text=True)
