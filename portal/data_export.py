@@ -270,6 +270,10 @@ EXPORTS: dict[str, TableExport] = {
     "attempt_answers": TableExport(
         ("id", "organization_id", "attempt_id", "question_id", "choice_ids", "correct", "answered_at"),
     ),
+    "score_counts": TableExport(("id", "organization_id", "delivery_id", "score", "attempts")),
+    "item_counts": TableExport(
+        ("id", "organization_id", "delivery_id", "question_id", "score", "answered", "correct"),
+    ),
     "inspection_answers": TableExport(
         ("id", "organization_id", "response_id", "round_id", "item_id", "value", "comment", "answered_at"),
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import UniqueConstraint, func, inspect, select
 
+from portal import item_counts
 from portal.demo import scale as demo_scale
 from portal.extensions import db
 from portal.models import (
@@ -73,6 +74,10 @@ def test_demo_scale_generates_organizations_with_a_year_of_training(app, monkeyp
             .where(InspectionResponse.status == "submitted", InspectionAnswer.organization_id.in_(scale_org_ids))
         )
         assert counted == submitted > learners
+        # Item analysis' counts agree with the attempts and their answers, delivery by delivery.
+        for delivery_id in db.session.scalars(select(Delivery.id).where(Delivery.organization_id == largest_id)):
+            ids = select(Delivery.id).where(Delivery.id == delivery_id)
+            assert item_counts.from_counts(ids) == item_counts.from_answers(ids, select(User.id))
         # Ids were given by the generator: the database hands out the next ones without a clash.
         db.session.add(User(role=Role.LEARNER, organization_id=largest_id, email="after-scale@example.com", name="x"))
         db.session.add(Organization(name="その後の会社", code="after-scale"))

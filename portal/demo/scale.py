@@ -12,6 +12,7 @@ organizations' codes ``scale001``… are refused when they exist already.
 
 from __future__ import annotations
 
+import collections
 import random
 import secrets
 import time
@@ -39,8 +40,10 @@ from portal.models import (
     DeliveryStatus,
     Department,
     DocumentKind,
+    ItemCount,
     Organization,
     Role,
+    ScoreCount,
     TermsAcceptance,
     Ticket,
     TicketMessage,
@@ -305,6 +308,10 @@ def _training(orgs, learners, course_id, questions, per_attempt, ids, now, rng, 
     answers = _FastInsert(answers_table, [
         "organization_id", "attempt_id", "question_id", "choice_ids", "correct", "answered_at"], parents=(attempts,))
     wrong_of = {q[0]: [c for c in q[1] if c not in q[2]][:1] or q[2] for q in questions}
+    # Item analysis' counts, as each finish keeps them (portal/item_counts.py): (org, delivery, score) ->
+    # attempts, (org, delivery, question, score) -> [answers, right].
+    score_tally: collections.Counter = collections.Counter()
+    item_tally: dict[tuple[int, int, int, int], list[int]] = {}
     from portal.blueprints.training.deliveries.services import link_digest, personal_link_secret
 
     for delivery in delivery_rows:
@@ -337,10 +344,18 @@ def _training(orgs, learners, course_id, questions, per_attempt, ids, now, rng, 
                             f"S{delivery_id:05d}{learner_id:07d}" if passed else None)
             attempts.add(attempt_id, org_id, assignment_id, learner_id, 1, "finished", [q[0] for q in drawn], {},
                          finished - timedelta(minutes=12), finished, score, passed, False)
+            score_tally[(org_id, delivery_id, score)] += 1
             for (question_id, _choices, right), ok in zip(drawn, marks, strict=True):
                 answers.add(org_id, attempt_id, question_id, right if ok else wrong_of[question_id], ok, finished)
+                cell = item_tally.setdefault((org_id, delivery_id, question_id, score), [0, 0])
+                cell[0] += 1
+                cell[1] += ok
             attempt_id += 1
     answers.flush()
+    _insert(ScoreCount.__table__, [{"organization_id": o, "delivery_id": d, "score": s, "attempts": n}
+                                   for (o, d, s), n in score_tally.items()])
+    _insert(ItemCount.__table__, [{"organization_id": o, "delivery_id": d, "question_id": q, "score": s,
+                                   "answered": n, "correct": c} for (o, d, q, s), (n, c) in item_tally.items()])
     report.add("assignments", assignments.total)
     report.add("attempts", attempts.total)
     report.add("answers", answers.total)

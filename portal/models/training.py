@@ -282,3 +282,40 @@ class AttemptAnswer(TenantScoped, db.Model):
     # Set when the attempt finishes.
     correct: Mapped[bool | None] = mapped_column(Boolean)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScoreCount(TenantScoped, db.Model):
+    """How many attempts of a delivery finished with each score: the ranks from which item analysis takes
+    its upper and lower groups. Kept in step with every finish, like :class:`ItemCount` (#17)."""
+
+    __tablename__ = "score_counts"
+    __table_args__ = (UniqueConstraint("delivery_id", "score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ItemCount(TenantScoped, db.Model):
+    """The finished attempts' answers of a delivery by question and by the attempt's score: how many
+    answered, how many right. Written by each finish (one upsert) and taken away when a learner is deleted,
+    so that item analysis over a year of deliveries reads a few thousand rows instead of every answer: the
+    course-wide analysis at 20,000 learners took 1.1 to 1.3 s on PostgreSQL reading 1.68 million answers
+    (#17)."""
+
+    __tablename__ = "item_counts"
+    __table_args__ = (UniqueConstraint("delivery_id", "question_id", "score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    correct: Mapped[int] = mapped_column(Integer, default=0)

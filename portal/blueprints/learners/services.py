@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import Select, delete, func, or_, select
 
-from portal import audit, invitations
+from portal import audit, invitations, item_counts
 from portal.accounts import ADDRESS_UNAVAILABLE, email_taken, login_id_key, login_id_taken, normalize_email
 from portal.clock import TOKYO
 from portal.departments import DepartmentTree, managed_department_ids, scope_learners, visible_department_ids
@@ -291,6 +291,7 @@ def delete_learner(learner: User) -> None:
     """
     audit.record("learners.deleted", target=learner)
     forget_mail_to(learner)
+    item_counts.forget_learner(learner.id)  # the database deletes their attempts with them
     db.session.delete(learner)
     db.session.flush()
 

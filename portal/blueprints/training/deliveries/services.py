@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, case, func, select, update
-from sqlalchemy import cast as sa_cast
+from sqlalchemy import case, func, select, update
 
-from portal import audit, certificates, outbox, sending
+from portal import audit, certificates, item_counts, outbox, sending
 from portal.blueprints.training.courses.services import course_name, question_count
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, link_digest
 from portal.clock import TOKYO, as_utc, today_in_tokyo, utcnow
@@ -35,9 +34,6 @@ from portal.jobs import periodic
 from portal.models import (
     Assignment,
     AssignmentStatus,
-    Attempt,
-    AttemptAnswer,
-    AttemptState,
     Course,
     Delivery,
     DeliveryEscalation,
@@ -589,48 +585,60 @@ class ItemRow:
 
 
 def item_analysis(delivery_ids_stmt, learners=None) -> list[ItemRow]:
-    """Per question of the finished attempts: difficulty p and discrimination D (upper minus lower 27%,
-    attempts ranked by score), in one aggregate query plus one for the question texts."""
-    ranked = (
-        select(
-            Attempt.id.label("attempt_id"),
-            func.row_number().over(order_by=(Attempt.score.desc(), Attempt.id)).label("rn"),
-            func.count().over().label("n"),
-        )
-        .join(Assignment, Assignment.id == Attempt.assignment_id)
-        .where(Assignment.delivery_id.in_(delivery_ids_stmt), Attempt.state == AttemptState.FINISHED,
-               *_learner_criteria(learners))
-        .subquery()
-    )
-    k = (ranked.c.n * 27 + 99) // 100  # ceil(27% of n) in integer arithmetic on both databases
-    upper = ranked.c.rn <= k
-    lower = ranked.c.rn > ranked.c.n - k
-    right = sa_cast(AttemptAnswer.correct, Integer)
-    rows = db.session.execute(
-        select(
-            AttemptAnswer.question_id,
-            func.count(),
-            func.sum(right),
-            func.sum(case((upper, 1), else_=0)),
-            func.sum(case((and_(upper, AttemptAnswer.correct.is_(True)), 1), else_=0)),
-            func.sum(case((lower, 1), else_=0)),
-            func.sum(case((and_(lower, AttemptAnswer.correct.is_(True)), 1), else_=0)),
-        )
-        .join(ranked, ranked.c.attempt_id == AttemptAnswer.attempt_id)
-        .group_by(AttemptAnswer.question_id)
-    ).all()
+    """Per question of the finished attempts: difficulty p (the share of its answers that were right) and
+    discrimination D (its share right in the upper 27 % of the attempts ranked by score, minus its share in
+    the lower 27 %).
+
+    Read from the counts kept by every finish (``portal/item_counts.py``: two small aggregates, whatever the
+    number of answers), or for ``learners`` only (a select of user ids, a manager's departments) from their
+    answers; plus one query for the question texts. Attempts with the same score are not ranked among
+    themselves: where a group's boundary falls among them, each counts for the share of them the group
+    takes (so a tie does not depend on which attempt happened to be saved first)."""
+    scores, cells = (item_counts.from_counts(delivery_ids_stmt) if learners is None
+                     else item_counts.from_answers(delivery_ids_stmt, learners))
+    upper, lower = _extreme_groups(scores)
+    totals: dict[int, list[float]] = {}
+    for (question_id, score), (answered, right) in cells.items():
+        t = totals.setdefault(question_id, [0, 0, 0.0, 0.0, 0.0, 0.0])
+        t[0] += answered
+        t[1] += right
+        w = upper.get(score, 0.0)
+        t[2] += w * answered
+        t[3] += w * right
+        w = lower.get(score, 0.0)
+        t[4] += w * answered
+        t[5] += w * right
     texts = {
-        q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_([r[0] for r in rows])))
-    } if rows else {}
+        q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(list(totals))))
+    } if totals else {}
     out = []
-    for question_id, answered, correct, n_up, c_up, n_low, c_low in rows:
+    for question_id, (answered, correct, n_up, c_up, n_low, c_low) in totals.items():
         question = texts.get(question_id)
-        p = (correct or 0) / answered if answered else None
+        p = correct / answered if answered else None
         d = (c_up / n_up - c_low / n_low) if n_up and n_low else None
         out.append(ItemRow(question_id, question.text if question else "", question.category if question else "",
                            answered, p, d))
     out.sort(key=lambda r: (r.difficulty if r.difficulty is not None else 2, r.question_id))
     return out
+
+
+def _extreme_groups(scores: dict[int, int]) -> tuple[dict[int, float], dict[int, float]]:
+    """The upper and lower 27 % (rounded up) of the attempts counted in ``scores`` (attempts by score): for
+    each score in a group, the share of its attempts the group takes (1.0 but at the group's boundary)."""
+    n = sum(scores.values())
+    k = (n * 27 + 99) // 100  # ceil(27 % of n) in integer arithmetic
+
+    def take(order) -> dict[int, float]:
+        weights, left = {}, k
+        for score in order:
+            if left <= 0:
+                break
+            used = min(scores[score], left)
+            weights[score] = used / scores[score]
+            left -= used
+        return weights
+
+    return take(sorted(scores, reverse=True)), take(sorted(scores))
 
 
 def deliveries_of_course(course_id: int):

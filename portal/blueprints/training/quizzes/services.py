@@ -20,7 +20,7 @@ from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from portal import audit, outbox
+from portal import audit, item_counts, outbox
 from portal.bulk import insert_on_conflict
 from portal.clock import utcnow
 from portal.extensions import db
@@ -384,7 +384,7 @@ def finish_attempt(attempt: Attempt, *, now: datetime | None = None) -> bool:
         return False
     keys = correct_choice_ids(attempt.question_ids or [])
     answers = answers_of(attempt)
-    correct = 0
+    marks = []
     for question_id in attempt.question_ids:
         key = keys.get(question_id)
         answer = answers.get(question_id)
@@ -394,9 +394,10 @@ def finish_attempt(attempt: Attempt, *, now: datetime | None = None) -> bool:
                                    question_id=question_id, choice_ids=[], answered_at=now)
             db.session.add(answer)
         answer.correct = right
-        correct += right
+        marks.append((question_id, right))
     total = len(attempt.question_ids) or 1
-    score = round(100 * correct / total)
+    score = round(100 * sum(right for _question, right in marks) / total)
+    item_counts.count_finished(attempt.organization_id, assignment.delivery_id, score, marks)
     passed = score >= assignment.delivery.course.pass_mark
     db.session.execute(
         update(Attempt).where(Attempt.id == attempt.id).values(score=score, passed=passed)
