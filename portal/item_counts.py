@@ -17,6 +17,7 @@ tables from the answers themselves.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 from sqlalchemy import Integer, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy import cast as sa_cast
@@ -31,25 +32,36 @@ Cells = dict[tuple[int, int], tuple[int, int]]
 
 def count_finished(organization_id: int, delivery_id: int, score: int, marks: Iterable[tuple[int, bool]]) -> None:
     """Add one finished attempt: its score, and each of its questions (id, answered right)."""
-    scores = insert_on_conflict(ScoreCount).values(organization_id=organization_id, delivery_id=delivery_id,
-                                                   score=score, attempts=1)
-    db.session.execute(scores.on_conflict_do_update(
-        index_elements=[ScoreCount.delivery_id, ScoreCount.score],
-        set_={"attempts": ScoreCount.attempts + 1},
-        where=ScoreCount.organization_id == scores.excluded.organization_id,
-    ))
+    scores, items = _upserts(db.session.get_bind().dialect.name)
+    db.session.execute(scores, {"organization_id": organization_id, "delivery_id": delivery_id, "score": score,
+                                "attempts": 1})
     # In the order of the questions, so that two finishes lock the rows they share in the same order (on
     # PostgreSQL the score's row, locked first, already makes them wait for each other).
     rows = [{"organization_id": organization_id, "delivery_id": delivery_id, "question_id": question_id,
              "score": score, "answered": 1, "correct": int(right)} for question_id, right in sorted(marks)]
-    if not rows:
-        return
-    items = insert_on_conflict(ItemCount).values(rows)
-    db.session.execute(items.on_conflict_do_update(
-        index_elements=[ItemCount.delivery_id, ItemCount.question_id, ItemCount.score],
-        set_={"answered": ItemCount.answered + 1, "correct": ItemCount.correct + items.excluded.correct},
-        where=ItemCount.organization_id == items.excluded.organization_id,
-    ))
+    if rows:
+        db.session.execute(items, rows)
+
+
+@cache
+def _upserts(dialect: str):
+    """The two INSERTs that add to a row already there, built once per database (building them cost more than
+    running them)."""
+    score_table, item_table = ScoreCount.__table__, ItemCount.__table__
+    scores = insert_on_conflict(score_table, dialect)
+    items = insert_on_conflict(item_table, dialect)
+    return (
+        scores.on_conflict_do_update(
+            index_elements=["delivery_id", "score"],
+            set_={"attempts": score_table.c.attempts + 1},
+            where=score_table.c.organization_id == scores.excluded.organization_id,
+        ),
+        items.on_conflict_do_update(
+            index_elements=["delivery_id", "question_id", "score"],
+            set_={"answered": item_table.c.answered + 1, "correct": item_table.c.correct + items.excluded.correct},
+            where=item_table.c.organization_id == items.excluded.organization_id,
+        ),
+    )
 
 
 def forget_learner(learner_id: int) -> None:
