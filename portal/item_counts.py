@@ -83,21 +83,22 @@ def forget_learner(learner_id: int) -> None:
         .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished)
         .group_by(Attempt.organization_id, Assignment.delivery_id, AttemptAnswer.question_id, Attempt.score)
     ).all()
-    # One UPDATE per table, executed for every key (the session's executemany would want primary keys).
-    connection = db.session.connection()
-    connection.execute(
-        update(ScoreCount.__table__)
-        .where(ScoreCount.organization_id == bindparam("o"), ScoreCount.delivery_id == bindparam("d"),
-               ScoreCount.score == bindparam("s"))
-        .values(attempts=ScoreCount.attempts - bindparam("n")),
+    # One UPDATE per table, run for every key (Core tables: the ORM's bulk UPDATE would want primary keys).
+    # Through the session, so that the tenancy guard narrows them to the scope's organization as well.
+    score_table, item_table = ScoreCount.__table__, ItemCount.__table__
+    db.session.execute(
+        update(score_table)
+        .where(score_table.c.organization_id == bindparam("o"), score_table.c.delivery_id == bindparam("d"),
+               score_table.c.score == bindparam("s"))
+        .values(attempts=score_table.c.attempts - bindparam("n")),
         [{"o": o, "d": d, "s": s, "n": n} for o, d, s, n in scores],
     )
     if items:
-        connection.execute(
-            update(ItemCount.__table__)
-            .where(ItemCount.organization_id == bindparam("o"), ItemCount.delivery_id == bindparam("d"),
-                   ItemCount.question_id == bindparam("q"), ItemCount.score == bindparam("s"))
-            .values(answered=ItemCount.answered - bindparam("n"), correct=ItemCount.correct - bindparam("c")),
+        db.session.execute(
+            update(item_table)
+            .where(item_table.c.organization_id == bindparam("o"), item_table.c.delivery_id == bindparam("d"),
+                   item_table.c.question_id == bindparam("q"), item_table.c.score == bindparam("s"))
+            .values(answered=item_table.c.answered - bindparam("n"), correct=item_table.c.correct - bindparam("c")),
             [{"o": o, "d": d, "q": q, "s": s, "n": n, "c": c or 0} for o, d, q, s, n, c in items],
         )
 
