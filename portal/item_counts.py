@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import Integer, and_, bindparam, case, delete, func, insert, select, update
-from sqlalchemy import cast as sa_cast
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 
 from portal.bulk import insert_on_conflict
 from portal.extensions import db
@@ -64,25 +63,34 @@ def _upserts(dialect: str):
     )
 
 
+def _attempts_by(*columns, where):
+    """Finished attempts matching ``where``, counted by ``columns`` (of Attempt and Assignment)."""
+    return (select(*columns, func.count()).join(Assignment, Assignment.id == Attempt.assignment_id)
+            .where(Attempt.state == AttemptState.FINISHED, Attempt.score.is_not(None), where).group_by(*columns))
+
+
+def _answers_by(*columns, where):
+    """The answers of the finished attempts matching ``where``, counted (how many, how many right) by
+    ``columns`` (of AttemptAnswer, Attempt and Assignment)."""
+    return (select(*columns, func.count(), func.sum(case((AttemptAnswer.correct.is_(True), 1), else_=0)))
+            .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
+            .join(Assignment, Assignment.id == Attempt.assignment_id)
+            .where(Attempt.state == AttemptState.FINISHED, Attempt.score.is_not(None), where).group_by(*columns))
+
+
+# What a row of each table is counted by.
+_SCORE_KEY = (Attempt.organization_id, Assignment.delivery_id, Attempt.score)
+_ITEM_KEY = (Attempt.organization_id, Assignment.delivery_id, AttemptAnswer.question_id, Attempt.score)
+
+
 def forget_learner(learner_id: int) -> None:
     """Take a learner's finished attempts out of the counts, before the learner (and with them, by the
     database's cascade, their attempts) is deleted."""
-    finished = and_(Attempt.learner_id == learner_id, Attempt.state == AttemptState.FINISHED,
-                    Attempt.score.is_not(None))
-    scores = db.session.execute(
-        select(Attempt.organization_id, Assignment.delivery_id, Attempt.score, func.count())
-        .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished)
-        .group_by(Attempt.organization_id, Assignment.delivery_id, Attempt.score)
-    ).all()
+    theirs = Attempt.learner_id == learner_id
+    scores = db.session.execute(_attempts_by(*_SCORE_KEY, where=theirs)).all()
     if not scores:
         return
-    items = db.session.execute(
-        select(Attempt.organization_id, Assignment.delivery_id, AttemptAnswer.question_id, Attempt.score,
-               func.count(), func.sum(sa_cast(AttemptAnswer.correct, Integer)))
-        .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
-        .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished)
-        .group_by(Attempt.organization_id, Assignment.delivery_id, AttemptAnswer.question_id, Attempt.score)
-    ).all()
+    items = db.session.execute(_answers_by(*_ITEM_KEY, where=theirs)).all()
     # One UPDATE per table, run for every key (Core tables: the ORM's bulk UPDATE would want primary keys).
     # Through the session, so that the tenancy guard narrows them to the scope's organization as well.
     score_table, item_table = ScoreCount.__table__, ItemCount.__table__
@@ -105,25 +113,16 @@ def forget_learner(learner_id: int) -> None:
 
 def rebuild(delivery_ids_stmt) -> None:
     """Count the deliveries ``delivery_ids_stmt`` selects again, from their attempts and answers: for rows
-    written in bulk without the finish (a benchmark's seed), or counts that a restore left behind."""
+    written in bulk without the finish (a benchmark's seed), or counts that a restore left behind. Runs
+    across organizations (``unscoped``): the tenancy guard refuses an ``INSERT … SELECT`` inside one's scope."""
     db.session.execute(delete(ScoreCount).where(ScoreCount.delivery_id.in_(delivery_ids_stmt)))
     db.session.execute(delete(ItemCount).where(ItemCount.delivery_id.in_(delivery_ids_stmt)))
-    finished = and_(Assignment.delivery_id.in_(delivery_ids_stmt), Attempt.state == AttemptState.FINISHED,
-                    Attempt.score.is_not(None))
+    theirs = Assignment.delivery_id.in_(delivery_ids_stmt)
     db.session.execute(insert(ScoreCount).from_select(
-        ["organization_id", "delivery_id", "score", "attempts"],
-        select(Attempt.organization_id, Assignment.delivery_id, Attempt.score, func.count())
-        .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished)
-        .group_by(Attempt.organization_id, Assignment.delivery_id, Attempt.score),
-    ))
+        ["organization_id", "delivery_id", "score", "attempts"], _attempts_by(*_SCORE_KEY, where=theirs)))
     db.session.execute(insert(ItemCount).from_select(
         ["organization_id", "delivery_id", "question_id", "score", "answered", "correct"],
-        select(Attempt.organization_id, Assignment.delivery_id, AttemptAnswer.question_id, Attempt.score,
-               func.count(), func.sum(case((AttemptAnswer.correct.is_(True), 1), else_=0)))
-        .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
-        .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished)
-        .group_by(Attempt.organization_id, Assignment.delivery_id, AttemptAnswer.question_id, Attempt.score),
-    ))
+        _answers_by(*_ITEM_KEY, where=theirs)))
 
 
 def from_counts(delivery_ids_stmt) -> tuple[dict[int, int], Cells]:
@@ -143,19 +142,9 @@ def from_counts(delivery_ids_stmt) -> tuple[dict[int, int], Cells]:
 def from_answers(delivery_ids_stmt, learners) -> tuple[dict[int, int], Cells]:
     """The same two tables for the finished attempts of ``learners`` only (a select of user ids), read from
     the attempts and their answers."""
-    finished = and_(Assignment.delivery_id.in_(delivery_ids_stmt), Assignment.learner_id.in_(learners),
-                    Attempt.state == AttemptState.FINISHED, Attempt.score.is_not(None))
-    scores = db.session.execute(
-        select(Attempt.score, func.count())
-        .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished).group_by(Attempt.score)
-    ).all()
-    cells = db.session.execute(
-        select(AttemptAnswer.question_id, Attempt.score, func.count(),
-               func.sum(sa_cast(AttemptAnswer.correct, Integer)))
-        .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
-        .join(Assignment, Assignment.id == Attempt.assignment_id).where(finished)
-        .group_by(AttemptAnswer.question_id, Attempt.score)
-    ).all()
+    theirs = and_(Assignment.delivery_id.in_(delivery_ids_stmt), Assignment.learner_id.in_(learners))
+    scores = db.session.execute(_attempts_by(Attempt.score, where=theirs)).all()
+    cells = db.session.execute(_answers_by(AttemptAnswer.question_id, Attempt.score, where=theirs)).all()
     return _tables(scores, cells)
 
 
