@@ -633,6 +633,52 @@ def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in
     assert first.select_one(f"input[name=choice][value='{choice}']").has_attr("checked")
 
 
+def test_a_button_by_htmx_saves_and_brings_the_next_screen_in_one_response(world, run_in_app, login_as):
+    """保存して次へ and 前へ with JavaScript: one request saves and answers with the next screen's whole page (the
+    browser swaps its #main and pushes its address), instead of a redirect and a second request (#17)."""
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+    learner = login_as(world["learner_a"])
+    token, _location = _start(learner, assignment_id)
+    attempt = _attempt(run_in_app, assignment_id)
+    url = f"/me/training/attempts/{attempt.id}/answer"
+    first, second = attempt.question_ids
+    htmx = {"HX-Request": "true"}
+
+    def post(number, question_id, choice, go):
+        return learner.post(url, headers=htmx, data={"csrf_token": token, "number": number,
+                                                     "question_id": question_id, "choice": choice, "go": go})
+
+    moved = post(1, first, _choice(run_in_app, first, correct=True), "next")
+    assert moved.status_code == 200
+    assert moved.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/2"
+    page = BeautifulSoup(moved.get_data(as_text=True), "html.parser")
+    assert page.select_one("main#main") is not None and "問題 2 / 2" in page.select_one("main#main").get_text()
+    assert page.select_one("input[name=question_id]")["value"] == str(second)
+    assert "問題 2 / 2" in page.title.get_text()
+    assert run_in_app(lambda: quiz_services.answered_question_ids(db.session.get(Attempt, attempt.id))) == {first}
+    # The button of the screen it brought: 前へ goes back, with the first answer still chosen.
+    back = BeautifulSoup(moved.get_data(as_text=True), "html.parser").select_one("button[value=previous]")
+    assert back["hx-post"] == url and back["hx-select"] == "#main"
+    returned = post(2, second, _choice(run_in_app, second, correct=False), "previous")
+    assert returned.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/1"
+    assert BeautifulSoup(returned.get_data(as_text=True), "html.parser").select_one(
+        f"input[name=choice][value='{_choice(run_in_app, first, correct=True)}']").has_attr("checked")
+    # A refused answer keeps the screen, whole (its #main replaces the page's), with the message at 422.
+    refused = post(1, first, _choice(run_in_app, second, correct=True), "next")
+    assert refused.status_code == 422 and "HX-Push-Url" not in refused.headers
+    page = BeautifulSoup(refused.get_data(as_text=True), "html.parser")
+    assert "選択肢ではありません" in page.select_one("main#main #answer-status").get_text()
+    assert page.select_one("input[name=question_id]")["value"] == str(first)
+    # The last question's button brings the review.
+    to_review = post(2, second, _choice(run_in_app, second, correct=True), "next")
+    assert to_review.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/review"
+    assert "/finish" in to_review.get_data(as_text=True)
+    # Once the attempt is finished, a button (a second tab) goes to the result as a whole page.
+    run_in_app(lambda: quiz_services.finish_attempt(db.session.get(Attempt, attempt.id)))
+    late = post(2, second, _choice(run_in_app, second, correct=True), "next")
+    assert late.status_code == 204 and late.headers["HX-Redirect"] == f"/me/training/attempts/{attempt.id}/result"
+
+
 def test_an_assignment_page_lists_the_lessons_in_order_and_the_attempts_so_far(world, run_in_app, login_as):
     def make():
         course = add_course(organization_id=None, questions=2)

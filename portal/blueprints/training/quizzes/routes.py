@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal import certificates
@@ -11,7 +11,7 @@ from portal.blueprints.training.courses.services import get_lesson, render_markd
 from portal.blueprints.training.quizzes import bp, services
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.forms import EmptyForm
-from portal.htmx import is_htmx, render_page_or_block
+from portal.htmx import is_htmx, redirect_page, render_page_or_block
 from portal.ids import database_int
 from portal.models import Attempt, AttemptState
 from portal.violations import undone_on
@@ -63,15 +63,19 @@ def start(assignment_id: int):
     return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=number), 303)
 
 
-def _question_page(attempt: Attempt, number: int, status: int = 200, error: str | None = None, saved=False):
-    # htmx asks only for the status line, which says "saved" or the error without the question (#17: the
-    # question, its choices and the saved choice were read for nothing, two statements per tap).
-    shown = None if is_htmx() and (error or saved) else services.screen(attempt, number - 1)
-    html = render_page_or_block(
-        "quizzes/question.html", "answer_status" if is_htmx() else "content", attempt=attempt, screen=shown,
-        number=number, form=EmptyForm(), error=error, saved=saved,
-    )
-    return html, status
+def _question_page(attempt: Attempt, number: int, status: int = 200, error: str | None = None, saved=False, *,
+                   whole: bool = False):
+    """The question page, or for htmx's autosave only its status line; ``whole``: the page even for htmx (a
+    button's answer, whose ``#main`` replaces the page's)."""
+    fragment = is_htmx() and not whole
+    # The status line says "saved" or the error without the question (#17: the question, its choices and the
+    # saved choice were read for nothing, two statements per tap).
+    shown = None if fragment and (error or saved) else services.screen(attempt, number - 1)
+    context = {"attempt": attempt, "screen": shown, "number": number, "form": EmptyForm(), "error": error,
+               "saved": saved}
+    if fragment:
+        return render_page_or_block("quizzes/question.html", "answer_status", **context), status
+    return render_template("quizzes/question.html", **context), status
 
 
 @bp.get("/attempts/<int:attempt_id>/<int:number>")
@@ -84,13 +88,17 @@ def question(attempt_id: int, number: int):
 
 @bp.post("/attempts/<int:attempt_id>/answer")
 def answer(attempt_id: int):
-    """Save one answer. htmx gets the status line back; a plain form goes on to the next screen."""
+    """Save one answer. htmx's autosave (a choice made) gets the status line back; 前へ and 保存して次へ go on
+    to that screen: a plain form by a redirect, htmx in this same response (one request, not a redirect and
+    a second one: #17), the address pushed with ``HX-Push-Url``."""
     attempt = services.get_attempt(attempt_id, _me())
     number = request.form.get("number", type=int) or 1
     if not 1 <= number <= len(attempt.question_ids or []):
         abort(404)
+    moving = request.form.get("go") in ("next", "previous")  # a button, not htmx's autosave
     if not EmptyForm().validate_on_submit():
-        return _question_page(attempt, number, 422, _("画面の有効期限が切れました。読み込み直してください。"))
+        return _question_page(attempt, number, 422, _("画面の有効期限が切れました。読み込み直してください。"),
+                              whole=moving)
     question_id = request.form.get("question_id", type=database_int)
     try:
         choice_ids = [int(v) for v in request.form.getlist("choice")]
@@ -99,17 +107,28 @@ def answer(attempt_id: int):
     with undone_on(QuizRuleError) as refusal:
         services.save_answer(attempt, question_id or 0, choice_ids)
     if refusal:
-        if attempt.state != AttemptState.IN_PROGRESS and not is_htmx():
+        if attempt.state != AttemptState.IN_PROGRESS and (moving or not is_htmx()):
             flash(str(refusal), "error")
-            return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
-        return _question_page(attempt, number, 422, str(refusal))
-    if is_htmx():
+            return redirect_page(url_for("quizzes.result", attempt_id=attempt.id))
+        return _question_page(attempt, number, 422, str(refusal), whole=moving)
+    if is_htmx() and not moving:
         return _question_page(attempt, number, saved=True)
     if request.form.get("go") == "previous" and number > 1:
-        return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=number - 1), 303)
-    if number < len(attempt.question_ids):
-        return redirect(url_for("quizzes.question", attempt_id=attempt.id, number=number + 1), 303)
-    return redirect(url_for("quizzes.review", attempt_id=attempt.id), 303)
+        following = number - 1
+    elif number < len(attempt.question_ids):
+        following = number + 1
+    else:
+        following = None  # the review before finishing
+    if following is None:
+        target = url_for("quizzes.review", attempt_id=attempt.id)
+    else:
+        target = url_for("quizzes.question", attempt_id=attempt.id, number=following)
+    if not is_htmx():
+        return redirect(target, 303)
+    page = _review_page(attempt) if following is None else _question_page(attempt, following, whole=True)[0]
+    response = make_response(page)
+    response.headers["HX-Push-Url"] = target
+    return response
 
 
 @bp.get("/attempts/<int:attempt_id>/review")
@@ -117,6 +136,10 @@ def review(attempt_id: int):
     attempt = services.get_attempt(attempt_id, _me())
     if attempt.state != AttemptState.IN_PROGRESS:
         return redirect(url_for("quizzes.result", attempt_id=attempt.id), 303)
+    return _review_page(attempt)
+
+
+def _review_page(attempt: Attempt) -> str:
     answered = services.answered_question_ids(attempt)
     missing = [i + 1 for i, q in enumerate(attempt.question_ids) if q not in answered]
     return render_template("quizzes/review.html", attempt=attempt, missing=missing, form=EmptyForm())
