@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from flask import Blueprint, abort, flash, g, redirect, render_template_string
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from portal import audit, create_app, unit_of_work
 from portal.config import TestConfig
@@ -267,3 +268,18 @@ def test_no_view_or_service_in_the_blueprints_commits_or_rolls_back():
             if isinstance(node, ast.Attribute) and node.attr in ("commit", "rollback"):
                 found.append(f"{path.relative_to(BLUEPRINTS.parent.parent)}:{node.lineno} {ast.unparse(node)}")
     assert found == []
+
+
+def test_a_page_that_never_touched_the_database_commits_nothing(client):
+    """The sign-in form reads nothing: no session is made (or begun) only to commit nothing (#17)."""
+    begun = []
+
+    def note(_session, transaction):
+        begun.append(transaction)
+
+    event.listen(Session, "after_transaction_create", note)
+    try:
+        assert client.get("/login").status_code == 200
+    finally:
+        event.remove(Session, "after_transaction_create", note)
+    assert begun == []
