@@ -31,6 +31,9 @@ def into_flash(response):
     """
     response.headers["HX-Retarget"] = "#flash"
     response.headers["HX-Reswap"] = "innerHTML"
+    # The whole fragment, whatever part of its answers the element selects (hx-select="#main" of the quiz's
+    # buttons, "#results" of a filtered list): it has none of those, and nothing would be shown.
+    response.headers["HX-Reselect"] = "unset"
     return response
 
 

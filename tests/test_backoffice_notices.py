@@ -165,6 +165,7 @@ def test_maintenance_for_chosen_organizations_leaves_others_alone(operator_clien
     assert learner_b.get("/me/").status_code == 503
     htmx = learner_b.get("/me/", headers={"HX-Request": "true"})
     assert htmx.status_code == 503 and htmx.headers["HX-Retarget"] == "#flash"
+    assert htmx.headers["HX-Reselect"] == "unset"  # shown whole, whatever the element selects
     assert login_as(world["learner_a"]).get("/me/").status_code == 200
 
 

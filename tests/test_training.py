@@ -673,6 +673,10 @@ def test_a_button_by_htmx_saves_and_brings_the_next_screen_in_one_response(world
     to_review = post(2, second, _choice(run_in_app, second, correct=True), "next")
     assert to_review.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/review"
     assert "/finish" in to_review.get_data(as_text=True)
+    # An error page for a button goes to the page's flash area whole, not through the button's #main select.
+    lost = post(7, second, _choice(run_in_app, second, correct=True), "next")
+    assert lost.status_code == 404 and lost.headers["HX-Retarget"] == "#flash"
+    assert lost.headers["HX-Reselect"] == "unset"
     # Once the attempt is finished, a button (a second tab) goes to the result as a whole page.
     run_in_app(lambda: quiz_services.finish_attempt(db.session.get(Attempt, attempt.id)))
     late = post(2, second, _choice(run_in_app, second, correct=True), "next")
