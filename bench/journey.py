@@ -3,12 +3,15 @@
 Not a test. On the data of ``bench/pages.py`` (the demo and two deliveries to everyone), every demo learner
 but the first takes the second delivery through its personal link, with the Flask test client: the landing
 page, the sign-in by the link and the page it leads to, the start and the first question, one answer and
-the next question per question (plain forms, as without JavaScript), the finish and the result. Each
+the next question per question (plain forms, as without JavaScript; ``--javascript``: as a phone with
+JavaScript, the start and each 保存して次へ by htmx, answered with the next screen, and each choice saved as it
+is made), the finish and the result. Each
 request is timed in CPU time of the thread (``time.thread_time``), beside the bare view of a plain Flask
 app; medians over the learners and questions::
 
     .venv/bin/python bench/journey.py
     .venv/bin/python bench/journey.py --postgres   # on PORTAL_TEST_DATABASE_URL (its schema is dropped)
+    .venv/bin/python bench/journey.py --javascript # the buttons by htmx, as on a phone with JavaScript
     .venv/bin/python bench/journey.py --profile "POST /me/training/<id>/start"   # cProfile of one request
 """
 
@@ -36,11 +39,13 @@ from portal.tenancy import unscoped  # noqa: E402
 
 QUESTION_ID = re.compile(r'name="question_id" value="(\d+)"')
 CHOICE = re.compile(r'name="choice" value="(\d+)"')
+HTMX = {"HX-Request": "true"}
 
 
 def main() -> None:
     args = sys.argv[1:]
     postgres = "--postgres" in args
+    javascript = "--javascript" in args
     # --profile "<request>": cProfile (thread time) over that request of every learner, by cumulative time.
     profiled = args[args.index("--profile") + 1] if "--profile" in args else None
     profiler = cProfile.Profile(time.thread_time)
@@ -77,18 +82,31 @@ def main() -> None:
         assert signed.status_code == 303, signed.status_code
         target = signed.headers["Location"]
         page = timed("GET /me/training/<id> (after sign-in)", client.get, target)
-        started = timed("POST /me/training/<id>/start", client.post, target.rstrip("/") + "/start",
-                        data={"csrf_token": pages._csrf(page.get_data(as_text=True))})
-        assert started.status_code == 303, started.status_code
-        url = started.headers["Location"]
+        start_data = {"csrf_token": pages._csrf(page.get_data(as_text=True))}
+        if javascript:  # the start's answer is the first question's page
+            page = timed("POST /me/training/<id>/start (htmx, brings question 1)", client.post,
+                         target.rstrip("/") + "/start", data=start_data, headers=HTMX)
+            assert page.status_code == 200, page.status_code
+            url = page.headers["HX-Push-Url"]
+        else:
+            started = timed("POST /me/training/<id>/start", client.post, target.rstrip("/") + "/start",
+                            data=start_data)
+            assert started.status_code == 303, started.status_code
+            url = started.headers["Location"]
+            page = timed("GET question", client.get, url)
         attempt_url = url.rsplit("/", 1)[0]
-        page = timed("GET question", client.get, url)
         while (question := QUESTION_ID.search(page.get_data(as_text=True))) is not None:
             html = page.get_data(as_text=True)
-            number = url.rsplit("/", 1)[1]
-            answered = timed("POST answer (plain)", client.post, f"{attempt_url}/answer", data={
-                "csrf_token": pages._csrf(html), "number": number, "question_id": question.group(1),
-                "choice": CHOICE.findall(html)[0]})
+            answer = {"csrf_token": pages._csrf(html), "number": url.rsplit("/", 1)[1],
+                      "question_id": question.group(1), "choice": CHOICE.findall(html)[0]}
+            if javascript:  # the choice saved as it is made, then 保存して次へ brings the next screen
+                timed("POST answer (htmx, the choice saved)", client.post, f"{attempt_url}/answer", data=answer,
+                      headers=HTMX)
+                page = timed("POST 保存して次へ (htmx, brings the next screen)", client.post, f"{attempt_url}/answer",
+                             data={**answer, "go": "next"}, headers=HTMX)
+                url = page.headers["HX-Push-Url"]
+                continue
+            answered = timed("POST answer (plain)", client.post, f"{attempt_url}/answer", data=answer)
             url = answered.headers["Location"]
             page = timed("GET question" if "/review" not in url else "GET review", client.get, url)
         finished = timed("POST finish", client.post, f"{attempt_url}/finish",
@@ -98,7 +116,8 @@ def main() -> None:
         timed("GET /me/", client.get, "/me/")
     plain_ms = statistics.median(bare) * 1000
     backend = "PostgreSQL" if postgres else "SQLite"
-    print(f"# bench/journey.py: {len(links)} learners, {backend}; plain Flask bare view {plain_ms:.3f} ms")
+    forms = "buttons by htmx (JavaScript)" if javascript else "plain forms (no JavaScript)"
+    print(f"# bench/journey.py: {len(links)} learners, {backend}, {forms}; plain Flask bare view {plain_ms:.3f} ms")
     print("| request | n | CPU per request (ms, median) | share of the plain bare view |")
     print("| --- | ---: | ---: | ---: |")
     total = 0.0

@@ -683,6 +683,45 @@ def test_a_button_by_htmx_saves_and_brings_the_next_screen_in_one_response(world
     assert late.status_code == 204 and late.headers["HX-Redirect"] == f"/me/training/attempts/{attempt.id}/result"
 
 
+def test_the_start_button_by_htmx_brings_the_first_question_in_one_response(world, run_in_app, login_as):
+    """テストを始める with JavaScript: the start answers with the question's whole page (the browser swaps its
+    #main and pushes its address) instead of a redirect and a second request (#17); the resume goes to the
+    first unanswered question; a refusal sends the browser back to the assignment's page with its reason."""
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+    learner = login_as(world["learner_a"])
+    page = BeautifulSoup(learner.get(f"/me/training/{assignment_id}").get_data(as_text=True), "html.parser")
+    form = page.select_one(f"form[action='/me/training/{assignment_id}/start']")
+    assert form["hx-post"] == form["action"] and form["hx-select"] == "#main" and form["hx-sync"] == "this:drop"
+    token = csrf_token_from(str(page))
+    htmx = {"HX-Request": "true"}
+    started = learner.post(f"/me/training/{assignment_id}/start", headers=htmx, data={"csrf_token": token})
+    assert started.status_code == 200, started.get_data(as_text=True)
+    attempt = _attempt(run_in_app, assignment_id)
+    assert attempt.number == 1
+    assert started.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/1"
+    shown = BeautifulSoup(started.get_data(as_text=True), "html.parser")
+    assert "問題 1 / 2" in shown.select_one("main#main").get_text() and "問題 1 / 2" in shown.title.get_text()
+    assert shown.select_one("input[name=question_id]")["value"] == str(attempt.question_ids[0])
+    # The first question answered, a second start (the back button, another tab) resumes at the second.
+    first = attempt.question_ids[0]
+    learner.post(f"/me/training/attempts/{attempt.id}/answer", headers=htmx, data={
+        "csrf_token": token, "number": 1, "question_id": first, "choice": _choice(run_in_app, first, correct=True)})
+    resumed = learner.post(f"/me/training/{assignment_id}/start", headers=htmx, data={"csrf_token": token})
+    assert resumed.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/2"
+    assert _attempt(run_in_app, assignment_id).id == attempt.id
+    # An expired form is answered in the page's message area, whole whatever the button selects; a refused
+    # start brings the assignment's page back with the reason.
+    expired = learner.post(f"/me/training/{assignment_id}/start", headers=htmx, data={"csrf_token": "stale"})
+    assert expired.status_code == 400 and expired.headers["HX-Retarget"] == "#flash"
+    assert expired.headers["HX-Reselect"] == "unset" and "HX-Push-Url" not in expired.headers
+    run_in_app(lambda: quiz_services.finish_attempt(db.session.get(Attempt, attempt.id)))
+    run_in_app(lambda: delivery_services.close_delivery(db.session.get(Assignment, assignment_id).delivery))
+    refused = learner.post(f"/me/training/{assignment_id}/start", headers=htmx, data={"csrf_token": token})
+    assert refused.status_code == 204 and refused.headers["HX-Redirect"] == f"/me/training/{assignment_id}"
+    assert "終了しました" in learner.get(f"/me/training/{assignment_id}").get_data(as_text=True)
+    assert _attempt(run_in_app, assignment_id).id == attempt.id
+
+
 def test_an_assignment_page_lists_the_lessons_in_order_and_the_attempts_so_far(world, run_in_app, login_as):
     def make():
         course = add_course(organization_id=None, questions=2)

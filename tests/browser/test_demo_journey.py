@@ -31,8 +31,14 @@ def test_a_learner_signs_in_with_a_learner_id_and_starts_the_demo_test(app, live
     expect(page.get_by_text(name).first).to_be_visible()
 
     page.get_by_role("link", name=delivery_title).click()
+    requests = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
     page.get_by_role("button", name="テストを始める").click()
     expect(page.get_by_text(re.compile(r"問題 1 / \d+"))).to_be_visible()
+    # Brought by the start's own response (htmx), at the question's address and with its title: one request.
+    expect(page).to_have_url(re.compile(r"/me/training/attempts/\d+/1$"))
+    expect(page).to_have_title(re.compile(r"問題 1 / \d+"))
+    assert [method for method, url in requests if "/me/training/" in url] == ["POST"], requests
     page.locator("label.choice").first.click()
     # Saved by htmx when chosen, before moving on.
     expect(page.locator("#answer-status")).to_have_text("回答を保存しました。")
