@@ -4,6 +4,7 @@
     PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench \\
         .venv/bin/python bench/load.py --postgres        # PostgreSQL: its schema is DROPPED, use a scratch database
     .venv/bin/python bench/load.py --quick               # a smoke run: small numbers, about two minutes
+    .venv/bin/python bench/load.py --javascript          # the phones with JavaScript (start, 保存して次へ by htmx)
 
 Steps: a fresh database with the demo and one organization of ``--org-learners`` (20,000) learners with a
 year of training (``portal.demo.scale``); the results page's server time measured in-process; then the
@@ -307,6 +308,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the runner")
     parser.add_argument("--skip-one-shots", action="store_true")
     parser.add_argument("--scenarios", default="c,a',b,a", help="which scenarios, in this order (c, a', b, a)")
+    parser.add_argument("--javascript", action="store_true",
+                        help="learners as phones with JavaScript (the start and 保存して次へ by htmx)")
     args = parser.parse_args()
     # prepare() puts the PORTAL_* settings of the load test into os.environ; the one-shot scripts get a clean one.
     clean_env = dict(os.environ)
@@ -325,7 +328,8 @@ def main() -> None:
     env.pop("PORTAL_TEST_BACKEND", None)
 
     print(f"== load benchmark on {backend}, {os.cpu_count()} CPUs, gunicorn {args.workers} sync workers, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, learners' phones "
+          f"{'with JavaScript (htmx)' if args.javascript else 'without JavaScript (plain forms)'}", flush=True)
     print(f"seeding the demo and an organization of {args.org_learners:,} learners with a year of training:",
           flush=True)
     figures = prepare(env, args.org_learners, args.learners * 2, work / "plan.json")
@@ -336,6 +340,7 @@ def main() -> None:
     env["PORTAL_MAIL_PORT"] = str(mail_port)
     env["BENCH_PLAN"] = str(work / "plan.json")
     env["BENCH_THINK"] = args.think
+    env["BENCH_JAVASCRIPT"] = "1" if args.javascript else "0"
     sink = subprocess.Popen([sys.executable, str(BENCH / "mail_throughput.py"), "--sink", str(mail_port)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     portal = start_gunicorn("wsgi:app", port, args.workers, env, ROOT, work / "portal.log")

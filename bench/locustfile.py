@@ -6,7 +6,9 @@ this month's test, the administrators of the 20,000-learner organization and the
 * ``PhoneLearner`` (scenario a): opens the personal link from the invitation email on a phone, signs in
   by it, starts the test and answers one question per think time (``BENCH_THINK`` "30-90" seconds), then
   reviews, finishes and reads the result. Plain forms, as without JavaScript: every answer is a POST and
-  the redirected GET of the next question.
+  the redirected GET of the next question. With ``BENCH_JAVASCRIPT=1`` (``load.py --javascript``), as a
+  phone with JavaScript: the start and each 保存して次へ by htmx, answered with the next screen, after the
+  choice's own save (htmx's autosave when it is made).
 * ``BusyLearner``: the same pages without think time, to find the learner pages' throughput ceiling.
 * ``ResultsAdmin`` (scenario b): an administrator signed in with the password, reading the results pages.
 * ``Baseline`` (scenario c): ``GET /`` of bench/baseline_app.py, a bare Flask view, under the same gunicorn.
@@ -37,6 +39,8 @@ PHONE = ("Mozilla/5.0 (Linux; Android 14; SH-M26) AppleWebKit/537.36 (KHTML, lik
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 QUESTION_ID = re.compile(r'name="question_id" value="(\d+)"')
 CHOICE = re.compile(r'name="choice" value="(\d+)"')
+JAVASCRIPT = os.environ.get("BENCH_JAVASCRIPT") == "1"
+HTMX = {"HX-Request": "true"}
 _links = itertools.cycle(PLAN.get("links", []))
 _admins = itertools.cycle(PLAN.get("admins", []))
 
@@ -79,10 +83,15 @@ class _Learner(_Portal):
                                "/me/training/<id> (after sign-in)")
         if entered.status_code != 200:
             return False
-        started = self._follow(self.client.post(entered.landed.rstrip("/") + "/start",
-                                                data={"csrf_token": _csrf(entered.text)},
-                                                name="/me/training/<id>/start", allow_redirects=False),
-                               "/me/training/attempts/<id>/<n>")
+        start_url, start_data = entered.landed.rstrip("/") + "/start", {"csrf_token": _csrf(entered.text)}
+        if JAVASCRIPT:  # the start's answer is the first question's page, its address in HX-Push-Url
+            started = self.client.post(start_url, data=start_data, headers=HTMX,
+                                       name="/me/training/<id>/start (htmx)", allow_redirects=False)
+            started.landed = started.headers.get("HX-Push-Url") or ""
+        else:
+            started = self._follow(self.client.post(start_url, data=start_data, name="/me/training/<id>/start",
+                                                    allow_redirects=False),
+                                   "/me/training/attempts/<id>/<n>")
         if started.status_code != 200 or "/attempts/" not in started.landed:
             return False
         self.attempt_url = started.landed.rsplit("/", 1)[0]
@@ -103,10 +112,18 @@ class _Learner(_Portal):
             return
         number = self.page.landed.rsplit("/", 1)[1]
         choices = CHOICE.findall(self.page.text)
-        answered = self.client.post(f"{self.attempt_url}/answer", name="/me/training/attempts/<id>/answer", data={
-            "csrf_token": _csrf(self.page.text), "number": number, "question_id": question.group(1),
-            "choice": random.choice(choices) if choices else "",
-        }, allow_redirects=False)
+        answer = {"csrf_token": _csrf(self.page.text), "number": number, "question_id": question.group(1),
+                  "choice": random.choice(choices) if choices else ""}
+        url = f"{self.attempt_url}/answer"
+        if JAVASCRIPT:  # the choice saved as it is made, then 保存して次へ brings the next screen
+            self.client.post(url, data=answer, headers=HTMX, name="/me/training/attempts/<id>/answer (htmx, saved)")
+            page = self.client.post(url, data={**answer, "go": "next"}, headers=HTMX, allow_redirects=False,
+                                    name="/me/training/attempts/<id>/answer (htmx, next screen)")
+            page.landed = page.headers.get("HX-Push-Url") or ""
+            self.page = page
+            return
+        answered = self.client.post(url, name="/me/training/attempts/<id>/answer", data=answer,
+                                    allow_redirects=False)
         self.page = self._follow(answered, "/me/training/attempts/<id>/<n> or review")
 
     @task
