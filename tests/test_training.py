@@ -598,6 +598,36 @@ def test_starting_a_test_costs_the_same_few_statements_for_a_first_attempt_and_a
     assert again.headers["Location"].endswith(f"/attempts/{attempt.id}/2")
 
 
+def test_the_same_choices_again_write_nothing_and_a_change_replaces_them(world, run_in_app):
+    """With JavaScript a choice is saved when it is made and 保存して次へ sends it again: the second save leaves
+    the row as it was (the time it was chosen); another choice replaces it."""
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
+
+    def scenario():
+        attempt = quiz_services.start_attempt(db.session.get(Assignment, assignment_id))
+        question_id = attempt.question_ids[0]
+        right, wrong = (db.session.scalar(select(Choice.id).where(Choice.question_id == question_id,
+                                                                  Choice.is_correct.is_(correct)).limit(1))
+                        for correct in (True, False))
+        chosen_at = attempt.started_at + timedelta(minutes=1)
+
+        def saved():
+            db.session.expire_all()
+            answer = db.session.scalar(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
+            return answer.choice_ids, answer.answered_at.replace(tzinfo=None)
+
+        quiz_services.save_answer(attempt, question_id, [right], now=chosen_at)
+        first = saved()
+        quiz_services.save_answer(attempt, question_id, [right], now=chosen_at + timedelta(seconds=20))
+        again = saved()
+        quiz_services.save_answer(attempt, question_id, [wrong], now=chosen_at + timedelta(seconds=40))
+        return first, again, saved(), right, wrong, chosen_at.replace(tzinfo=None)
+
+    first, again, changed, right, wrong, chosen_at = run_in_app(scenario)
+    assert first == again == ([right], chosen_at)
+    assert changed == ([wrong], chosen_at + timedelta(seconds=40))
+
+
 def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in_app, login_as):
     _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=2)
     learner = login_as(world["learner_a"])

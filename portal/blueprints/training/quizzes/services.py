@@ -16,7 +16,7 @@ from functools import cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, and_, select, update
+from sqlalchemy import Row, Text, and_, cast, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -351,12 +351,19 @@ def save_answer(attempt: Attempt, question_id: int, choice_ids: list[int], *, no
 @cache
 def _answer_upsert(dialect: str):
     """INSERT of one answer that replaces the choices and time of an existing one; built once per database
-    (building it cost more than running it)."""
-    stmt = insert_on_conflict(AttemptAnswer.__table__, dialect)
+    (building it cost more than running it).
+
+    The same choices again write nothing (``answered_at`` stays the time they were chosen): with JavaScript
+    a choice is saved when it is made, and 保存して次へ then sends it again. The choices are compared as text:
+    :func:`save_answer` writes them sorted, so equal lists are equal texts (PostgreSQL's ``json`` has no
+    ``=``)."""
+    table = AttemptAnswer.__table__
+    stmt = insert_on_conflict(table, dialect)
     return stmt.on_conflict_do_update(
         index_elements=["attempt_id", "question_id"],
         set_={"choice_ids": stmt.excluded.choice_ids, "answered_at": stmt.excluded.answered_at},
-        where=AttemptAnswer.__table__.c.organization_id == stmt.excluded.organization_id,
+        where=and_(table.c.organization_id == stmt.excluded.organization_id,
+                   cast(table.c.choice_ids, Text) != cast(stmt.excluded.choice_ids, Text)),
     )
 
 
