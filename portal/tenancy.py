@@ -12,7 +12,10 @@ A model with an ``organization_id`` that must stay outside the guard (a staff-on
 its organization) says why in ``__tenant_exempt__``; tests fail for any other such model.
 
 A statement on a tenant-owned model with no scope at all raises :class:`TenantScopeError` instead of
-silently returning every organization's rows, so a forgotten filter fails loudly in tests.
+silently returning every organization's rows, so a forgotten filter fails loudly in tests. So does, outside
+``unscoped``, a SELECT that reads a tenant table only through its Core columns (``Model.__table__.c``): it
+maps no model, so no criteria would narrow it. (A SELECT that maps a model and also joins another tenant
+table's Core columns is narrowed for the model only: select model attributes.)
 
 Writes are checked as well: the ORM's flush (:func:`_refuse_cross_tenant_writes`), an INSERT executed
 through the session, ORM or Core on the table (each row must carry the scope's organization), a Core UPDATE
@@ -29,6 +32,7 @@ from functools import lru_cache
 
 from sqlalchemy import ForeignKey, event, or_
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql.selectable import AliasedReturnsRows, Join, Select, TableClause
 
 
 class TenantScopeError(RuntimeError):
@@ -130,6 +134,13 @@ def _scope_statement(state: ORMExecuteState) -> None:
     scope = _scope.get()
     if scope is ALL_TENANTS:
         return
+    if state.is_select and not state.all_mappers and _core_select_of_tenant_table(state.statement):
+        # The loader criteria below filter what the ORM maps; a SELECT of a table's own columns
+        # (``Model.__table__.c``) maps nothing, so it would read every organization's rows.
+        raise TenantScopeError(
+            "a SELECT of a tenant table's Core columns is not narrowed to the tenant scope; "
+            "select the model's attributes (Model.column) or run it in unscoped(reason)"
+        )
     if scope is None:
         if _touches_tenant_model(state):
             raise TenantScopeError(
@@ -138,6 +149,29 @@ def _scope_statement(state: ORMExecuteState) -> None:
             )
         return
     state.statement = state.statement.options(*_criteria(scope))
+
+
+def _core_select_of_tenant_table(statement) -> bool:
+    """Whether a SELECT that maps no model reads a tenant table by its Core columns: in its FROM, a join or a
+    subquery there. (A subquery that maps a model, such as ``paginate``'s count of ``select(Model)``, is
+    narrowed by the criteria.)"""
+    return isinstance(statement, Select) and any(_raw_tenant_from(f) for f in statement.get_final_froms())
+
+
+def _raw_tenant_from(from_) -> bool:
+    if isinstance(from_, Join):
+        return _raw_tenant_from(from_.left) or _raw_tenant_from(from_.right)
+    if isinstance(from_, AliasedReturnsRows):
+        inner = from_.element
+        return isinstance(inner, Select) and not _maps_a_model(inner) and _core_select_of_tenant_table(inner)
+    if isinstance(from_, TableClause):
+        return "parententity" not in from_._annotations and tenant_kind(from_) is not None
+    return False
+
+
+def _maps_a_model(select_: Select) -> bool:
+    elements = (*select_._raw_columns, *select_.get_final_froms())
+    return any("parententity" in element._annotations for element in elements)
 
 
 @lru_cache(maxsize=4096)

@@ -208,6 +208,40 @@ def test_a_core_update_or_delete_of_a_table_stays_in_the_scope(app, world):
     assert names == {b: "総務部"}
 
 
+def test_a_select_of_a_tenant_tables_core_columns_is_refused_inside_a_scope_and_without_one(app, world):
+    """``Model.__table__.c`` maps no model, so the loader criteria could not narrow it: it would read every
+    organization's rows. Refused in an organization's scope and without a scope, in a FROM, a join or a
+    subquery; allowed in ``unscoped``. A table that belongs to no tenant stays readable."""
+    users = User.__table__
+    core_reads = [
+        select(users.c.id),
+        select(func.count()).select_from(users),
+        select(Organization.__table__.c.id).join(users, users.c.organization_id == Organization.__table__.c.id),
+        select(func.count()).select_from(select(users.c.id).where(users.c.role == "learner").subquery()),
+    ]
+    with app.app_context():
+        for scope in (tenant_scope(world["org_a"].id), _no_scope()):
+            with scope:
+                for statement in core_reads:
+                    with pytest.raises(TenantScopeError, match="Core columns"):
+                        db.session.execute(statement)
+                    db.session.rollback()
+                # A table of no tenant, and the same rows through the model, stay readable.
+                assert db.session.scalar(select(func.count()).select_from(Organization.__table__)) >= 2
+        with tenant_scope(world["org_a"].id):
+            assert db.session.scalar(select(func.count(User.id))) == 3
+            # A count over a subquery that maps the model (as paginate's) is narrowed, not refused.
+            assert db.session.scalar(select(func.count()).select_from(select(User.id).subquery())) == 3
+        with unscoped("the test counts every organization's users through the table"):
+            assert db.session.scalar(select(func.count()).select_from(users)) > 3
+
+
+def _no_scope():
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
 def test_the_bulk_copy_checks_the_scope_too(app, world):
     from portal.bulk import copy_dicts
     from portal.models import Department
