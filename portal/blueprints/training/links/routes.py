@@ -27,8 +27,7 @@ def landing(token: str):
         problem = link_problem(assignment, current_user)
         context = {"problem": problem, "form": EmptyForm(), "token": token}
         if problem is None:
-            context.update(delivery=assignment.delivery, course=assignment.delivery.course,
-                           learner_name=assignment.learner.name)
+            context.update(delivery=assignment.delivery, learner_name=assignment.learner.name)
         return render_template("training_links/landing.html", **context), problem.status if problem else 200
 
 

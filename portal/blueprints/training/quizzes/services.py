@@ -73,11 +73,12 @@ def new_link_secret() -> tuple[str, str]:
 
 
 def assignment_for_link(raw: str) -> Assignment | None:
-    """The assignment a personal link points at (any organization: the caller is anonymous)."""
+    """The assignment a personal link points at (any organization: the caller is anonymous), with its learner
+    and delivery (the landing page and the sign-in need no course)."""
     if not raw or len(raw) > 100:
         return None
     return db.session.scalar(select(Assignment).where(Assignment.link_hash == link_digest(raw))
-                             .options(joinedload(Assignment.learner), _WITH_DELIVERY))
+                             .options(joinedload(Assignment.learner), joinedload(Assignment.delivery)))
 
 
 def link_problem(assignment: Assignment | None, user) -> LinkProblem | None:
