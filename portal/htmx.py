@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, make_response, redirect, render_template, request, session
 from jinja2_fragments.flask import render_block
 
@@ -53,3 +55,14 @@ def redirect_page(target: str):
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303 if request.method != "GET" else 302)
+
+
+def page_at(target: str, render: Callable[[], str]):
+    """After a form, the page at ``target``: a plain form is redirected there (303); htmx gets that page in this
+    same response with its address pushed (``HX-Push-Url``), one request instead of a redirect and a second one
+    (#17). ``render`` is called for htmx only."""
+    if not is_htmx():
+        return redirect(target, 303)
+    response = make_response(render())
+    response.headers["HX-Push-Url"] = target
+    return response

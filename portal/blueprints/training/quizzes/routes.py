@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal import certificates
@@ -11,7 +11,7 @@ from portal.blueprints.training.courses.services import get_lesson, render_markd
 from portal.blueprints.training.quizzes import bp, services
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.forms import EmptyForm
-from portal.htmx import is_htmx, redirect_page, render_page_or_block
+from portal.htmx import is_htmx, page_at, redirect_page, render_page_or_block
 from portal.ids import database_int
 from portal.models import Attempt, AttemptState
 from portal.violations import undone_on
@@ -65,12 +65,8 @@ def start(assignment_id: int):
     if refusal:
         flash(str(refusal), "error")
         return redirect_page(back)
-    target = url_for("quizzes.question", attempt_id=attempt.id, number=number)
-    if not is_htmx():
-        return redirect(target, 303)
-    response = make_response(_question_page(attempt, number, whole=True)[0])
-    response.headers["HX-Push-Url"] = target
-    return response
+    return page_at(url_for("quizzes.question", attempt_id=attempt.id, number=number),
+                   lambda: _question_page(attempt, number, whole=True)[0])
 
 
 def _question_page(attempt: Attempt, number: int, status: int = 200, error: str | None = None, saved=False, *,
@@ -130,15 +126,9 @@ def answer(attempt_id: int):
     else:
         following = None  # the review before finishing
     if following is None:
-        target = url_for("quizzes.review", attempt_id=attempt.id)
-    else:
-        target = url_for("quizzes.question", attempt_id=attempt.id, number=following)
-    if not is_htmx():
-        return redirect(target, 303)
-    page = _review_page(attempt) if following is None else _question_page(attempt, following, whole=True)[0]
-    response = make_response(page)
-    response.headers["HX-Push-Url"] = target
-    return response
+        return page_at(url_for("quizzes.review", attempt_id=attempt.id), lambda: _review_page(attempt))
+    return page_at(url_for("quizzes.question", attempt_id=attempt.id, number=following),
+                   lambda: _question_page(attempt, following, whole=True)[0])
 
 
 @bp.get("/attempts/<int:attempt_id>/review")
