@@ -9,6 +9,7 @@ import sqlite3
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Config
@@ -274,7 +275,6 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 @event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(conn):
     if conn.dialect.name != "sqlite":
-        _request_statement_timeout(conn)
         return
     if _reads_only():
         # Readers do not wait for the write lock in WAL mode: pages stay fast while a worker writes.
@@ -286,16 +286,32 @@ def _sqlite_begin_immediate(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _request_statement_timeout(conn) -> None:
-    """PostgreSQL, inside a web request: no statement of this transaction runs longer than
-    ``REQUEST_STATEMENT_TIMEOUT_MS`` (the worker's jobs are not limited)."""
-    from flask import current_app, has_request_context
+@event.listens_for(Pool, "checkout")
+def _request_statement_timeout(dbapi_connection, connection_record, _proxy) -> None:
+    """PostgreSQL: no statement of a web request runs longer than ``REQUEST_STATEMENT_TIMEOUT_MS``; the
+    worker's jobs and the commands are not limited.
 
-    if conn.dialect.name != "postgresql" or not has_request_context():
+    A session setting, made when a connection changes hands between the two kinds of work and remembered on
+    the pooled connection: a gunicorn worker's connections are set once, not once per request (a ``SET LOCAL``
+    in each transaction cost every request one more round trip, #17). Made in autocommit, so that no
+    transaction's rollback undoes it. (Behind a PgBouncer in transaction pooling, session settings leak to
+    other clients: there it would have to go back to ``SET LOCAL``.)"""
+    if isinstance(dbapi_connection, sqlite3.Connection):
         return
-    timeout = int(current_app.config.get("REQUEST_STATEMENT_TIMEOUT_MS") or 0)
-    if timeout > 0:
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout}")
+    wanted = int(current_app.config.get("REQUEST_STATEMENT_TIMEOUT_MS") or 0) if has_request_context() else 0
+    if connection_record.info.get(_STATEMENT_TIMEOUT, 0) == wanted:
+        return
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {wanted}")
+    finally:
+        dbapi_connection.autocommit = autocommit
+    connection_record.info[_STATEMENT_TIMEOUT] = wanted
+
+
+_STATEMENT_TIMEOUT = "portal.statement_timeout"
 
 
 def _reads_only() -> bool:

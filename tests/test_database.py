@@ -3,6 +3,7 @@
 import threading
 import warnings
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
@@ -68,3 +69,39 @@ def test_foreign_keys_are_enforced_after_migrations(app):
         for _ in range(3):  # every pooled connection
             with db.engine.connect() as conn:
                 assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_web_request_has_a_statement_timeout_set_once_per_connection_and_a_job_has_none(app, monkeypatch):
+    """PostgreSQL: a web request's statements stop after ``REQUEST_STATEMENT_TIMEOUT_MS``, the worker's jobs
+    and the commands run unlimited; the setting is made when a pooled connection changes between the two,
+    not in every request's transaction (one round trip per request fewer, #17)."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("statement_timeout is PostgreSQL's (SQLite has no such setting)")
+    import psycopg
+
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def recording(cursor, query, *args, **kwargs):
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    monkeypatch.setitem(app.config, "REQUEST_STATEMENT_TIMEOUT_MS", 1234)
+    with app.app_context():
+        db.engine.dispose()  # connections set by earlier tests' requests
+    client = app.test_client()
+    for _ in range(3):
+        with app.test_request_context("/"):
+            assert db.session.execute(text("SHOW statement_timeout")).scalar() == "1234ms"
+            db.session.remove()
+        assert client.get("/status/").status_code == 200
+    with app.app_context():
+        assert db.session.execute(text("SHOW statement_timeout")).scalar() == "0"
+        db.session.remove()
+    with app.test_request_context("/"):
+        assert db.session.execute(text("SHOW statement_timeout")).scalar() == "1234ms"
+        db.session.remove()
+    settings = [query for query in sent if "statement_timeout =" in query]
+    # Set for the first request, lifted for the job, set again after it: three, however many requests.
+    assert settings == ["SET statement_timeout = 1234", "SET statement_timeout = 0", "SET statement_timeout = 1234"]
