@@ -16,6 +16,9 @@ a. ``PhoneLearner``: ``--learners`` (2,000) learners who start within ``--ramp``
 a'. ``BusyLearner``: the same learner pages without think time, for their throughput ceiling.
 b. ``ResultsAdmin``: administrators of the 20,000-learner organization reading results pages.
 c. ``Baseline``: a bare Flask view (bench/baseline_app.py) under the same gunicorn settings.
+r. ``PortalBare`` and ``LeanPage``: the reference views of bench/_reference.py (bench/reference_app.py: the portal
+   plus those two views, under the same settings), asked by demo learners signed in with the password: what
+   any signed-in request of the portal costs, and the issue's lean page (#17 target 2's yardstick).
 
 Prints one table (p50/p95/p99 in ms, throughput, errors, ratio of throughput to the baseline, the largest
 resident memory of a gunicorn worker, SQL statements per request from /metrics, and where the machine's CPU
@@ -115,7 +118,10 @@ def prepare(env: dict, org_learners: int, links_wanted: int, plan_path: Path) ->
         ).all()
         links = [personal_link_secret(delivery, learner_id) for learner_id in learner_ids]
         admin = db.session.scalar(select(User).where(User.email == report.largest_admin_email))
+        demo_learners = db.session.scalars(select(User.email).where(User.email.like("learner%@demo.example.com"))
+                                           .order_by(User.email).limit(20)).all()
         plan = {"links": links, "admins": [[admin.email, DEMO_PASSWORD]],
+                "learners": [[email, DEMO_PASSWORD] for email in demo_learners],
                 "results_url": f"/org/training/{delivery.id}",
                 "course_url": f"/org/training/courses/{delivery.course_id}"}
         admin_session_id = admin.get_id()
@@ -307,7 +313,8 @@ def main() -> None:
     parser.add_argument("--org-learners", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the runner")
     parser.add_argument("--skip-one-shots", action="store_true")
-    parser.add_argument("--scenarios", default="c,a',b,a", help="which scenarios, in this order (c, a', b, a)")
+    parser.add_argument("--scenarios", default="c,a',b,a",
+                        help="which scenarios, in this order (c, r, a', b, a); r is not in the default")
     parser.add_argument("--javascript", action="store_true",
                         help="learners as phones with JavaScript (the start and 保存して次へ by htmx)")
     args = parser.parse_args()
@@ -353,10 +360,10 @@ def main() -> None:
         wait_http(host + "/healthz")
         wait_http(base_host + "/")
 
-        def scenario(label, user_class, target, users, rate, seconds):
+        def scenario(label, user_class, target, users, rate, seconds, master=None):
             print(f"running {label}: {users} users, {seconds} s ...", flush=True)
             before = scrape(host) if target == host else None
-            master = portal.pid if target == host else baseline.pid
+            master = master or (portal.pid if target == host else baseline.pid)
             workers = worker_pids(master)
             server_cpu = sum(cpu_seconds(pid) for pid in workers)
             children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -392,6 +399,21 @@ def main() -> None:
         if "c" in wanted:
             base_rows = scenario("c) baseline: bare Flask view", "Baseline", base_host, 20, 20, args.burst)
         base_rps = base_rows[0]["rps"] if base_rows else None
+        references: list[dict] = []
+        if "r" in wanted:
+            reference_port = free_port()
+            reference = start_gunicorn("reference_app:app", reference_port, args.workers, env, BENCH,
+                                       work / "reference.log")
+            reference_host = f"http://127.0.0.1:{reference_port}"
+            try:
+                wait_http(reference_host + "/healthz")
+                references = (scenario("r) the portal's bare view, signed in", "PortalBare", reference_host, 20, 20,
+                                       args.burst, reference.pid)
+                              + scenario("r) the lean page, signed in", "LeanPage", reference_host, 20, 20, args.burst,
+                                         reference.pid))
+            finally:
+                reference.terminate()
+                reference.wait(timeout=20)
         if "a'" in wanted:
             learner_burst = scenario("a') learner pages, no think time", "BusyLearner", host, 20, 20, args.burst)
         if "b" in wanted:
@@ -399,7 +421,7 @@ def main() -> None:
         if "a" in wanted:
             phones = scenario(f"a) {args.learners} learners on phones, think {args.think} s", "PhoneLearner", host,
                               args.learners, args.learners / args.ramp, args.duration)
-        for block in (phones, learner_burst, admins, base_rows):
+        for block in (phones, learner_burst, admins, references, base_rows):
             for r in block:
                 if base_rps and r["name"].endswith(": all"):
                     r["ratio"] = r["rps"] / base_rps

@@ -12,6 +12,8 @@ this month's test, the administrators of the 20,000-learner organization and the
 * ``BusyLearner``: the same pages without think time, to find the learner pages' throughput ceiling.
 * ``ResultsAdmin`` (scenario b): an administrator signed in with the password, reading the results pages.
 * ``Baseline`` (scenario c): ``GET /`` of bench/baseline_app.py, a bare Flask view, under the same gunicorn.
+* ``PortalBare`` and ``LeanPage`` (scenario r): a demo learner signed in with the password, asking for the
+  reference views of bench/_reference.py (the portal's bare view; the issue's lean page) without think time.
 
 Every user is a ``FastHttpUser`` (geventhttpclient): the load generator shares the machine's two cores with
 the portal, and python-requests cost it about 8 ms of CPU per request, as much as a learner page itself.
@@ -43,6 +45,7 @@ JAVASCRIPT = os.environ.get("BENCH_JAVASCRIPT") == "1"
 HTMX = {"HX-Request": "true"}
 _links = itertools.cycle(PLAN.get("links", []))
 _admins = itertools.cycle(PLAN.get("admins", []))
+_learners = itertools.cycle(PLAN.get("learners", []))
 
 
 def _csrf(html: str) -> str:
@@ -168,6 +171,29 @@ class ResultsAdmin(_Portal):
     @task(1)
     def deliveries(self):
         self.client.get("/org/training/", name="/org/training/")
+
+
+class _SignedInLearner(_Portal):
+    abstract = True
+    wait_time = constant(0)
+
+    def on_start(self):
+        email, password = next(_learners)
+        login = self.client.get("/login")
+        self.client.post("/login", data={"email": email, "password": password, "csrf_token": _csrf(login.text)},
+                         name="/login")
+
+
+class PortalBare(_SignedInLearner):
+    @task
+    def bare(self):
+        self.client.get("/bench/bare", name="/bench/bare (the portal's bare view, signed in)")
+
+
+class LeanPage(_SignedInLearner):
+    @task
+    def lean(self):
+        self.client.get("/bench/lean", name="/bench/lean (the lean page, signed in)")
 
 
 class Baseline(_Portal):

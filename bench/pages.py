@@ -34,10 +34,10 @@ from datetime import timedelta
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _database import empty_schema, scratch_postgres_url  # noqa: E402
+from _reference import add_reference_views  # noqa: E402
 from flask import Flask  # noqa: E402
-from flask_login import current_user  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.blueprints.inspections.rounds import services as round_services  # noqa: E402
@@ -54,32 +54,12 @@ from portal.models import (  # noqa: E402
     InspectionResponse,
     InspectionRound,
     Lesson,
-    Organization,
     TargetKind,
     User,
 )
 from portal.tenancy import tenant_scope, unscoped  # noqa: E402
 
 TARGETS = {"learner": 6.0, "anonymous": 15.0, "administrator": 3.0}
-
-LEAN_LAYOUT = """<!doctype html><html lang="ja"><head><title>{{ title }}</title>
-<link rel="stylesheet" href="{{ url_for('static', filename='app.css') }}"></head>
-<body><nav><ul>
-<li><a href="{{ url_for('main.index') }}">home</a></li><li><a href="{{ url_for('me.home') }}">me</a></li>
-<li><a href="{{ url_for('quizzes.index') }}">training</a></li>
-<li><a href="{{ url_for('inspection_sheets.index') }}">inspections</a></li>
-<li><a href="{{ url_for('me.profile') }}">profile</a></li>
-<li><a href="{{ url_for('auth.change_password') }}">pw</a></li>
-<li><a href="{{ url_for('legal.page', kind='terms') }}">terms</a></li>
-<li><a href="{{ url_for('legal.page', kind='privacy') }}">privacy</a></li>
-<li><a href="{{ url_for('legal.page', kind='security') }}">security</a></li>
-<li><a href="{{ url_for('status.page') }}">status</a></li><li><a href="{{ url_for('auth.login') }}">login</a></li>
-<li><a href="{{ url_for('quizzes.assignment', assignment_id=1) }}">a</a></li>
-<li><a href="{{ url_for('quizzes.certificate', assignment_id=1) }}">c</a></li>
-<li><a href="{{ url_for('main.set_language', code='en') }}">en</a></li>
-</ul></nav><main><h1>{{ current_user.name }} / {{ org.name }}</h1><p>{{ learners }}</p>
-<form method="post" action="{{ url_for('auth.logout') }}"><input type="hidden" name="csrf_token"
-value="{{ csrf_token() }}"><button>logout</button></form></main></body></html>"""
 
 
 def make_app(database_url: str | None = None):
@@ -97,21 +77,7 @@ def make_app(database_url: str | None = None):
     app = create_app(BenchConfig)
     app.instance_path = workdir
 
-    @app.get("/bench/bare")
-    def bench_bare():
-        return "ok"
-
-    # Compiled once, as a template file would be (render_template_string compiles on every call).
-    lean_template = app.jinja_env.from_string(LEAN_LAYOUT)
-
-    @app.get("/bench/lean")
-    def bench_lean():
-        with unscoped("the comparison view filters by the organization itself"):
-            org = db.session.get(Organization, current_user.organization_id)
-            learners = db.session.scalar(select(func.count(User.id)).where(User.organization_id == org.id))
-        context = {"title": "lean", "org": org, "learners": learners}
-        app.update_template_context(context)
-        return lean_template.render(context)
+    add_reference_views(app)
 
     with app.app_context():
         logging.getLogger("alembic").setLevel(logging.WARNING)
