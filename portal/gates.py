@@ -59,10 +59,11 @@ MFA_ENROLL_ALLOWED = frozenset(
 
 def bind_request_scope() -> None:
     """The tenant scope is the signed-in user's organization (staff: all organizations, on purpose)."""
-    if current_user.is_authenticated:
-        scope = ALL_TENANTS if current_user.is_staff else current_user.organization_id
-    else:
-        scope = None
+    # The gates read the user itself: through Flask-Login's proxy each attribute costs 4 µs (#17).
+    user = current_user._get_current_object()
+    scope = None
+    if user.is_authenticated:
+        scope = ALL_TENANTS if user.is_staff else user.organization_id
     g._tenant_scope_token = set_scope(scope)
 
 
@@ -77,7 +78,8 @@ def enforce_session_lifetime():
     """A session ends ``SESSION_ABSOLUTE_HOURS`` after its sign-in, however busy it has been (the idle
     limit, ``PERMANENT_SESSION_LIFETIME``, slides with every request). A session from before the stamp
     existed gets its hours from now."""
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
         return None
     started = session.get(sign_in.SIGNED_IN_AT_KEY)
     if not isinstance(started, int):
@@ -85,7 +87,7 @@ def enforce_session_lifetime():
         return None
     if epoch_seconds() - started <= int(current_app.config["SESSION_ABSOLUTE_HOURS"]) * 3600:
         return None
-    target = sign_in_page_for(current_user)
+    target = sign_in_page_for(user)
     if request.method == "GET" and target == url_for("auth.login"):
         target = url_for("auth.login", next=request.full_path.rstrip("?"))
     sign_in.sign_out()
@@ -96,7 +98,8 @@ def enforce_session_lifetime():
 def enforce_password_change():
     """A user with an initial password reaches only the change-password page (a link session reaches its
     task only, and changes nothing else)."""
-    if not current_user.is_authenticated or not current_user.must_change_password:
+    user = current_user._get_current_object()
+    if not user.is_authenticated or not user.must_change_password:
         return None
     if link_sessions.is_link_session():
         return None
@@ -107,9 +110,10 @@ def enforce_password_change():
 
 def enforce_mfa_enrollment():
     """A user who must use a second factor and has none reaches only enrollment."""
-    if not current_user.is_authenticated or current_user.mfa_enabled or link_sessions.is_link_session():
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.mfa_enabled or link_sessions.is_link_session():
         return None
-    if request.endpoint in MFA_ENROLL_ALLOWED or not mfa.mfa_required(current_user):
+    if request.endpoint in MFA_ENROLL_ALLOWED or not mfa.mfa_required(user):
         return None
     return redirect_page(url_for("auth.mfa_setup"))
 

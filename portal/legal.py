@@ -219,7 +219,8 @@ _revised_terms = ProcessCache("revised terms", (LegalDocument,), timedelta(secon
 
 def learner_terms_notice() -> RevisedTerms | None:
     """A recently revised version of the terms, for the short notice learners see."""
-    if not current_user.is_authenticated or current_user.role != Role.LEARNER:
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.role != Role.LEARNER:
         return None
     now = utcnow()
     return _revised_terms.get(now, today_in_tokyo(now))
@@ -252,13 +253,14 @@ TERMS_ACCEPTED_KEY = "terms_ok"
 def check_terms_acceptance():
     if request.endpoint in ACCEPTANCE_ALLOWED:
         return None
-    if not current_user.is_authenticated or current_user.role != Role.ORG_ADMIN:
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.role != Role.ORG_ADMIN:
         return None
     now = utcnow()
     in_force = _current_terms_id.get(now, today_in_tokyo(now))
     if in_force is None or session.get(TERMS_ACCEPTED_KEY) == in_force:
         return None
-    if needs_acceptance(current_user) is None:
+    if needs_acceptance(user) is None:
         session[TERMS_ACCEPTED_KEY] = in_force
         return None
     return redirect(url_for("legal.accept", next=request.path if request.method == "GET" else None))

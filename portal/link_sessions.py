@@ -154,7 +154,7 @@ SCOPED_ENDPOINTS: dict[str, Callable[[dict], list[Task]]] = {
 
 def is_link_session() -> bool:
     """Whether this request's session was opened by a personal link (and not yet upgraded by a sign-in)."""
-    return current_user.is_authenticated and GRANTS_KEY in session
+    return GRANTS_KEY in session and current_user.is_authenticated
 
 
 def granted() -> set[tuple[str, int]]:

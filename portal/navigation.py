@@ -66,13 +66,14 @@ CONDITIONS = {
 
 
 def nav_items():
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
         return []
-    role = Role(current_user.role)
+    role = Role(user.role)
     return [
         (endpoint, label)
         for endpoint, label in NAV.get(role, [])
-        if CONDITIONS.get((role, endpoint), lambda user: True)(current_user)
+        if CONDITIONS.get((role, endpoint), lambda user: True)(user)
     ]
 
 

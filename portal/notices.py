@@ -538,9 +538,10 @@ def open_incidents() -> list[Notice]:
 
 def check_maintenance():
     """Before each request: the maintenance page for members of the organizations concerned."""
-    if not current_user.is_authenticated or current_user.is_staff or request.endpoint in MAINTENANCE_ALLOWED:
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.is_staff or request.endpoint in MAINTENANCE_ALLOWED:
         return None
-    notice = current_maintenance(current_user.organization_id)
+    notice = current_maintenance(user.organization_id)
     if notice is None:
         return None
     response = page_or_flash("notices/maintenance.html", "notices/_maintenance_body.html", 503, notice=notice)
@@ -550,9 +551,10 @@ def check_maintenance():
 
 def maintenance_banner() -> list[MaintenanceWindow]:
     """Upcoming maintenance for the signed-in member's organization (staff see none)."""
-    if not current_user.is_authenticated or current_user.is_staff:
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.is_staff:
         return []
-    return upcoming_maintenance(current_user.organization_id)
+    return upcoming_maintenance(user.organization_id)
 
 
 def _banner_context() -> dict:

@@ -45,9 +45,10 @@ def role_required(*roles: str | Role) -> Callable:
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
+            user = current_user._get_current_object()
+            if not user.is_authenticated:
                 return current_app.login_manager.unauthorized()
-            if not has_role(current_user, *roles):
+            if not has_role(user, *roles):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -62,9 +63,10 @@ def restrict_blueprint(bp: Blueprint, roles: Iterable[str | Role]) -> None:
 
     @bp.before_request
     def _guard():
-        if not current_user.is_authenticated:
+        user = current_user._get_current_object()
+        if not user.is_authenticated:
             return current_app.login_manager.unauthorized()
-        if not has_role(current_user, *allowed):
+        if not has_role(user, *allowed):
             abort(403)
         return None
 

@@ -87,13 +87,14 @@ def export_ends_on(ends_on: date) -> date:
 
 def check_service_end():
     """Before each request: the closed page for members of an organization whose service has ended."""
-    if not current_user.is_authenticated or current_user.is_staff or request.endpoint in ALWAYS_ALLOWED:
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.is_staff or request.endpoint in ALWAYS_ALLOWED:
         return None
     today = today_in_tokyo()
-    ends_on = ended_on(current_user.organization_id, today)
+    ends_on = ended_on(user.organization_id, today)
     if ends_on is None:
         return None
-    is_admin = current_user.role == Role.ORG_ADMIN
+    is_admin = user.role == Role.ORG_ADMIN
     can_export = is_admin and today <= export_ends_on(ends_on)
     if can_export and request.endpoint in EXPORT_ALLOWED:
         return None

@@ -75,14 +75,15 @@ def blocked_status(user) -> str | None:
 
 
 def check_suspension():
-    status = blocked_status(current_user)
+    user = current_user._get_current_object()
+    status = blocked_status(user)
     if status is None:
         return None
-    change = organizations.latest_status_change(current_user.organization)
+    change = organizations.latest_status_change(user.organization)
     context = {
         "status": status,
         "reason": change.reason if change else "",
         "contact": current_app.config["BILLING_CONTACT"],
-        "is_admin": current_user.role == Role.ORG_ADMIN,
+        "is_admin": user.role == Role.ORG_ADMIN,
     }
     return page_or_flash("suspended.html", "_suspended_body.html", 403, **context)
