@@ -313,8 +313,7 @@ def main() -> None:
     parser.add_argument("--org-learners", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the runner")
     parser.add_argument("--skip-one-shots", action="store_true")
-    parser.add_argument("--scenarios", default="c,a',b,a",
-                        help="which scenarios, in this order (c, r, a', b, a); r is not in the default")
+    parser.add_argument("--scenarios", default="c,r,a',b,a", help="which scenarios, in this order (c, r, a', b, a)")
     parser.add_argument("--javascript", action="store_true",
                         help="learners as phones with JavaScript (the start and 保存して次へ by htmx)")
     args = parser.parse_args()
