@@ -71,6 +71,12 @@ class _Portal(FastHttpUser):
     def _clear_cookies(self):
         self.client.cookiejar.clear()
 
+    def _sign_in(self, email: str, password: str) -> None:
+        """The login form, with its CSRF token."""
+        login = self.client.get("/login")
+        self.client.post("/login", data={"email": email, "password": password, "csrf_token": _csrf(login.text)},
+                         name="/login")
+
 
 class _Learner(_Portal):
     abstract = True
@@ -151,10 +157,7 @@ class ResultsAdmin(_Portal):
     wait_time = constant(0)
 
     def on_start(self):
-        email, password = next(_admins)
-        login = self.client.get("/login")
-        self.client.post("/login", data={"email": email, "password": password, "csrf_token": _csrf(login.text)},
-                         name="/login")
+        self._sign_in(*next(_admins))
 
     @task(4)
     def delivery_results(self):
@@ -178,10 +181,7 @@ class _SignedInLearner(_Portal):
     wait_time = constant(0)
 
     def on_start(self):
-        email, password = next(_learners)
-        login = self.client.get("/login")
-        self.client.post("/login", data={"email": email, "password": password, "csrf_token": _csrf(login.text)},
-                         name="/login")
+        self._sign_in(*next(_learners))
 
 
 class PortalBare(_SignedInLearner):
