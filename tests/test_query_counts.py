@@ -230,7 +230,7 @@ LEARNER_PAGE_BOUNDS = {
     "test question": 4,  # the saved choice read with the question (2026-12-07)
     "review before finishing": 5,
     "result": 5,
-    "lesson": 5,
+    "lesson": 4,  # the shown lesson found among its course's (2026-12-07)
     "certificate": 5,
     "inspection sheet": 5,
     "inspection history": 5,

@@ -774,6 +774,34 @@ def test_an_assignment_page_lists_the_lessons_in_order_and_the_attempts_so_far(w
     assert "テストを再開する" in page.get_text()
 
 
+def test_a_lesson_page_shows_its_lesson_between_its_neighbours_and_no_other_courses_lesson(world, run_in_app, login_as):
+    def make():
+        course = add_course(organization_id=None, questions=2)
+        other = add_course(organization_id=None, questions=2)
+        first, second, third, elsewhere = (Lesson(course_id=course.id, position=1, title="一つ目の話", body_md="本文1"),
+                                           Lesson(course_id=course.id, position=2, title="二つ目の話", body_md="本文2"),
+                                           Lesson(course_id=course.id, position=3, title="三つ目の話", body_md="本文3"),
+                                           Lesson(course_id=other.id, position=1, title="別の研修", body_md="別"))
+        db.session.add_all([first, second, third, elsewhere])
+        db.session.flush()
+        delivery = deliver(world["admin_a"], course.id, learner_ids=[world["learner_a"].id])
+        return assignment_of(delivery.id, world["learner_a"].id).id, [first.id, second.id, third.id, elsewhere.id]
+
+    assignment_id, (first, second, third, elsewhere) = run_in_app(make)
+    learner = login_as(world["learner_a"])
+    page = BeautifulSoup(learner.get(f"/me/training/{assignment_id}/lessons/{second}").get_data(as_text=True),
+                         "html.parser")
+    assert page.h1.get_text(strip=True) == "二つ目の話"
+    assert "本文2" in page.select_one("article.lesson-body").get_text()
+    assert page.select_one("a[rel=prev]")["href"] == f"/me/training/{assignment_id}/lessons/{first}"
+    assert page.select_one("a[rel=next]")["href"] == f"/me/training/{assignment_id}/lessons/{third}"
+    last = BeautifulSoup(learner.get(f"/me/training/{assignment_id}/lessons/{third}").get_data(as_text=True),
+                         "html.parser")
+    assert last.select_one("a[rel=next]") is None and last.select_one("a[rel=prev]") is not None
+    assert learner.get(f"/me/training/{assignment_id}/lessons/{elsewhere}").status_code == 404
+    assert learner.get(f"/me/training/{assignment_id}/lessons/999999").status_code == 404
+
+
 def test_a_question_page_shows_its_text_the_choices_in_the_attempts_order_and_the_saved_answer(
     world, run_in_app, login_as
 ):

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from portal import certificates
 from portal.accounts import signed_in_user as _me
-from portal.blueprints.training.courses.services import get_lesson, render_markdown
+from portal.blueprints.training.courses.services import render_markdown
 from portal.blueprints.training.quizzes import bp, services
 from portal.blueprints.training.quizzes.services import STATUS_LABELS, QuizRuleError
 from portal.forms import EmptyForm
@@ -41,9 +41,12 @@ def assignment(assignment_id: int):
 def lesson(assignment_id: int, lesson_id: int):
     current = services.get_assignment(assignment_id, _me())
     course = current.delivery.course
-    shown = get_lesson(course, lesson_id)
+    # The course's lessons (for 前へ・次へ) hold the one shown: one statement, not a second read of it.
     lessons = course.lessons
-    position = lessons.index(shown)
+    position = next((i for i, lesson in enumerate(lessons) if lesson.id == lesson_id), None)
+    if position is None:
+        abort(404)
+    shown = lessons[position]
     return render_template("quizzes/lesson.html", assignment=current, course=course, lesson=shown,
                            body=render_markdown(shown.body_md), previous=lessons[position - 1] if position else None,
                            following=lessons[position + 1] if position + 1 < len(lessons) else None)
