@@ -96,7 +96,9 @@ def name_taken(name: str, exclude_id: int | None = None) -> bool:
 
 
 def signed_in_user() -> User:
-    """The signed-in user itself, not Flask-Login's proxy: for services, queries and ``is`` comparisons."""
+    """The signed-in user itself, not Flask-Login's proxy (Flask-Login's anonymous user when nobody is signed
+    in): for services, queries and ``is`` comparisons, and for code that reads several of its attributes (each
+    through the proxy costs 4 µs, #17)."""
     return current_user._get_current_object()
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Flask, g, has_request_context, redirect, request, session, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
 from portal import audit
+from portal.accounts import signed_in_user
 from portal.audit import client_ip
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
@@ -219,7 +219,7 @@ _revised_terms = ProcessCache("revised terms", (LegalDocument,), timedelta(secon
 
 def learner_terms_notice() -> RevisedTerms | None:
     """A recently revised version of the terms, for the short notice learners see."""
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if not user.is_authenticated or user.role != Role.LEARNER:
         return None
     now = utcnow()
@@ -253,7 +253,7 @@ TERMS_ACCEPTED_KEY = "terms_ok"
 def check_terms_acceptance():
     if request.endpoint in ACCEPTANCE_ALLOWED:
         return None
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if not user.is_authenticated or user.role != Role.ORG_ADMIN:
         return None
     now = utcnow()

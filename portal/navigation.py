@@ -1,8 +1,8 @@
 """The navigation each role sees. Areas add their entries here as they land."""
 
 from flask import Flask
-from flask_login import current_user
 
+from portal.accounts import signed_in_user
 from portal.i18n import lazy_gettext as _l
 from portal.models import Role
 
@@ -66,7 +66,7 @@ CONDITIONS = {
 
 
 def nav_items():
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if not user.is_authenticated:
         return []
     role = Role(user.role)

@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from flask import Flask, g, has_request_context, request
-from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 
 from portal import audit
+from portal.accounts import signed_in_user
 from portal.clock import add_months_to_date, today_in_tokyo, utcnow
 from portal.exports import neutralise
 from portal.extensions import db
@@ -538,7 +538,7 @@ def open_incidents() -> list[Notice]:
 
 def check_maintenance():
     """Before each request: the maintenance page for members of the organizations concerned."""
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if not user.is_authenticated or user.is_staff or request.endpoint in MAINTENANCE_ALLOWED:
         return None
     notice = current_maintenance(user.organization_id)
@@ -551,7 +551,7 @@ def check_maintenance():
 
 def maintenance_banner() -> list[MaintenanceWindow]:
     """Upcoming maintenance for the signed-in member's organization (staff see none)."""
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if not user.is_authenticated or user.is_staff:
         return []
     return upcoming_maintenance(user.organization_id)

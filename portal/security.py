@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 
 from flask import Blueprint, Flask, abort, current_app, request
-from flask_login import current_user
 
+from portal.accounts import signed_in_user
 from portal.models import Role
 
 CSP = "; ".join(
@@ -45,7 +45,7 @@ def role_required(*roles: str | Role) -> Callable:
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            user = current_user._get_current_object()
+            user = signed_in_user()
             if not user.is_authenticated:
                 return current_app.login_manager.unauthorized()
             if not has_role(user, *roles):
@@ -63,7 +63,7 @@ def restrict_blueprint(bp: Blueprint, roles: Iterable[str | Role]) -> None:
 
     @bp.before_request
     def _guard():
-        user = current_user._get_current_object()
+        user = signed_in_user()
         if not user.is_authenticated:
             return current_app.login_manager.unauthorized()
         if not has_role(user, *allowed):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app, request
-from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts import signed_in_user
 from portal.clock import today_in_tokyo, utcnow
 from portal.extensions import db
 from portal.htmx import page_or_flash
@@ -87,7 +87,7 @@ def export_ends_on(ends_on: date) -> date:
 
 def check_service_end():
     """Before each request: the closed page for members of an organization whose service has ended."""
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if not user.is_authenticated or user.is_staff or request.endpoint in ALWAYS_ALLOWED:
         return None
     today = today_in_tokyo()

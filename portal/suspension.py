@@ -9,9 +9,9 @@ restores everything, since nothing else was changed.
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_login import current_user
 
 from portal import organizations
+from portal.accounts import signed_in_user
 from portal.htmx import page_or_flash
 from portal.models import OrganizationStatus, Role
 
@@ -75,7 +75,7 @@ def blocked_status(user) -> str | None:
 
 
 def check_suspension():
-    user = current_user._get_current_object()
+    user = signed_in_user()
     status = blocked_status(user)
     if status is None:
         return None
