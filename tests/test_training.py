@@ -663,6 +663,32 @@ def test_htmx_saves_an_answer_and_resumes_after_the_browser_closed(world, run_in
     assert first.select_one(f"input[name=choice][value='{choice}']").has_attr("checked")
 
 
+def test_going_back_from_a_question_not_answered_yet_saves_nothing_and_asks_for_no_choice(world, run_in_app, login_as):
+    """前へ on a question left unanswered goes back (it used to stop at 「選択肢を選んでください」): plain form and
+    htmx alike, nothing saved. 保存して次へ still asks for a choice."""
+    _delivery, assignment_id, _link = _delivered(world, run_in_app, questions=3)
+    learner = login_as(world["learner_a"])
+    token, _location = _start(learner, assignment_id)
+    attempt = _attempt(run_in_app, assignment_id)
+    url = f"/me/training/attempts/{attempt.id}/answer"
+    second, third = attempt.question_ids[1:]
+
+    def post(number, question_id, go, **headers):
+        return learner.post(url, headers=headers, data={"csrf_token": token, "number": number,
+                                                        "question_id": question_id, "go": go})
+
+    plain = post(3, third, "previous")
+    assert plain.status_code == 303 and plain.headers["Location"] == f"/me/training/attempts/{attempt.id}/2"
+    by_htmx = post(2, second, "previous", **{"HX-Request": "true"})
+    assert by_htmx.status_code == 200 and by_htmx.headers["HX-Push-Url"] == f"/me/training/attempts/{attempt.id}/1"
+    assert "問題 1 / 3" in BeautifulSoup(by_htmx.get_data(as_text=True), "html.parser").title.get_text()
+    assert run_in_app(lambda: quiz_services.answered_question_ids(db.session.get(Attempt, attempt.id))) == set()
+    forward = post(2, second, "next")
+    assert forward.status_code == 422 and "選択肢を選んでください" in forward.get_data(as_text=True)
+    # On the first question there is no 前へ: the form sent anyway asks for a choice, as before.
+    assert post(1, attempt.question_ids[0], "previous").status_code == 422
+
+
 def test_a_button_by_htmx_saves_and_brings_the_next_screen_in_one_response(world, run_in_app, login_as):
     """保存して次へ and 前へ with JavaScript: one request saves and answers with the next screen's whole page (the
     browser swaps its #main and pushes its address), instead of a redirect and a second request (#17)."""

@@ -113,16 +113,19 @@ def answer(attempt_id: int):
         choice_ids = [int(v) for v in request.form.getlist("choice")]
     except ValueError:
         choice_ids = [-1]
-    with undone_on(QuizRuleError) as refusal:
-        services.save_answer(attempt, question_id or 0, choice_ids)
-    if refusal:
-        if attempt.state != AttemptState.IN_PROGRESS and (moving or not is_htmx()):
-            flash(str(refusal), "error")
-            return redirect_page(url_for("quizzes.result", attempt_id=attempt.id))
-        return _question_page(attempt, number, 422, str(refusal), whole=moving)
-    if is_htmx() and not moving:
-        return _question_page(attempt, number, saved=True)
-    if request.form.get("go") == "previous" and number > 1:
+    going_back = request.form.get("go") == "previous" and number > 1
+    # 前へ on a question not answered yet saves nothing: no 「選択肢を選んでください」 on the way back.
+    if not (going_back and not choice_ids and attempt.state == AttemptState.IN_PROGRESS):
+        with undone_on(QuizRuleError) as refusal:
+            services.save_answer(attempt, question_id or 0, choice_ids)
+        if refusal:
+            if attempt.state != AttemptState.IN_PROGRESS and (moving or not is_htmx()):
+                flash(str(refusal), "error")
+                return redirect_page(url_for("quizzes.result", attempt_id=attempt.id))
+            return _question_page(attempt, number, 422, str(refusal), whole=moving)
+        if is_htmx() and not moving:
+            return _question_page(attempt, number, saved=True)
+    if going_back:
         following = number - 1
     elif number < len(attempt.question_ids):
         following = number + 1
