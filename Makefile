@@ -30,13 +30,15 @@ instance/secret_key: | $(STAMP)
 	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
 # The portal with demo data on SQLite, a local SMTP sink, the mail worker and the listener for replies to
-# ticket notifications (docs/guides/support-desk.md); Ctrl-C stops them all.
+# ticket notifications (docs/guides/support-desk.md); Ctrl-C stops them all. The trap resets itself before
+# `kill 0`: the signal it sends reaches this shell too, and dash would run the trap again, without end (a storm
+# of SIGTERMs that crashed one process and left `flask mail-in` holding its port).
 run: install instance/secret_key
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(DEV_ENV) $(BIN)/flask --app wsgi demo --if-empty
 	@echo "Portal: http://127.0.0.1:$(PORT)/  (mail sink on 127.0.0.1:$(MAIL_PORT), messages in instance/mail/ and in the delivery log /mail/)"
 	@echo "Replies to ticket emails: send them to 127.0.0.1:$(MAIL_IN_PORT) (docs/guides/support-desk.md)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/python -m portal.devmail --port $(MAIL_PORT) --dir instance/mail & \
 	$(DEV_ENV) $(BIN)/flask --app wsgi worker & \
 	$(DEV_ENV) $(BIN)/flask --app wsgi mail-in & \
