@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from sqlalchemy import ForeignKey, event, or_
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
-from sqlalchemy.sql.selectable import AliasedReturnsRows, Join, Select, TableClause
+from sqlalchemy.sql.selectable import AliasedReturnsRows, CompoundSelect, Join, Select, TableClause
 
 
 class TenantScopeError(RuntimeError):
@@ -153,9 +153,11 @@ def _scope_statement(state: ORMExecuteState) -> None:
 
 
 def _core_select_of_tenant_table(statement) -> bool:
-    """Whether a SELECT of Core columns only reads a tenant table: in its FROM, a join or a subquery there. (A
-    statement with a model anywhere, such as ``paginate``'s count of ``select(Model)``, is an ORM statement,
-    narrowed by the criteria.)"""
+    """Whether a SELECT of Core columns reads a tenant table: in its FROM, a join, an alias, a subquery or a CTE
+    there, or in any SELECT of a UNION. (A statement with a model anywhere, such as ``paginate``'s count of
+    ``select(Model)``, is an ORM statement, narrowed by the criteria.)"""
+    if isinstance(statement, CompoundSelect):
+        return any(_core_select_of_tenant_table(each) for each in statement.selects)
     return isinstance(statement, Select) and any(_raw_tenant_from(f) for f in statement.get_final_froms())
 
 
@@ -163,7 +165,8 @@ def _raw_tenant_from(from_) -> bool:
     if isinstance(from_, Join):
         return _raw_tenant_from(from_.left) or _raw_tenant_from(from_.right)
     if isinstance(from_, AliasedReturnsRows):
-        return _core_select_of_tenant_table(from_.element)
+        element = from_.element
+        return _raw_tenant_from(element) if isinstance(element, TableClause) else _core_select_of_tenant_table(element)
     if isinstance(from_, TableClause):
         return "parententity" not in from_._annotations and tenant_kind(from_) is not None
     return False

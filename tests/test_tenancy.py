@@ -1,7 +1,7 @@
 """Tenant isolation is enforced by the ORM guard, not by each query remembering a filter."""
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, union_all, update
 
 from portal.extensions import db
 from portal.models import AuditEvent, Organization, User
@@ -210,14 +210,18 @@ def test_a_core_update_or_delete_of_a_table_stays_in_the_scope(app, world):
 
 def test_a_select_of_a_tenant_tables_core_columns_is_refused_inside_a_scope_and_without_one(app, world):
     """``Model.__table__.c`` maps no model, so the loader criteria could not narrow it: it would read every
-    organization's rows. Refused in an organization's scope and without a scope, in a FROM, a join or a
-    subquery; allowed in ``unscoped``. A table that belongs to no tenant stays readable."""
+    organization's rows. Refused in an organization's scope and without a scope, in a FROM, a join, a
+    subquery, an alias, a CTE or a UNION; allowed in ``unscoped``. A table that belongs to no tenant stays readable."""
     users = User.__table__
     core_reads = [
         select(users.c.id),
         select(func.count()).select_from(users),
         select(Organization.__table__.c.id).join(users, users.c.organization_id == Organization.__table__.c.id),
         select(func.count()).select_from(select(users.c.id).where(users.c.role == "learner").subquery()),
+        select(users.alias().c.id),
+        union_all(select(users.c.id), select(Organization.__table__.c.id)),
+        select(func.count()).select_from(union_all(select(users.c.id), select(users.c.id)).subquery()),
+        select(func.count()).select_from(select(users.c.id).cte()),
     ]
     with app.app_context():
         for scope in (tenant_scope(world["org_a"].id), _no_scope()):
