@@ -286,6 +286,9 @@ def _sqlite_begin_immediate(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_STATEMENT_TIMEOUT = "portal.statement_timeout"  # the setting made on a pooled connection (its record's info)
+
+
 @event.listens_for(Pool, "checkout")
 def _request_statement_timeout(dbapi_connection, connection_record, _proxy) -> None:
     """PostgreSQL: no statement of a web request runs longer than ``REQUEST_STATEMENT_TIMEOUT_MS``; the
@@ -309,9 +312,6 @@ def _request_statement_timeout(dbapi_connection, connection_record, _proxy) -> N
     finally:
         dbapi_connection.autocommit = autocommit
     connection_record.info[_STATEMENT_TIMEOUT] = wanted
-
-
-_STATEMENT_TIMEOUT = "portal.statement_timeout"
 
 
 def _reads_only() -> bool:
