@@ -81,3 +81,63 @@ def test_a_closed_delivery_shows_its_due_date_unless_passed(world, login_as, run
     page = login_as(learner).get("/me/").get_data(as_text=True)
     assert _card(page, "history", "受けなかった研修") == ["期限: 2026/11/28 10:00", "未受講"]
     assert _card(page, "history", "合格した研修") == ["完了: 2026/11/26 09:30", "合格"]
+
+
+
+def test_the_home_reads_every_open_item_and_only_the_newest_of_the_history(app, world, run_in_app, time_machine):
+    """#17: the providers return their open items and only the newest ``history`` of their history, so that the
+    home reads a few rows after years of monthly inspections. Whatever the limit, what they return is the head
+    of the whole history in the home's order: a closed round dated by its submission or else its closing, a
+    closed delivery by its pass or else its due date."""
+    from portal.blueprints.inspections.sheets.services import inspection_home_items
+    from portal.blueprints.training.quizzes.services import training_home_items
+    from portal.home import home_items
+    from portal.models import User
+    from portal.tenancy import tenant_scope
+
+    learner = world["learner_a"]
+    edition, items = run_in_app(lambda: add_edition(world["org_a"].id, items=1))
+    course = run_in_app(lambda: add_course(organization_id=world["org_a"].id, questions=1, pass_mark=100).id)
+    closed_rounds, closed_deliveries = [], []
+    for month in (6, 7, 8, 9, 10):
+        time_machine.move_to(jst(2026, month, 3, 10, 0))
+        found = run_in_app(lambda month=month: open_round(world["admin_a"], edition, person_ids=[learner.id],
+                                                          due_in=timedelta(days=5), title=f"{month}月の点検"))
+        delivered = run_in_app(lambda month=month: deliver(world["admin_a"], course, learner_ids=[learner.id],
+                                                           due_in=timedelta(days=5), title=f"{month}月の研修").id)
+        if month in (7, 9):  # the sheet submitted at 10:00 on the 4th, the test passed at 11:00
+            time_machine.move_to(jst(2026, month, 4, 10, 0))
+            sheet = run_in_app(lambda found=found: response_of(found.id, learner.id).id)
+            run_in_app(lambda sheet=sheet: answer_all(sheet, dict.fromkeys(items, "yes")))
+            time_machine.move_to(jst(2026, month, 4, 11, 0))
+            run_in_app(lambda delivered=delivered: take(assignment_of(delivered, learner.id).id))
+        closed_rounds.append(found.id)
+        closed_deliveries.append(delivered)
+    for hour, round_id in enumerate(closed_rounds, start=10):  # closed one an hour, 10:00 to 14:00 on 11/20
+        time_machine.move_to(jst(2026, 11, 20, hour, 0))
+        run_in_app(lambda round_id=round_id: rounds.close_round(db.session.get(InspectionRound, round_id)))
+    for delivery_id in closed_deliveries:
+        run_in_app(lambda delivery_id=delivery_id: training.close_delivery(db.session.get(Delivery, delivery_id)))
+    time_machine.move_to(jst(2026, 11, 21, 10, 0))
+    run_in_app(lambda: open_round(world["admin_a"], edition, person_ids=[learner.id], due_in=timedelta(days=5),
+                                  title="11月の点検"))
+    run_in_app(lambda: deliver(world["admin_a"], course, learner_ids=[learner.id], due_in=timedelta(days=5),
+                               title="11月の研修"))
+
+    def read(history: int):
+        with app.test_request_context(), tenant_scope(world["org_a"].id):
+            person = db.session.get(User, learner.id)
+            provided = [item for provider in (inspection_home_items, training_home_items)
+                        for item in provider(person, history)]
+            return provided, home_items(person, history=history)
+
+    newest_first = ["10月の点検", "8月の点検", "6月の点検", "10月の研修", "9月の研修", "9月の点検", "8月の研修",
+                    "7月の研修", "7月の点検", "6月の研修"]
+    for history in range(len(newest_first) + 2):
+        provided, shown = read(history)
+        assert sorted(i.title for i in provided if i.section != "history") == ["11月の点検", "11月の研修"]
+        assert [i.title for i in shown["assigned"]] == ["11月の点検", "11月の研修"]
+        for kind in ("点検", "研修"):
+            theirs = [i.title for i in provided if i.section == "history" and i.title.endswith(kind)]
+            assert len(theirs) == min(history, 5)
+        assert [i.title for i in shown["history"]] == newest_first[:history]

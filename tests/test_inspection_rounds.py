@@ -436,7 +436,7 @@ def test_a_manager_cannot_answer_for_another_department(app, team, managers, run
         from portal.blueprints.inspections.sheets.services import inspection_home_items
 
         with app.test_request_context():
-            return sorted(item.url for item in inspection_home_items(db.session.get(User, team["manager_a"].id)))
+            return sorted(item.url for item in inspection_home_items(db.session.get(User, team["manager_a"].id), 6))
 
     assert run_in_app(listed) == sorted([f"/me/inspections/{mine}", f"/me/inspections/{sales}"])
     run_in_app(lambda: db.session.delete(db.session.get(ManagerDepartment, (team["manager_a"].id, team["general"]))))

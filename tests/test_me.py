@@ -23,7 +23,7 @@ def test_providers_fill_the_sections_in_due_order(world, login_as, monkeypatch):
     monkeypatch.setattr(home, "_providers", [])
 
     @home.register_home_provider
-    def provider(learner):
+    def provider(learner, history):
         return [
             home.HomeItem("assigned", "training", "後の研修", "/x/2", due_at=datetime(2026, 12, 20, tzinfo=UTC)),
             home.HomeItem("assigned", "inspection", "先の点検", "/x/1", due_at=datetime(2026, 12, 1, tzinfo=UTC)),
@@ -48,7 +48,7 @@ def test_home_shows_the_newest_history_and_links_to_all_of_it(world, login_as, m
     monkeypatch.setattr(home, "_providers", [])
 
     @home.register_home_provider
-    def provider(learner):
+    def provider(learner, history):
         return [home.HomeItem("history", "inspection", f"{month}月の点検", f"/x/{month}",
                               finished_at=datetime(2026, month, 5, tzinfo=UTC)) for month in range(1, 13)]
 
@@ -63,7 +63,7 @@ def test_home_without_more_history_has_no_link_to_it(world, login_as, monkeypatc
     monkeypatch.setattr(home, "_providers", [])
 
     @home.register_home_provider
-    def provider(learner):
+    def provider(learner, history):
         return [home.HomeItem("history", "training", "前年の研修", "/x/1",
                               finished_at=datetime(2025, 6, 1, tzinfo=UTC))]
 

@@ -355,7 +355,7 @@ def test_launch_assigns_targets_and_queues_personal_links(app, world, make_user,
     assert "受講 A さん" in body
     # The learner without email finds it on the home page.
     with app.test_request_context(), tenant_scope(world["org_a"].id):
-        items = quiz_services.training_home_items(db.session.get(User, no_email.id))
+        items = quiz_services.training_home_items(db.session.get(User, no_email.id), 6)
     assert [(i.section, i.title) for i in items] == [("assigned", "テスト講座（2026年度）")]
 
 

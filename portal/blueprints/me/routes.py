@@ -12,9 +12,10 @@ HOME_HISTORY = 6
 
 @bp.get("/")
 def home():
-    sections = home_items(current_user._get_current_object())
+    # One more than it shows, to know whether to link to the rest.
+    sections = home_items(current_user._get_current_object(), history=HOME_HISTORY + 1)
     more_history = len(sections["history"]) > HOME_HISTORY
-    sections["history"] = sections["history"][:HOME_HISTORY]
+    del sections["history"][HOME_HISTORY:]
     return render_template("me/home.html", sections=sections, more_history=more_history)
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import audit, sending
@@ -29,7 +30,7 @@ from portal.blueprints.inspections.rounds.services import (
 from portal.clock import utcnow
 from portal.departments import DepartmentTree
 from portal.extensions import db
-from portal.home import HomeItem, register_home_provider
+from portal.home import HomeItem, history_rank, register_home_provider
 from portal.i18n import translated
 from portal.ids import parse_id
 from portal.link_sessions import LinkProblem, revoked_problem
@@ -109,22 +110,42 @@ class MySheet(NamedTuple):
         return still_open(self.round_status, self.due_at)
 
 
-def my_responses(user: User) -> list[MySheet]:
-    """``user``'s sheets of launched rounds, newest month first (one query, columns only: a year of monthly
-    sheets as ORM objects was most of the home's and the list's cost, #17; a manager's team sheets only for
-    the teams they still look after, one more)."""
-    sheets = [MySheet(*row) for row in db.session.execute(
+@cache
+def _my_sheets() -> Select:
+    """The sheets of the person ``:person_id`` of launched rounds as :class:`MySheet`'s columns: their own, and a
+    manager's team sheets only for the teams they still look after. Built once (#17)."""
+    teams = select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == bindparam("person_id"))
+    return (
         select(InspectionResponse.id, InspectionResponse.round_id, InspectionResponse.status,
                InspectionResponse.subject, InspectionResponse.department_id, InspectionResponse.submitted_at,
                InspectionRound.title, InspectionRound.status, InspectionRound.due_at, InspectionRound.closed_at)
         .join(InspectionRound, InspectionRound.id == InspectionResponse.round_id)
-        .where(InspectionResponse.respondent_id == user.id, InspectionRound.status != RoundStatus.SCHEDULED)
-        .order_by(InspectionRound.month.desc(), InspectionRound.id.desc(), InspectionResponse.subject)
-    )]
-    if any(r.subject != SELF_SUBJECT for r in sheets):
-        teams = _managed_directly(user)
-        sheets = [r for r in sheets if r.subject == SELF_SUBJECT or r.department_id in teams]
-    return sheets
+        .where(InspectionResponse.respondent_id == bindparam("person_id"),
+               InspectionRound.status != RoundStatus.SCHEDULED,
+               or_(InspectionResponse.subject == SELF_SUBJECT, InspectionResponse.department_id.in_(teams)))
+    )
+
+
+@cache
+def _my_sheets_newest_first() -> Select:
+    return _my_sheets().order_by(InspectionRound.month.desc(), InspectionRound.id.desc(), InspectionResponse.subject)
+
+
+@cache
+def _home_sheets() -> Select:
+    """:func:`_my_sheets` as the home reads them: of closed rounds only the newest ``:history`` (a closed round's
+    date is the sheet's submission, or the round's closing)."""
+    closed = InspectionRound.status == RoundStatus.CLOSED
+    finished = case((InspectionResponse.status == ResponseStatus.SUBMITTED, InspectionResponse.submitted_at),
+                    else_=InspectionRound.closed_at)
+    ranked = _my_sheets().add_columns(history_rank(closed, finished)).subquery()
+    return select(*ranked.c[:-1]).where(ranked.c.history_rank <= bindparam("history"))
+
+
+def my_responses(user: User) -> list[MySheet]:
+    """``user``'s sheets (:func:`_my_sheets`), newest month first (one query, columns only: a year of monthly
+    sheets as ORM objects was most of the home's and the list's cost, #17)."""
+    return [MySheet(*row) for row in db.session.execute(_my_sheets_newest_first(), {"person_id": user.id})]
 
 
 def still_open(round_status: str, due_at: datetime, now: datetime | None = None) -> bool:
@@ -323,13 +344,16 @@ def team_names(responses: list[MySheet]) -> dict[int, str]:
 
 
 @register_home_provider
-def inspection_home_items(learner: User) -> list[HomeItem]:
-    """Open sheets under 取り組むもの, submitted ones of open rounds under 完了, closed rounds under 履歴."""
+def inspection_home_items(learner: User, history: int) -> list[HomeItem]:
+    """Open sheets under 取り組むもの, submitted ones of open rounds under 完了, closed rounds under 履歴 (of
+    which the newest ``history``: a closed round's date is the sheet's submission, or its closing)."""
     from flask import url_for
 
+    sheets = [MySheet(*row) for row in db.session.execute(_home_sheets(), {"person_id": learner.id,
+                                                                           "history": history})]
     labels = translated(RESPONSE_STATUS_LABELS)
     items = []
-    for sheet in my_responses(learner):
+    for sheet in sheets:
         status, submitted_at, title = sheet.status, sheet.submitted_at, sheet.title
         round_status, due_at, closed_at = sheet.round_status, sheet.due_at, sheet.closed_at
         url = url_for("inspection_sheets.sheet", response_id=sheet.id)

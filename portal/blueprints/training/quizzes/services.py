@@ -16,7 +16,7 @@ from functools import cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, Text, and_, cast, select, update
+from sqlalchemy import Row, Select, Text, and_, bindparam, case, cast, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,7 +24,7 @@ from portal import audit, item_counts, outbox
 from portal.bulk import insert_on_conflict
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.home import HomeItem, register_home_provider
+from portal.home import HomeItem, history_rank, register_home_provider
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import translated
 from portal.link_sessions import LinkProblem, revoked_problem
@@ -514,19 +514,30 @@ def learner_assignments(learner: User) -> list[Assignment]:
     )
 
 
+@cache
+def _training_home_statement() -> Select:
+    """The home's rows of a learner's assignments, as columns (not ORM objects, #17): those of
+    :func:`learner_assignments`, of closed deliveries only the newest ``history`` (a closed one's date is its
+    pass, or for no pass its due date). Built once: a subquery's construction cost more than its execution."""
+    closed = Delivery.status != DeliveryStatus.LAUNCHED
+    finished = case((Assignment.status == AssignmentStatus.PASSED, Assignment.passed_at), else_=Delivery.due_at)
+    ranked = (
+        select(Assignment.id, Assignment.status, Assignment.passed_at, Delivery.title, Delivery.status,
+               Delivery.due_at, history_rank(closed, finished))
+        .join(Delivery, Delivery.id == Assignment.delivery_id)
+        .where(Assignment.learner_id == bindparam("learner_id"), Delivery.status != DeliveryStatus.SCHEDULED)
+        .subquery()
+    )
+    return select(*ranked.c[:-1]).where(ranked.c.history_rank <= bindparam("history"))
+
+
 @register_home_provider
-def training_home_items(learner: User) -> list[HomeItem]:
-    """Open deliveries under 取り組むもの; passed ones under 完了 (this fiscal year) or 履歴."""
+def training_home_items(learner: User, history: int) -> list[HomeItem]:
+    """Open deliveries under 取り組むもの; passed ones under 完了 (this fiscal year) or 履歴, of which the newest
+    ``history``."""
     from flask import url_for
 
-    # Columns, not the assignments and deliveries as ORM objects (#17); the same rows as learner_assignments.
-    rows = db.session.execute(
-        select(Assignment.id, Assignment.status, Assignment.passed_at, Delivery.title, Delivery.status,
-               Delivery.due_at)
-        .join(Delivery, Delivery.id == Assignment.delivery_id)
-        .where(Assignment.learner_id == learner.id, Delivery.status != DeliveryStatus.SCHEDULED)
-        .order_by(Delivery.due_at.desc())
-    )
+    rows = db.session.execute(_training_home_statement(), {"learner_id": learner.id, "history": history})
     labels = translated(STATUS_LABELS)
     items = []
     for assignment_id, status, passed_at, title, delivery_status, due_at in rows:
