@@ -16,10 +16,13 @@ rules (who may sign in: ``blueprints/auth/services.py``; what a personal link op
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Select, bindparam, select
 
 from portal import audit, link_sessions
 from portal.clock import epoch_seconds, utcnow
@@ -85,6 +88,13 @@ class SlidingCookieSessionInterface(SecureCookieSessionInterface):
         return signed_at is None or epoch_seconds() - signed_at >= SESSION_REFRESH_SECONDS
 
 
+@cache
+def _user_by_id() -> Select:
+    """The signed-in user with their organization (joined), built once: every signed-in request runs it, and
+    ``session.get`` on a request's empty session cost 48 µs more (#17)."""
+    return select(User).where(User.id == bindparam("id"))
+
+
 @login_manager.user_loader
 def load_user(alt_id: str) -> User | None:
     """Flask-Login's loader. The id carries the session token, so rotating it ends every session."""
@@ -92,7 +102,7 @@ def load_user(alt_id: str) -> User | None:
     if not user_id.isdigit() or not token:
         return None
     with unscoped("the user is loaded before the request's scope is bound"):
-        user = db.session.get(User, int(user_id))
+        user = db.session.scalar(_user_by_id(), {"id": int(user_id)})
     if user is None or not user.is_active or user.session_token != token:
         return None
     return user
