@@ -81,6 +81,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         log_labels,
         navigation,
         notices,
+        query_planner,  # noqa: F401  (registers the worker's refresh of SQLite's planner statistics)
         security,
         static_assets,
         violations,

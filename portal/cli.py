@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, query_planner
 from portal.accounts import upsert_user
 from portal.demo import DEMO_PASSWORD, basic
 from portal.extensions import db
@@ -67,6 +67,9 @@ def demo(if_empty: bool, scale: int | None) -> None:
     """Seed demo accounts (safe to run again) and print every login; with --scale N, data at scale too."""
     if basic.seed(if_empty=if_empty, echo=click.echo) and scale:
         _demo_scale(scale)
+    # The planner's statistics of the new rows now, not at the worker's first hourly refresh (portal/query_planner.py).
+    if query_planner.refresh(db.session.connection()):
+        db.session.commit()
 
 
 def _demo_scale(n: int) -> None:
