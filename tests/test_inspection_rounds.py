@@ -550,6 +550,36 @@ def test_concurrent_submissions_never_lose_a_count(app, team, run_in_app, make_u
     assert {counted[(team["sales"], i)] for i in team["items"]} == {(4, 0, 0)}
 
 
+def test_taps_on_one_submitted_sheet_at_the_same_moment_keep_the_count_right(team, sheet, login_as, run_in_app):
+    """A submitted sheet's item changed from several phones at once, by htmx (#17: the view reads the sheet with
+    its row lock at once, not a second time): the sheet's answer is counted once, under its final value."""
+    import threading
+
+    first = team["items"][0]
+    run_in_app(lambda: answer_all(sheet["id"], dict.fromkeys(team["items"], "yes")))
+    clients = [login_as(team["learner_a"]) for _ in range(4)]
+    tokens = [csrf_token_from(c.get(sheet["url"]).get_data(as_text=True)) for c in clients]
+    barrier, statuses = threading.Barrier(len(clients)), []
+
+    def tap(client, token, value):
+        barrier.wait(timeout=10)
+        statuses.append(client.post(f"{sheet['url']}/items/{first}", headers={"HX-Request": "true"},
+                                    data={"csrf_token": token, f"value_{first}": value,
+                                          f"comment_{first}": "理由あり"}).status_code)
+
+    threads = [threading.Thread(target=tap, args=(c, t, "no" if n % 2 else "na")) for n, (c, t)
+               in enumerate(zip(clients, tokens, strict=True))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * len(clients)
+    final = run_in_app(lambda: db.session.scalar(select(InspectionAnswer.value).where(
+        InspectionAnswer.response_id == sheet["id"], InspectionAnswer.item_id == first)))
+    yes, no, na = run_in_app(lambda: tallies(sheet["round"].id))[(team["sales"], first)]
+    assert (yes, no, na) == {"yes": (1, 0, 0), "no": (0, 1, 0), "na": (0, 0, 1)}[final]
+
+
 def test_the_demo_opens_this_months_employee_round_once(app, make_org, make_user, run_in_app):
     from portal.demo.basic import seed_inspection_round
     from portal.demo.inspection_items import seed_demo_editions, seed_demo_items

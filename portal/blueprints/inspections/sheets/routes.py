@@ -83,7 +83,7 @@ def sheet(response_id: int):
 @bp.post("/<int:response_id>")
 def save(response_id: int):
     """Save every answered item of the form; with ``action=submit`` also submit. All or nothing."""
-    response = services.get_response(response_id, _me())
+    response = services.get_response(response_id, _me(), for_update=True)
     submit = request.form.get("action") == "submit"
     answers, errors = services.parse_answers(request.form, list(response.round.item_ids or []))
     if not EmptyForm().validate_on_submit():
@@ -93,7 +93,7 @@ def save(response_id: int):
         return _sheet_page(response, status=422, posted=answers, errors=errors,
                            message=errors.get(0) or _("入力内容に誤りがあります。赤字のメッセージをご確認ください。"))
     with undone_on(InspectionRuleError) as refusal:
-        services.save_answers(response, answers, submit=submit)
+        services.save_answers(response, answers, submit=submit, locked=True)
     if refusal:
         field = refusal.error.field
         field_errors = {int(field): str(refusal)} if field and field.isdigit() else {}
@@ -110,7 +110,7 @@ def save(response_id: int):
 @bp.post("/<int:response_id>/items/<int:item_id>")
 def answer(response_id: int, item_id: int):
     """Save one item (htmx). The answer comes back as the item's status line; without htmx, the sheet."""
-    response = services.get_response(response_id, _me())
+    response = services.get_response(response_id, _me(), for_update=True)
     answer = AnswerInput(request.form.get(f"value_{item_id}", ""),
                          (request.form.get(f"comment_{item_id}") or "").replace("\x00", "").strip())
     error = None
@@ -120,7 +120,7 @@ def answer(response_id: int, item_id: int):
         error = str(NOT_IN_ROUND)
     else:
         with undone_on(InspectionRuleError) as refusal:
-            services.save_answers(response, {item_id: answer})
+            services.save_answers(response, {item_id: answer}, locked=True)
         error = str(refusal) if refusal else None
     if not is_htmx():
         if error:
