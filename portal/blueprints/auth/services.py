@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from portal import audit, inbox, mfa
 from portal.accounts import find_user_by_email, login_id_is, normalize_login_id
@@ -114,10 +115,16 @@ def find_organization(code: str) -> Organization | None:
     """The active organization with login code ``code``, or None."""
     if not code or len(code) > 32:
         return None
-    org = db.session.scalar(select(Organization).where(Organization.code == code))
+    org = db.session.scalar(_organization_by_code(), {"code": code})
     if org is None or org.status != OrganizationStatus.ACTIVE:
         return None
     return org
+
+
+@cache
+def _organization_by_code() -> Select:
+    """Built once: the organization's login page is a learner's way in (#17)."""
+    return select(Organization).where(Organization.code == bindparam("code"))
 
 
 def authenticate_learner(organization: Organization | None, login_id: str, password: str) -> User | None:

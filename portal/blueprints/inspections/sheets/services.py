@@ -56,8 +56,14 @@ def response_for_link(raw: str) -> InspectionResponse | None:
     """The sheet a personal link points at (any organization: the caller is anonymous)."""
     if not raw or len(raw) > 100:
         return None
-    return db.session.scalar(select(InspectionResponse).where(InspectionResponse.link_hash == sending.link_digest(raw))
-                             .options(joinedload(InspectionResponse.respondent), joinedload(InspectionResponse.round)))
+    return db.session.scalar(_response_by_link(), {"link_hash": sending.link_digest(raw)})
+
+
+@cache
+def _response_by_link() -> Select:
+    """Built once: a link is the way in for most of a month's sheets (#17)."""
+    return (select(InspectionResponse).where(InspectionResponse.link_hash == bindparam("link_hash"))
+            .options(joinedload(InspectionResponse.respondent), joinedload(InspectionResponse.round)))
 
 
 def link_problem(response: InspectionResponse | None, user) -> LinkProblem | None:
