@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, case, func, select, update
@@ -445,14 +446,24 @@ def get_round(round_id: int) -> InspectionRound:
     return inspection_round
 
 
-def round_items(inspection_round: InspectionRound) -> list[InspectionItem]:
+class RoundItem(NamedTuple):
+    """An item of a round as its pages show it (columns, not the ORM object: #17)."""
+
+    id: int
+    category: str
+    text: str
+    why: str
+
+
+def round_items(inspection_round: InspectionRound) -> list[RoundItem]:
     """The round's items in the frozen order (one query)."""
     ids = list(inspection_round.item_ids or [])
-    found = {i.id: i for i in db.session.scalars(_items_by_id(), {"ids": ids})}
+    found = {row[0]: RoundItem(*row) for row in db.session.execute(_items_by_id(), {"ids": ids})}
     return [found[i] for i in ids if i in found]
 
 
 @cache
 def _items_by_id() -> Select:
     """Built once (#17: building a statement cost as much as running it on a sheet's page)."""
-    return select(InspectionItem).where(InspectionItem.id.in_(bindparam("ids", expanding=True)))
+    return (select(InspectionItem.id, InspectionItem.category, InspectionItem.text, InspectionItem.why)
+            .where(InspectionItem.id.in_(bindparam("ids", expanding=True))))

@@ -17,6 +17,7 @@ from portal.blueprints.inspections.rounds.services import (
     NOT_IN_ROUND,
     RESPONSE_STATUS_LABELS,
     InspectionRuleError,
+    RoundItem,
     round_items,
 )
 from portal.blueprints.inspections.sheets import bp, services
@@ -24,7 +25,7 @@ from portal.blueprints.inspections.sheets.services import AnswerInput
 from portal.forms import EmptyForm
 from portal.htmx import is_htmx
 from portal.i18n import translated
-from portal.models import InspectionItem, InspectionResponse, ResponseStatus
+from portal.models import InspectionResponse, ResponseStatus
 from portal.violations import undone_on
 
 
@@ -50,7 +51,7 @@ def round_sheets(round_id: int):
 class _Row(NamedTuple):
     """An item of the sheet as the page shows it: what was saved or just typed, and its error."""
 
-    item: InspectionItem
+    item: RoundItem
     value: str | None
     comment: str
     error: str | None
@@ -58,7 +59,7 @@ class _Row(NamedTuple):
 
 def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None, errors=None, message=None):
     items = round_items(response.round)
-    saved = services.answers_of(response)
+    saved = services.saved_answers(response)
     shown = {**saved, **(posted or {})}  # what was typed wins over what was saved
     errors = errors or {}
     # Each item's value, comment and error looked up here, not by calls in the template (#17: Jinja's calls

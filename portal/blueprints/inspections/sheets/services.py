@@ -190,6 +190,23 @@ def _answers_of(of_items: bool) -> Select:
     return stmt.where(InspectionAnswer.item_id.in_(bindparam("item_ids", expanding=True))) if of_items else stmt
 
 
+class SavedAnswer(NamedTuple):
+    value: str
+    comment: str
+
+
+def saved_answers(response: InspectionResponse) -> dict[int, SavedAnswer]:
+    """The sheet's answers by item as its page shows them (columns: the page changes none of them, #17)."""
+    return {item_id: SavedAnswer(value, comment)
+            for item_id, value, comment in db.session.execute(_saved_answers(), {"response_id": response.id})}
+
+
+@cache
+def _saved_answers() -> Select:
+    return (select(InspectionAnswer.item_id, InspectionAnswer.value, InspectionAnswer.comment)
+            .where(InspectionAnswer.response_id == bindparam("response_id")))
+
+
 def answered_count(response: InspectionResponse) -> int:
     """How many of the sheet's items have an answer (counted by the database: no answer is loaded)."""
     return db.session.scalar(_answered_count(), {"response_id": response.id})
