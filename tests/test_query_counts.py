@@ -260,9 +260,9 @@ def test_learner_pages_run_no_statement_from_a_template_and_stay_within_their_st
 
 
 def test_an_answer_saved_on_a_sheet_runs_the_same_few_statements_for_5_and_50_learners(app, two_sizes):
-    """The phone's busiest write of the month: one item of the sheet saved by htmx. Bound: 7 (BEGIN, the
-    user, the sheet, on PostgreSQL the sheet locked with its round, the item's answer, the write, the count
-    shown); it was 9."""
+    """The phone's busiest write of the month: one item of the sheet saved by htmx. Bound: 6 (SQLite's BEGIN,
+    the user, the sheet with its round (on PostgreSQL read with its row lock at once), the item's answer, the
+    write, the count shown); it was 9, then 7 while PostgreSQL read the sheet a second time to lock it."""
     counts = []
     for world in two_sizes:
         client, url = world["learner_client"], f"/me/inspections/{world['sheet']}"
@@ -274,7 +274,7 @@ def test_an_answer_saved_on_a_sheet_runs_the_same_few_statements_for_5_and_50_le
         assert saved.status_code == 200 and "保存しました。" in saved.get_data(as_text=True)
         assert in_templates == []
         counts.append(len(seen))
-    assert counts[0] == counts[1] <= 7, counts
+    assert counts[0] == counts[1] <= 6, counts
 
 
 # The start page (#19 item 1): every panel's figures in a fixed number of statements, none from a template.
