@@ -82,3 +82,15 @@ def test_the_hourly_job_lets_a_sheet_read_its_answers_by_its_own_index(app, worl
 def db_dialect(app) -> str:
     with app.app_context():
         return db.engine.dialect.name
+
+
+def test_flask_demo_leaves_the_planner_its_statistics(app, no_statistics):
+    """``make run`` seeds with ``flask demo``: its pages are measured and used before the worker's first
+    hourly refresh."""
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    if db_dialect(app) != "sqlite":
+        return
+    with app.app_context(), db.engine.connect() as conn:
+        analysed = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+    assert {"inspection_answers", "inspection_responses", "assignments", "users"} <= analysed
