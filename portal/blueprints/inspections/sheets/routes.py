@@ -62,8 +62,8 @@ def _sheet_page(response: InspectionResponse, *, status: int = 200, posted=None,
     saved = services.saved_answers(response)
     shown = {**saved, **(posted or {})}  # what was typed wins over what was saved
     errors = errors or {}
-    # Each item's value, comment and error looked up here, not by calls in the template (#17: Jinja's calls
-    # were a third of the page for 25 items).
+    # Each item's value, comment and error looked up here, not by calls in the template (#17: a call from a
+    # template costs several times a lookup here).
     rows = [_Row(item, answer.value, answer.comment, errors.get(item.id)) if (answer := shown.get(item.id))
             else _Row(item, None, "", errors.get(item.id)) for item in items]
     return render_template(

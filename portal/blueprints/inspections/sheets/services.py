@@ -78,8 +78,11 @@ def link_problem(response: InspectionResponse | None, user) -> LinkProblem | Non
     return revoked_problem(response.respondent, response.round.launched_at)
 
 
-def _managed_directly(user: User) -> set[int]:
-    return set(db.session.scalars(select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == user.id)))
+def _own_or_looked_after():
+    """Which sheets the person ``:person_id`` may open: their own, and a manager's team sheets only for the
+    teams they still look after (one condition for the sheet's page, its saves and the lists)."""
+    teams = select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == bindparam("person_id"))
+    return or_(InspectionResponse.subject == SELF_SUBJECT, InspectionResponse.department_id.in_(teams))
 
 
 def get_response(response_id: int, user: User, *, for_update: bool = False) -> InspectionResponse:
@@ -87,11 +90,8 @@ def get_response(response_id: int, user: User, *, for_update: bool = False) -> I
     team. ``for_update``: read with the row lock that :func:`save_answers` takes (PostgreSQL), so that a save
     reads the sheet once, not twice (#17). :raises NotFound: anyone else's sheet, another team's, another
     organization's."""
-    response = db.session.scalar(_own_response(for_update and locks_rows()),
-                                 {"id": response_id, "respondent_id": user.id})
+    response = db.session.scalar(_own_response(for_update and locks_rows()), {"id": response_id, "person_id": user.id})
     if response is None or response.round.status == RoundStatus.SCHEDULED:
-        raise NotFound
-    if response.subject != SELF_SUBJECT and response.department_id not in _managed_directly(user):
         raise NotFound
     return response
 
@@ -103,8 +103,8 @@ def get_response(response_id: int, user: User, *, for_update: bool = False) -> I
 @cache
 def _own_response(for_update: bool) -> Select:
     stmt = (select(InspectionResponse)
-            .where(InspectionResponse.id == bindparam("id"),
-                   InspectionResponse.respondent_id == bindparam("respondent_id"))
+            .where(InspectionResponse.id == bindparam("id"), InspectionResponse.respondent_id == bindparam("person_id"),
+                   _own_or_looked_after())
             .options(joinedload(InspectionResponse.round)))
     return stmt.with_for_update(of=InspectionResponse) if for_update else stmt
 
@@ -130,17 +130,15 @@ class MySheet(NamedTuple):
 
 @cache
 def _my_sheets() -> Select:
-    """The sheets of the person ``:person_id`` of launched rounds as :class:`MySheet`'s columns: their own, and a
-    manager's team sheets only for the teams they still look after. Built once (#17)."""
-    teams = select(ManagerDepartment.department_id).where(ManagerDepartment.user_id == bindparam("person_id"))
+    """The sheets of the person ``:person_id`` of launched rounds (:func:`_own_or_looked_after`) as
+    :class:`MySheet`'s columns. Built once (#17)."""
     return (
         select(InspectionResponse.id, InspectionResponse.round_id, InspectionResponse.status,
                InspectionResponse.subject, InspectionResponse.department_id, InspectionResponse.submitted_at,
                InspectionRound.title, InspectionRound.status, InspectionRound.due_at, InspectionRound.closed_at)
         .join(InspectionRound, InspectionRound.id == InspectionResponse.round_id)
         .where(InspectionResponse.respondent_id == bindparam("person_id"),
-               InspectionRound.status != RoundStatus.SCHEDULED,
-               or_(InspectionResponse.subject == SELF_SUBJECT, InspectionResponse.department_id.in_(teams)))
+               InspectionRound.status != RoundStatus.SCHEDULED, _own_or_looked_after())
     )
 
 
