@@ -298,3 +298,19 @@ def test_the_start_page_runs_no_statement_from_a_template_for_the_administrator_
     assert from_templates == {}, f"statements run while the start page rendered: {from_templates}"
     assert all(small_count == large_count <= START_PAGE_BOUNDS[who]
                for who, (small_count, large_count) in counts.items()), counts
+
+
+def test_administrator_and_manager_pages_run_no_statement_from_a_template(app, two_sizes):
+    """#17's rule for every page, not the learner's alone: what a page shows is read by its view (a lazy
+    relationship touched by a template is a statement the view did not plan)."""
+    small, _large = two_sizes
+    from_templates = {}
+    for who, pages in (("admin_client", ADMIN_PAGES), ("manager_client", MANAGER_PAGES)):
+        for name, url in pages.items():
+            small[who].get(url(small))  # what a process caches once
+            with statements_while_rendering(app) as (_seen, in_templates):
+                response = small[who].get(url(small))
+            assert response.status_code == 200, (name, response.status_code)
+            if in_templates:
+                from_templates[name] = in_templates
+    assert from_templates == {}, f"statements run while a template rendered: {from_templates}"

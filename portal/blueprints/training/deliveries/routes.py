@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal import certificates, learner_picker
 from portal.accounts import signed_in_user as _me
@@ -37,7 +38,9 @@ def _learners():
 
 
 def get_delivery_or_404(delivery_id: int) -> Delivery:
-    delivery = db.session.scalar(select(Delivery).where(Delivery.id == delivery_id))
+    """The delivery with its course (its pages name the course: loaded here, not by their templates)."""
+    delivery = db.session.scalar(select(Delivery).where(Delivery.id == delivery_id)
+                                 .options(joinedload(Delivery.course)))
     if delivery is None:
         abort(404)
     return delivery
