@@ -126,6 +126,8 @@ ADMIN_PAGES = {
     "course results": lambda w: f"/org/training/courses/{w['course']}",
     "learner list": lambda w: "/org/learners/",
     "learner record": lambda w: f"/org/learners/{w['me'].id}/record",
+    "inspection round": lambda w: f"/org/inspections/{w['round']}",
+    "inspection results": lambda w: f"/org/inspections/results/rounds/{w['round']}",
 }
 MANAGER_PAGES = {
     "manager home": lambda w: "/org/",
