@@ -45,7 +45,7 @@ def _answers_plan(app, organization_id: int, response_id: int) -> str:
         response = db.session.get(InspectionResponse, response_id)
         event.listen(db.engine, "before_cursor_execute", note)
         try:
-            sheets.answers_of(response)
+            sheets.saved_answers(response)  # the sheet page's own read of its answers
         finally:
             event.remove(db.engine, "before_cursor_execute", note)
         statement, parameters = next(each for each in seen if "FROM inspection_answers" in each[0])
@@ -76,7 +76,7 @@ def test_the_hourly_job_lets_a_sheet_read_its_answers_by_its_own_index(app, worl
     # The page itself is unchanged: the sheet's own answers.
     with app.test_request_context(), tenant_scope(org.id):
         response = db.session.get(InspectionResponse, sheet_ids[0])
-        assert sorted(sheets.answers_of(response)) == sorted(items)
+        assert sorted(sheets.saved_answers(response)) == sorted(items)
 
 
 def db_dialect(app) -> str:
