@@ -8,8 +8,10 @@ organization's homes, applications once approved, and :mod:`portal.termination` 
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from portal import audit
 from portal.accounts import email_taken, name_taken, normalize_email
@@ -265,9 +267,14 @@ OPERATOR_TEMPLATES = ("org_status_changed", "invoice_issued", "notice", "termina
 
 def pending_handover(org: Organization) -> Handover | None:
     with unscoped("filtered by the organization's id in the statement"):
-        return db.session.scalar(
-            select(Handover).where(Handover.organization_id == org.id, Handover.accepted_at.is_(None))
-        )
+        return db.session.scalar(_pending_handover(), {"organization_id": org.id})
+
+
+@cache
+def _pending_handover() -> Select:
+    """Built once (#17): the administrator's start page asks on every visit."""
+    return select(Handover).where(Handover.organization_id == bindparam("organization_id"),
+                                  Handover.accepted_at.is_(None))
 
 
 def operator_messages(org: Organization) -> list[OutboxMessage]:

@@ -325,6 +325,27 @@ def test_actions_panel_lists_open_actions_by_due_date_with_links_to_the_filtered
     assert "未完了 1件" in manager_panel.get_text()
 
 
+def test_actions_panel_counts_every_open_action_and_lists_the_soonest(org_world, login_as, run_in_app):
+    """Six more open actions of 一係 (the manager's), two of them overdue: both counts cover them all, the list
+    the soonest five, for the administrator and for the manager."""
+    def more():
+        existing = db.session.scalar(select(CorrectiveAction).where(CorrectiveAction.title == "鍵の管理を見直す"))
+        for n in range(1, 7):
+            db.session.add(CorrectiveAction(
+                organization_id=existing.organization_id, round_id=existing.round_id, item_id=existing.item_id,
+                department_id=existing.department_id, title=f"追加の処置{n}", owner_id=existing.owner_id,
+                due_on=existing.due_on + timedelta(days=n), status=ActionStatus.OPEN))
+
+    run_in_app(more)
+    admin_panel = _panel(_page(login_as(org_world["admin"])), "actions")
+    # Due 3 days ago, then 2 and 1 days ago (overdue), today and later: 3 overdue of 8.
+    assert "未完了 8件" in admin_panel.get_text() and "期限切れ 3件" in admin_panel.get_text()
+    assert [r["件名"] for r in _rows(admin_panel)] == ["鍵の管理を見直す"] + [f"追加の処置{n}" for n in range(1, 5)]
+    manager_panel = _panel(_page(login_as(org_world["manager"])), "actions")
+    assert "未完了 7件" in manager_panel.get_text() and "期限切れ 3件" in manager_panel.get_text()
+    assert [r["件名"] for r in _rows(manager_panel)] == ["鍵の管理を見直す"] + [f"追加の処置{n}" for n in range(1, 5)]
+
+
 def _owner_cells(panel) -> dict[str, object]:
     cells = [{td["data-label"]: td for td in tr.find_all("td")} for tr in panel.select("tbody tr")]
     return {row["件名"].get_text(strip=True): row["担当者"] for row in cells}
@@ -377,6 +398,17 @@ def test_tickets_panel_shows_open_tickets_with_their_promised_answer_time(org_wo
     assert "CSVの文字化け" in listed and "請求書の宛名を変えたい" in listed
 
 
+def test_tickets_panel_counts_every_open_ticket_and_lists_the_first(org_world, login_as, make_ticket):
+    received = utcnow()
+    for n in range(1, 7):
+        make_ticket(org_world["admin"], subject=f"追加の質問{n}", now=received + timedelta(minutes=n))
+    panel = _panel(_page(login_as(org_world["admin"])), "tickets")
+    # 8 open in all (B's not counted); LISTED (5) rows, the soonest promise first.
+    assert "未解決のお問い合わせ 8件" in panel.get_text()
+    subjects = [r["件名"].split(" ", 1)[1] for r in _rows(panel)]
+    assert subjects == ["CSVの文字化け", "追加の質問1", "追加の質問2", "追加の質問3", "追加の質問4"]
+
+
 def test_ticket_list_filter_keeps_only_unresolved_tickets(org_world, login_as, run_in_app):
     from portal.models import Ticket
 
@@ -396,6 +428,20 @@ def test_notices_panel_counts_what_this_user_has_not_read(org_world, login_as):
     assert [a.get_text() for a in panel.select(".notice-list a")] == ["ダッシュ社へのお知らせ"]
     manager_panel = _panel(_page(login_as(org_world["manager"])), "notices")
     assert "未読 2件" in manager_panel.get_text() and "ベータ社へのお知らせ" not in manager_panel.get_text()
+
+
+def test_notices_panel_counts_every_unread_notice_and_lists_the_newest(org_world, login_as, run_in_app):
+    def publish():
+        start = utcnow()
+        for n in range(1, 8):
+            db.session.add(Notice(kind="general", title=f"追加のお知らせ{n}", body="本文", all_organizations=True,
+                                  published_at=start + timedelta(minutes=n)))
+
+    run_in_app(publish)
+    panel = _panel(_page(login_as(org_world["admin"])), "notices")
+    # 7 more than the one unread before: counted all, the newest LISTED (5) shown, newest first.
+    assert "未読 8件" in panel.get_text()
+    assert [a.get_text() for a in panel.select(".notice-list a")] == [f"追加のお知らせ{n}" for n in (7, 6, 5, 4, 3)]
 
 
 def test_seats_panel_shows_active_learners_against_the_limit(org_world, login_as):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 
 from portal.blueprints.inspections.results import services
 from portal.blueprints.inspections.results.services import FAILING_MONTHS, WINDOW_MONTHS, Figures
@@ -66,25 +67,43 @@ class MonthRound:
 
 def month_rounds(viewer: Viewer, month: date) -> list[MonthRound]:
     """The rounds of 点検月 ``month`` that ask someone in the viewer's departments, in two queries."""
+    sheets, tallies = (_month_statements_of_all() if viewer.departments is None
+                       else _month_statements(viewer.departments))
     rounds: dict[int, MonthRound] = {}
-    for round_id, title, edition_id, status, n in db.session.execute(
-        select(InspectionRound.id, InspectionRound.title, InspectionRound.edition_id, InspectionResponse.status,
-               func.count(InspectionResponse.id))
-        .join(InspectionResponse, InspectionResponse.round_id == InspectionRound.id)
-        .where(InspectionRound.month == month, *services._within(InspectionResponse.department_id, viewer.departments))
-        .group_by(InspectionRound.id, InspectionRound.title, InspectionRound.edition_id, InspectionResponse.status)
-        .order_by(InspectionRound.id)
-    ):
+    for round_id, title, edition_id, status, n in db.session.execute(sheets, {"month": month}):
         rounds.setdefault(round_id, MonthRound(round_id, title, edition_id, month)).counts[status] = n
-    for round_id, yes, no, na in db.session.execute(
-        select(InspectionTally.round_id, *services._tally_sums())
-        .join(InspectionRound, InspectionRound.id == InspectionTally.round_id)
-        .where(InspectionRound.month == month, *services._within(InspectionTally.department_id, viewer.departments))
-        .group_by(InspectionTally.round_id)
-    ):
+    for round_id, yes, no, na in db.session.execute(tallies, {"month": month}):
         if round_id in rounds:
             rounds[round_id].figures.add(yes, no, na)
     return list(rounds.values())
+
+
+def _month_statements(departments: set[int] | None) -> tuple[Select, Select]:
+    """The sheets by round and status, and the tallies by round, of the rounds of ``:month`` over
+    ``departments`` (None: every department)."""
+    sheets = (
+        select(InspectionRound.id, InspectionRound.title, InspectionRound.edition_id, InspectionResponse.status,
+               func.count(InspectionResponse.id))
+        .join(InspectionResponse, InspectionResponse.round_id == InspectionRound.id)
+        .where(InspectionRound.month == bindparam("month"),
+               *services._within(InspectionResponse.department_id, departments))
+        .group_by(InspectionRound.id, InspectionRound.title, InspectionRound.edition_id, InspectionResponse.status)
+        .order_by(InspectionRound.id)
+    )
+    tallies = (
+        select(InspectionTally.round_id, *services._tally_sums())
+        .join(InspectionRound, InspectionRound.id == InspectionTally.round_id)
+        .where(InspectionRound.month == bindparam("month"),
+               *services._within(InspectionTally.department_id, departments))
+        .group_by(InspectionTally.round_id)
+    )
+    return sheets, tallies
+
+
+@cache
+def _month_statements_of_all() -> tuple[Select, Select]:
+    """Built once (#17): an administrator's (every department)."""
+    return _month_statements(None)
 
 
 @dataclass(frozen=True)
@@ -172,27 +191,37 @@ def inspections_panel(viewer: Viewer) -> Panel:
 def actions_panel(viewer: Viewer) -> Panel:
     """Open corrective actions (未着手・対応中) the viewer may see, soonest due first."""
     today = today_in_tokyo(viewer.now)
-    visible = [CorrectiveAction.status != ActionStatus.DONE, *services.actions_visible_to(viewer.user,
-                                                                                           viewer.departments)]
-    count, overdue = db.session.execute(
-        select(func.count(CorrectiveAction.id),
-               func.sum(case((CorrectiveAction.due_on < today, 1), else_=0)))
-        .where(*visible)
-    ).one()
-    soonest = db.session.execute(
-        select(CorrectiveAction.id, CorrectiveAction.title, CorrectiveAction.status, CorrectiveAction.due_on,
-               CorrectiveAction.owner_id, User.name.label("owner_name"), User.role.label("owner_role"),
-               User.department_id.label("owner_department_id"))
-        .outerjoin(User, User.id == CorrectiveAction.owner_id)
-        .where(*visible)
-        .order_by(CorrectiveAction.due_on.is_(None), CorrectiveAction.due_on, CorrectiveAction.id)
-        .limit(LISTED)
-    ).all()
+    criteria = services.actions_visible_to(viewer.user, viewer.departments)
+    statement = _open_actions(tuple(criteria)) if criteria else _open_actions_of_all()
+    soonest = db.session.execute(statement, {"today": today}).all()
     return Panel(
-        key="actions", title=_("是正処置"), template="inspection_results/_dashboard_actions.html", empty=not count,
-        data={"count": count or 0, "overdue": overdue or 0, "actions": soonest, "today": today,
+        key="actions", title=_("是正処置"), template="inspection_results/_dashboard_actions.html", empty=not soonest,
+        data={"count": soonest[0].count if soonest else 0, "overdue": soonest[0].overdue if soonest else 0,
+              "actions": soonest, "today": today,
               # Owners who are learners the viewer looks after: their names open their record.
               "records": {a.id for a in soonest
                           if may_open_record(viewer.departments, a.owner_role, a.owner_department_id)},
               "labels": services.ACTION_LABELS, "is_overdue": services.is_overdue},
     )
+
+
+def _open_actions(criteria: tuple) -> Select:
+    """The first LISTED open actions meeting ``criteria``, soonest due first, each row with the count of them
+    all and of those overdue on ``:today`` (counted before the limit), in one statement."""
+    overdue = func.sum(case((CorrectiveAction.due_on < bindparam("today"), 1), else_=0))
+    return (
+        select(CorrectiveAction.id, CorrectiveAction.title, CorrectiveAction.status, CorrectiveAction.due_on,
+               CorrectiveAction.owner_id, User.name.label("owner_name"), User.role.label("owner_role"),
+               User.department_id.label("owner_department_id"), func.count().over().label("count"),
+               overdue.over().label("overdue"))
+        .outerjoin(User, User.id == CorrectiveAction.owner_id)
+        .where(CorrectiveAction.status != ActionStatus.DONE, *criteria)
+        .order_by(CorrectiveAction.due_on.is_(None), CorrectiveAction.due_on, CorrectiveAction.id)
+        .limit(LISTED)
+    )
+
+
+@cache
+def _open_actions_of_all() -> Select:
+    """Built once (#17): an administrator's (every action)."""
+    return _open_actions(())
