@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal import certificates, learner_picker
@@ -39,11 +40,16 @@ def _learners():
 
 def get_delivery_or_404(delivery_id: int) -> Delivery:
     """The delivery with its course (its pages name the course: loaded here, not by their templates)."""
-    delivery = db.session.scalar(select(Delivery).where(Delivery.id == delivery_id)
-                                 .options(joinedload(Delivery.course)))
+    delivery = db.session.scalar(_delivery_with_course(), {"id": delivery_id})
     if delivery is None:
         abort(404)
     return delivery
+
+
+@cache
+def _delivery_with_course() -> Select:
+    """Built once (#17): every page of a delivery reads it first."""
+    return select(Delivery).where(Delivery.id == bindparam("id")).options(joinedload(Delivery.course))
 
 
 def get_assignment(delivery: Delivery, learner_id: int) -> Assignment:
@@ -122,7 +128,7 @@ def _show_page(delivery: Delivery, status: int = 200):
     (the start page's 期限切れ figure links here)."""
     tree = DepartmentTree.load()
     learners = _learners()
-    rows, total = services.department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree, learners)
+    rows, total = services.delivery_summary(delivery, tree, learners)
     overdue_only = request.args.get("overdue") == "1"
     # The due date is the delivery's: once it has gone, everyone not passed is overdue; before it, no one.
     past_due = delivery.due_at <= utcnow()

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, bindparam, case, func, select, update
 
 from portal import audit, certificates, item_counts, outbox, sending
 from portal.blueprints.training.courses.services import course_name, question_count
@@ -461,12 +462,16 @@ class EscalationsSent:
 
 def escalations_sent(delivery: Delivery) -> EscalationsSent:
     """How many escalation rounds told a manager, in how many emails, and when the last was queued."""
-    rounds, emails, last_at = db.session.execute(
-        select(func.count(func.distinct(DeliveryEscalation.round_no)), func.count(DeliveryEscalation.id),
-               func.max(DeliveryEscalation.created_at))
-        .where(DeliveryEscalation.delivery_id == delivery.id)
-    ).one()
+    rounds, emails, last_at = db.session.execute(_escalations_sent(), {"delivery_id": delivery.id}).one()
     return EscalationsSent(rounds or 0, emails or 0, as_utc(last_at))
+
+
+@cache
+def _escalations_sent() -> Select:
+    """Built once (#17): the delivery's results page reads it on every visit."""
+    return (select(func.count(func.distinct(DeliveryEscalation.round_no)), func.count(DeliveryEscalation.id),
+                   func.max(DeliveryEscalation.created_at))
+            .where(DeliveryEscalation.delivery_id == bindparam("delivery_id")))
 
 
 # --- results -------------------------------------------------------------------------------------------
@@ -505,7 +510,20 @@ def department_summary(delivery_ids_stmt, tree: DepartmentTree, learners=None) -
 
     ``learners`` (a select of user ids) narrows it, for a manager's departments.
     """
-    rows = db.session.execute(
+    return _department_rows(db.session.execute(_by_department(delivery_ids_stmt, learners)), tree)
+
+
+def delivery_summary(delivery: Delivery, tree: DepartmentTree, learners=None) -> tuple[list[DepartmentRow],
+                                                                                      DepartmentRow]:
+    """:func:`department_summary` of one delivery (an administrator's statement built once, #17)."""
+    if learners is None:
+        return _department_rows(db.session.execute(_one_delivery_by_department(), {"delivery_id": delivery.id}),
+                                tree)
+    return department_summary(select(Delivery.id).where(Delivery.id == delivery.id), tree, learners)
+
+
+def _by_department(delivery_ids_stmt, learners) -> Select:
+    return (
         select(
             Assignment.department_id,
             func.count(Assignment.id),
@@ -513,10 +531,17 @@ def department_summary(delivery_ids_stmt, tree: DepartmentTree, learners=None) -
             _count(AssignmentStatus.PASSED),
             _count(AssignmentStatus.IN_PROGRESS),
         )
-        .where(Assignment.delivery_id.in_(delivery_ids_stmt))
+        .where(Assignment.delivery_id.in_(delivery_ids_stmt), *_learner_criteria(learners))
         .group_by(Assignment.department_id)
-        .where(*_learner_criteria(learners))
-    ).all()
+    )
+
+
+@cache
+def _one_delivery_by_department() -> Select:
+    return _by_department(select(Delivery.id).where(Delivery.id == bindparam("delivery_id")), None)
+
+
+def _department_rows(rows, tree: DepartmentTree) -> tuple[list[DepartmentRow], DepartmentRow]:
     out = [
         DepartmentRow(dep, tree.path(dep) if dep else _("（部署なし）"), n or 0, f or 0, p or 0, i or 0)
         for dep, n, f, p, i in rows
@@ -528,16 +553,27 @@ def department_summary(delivery_ids_stmt, tree: DepartmentTree, learners=None) -
 
 
 def unfinished_learners(delivery: Delivery, limit: int = 200, learners=None) -> list:
-    """Who has not passed yet (未受講, 中断, 不合格), at most ``limit`` rows, in one query."""
-    return db.session.execute(
+    """Who has not passed yet (未受講, 中断, 不合格), at most ``limit`` rows, in one query (an administrator's
+    built once, #17)."""
+    statement = _not_passed_of_all(limit) if learners is None else _not_passed(limit, learners)
+    return db.session.execute(statement, {"delivery_id": delivery.id}).all()
+
+
+def _not_passed(limit: int, learners) -> Select:
+    return (
         select(User.id, User.login_id, User.name, User.email, Assignment.department_id, Assignment.status,
                Assignment.best_score, Assignment.attempts_count, Assignment.last_manual_reminder_on)
         .join(User, User.id == Assignment.learner_id)
-        .where(Assignment.delivery_id == delivery.id, Assignment.status != AssignmentStatus.PASSED,
+        .where(Assignment.delivery_id == bindparam("delivery_id"), Assignment.status != AssignmentStatus.PASSED,
                *_learner_criteria(learners))
         .order_by(Assignment.status, User.name, User.id)
         .limit(limit)
-    ).all()
+    )
+
+
+@cache
+def _not_passed_of_all(limit: int) -> Select:
+    return _not_passed(limit, None)
 
 
 def passed_learners(delivery: Delivery, page: int, learners=None, per_page: int = 50) -> Page:
