@@ -22,9 +22,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, bindparam, false, func, or_, select
 
 from portal import audit
 from portal.blueprints.inspections.items.services import category_rank
@@ -298,14 +299,24 @@ def response_counts(round_ids: Iterable[int], departments: set[int] | None) -> d
     counts: dict[int, dict[str, int]] = {i: {"total": 0} for i in ids}
     if not ids:
         return counts
-    for round_id, status, n in db.session.execute(
-        select(InspectionResponse.round_id, InspectionResponse.status, func.count())
-        .where(InspectionResponse.round_id.in_(ids), *_within(InspectionResponse.department_id, departments))
-        .group_by(InspectionResponse.round_id, InspectionResponse.status)
-    ):
+    statement = _counts_of_all() if departments is None else _counts(departments)
+    for round_id, status, n in db.session.execute(statement, {"round_ids": ids}):
         counts[round_id][status] = n
         counts[round_id]["total"] += n
     return counts
+
+
+def _counts(departments: set[int] | None) -> Select:
+    return (select(InspectionResponse.round_id, InspectionResponse.status, func.count())
+            .where(InspectionResponse.round_id.in_(bindparam("round_ids", expanding=True)),
+                   *_within(InspectionResponse.department_id, departments))
+            .group_by(InspectionResponse.round_id, InspectionResponse.status))
+
+
+@cache
+def _counts_of_all() -> Select:
+    """Built once (#17): an administrator's (every department)."""
+    return _counts(None)
 
 
 def rounds_of_month(edition_id: int, month: date, departments: set[int] | None):
@@ -322,19 +333,30 @@ def rounds_of_month(edition_id: int, month: date, departments: set[int] | None):
 
 def round_items(inspection_round: InspectionRound, departments: set[int] | None) -> list[ItemRow]:
     """The round's items in their frozen order, with their figures."""
-    sums = {
-        item_id: Figures().add(yes, no, na)
-        for item_id, yes, no, na in db.session.execute(
-            select(InspectionTally.item_id, *_tally_sums())
-            .where(InspectionTally.round_id == inspection_round.id,
-                   *_within(InspectionTally.department_id, departments))
-            .group_by(InspectionTally.item_id)
-        )
-    }
+    statement = _item_sums_of_all() if departments is None else _item_sums(departments)
+    sums = {item_id: Figures().add(yes, no, na)
+            for item_id, yes, no, na in db.session.execute(statement, {"round_id": inspection_round.id})}
     ids = [int(i) for i in inspection_round.item_ids or []]
-    items = {i.id: i for i in db.session.scalars(select(InspectionItem).where(InspectionItem.id.in_(ids)))} \
-        if ids else {}
+    items = {i.id: i for i in db.session.scalars(_items_by_id(), {"ids": ids})} if ids else {}
     return [ItemRow(items[i], sums.get(i, Figures())) for i in ids if i in items]
+
+
+def _item_sums(departments: set[int] | None) -> Select:
+    return (select(InspectionTally.item_id, *_tally_sums())
+            .where(InspectionTally.round_id == bindparam("round_id"),
+                   *_within(InspectionTally.department_id, departments))
+            .group_by(InspectionTally.item_id))
+
+
+@cache
+def _item_sums_of_all() -> Select:
+    """Built once (#17): an administrator's (every department)."""
+    return _item_sums(None)
+
+
+@cache
+def _items_by_id() -> Select:
+    return select(InspectionItem).where(InspectionItem.id.in_(bindparam("ids", expanding=True)))
 
 
 def pending_responses(inspection_round: InspectionRound, departments: set[int] | None, page: int) -> Page:
