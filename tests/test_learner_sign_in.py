@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import AuditEvent, Organization, OutboxMessage
+from portal.models import AuditEvent, Organization, OrganizationStatus, OutboxMessage
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.learner_helpers import actions, post_form
+from tests.test_query_counts import statements_while_rendering
 
 NEW_PASSWORD = "a quiet river under maple trees"
 
@@ -196,3 +199,35 @@ def test_the_admin_switches_sign_in_links_and_sees_the_login_url(world, login_as
     assert post_form(admin, "/org/learners/sign-in", {"magic_link_sign_in": "y"}).status_code == 303
     assert run_in_app(lambda: db.session.get(Organization, world["org_a"].id).magic_link_sign_in)
     assert "organization.magic_link_sign_in" in actions(run_in_app)
+
+
+def test_the_sign_in_page_reads_no_row_and_follows_the_organization(client, app, world, run_in_app, time_machine):
+    """The page every phone opens first (#17) runs no statement once this process knows the active
+    organizations' codes; a change made in this process shows at once, one made by another process (here a
+    row written without the ORM) within the minute. Signing in reads the organization afresh."""
+    org_id, code = world["org_a"].id, world["org_a"].code
+    time_machine.move_to(utcnow(), tick=False)
+    allow_links(run_in_app, world["org_a"])
+    assert "ログインリンクを送る" in client.get(f"/o/{code}").get_data(as_text=True)
+    with statements_while_rendering(app) as (seen, _in_templates):
+        assert "ログインリンクを送る" in client.get(f"/o/{code}").get_data(as_text=True)
+        assert "ログインリンクを送る" not in client.get("/o/no-such-org").get_data(as_text=True)
+    assert seen == []
+
+    def set_status(status):
+        run_in_app(lambda: setattr(db.session.get(Organization, org_id), "status", status))
+
+    set_status(OrganizationStatus.SUSPENDED)
+    assert "ログインリンクを送る" not in client.get(f"/o/{code}").get_data(as_text=True)
+    set_status(OrganizationStatus.ACTIVE)
+    assert "ログインリンクを送る" in client.get(f"/o/{code}").get_data(as_text=True)
+
+    assert org_login(app.test_client(), code, "A001", PASSWORD).status_code == 303
+    run_in_app(lambda: db.session.execute(
+        update(Organization).where(Organization.id == org_id).values(status=OrganizationStatus.SUSPENDED)))
+    assert "ログインリンクを送る" in client.get(f"/o/{code}").get_data(as_text=True)  # kept for the minute
+    # Signing in is refused at once: it reads the organization.
+    refused = org_login(app.test_client(), code, "A001", PASSWORD)
+    assert refused.status_code == 200 and "受講者IDまたはパスワードが正しくありません" in refused.get_data(as_text=True)
+    time_machine.move_to(utcnow() + timedelta(seconds=61), tick=False)
+    assert "ログインリンクを送る" not in client.get(f"/o/{code}").get_data(as_text=True)

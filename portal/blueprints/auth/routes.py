@@ -18,6 +18,7 @@ from portal.blueprints.auth.forms import (
     SignInLinkRequestForm,
     TwoFactorForm,
 )
+from portal.clock import utcnow
 from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.link_sessions import is_link_session
@@ -179,14 +180,14 @@ def org_login(code: str):
     """受講者ID sign-in. An unknown code looks like any organization: no name, the same refusal."""
     if current_user.is_authenticated and not is_link_session():
         return redirect(url_for("main.index"), 303)
-    organization = services.find_organization(code)
     form = OrgLoginForm()
     if form.validate_on_submit():
-        user = services.authenticate_learner(organization, form.login_id.data, form.password.data)
+        user = services.authenticate_learner(services.find_organization(code), form.login_id.data,
+                                             form.password.data)
         if user is not None:
             return _signed_in(user)
         form.password.errors.append(_("受講者IDまたはパスワードが正しくありません。"))
-    link_form = SignInLinkRequestForm() if organization is not None and organization.magic_link_sign_in else None
+    link_form = SignInLinkRequestForm() if services.offers_sign_in_links(code, utcnow()) else None
     return render_template("auth/org_login.html", form=form, link_form=link_form, code=code)
 
 

@@ -18,6 +18,7 @@ from portal.i18n import lazy_gettext as _l
 from portal.models import Organization, OrganizationStatus, Role, User
 from portal.outbox import external_url, queue_email
 from portal.passwords import hash_password, needs_rehash, verify_password
+from portal.site_state import ProcessCache
 from portal.staff_alerts import queue_staff_alert
 from portal.tenancy import tenant_scope, unscoped
 from portal.tokens import TokenInvalid, consume_token, issue_token, peek_token
@@ -125,6 +126,23 @@ def find_organization(code: str) -> Organization | None:
 def _organization_by_code() -> Select:
     """Built once: the organization's login page is a learner's way in (#17)."""
     return select(Organization).where(Organization.code == bindparam("code"))
+
+
+def offers_sign_in_links(code: str, now: datetime) -> bool:
+    """Whether the sign-in page at ``code`` offers a sign-in link by email: an active organization that allows
+    them. What the page shows before anyone signs in, so it reads no row (#17: the page every phone opens
+    first): the active organizations' codes are kept per process for a minute and forgotten when this process
+    writes an organization. Signing in and asking for a link read the organization afresh."""
+    return _sign_in_links.get(now).get(code, False)
+
+
+def _load_sign_in_links(_now, _key) -> dict[str, bool]:
+    return dict(db.session.execute(
+        select(Organization.code, Organization.magic_link_sign_in)
+        .where(Organization.status == OrganizationStatus.ACTIVE)).all())
+
+
+_sign_in_links = ProcessCache("sign-in links offered", (Organization,), timedelta(seconds=60), _load_sign_in_links)
 
 
 def authenticate_learner(organization: Organization | None, login_id: str, password: str) -> User | None:
