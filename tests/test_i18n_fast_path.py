@@ -69,3 +69,30 @@ def test_lazy_strings_say_what_flask_babels_would_in_each_language_and_outside_a
     with app.app_context(), force_locale("en"):  # an email rendered by the worker
         assert str(pairs[0][0]) == "Log in"
     assert str(pairs[0][0]) == "ログイン"  # no application at all: the text as written
+
+
+def test_template_gettext_says_what_jinjas_newstyle_gettext_would(app):
+    """``_()`` in a template is one call of ours, not Jinja's three (#17): the same text, the same escaping of
+    its variables where the template escapes (HTML) and none where it does not (a plain-text email), ``%%``
+    read as ``%`` in every case."""
+    from jinja2 import Environment
+
+    from portal.i18n import current_translations
+
+    sources = ["{{ _('ログイン') }}", "{{ _('%(name)sさん、こんにちは。', name=who) }}",
+               "{{ _('消費税(%(rate)d%%)', rate=10) }}", "{{ _('100%%') }}", "{{ gettext('ログイン') }}",
+               "{{ _('期限: %(when)s', when=who) }}"]
+    who = "<b>A&B</b>"
+    with app.test_request_context("/"):
+        for autoescape in (True, False):
+            # Without escaping too: the plain-text emails' templates do not escape.
+            jinja = Environment(extensions=["jinja2.ext.i18n"], autoescape=autoescape)  # noqa: S701
+            jinja.install_gettext_callables(lambda s: current_translations().ugettext(s),
+                                            lambda s, p, n: current_translations().ungettext(s, p, n), newstyle=True)
+            ours = app.jinja_env.overlay(autoescape=autoescape)
+            for locale in ("ja", "en"):
+                with force_locale(locale):
+                    for source in sources:
+                        expected = jinja.from_string(source).render(who=who)
+                        assert ours.from_string(source).render(who=who) == expected, (source, autoescape, locale)
+        assert render_template_string("{{ _('%(name)sさん', name=who) }}", who=who) == "&lt;b&gt;A&amp;B&lt;/b&gt;さん"
