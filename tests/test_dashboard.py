@@ -399,9 +399,8 @@ def test_tickets_panel_shows_open_tickets_with_their_promised_answer_time(org_wo
 
 
 def test_tickets_panel_counts_every_open_ticket_and_lists_the_first(org_world, login_as, make_ticket):
-    received = utcnow()
     for n in range(1, 7):
-        make_ticket(org_world["admin"], subject=f"追加の質問{n}", now=received + timedelta(minutes=n))
+        make_ticket(org_world["admin"], subject=f"追加の質問{n}", now=NOW + timedelta(minutes=n))
     panel = _panel(_page(login_as(org_world["admin"])), "tickets")
     # 8 open in all (B's not counted); LISTED (5) rows, the soonest promise first.
     assert "未解決のお問い合わせ 8件" in panel.get_text()
@@ -432,10 +431,9 @@ def test_notices_panel_counts_what_this_user_has_not_read(org_world, login_as):
 
 def test_notices_panel_counts_every_unread_notice_and_lists_the_newest(org_world, login_as, run_in_app):
     def publish():
-        start = utcnow()
         for n in range(1, 8):
             db.session.add(Notice(kind="general", title=f"追加のお知らせ{n}", body="本文", all_organizations=True,
-                                  published_at=start + timedelta(minutes=n)))
+                                  published_at=NOW + timedelta(minutes=n)))
 
     run_in_app(publish)
     panel = _panel(_page(login_as(org_world["admin"])), "notices")

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AuditEvent, Organization, OrganizationStatus, OutboxMessage
+from tests.clock import jst
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.learner_helpers import actions, post_form
 from tests.test_query_counts import statements_while_rendering
@@ -201,12 +201,15 @@ def test_the_admin_switches_sign_in_links_and_sees_the_login_url(world, login_as
     assert "organization.magic_link_sign_in" in actions(run_in_app)
 
 
+SIGN_IN_AT = jst(2026, 11, 25, 9, 0)
+
+
 def test_the_sign_in_page_reads_no_row_and_follows_the_organization(client, app, world, run_in_app, time_machine):
     """The page every phone opens first (#17) runs no statement once this process knows the active
     organizations' codes; a change made in this process shows at once, one made by another process (here a
     row written without the ORM) within the minute. Signing in reads the organization afresh."""
     org_id, code = world["org_a"].id, world["org_a"].code
-    time_machine.move_to(utcnow(), tick=False)
+    time_machine.move_to(SIGN_IN_AT, tick=False)
     allow_links(run_in_app, world["org_a"])
     assert "ログインリンクを送る" in client.get(f"/o/{code}").get_data(as_text=True)
     with statements_while_rendering(app) as (seen, _in_templates):
@@ -229,5 +232,5 @@ def test_the_sign_in_page_reads_no_row_and_follows_the_organization(client, app,
     # Signing in is refused at once: it reads the organization.
     refused = org_login(app.test_client(), code, "A001", PASSWORD)
     assert refused.status_code == 200 and "受講者IDまたはパスワードが正しくありません" in refused.get_data(as_text=True)
-    time_machine.move_to(utcnow() + timedelta(seconds=61), tick=False)
+    time_machine.move_to(SIGN_IN_AT + timedelta(seconds=61), tick=False)
     assert "ログインリンクを送る" not in client.get(f"/o/{code}").get_data(as_text=True)
